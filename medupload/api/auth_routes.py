@@ -1,0 +1,60 @@
+"""``/auth``: access tokens and one-time stream tickets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from medupload.api.deps import PrincipalDep, SessionDep
+from medupload.api.errors import ApiError
+from medupload.auth import (
+    STREAM_TICKET_SECONDS,
+    AuthError,
+    authenticate,
+    create_access_token,
+    issue_stream_ticket,
+)
+from medupload.redis_client import async_redis
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    patient_id: str | None
+    expires_in: int
+
+
+class TicketRequest(BaseModel):
+    patient_id: str
+
+
+class TicketResponse(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/token", response_model=TokenResponse)
+def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
+    try:
+        user = authenticate(session, body.username, body.password)
+    except AuthError as exc:
+        raise ApiError(401, exc.code) from exc
+    access_token, expires_in = create_access_token(user)
+    return TokenResponse(access_token=access_token, role=user.role, patient_id=user.patient_id,
+                         expires_in=expires_in)
+
+
+@router.post("/stream-ticket", response_model=TicketResponse)
+async def stream_ticket(body: TicketRequest, principal: PrincipalDep) -> TicketResponse:
+    if not principal.can_access(body.patient_id):
+        raise ApiError(403, "auth.forbidden")
+    ticket = await issue_stream_ticket(async_redis(), principal, body.patient_id)
+    return TicketResponse(ticket=ticket, expires_in=STREAM_TICKET_SECONDS)

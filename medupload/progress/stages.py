@@ -1,0 +1,174 @@
+"""The progress vocabulary: stages, the event contract, the user-safe message catalogue, and
+``steps()`` — the one function that turns an event list into what the indicator shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Stage(StrEnum):
+    UPLOAD_RECEIVED = "upload_received"
+    OCR_STARTED = "ocr_started"
+    OCR_COMPLETE = "ocr_complete"
+    ANALYSIS_STARTED = "analysis_started"
+    ANALYSIS_COMPLETE = "analysis_complete"
+    MATCHING_COMPLETE = "matching_complete"
+    FAILED = "failed"
+
+
+#: The six steps of the indicator, in order (``failed`` is not a step, it marks one).
+STEPS: tuple[Stage, ...] = (
+    Stage.UPLOAD_RECEIVED,
+    Stage.OCR_STARTED,
+    Stage.OCR_COMPLETE,
+    Stage.ANALYSIS_STARTED,
+    Stage.ANALYSIS_COMPLETE,
+    Stage.MATCHING_COMPLETE,
+)
+
+STEP_LABELS: dict[Stage, str] = {
+    Stage.UPLOAD_RECEIVED: "Upload received",
+    Stage.OCR_STARTED: "Reading document",
+    Stage.OCR_COMPLETE: "Text read",
+    Stage.ANALYSIS_STARTED: "Analysing",
+    Stage.ANALYSIS_COMPLETE: "Analysis done",
+    Stage.MATCHING_COMPLETE: "Checked against requirements",
+}
+
+#: Share of the whole job done when each stage is reached (for progress bars).
+STAGE_FRACTIONS: dict[Stage, float] = {
+    Stage.UPLOAD_RECEIVED: 0.05,
+    Stage.OCR_STARTED: 0.10,
+    Stage.OCR_COMPLETE: 0.60,
+    Stage.ANALYSIS_STARTED: 0.65,
+    Stage.ANALYSIS_COMPLETE: 0.90,
+    Stage.MATCHING_COMPLETE: 1.0,
+}
+
+DocumentStatus = Literal["received", "processing", "processed", "failed"]
+
+#: The message catalogue: code -> user-safe text. Only integers are interpolated; never
+#: document text, names, filenames or exception strings. Codes are stable and translatable.
+MESSAGES: dict[str, str] = {
+    # progress
+    "upload.received": "Upload received",
+    "upload.duplicate": "This file was already uploaded",
+    "ocr.started": "Reading your document",
+    "ocr.page": "Reading page {page} of {pages}",
+    "ocr.done": "Text read from {pages} pages",
+    "ocr.text_layer": "Text taken from {pages} pages",
+    "analysis.started": "Looking for conditions, medications and lab results",
+    "analysis.done": "Found {facts} clinical facts",
+    "matching.done": "{satisfied} of {requirements} requirements met",
+    "retry.requested": "Processing again",
+    # errors (the code of a ``failed`` event, and of an API error body)
+    "error.unsupported_type": "This file type is not supported. Upload a PDF, PNG, JPEG, TIFF or HEIC file.",
+    "error.too_large": "This file is too large. The limit is {limit_mb} MB.",
+    "error.too_many_pages": "This document has too many pages. The limit is {limit} pages.",
+    "error.image_too_large": "This image is too large to process safely.",
+    "error.pdf_encrypted": "This PDF is password-protected. Upload an unprotected copy.",
+    "error.unreadable": "This file is empty or damaged and cannot be read.",
+    "error.ocr_timeout": "Reading the document took too long.",
+    "error.ocr_failed": "The document could not be read.",
+    "error.analysis_failed": "The document could not be analysed.",
+    "error.matching_failed": "The requirements could not be checked.",
+    "error.time_limit": "Processing took too long.",
+    "error.interrupted": "Processing was interrupted.",
+    "error.internal": "Something went wrong on our side.",
+    # auth and API
+    "auth.invalid": "Wrong username or password.",
+    "auth.required": "Sign in to continue.",
+    "auth.expired": "Your session has expired. Sign in again.",
+    "auth.forbidden": "You do not have access to this.",
+    "auth.ticket_invalid": "This stream ticket is invalid or already used.",
+    "request.invalid": "The request is not valid.",
+    "not_found": "Not found.",
+    "conflict.processing": "This document is still being processed.",
+}
+
+
+def message(code: str, **numbers: int | float) -> str:
+    """The catalogue text for ``code``; unknown codes get the generic error text."""
+    template = MESSAGES.get(code, MESSAGES["error.internal"])
+    safe = {key: value for key, value in numbers.items() if isinstance(value, int | float)}
+    try:
+        return template.format(**safe)
+    except (KeyError, IndexError):
+        return template.split("{")[0].strip() or MESSAGES["error.internal"]
+
+
+class ProgressEvent(BaseModel):
+    """One step of one document, as stored, streamed and rendered (see DESIGN.md)."""
+
+    patient_id: str
+    document_id: str
+    seq: int = Field(ge=1)
+    stage: Stage
+    code: str
+    detail: str
+    fraction: float = Field(ge=0, le=1)
+    at: datetime
+    elapsed_ms: int = Field(ge=0)
+    failed_stage: Stage | None = None
+
+
+StepState = Literal["done", "active", "pending", "failed"]
+
+
+class Step(BaseModel):
+    stage: Stage
+    label: str
+    state: StepState
+    detail: str = ""
+    at: datetime | None = None
+    elapsed_ms: int | None = None
+
+
+def steps(events: Iterable[ProgressEvent]) -> list[Step]:
+    """The six indicator steps for one document's events.
+
+    Events may be duplicated or out of order: they are deduplicated by ``seq`` and sorted.
+    Only the latest attempt counts (a retry starts after a ``failed`` event), except that an
+    upload once received stays received. A step is ``done`` once it or any later step was
+    reached; the step after the last done one is ``active`` while the document runs, or
+    ``failed`` if the attempt ended in failure; the rest are ``pending``. A later event
+    repairs a missed one, so the indicator never sticks.
+    """
+    by_seq: dict[int, ProgressEvent] = {}
+    for event in events:
+        by_seq.setdefault(event.seq, event)
+    ordered = [by_seq[seq] for seq in sorted(by_seq)]
+    if not ordered:
+        return [Step(stage=s, label=STEP_LABELS[s], state="pending") for s in STEPS]
+
+    latest = ordered[-1]
+    failed = latest.stage is Stage.FAILED
+    boundaries = [i for i, e in enumerate(ordered[:-1]) if e.stage is Stage.FAILED]
+    attempt = ordered[boundaries[-1] + 1 :] if boundaries else ordered
+
+    first_reached: dict[Stage, ProgressEvent] = {}
+    for event in [*(e for e in ordered if e.stage is Stage.UPLOAD_RECEIVED), *attempt]:
+        if event.stage is not Stage.FAILED:
+            first_reached.setdefault(event.stage, event)
+    furthest = max((STEPS.index(stage) for stage in first_reached), default=-1)
+
+    result: list[Step] = []
+    for index, stage in enumerate(STEPS):
+        if index <= furthest:
+            event = first_reached.get(stage, latest)
+            state: StepState = "done"
+        elif index == furthest + 1:
+            event, state = latest, "failed" if failed else "active"
+        else:
+            result.append(Step(stage=stage, label=STEP_LABELS[stage], state="pending"))
+            continue
+        result.append(
+            Step(stage=stage, label=STEP_LABELS[stage], state=state,
+                 detail=event.detail, at=event.at, elapsed_ms=event.elapsed_ms)
+        )
+    return result

@@ -1,0 +1,96 @@
+"""All configuration in one place: environment variables with the ``MEDUPLOAD_`` prefix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Bad values fail at start-up with the setting's name in the message."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDUPLOAD_", extra="ignore")
+
+    database_url: str = f"sqlite:///{DATA_DIR / 'medupload.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prepended to every Redis key and pub/sub channel; pub/sub ignores database numbers,
+    # so test runs set their own prefix to stay apart.
+    redis_prefix: str = ""
+    storage_dir: Path = DATA_DIR / "uploads"
+    secret_key: SecretStr | None = None
+    pipeline_mode: Literal["inline", "queue"] = "inline"
+    max_upload_mb: int = Field(25, ge=1, le=1024)
+    stream_max_seconds: float = Field(300, gt=0)
+    heartbeat_seconds: float = Field(5, gt=0)
+    db_poll_seconds: float = Field(5, gt=0)
+    event_ttl_seconds: int = Field(3600, ge=60)
+    token_ttl_seconds: int = Field(8 * 3600, ge=60)
+    document_time_limit_seconds: int = Field(120, ge=5)
+    ocr_page_timeout_seconds: float = Field(30, gt=0)
+    inline_workers: int = Field(2, ge=1, le=32)
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: SecretStr | None = None
+    langfuse_host: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; psycopg2 is not installed.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _secret(self) -> Settings:
+        if self.secret_key is None:
+            self.secret_key = SecretStr(_stored_secret(DATA_DIR / "secret_key"))
+        elif len(self.secret_key.get_secret_value()) < 16:
+            raise ValueError("MEDUPLOAD_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """True on the zero-configuration defaults (SQLite file under data/)."""
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def redis_key(self, name: str) -> str:
+        return f"{self.redis_prefix}{name}"
+
+
+def _stored_secret(path: Path) -> str:
+    """Generate the signing key once and keep it (mode 600) so tokens survive restarts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
