@@ -8,5 +8,4 @@ config = rx.Config(
     show_built_with_reflex=False,
     # Several backend workers share state through Redis when this is set (see README).
     redis_url=os.environ.get("REFLEX_REDIS_URL") or None,
-    plugins=[rx.plugins.SitemapPlugin()] if False else [],
 )
