@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from functools import lru_cache
 
 import redis
@@ -19,14 +20,18 @@ def sync_redis() -> redis.Redis:
     return redis.Redis.from_url(get_settings().redis_url, decode_responses=True, **_TIMEOUTS)
 
 
-_async_clients: dict[int, aioredis.Redis] = {}
+# Keyed by the loop object itself (weakly): a dead loop's client goes with it, and a new loop
+# that happens to reuse an old id() never receives a stale client.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def async_redis() -> aioredis.Redis:
     """The asyncio client for the running event loop (clients cannot cross loops)."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
     if client is None:
         client = aioredis.Redis.from_url(get_settings().redis_url, decode_responses=True, **_TIMEOUTS)
-        _async_clients[loop_id] = client
+        _async_clients[loop] = client
     return client

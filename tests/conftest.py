@@ -24,13 +24,14 @@ PG_URL = os.environ.get("MEDUPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@
 
 def reset_caches() -> None:
     """Forget cached settings, engines and clients after the environment changed."""
+    from medupload import redis_client
     from medupload.db import get_engine
-    from medupload.redis_client import sync_redis
     from medupload.settings import get_settings
 
     get_settings.cache_clear()
     get_engine.cache_clear()
-    sync_redis.cache_clear()
+    redis_client.sync_redis.cache_clear()
+    redis_client._async_clients.clear()
 
 
 @pytest.fixture

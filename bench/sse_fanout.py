@@ -1,0 +1,361 @@
+"""SSE fan-out benchmark: N real SSE connections against one app process while a separate
+process emits progress events; compares the hub design with the old per-connection polling.
+
+    .venv/bin/python bench/sse_fanout.py                      # 1,000 clients, ours vs poll300
+    .venv/bin/python bench/sse_fanout.py --clients 10000 --no-baseline
+
+Processes: this orchestrator, a dedicated redis-server (so INFO commandstats counts only this
+bench), the app server (uvicorn, one process), a client process (raw asyncio sockets), and an
+emitter process calling the real emit_progress() (SQLite + Redis). Clients are spread over
+clients/--per-patient patients; events go round-robin over those patients' documents, so each
+event fans out to --per-patient connections. Latency = client receive time - event ``at``
+(stamped by emit_progress before its DB transaction; same host clock). Not a test: it prints
+figures and ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+POLL_SECONDS = 0.3
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------- server (a child process)
+def baseline_app() -> Any:
+    """The old design, for comparison only: each connection polls XRANGE every 300 ms."""
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    from medupload.redis_client import async_redis
+    from medupload.settings import get_settings
+
+    app = FastAPI()
+
+    @app.get("/api/v1/patients/{patient_id}/documents/stream")
+    async def stream(patient_id: str) -> StreamingResponse:
+        key = get_settings().redis_key(f"doc_progress:{patient_id}")
+
+        async def events() -> Any:
+            client = async_redis()
+            yield "retry: 3000\n\n"
+            yield "event: snapshot\ndata: []\n\n"
+            last = "$"
+            latest = await client.xrevrange(key, count=1)
+            last = latest[0][0] if latest else "0-0"
+            while True:
+                for stream_id, fields in await client.xrange(key, f"({last}", "+"):
+                    last = stream_id
+                    yield f"event: {fields['kind']}\nid: {stream_id}\ndata: {fields['data']}\n\n"
+                await asyncio.sleep(POLL_SECONDS)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def run_server(mode: str, port: int) -> None:
+    raise_nofile()
+    import uvicorn
+
+    from medupload.api import create_api
+
+    app = create_api() if mode == "ours" else baseline_app()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=8192,
+                timeout_keep_alive=600)
+
+
+# ---------------------------------------------------------------- clients (a child process)
+async def run_clients(port: int, patients: list[str], clients: int, token: str) -> None:
+    raise_nofile()
+    latencies: list[float] = []
+    fanout: list[float] = []  # from the XADD (the stream id's ms timestamp) to receipt
+    received = 0
+    connected = 0
+    failed = 0
+    all_connected = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def one(patient_id: str, gate: asyncio.Semaphore) -> None:
+        nonlocal received, connected, failed
+        async with gate:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+                writer.write((f"GET /api/v1/patients/{patient_id}/documents/stream HTTP/1.1\r\n"
+                              f"Host: bench\r\nAuthorization: Bearer {token}\r\n"
+                              "Accept: text/event-stream\r\n\r\n").encode())
+                while True:  # until the snapshot: the subscription is live after it
+                    line = await reader.readline()
+                    if not line:
+                        raise ConnectionError
+                    if line.startswith(b"event: snapshot"):
+                        break
+            except (OSError, ConnectionError):
+                failed += 1
+                return
+        connected += 1
+        if connected + failed == clients:
+            all_connected.set()
+        event, event_id = b"", b""
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                if line.startswith(b"event: "):
+                    event = line[7:].strip()
+                elif line.startswith(b"id: "):
+                    event_id = line[4:].strip()
+                elif line.startswith(b"data: ") and event == b"progress":
+                    now = time.time()
+                    at = json.loads(line[6:])["at"]
+                    latencies.append(now - datetime.fromisoformat(at).timestamp())
+                    fanout.append(now - int(event_id.split(b"-")[0]) / 1000)
+                    received += 1
+        except (OSError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    gate = asyncio.Semaphore(200)
+    tasks = [asyncio.create_task(one(patients[i % len(patients)], gate)) for i in range(clients)]
+    await all_connected.wait()
+    print(json.dumps({"ready": connected, "failed": failed}), flush=True)
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sys.stdin.fileno(), stop.set)
+    await stop.wait()
+    sys.stdin.readline()
+    if latencies:
+        ordered = sorted(latencies)
+        result = {"received": received, "p50_ms": 1000 * ordered[len(ordered) // 2],
+                  "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+                  "max_ms": 1000 * ordered[-1], "mean_ms": 1000 * statistics.fmean(ordered)}
+        ordered = sorted(fanout)
+        result.update(xadd_p50_ms=1000 * ordered[len(ordered) // 2],
+                      xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+    else:
+        result = {"received": 0}
+    print(json.dumps(result), flush=True)
+    for task in tasks:
+        task.cancel()
+
+
+# ---------------------------------------------------------------- emitter (a child process)
+def run_emitter(documents: list[str], rate: float, seconds: float) -> None:
+    from medupload.progress.emitter import emit_progress
+    from medupload.progress.stages import Stage
+
+    total = int(rate * seconds)
+    start = time.monotonic()
+    late = 0
+    for i in range(total):
+        target = start + i / rate
+        delay = target - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            late += 1
+        emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, "ocr.page",
+                      numbers={"page": i, "pages": total})
+    print(json.dumps({"emitted": total, "late": late, "elapsed": time.monotonic() - start}), flush=True)
+
+
+# ---------------------------------------------------------------- orchestrator
+def commandstats(client: Any) -> int:
+    info = client.info("commandstats")
+    return sum(v["calls"] for k, v in info.items() if k not in ("cmdstat_info",))
+
+
+def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any,
+             patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
+    import psutil
+
+    redis_client.flushdb()
+    port = free_port()
+    me = [sys.executable, str(Path(__file__).resolve())]
+    server = subprocess.Popen([*me, "_server", mode, str(port)], env=env)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        proc = psutil.Process(server.pid)
+        time.sleep(0.5)
+        rss_before = proc.memory_info().rss
+        clients = subprocess.Popen(
+            [*me, "_clients", str(port), str(args.clients), token, ",".join(patients)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert clients.stdout is not None and clients.stdin is not None
+        t0 = time.monotonic()
+        ready = json.loads(clients.stdout.readline())
+        connect_seconds = time.monotonic() - t0
+        time.sleep(1.0)
+        rss_open = proc.memory_info().rss
+
+        c0, cpu0, w0 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        time.sleep(args.idle_seconds)
+        c1, cpu1, w1 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        idle_cmds = (c1 - c0) / (w1 - w0)  # INFO itself is left out of the sum
+        idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (w1 - w0)
+
+        emitter = subprocess.Popen(
+            [*me, "_emit", str(args.rate), str(args.seconds), ",".join(documents)],
+            env=env, stdout=subprocess.PIPE, text=True)
+        c2, cpu2, w2 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        emitted = json.loads(emitter.communicate()[0].strip().splitlines()[-1])
+        c3, cpu3, w3 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        time.sleep(1.0)  # let the last events arrive
+        clients.stdin.write("stop\n")
+        clients.stdin.flush()
+        result = json.loads(clients.stdout.readline())
+        clients.wait(30)
+    finally:
+        server.terminate()
+        server.wait(30)
+    per_patient = args.clients / len(patients)
+    return {
+        "mode": mode, "connected": ready["ready"], "connect_failed": ready["failed"],
+        "connect_s": connect_seconds,
+        "idle_redis_cmds_s": idle_cmds, "load_redis_cmds_s": (c3 - c2) / (w3 - w2),
+        "idle_cpu": idle_cpu, "load_cpu": ((cpu3.user + cpu3.system) - (cpu2.user + cpu2.system)) / (w3 - w2),
+        "rss_per_conn_kb": (rss_open - rss_before) / max(1, ready["ready"]) / 1024,
+        "rss_open_mb": rss_open / 2**20, "emitted": emitted["emitted"], "emit_late": emitted["late"],
+        "expected_deliveries": int(emitted["emitted"] * per_patient), **result,
+    }
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    import redis
+
+    raise_nofile()
+    work = Path(tempfile.mkdtemp(prefix="medupload-bench-"))
+    redis_port = free_port()
+    redis_proc = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--maxclients", "20000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ,
+           "MEDUPLOAD_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+           "MEDUPLOAD_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+           "MEDUPLOAD_REDIS_PREFIX": f"bench{secrets.token_hex(3)}:",
+           "MEDUPLOAD_STORAGE_DIR": str(work / "uploads"),
+           "MEDUPLOAD_SECRET_KEY": secrets.token_urlsafe(32),
+           "MEDUPLOAD_STREAM_MAX_SECONDS": "3600",
+           "PYTHONPATH": str(ROOT)}
+    os.environ.update(env)
+    try:
+        client = redis.Redis(port=redis_port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        patients, documents, token = setup_db(max(1, args.clients // args.per_patient))
+        modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
+        results = [run_mode(m, args, env, client, patients, documents, token) for m in modes]
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait()
+    report(args, results)
+
+
+def setup_db(count: int) -> tuple[list[str], list[str], str]:
+    from sqlmodel import SQLModel
+
+    import medupload.models  # noqa: F401
+    from medupload.auth import create_access_token
+    from medupload.db import get_engine, session_scope
+    from medupload.models import Document, Patient, User
+
+    SQLModel.metadata.create_all(get_engine())
+    patients, documents = [], []
+    with session_scope() as session:
+        for i in range(count):
+            patient = Patient(display_name=f"bench {i}")
+            session.add(patient)
+            session.flush()
+            doc = Document(patient_id=patient.id, filename="b.pdf", content_type="application/pdf", size=1,
+                           sha256=secrets.token_hex(32), storage_path="/dev/null", status="processing",
+                           stage="ocr_started")
+            session.add(doc)
+            session.flush()
+            patients.append(patient.id)
+            documents.append(doc.id)
+        staff = User(username="bench-staff", password_hash="x", role="staff")
+        session.add(staff)
+    token, _ = create_access_token(staff)
+    return patients, documents, token
+
+
+def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
+    print(f"\nclients={args.clients} per_patient={args.per_patient} rate={args.rate}/s "
+          f"seconds={args.seconds}")
+    keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
+            "load_cpu", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
+            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms"]
+    print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
+          + ("      ratio" if len(results) == 2 else ""))
+    for key in keys:
+        values = [r.get(key) for r in results]
+        row = f"{key:<22}" + "".join(f"{v:>14.2f}" if isinstance(v, float) else f"{v!s:>14}" for v in values)
+        if len(results) == 2 and all(isinstance(v, int | float) for v in values) and values[0]:
+            row += f"   {values[1] / values[0]:>8.1f}x"
+        print(row)
+    print("\n(ratio = baseline / ours; cpu = server cores used; p50/p99 from the event's `at`, i.e.\n"
+          " including emit_progress's DB commit; xadd_* from the Redis XADD (stream id, ms) to receipt;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(json.dumps(results))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_server":
+        return run_server(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_clients":
+        port, count, token, patients = sys.argv[2:6]
+        return asyncio.run(run_clients(int(port), patients.split(","), int(count), token))
+    if len(sys.argv) > 1 and sys.argv[1] == "_emit":
+        return run_emitter(sys.argv[4].split(","), float(sys.argv[2]), float(sys.argv[3]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--per-patient", type=int, default=10, help="connections watching each patient")
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--baseline", choices=["poll300"], default="poll300")
+    parser.add_argument("--no-baseline", action="store_true")
+    orchestrate(parser.parse_args())
+    return None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""``emit_progress()``: the one way a pipeline step reports progress.
+
+One DB transaction (sequence number, event row, document stage/status), then one Redis round
+trip (a Lua script: XADD the event — plus ``document_update``/``done`` entries when the status
+changed — EXPIRE, PUBLISH), then one Langfuse span. Redis and Langfuse failures are logged
+(rate-limited, without PHI) and swallowed: progress reporting never breaks the pipeline. DB
+errors propagate, because the durable record is the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from medupload.db import session_scope
+from medupload.models import Document, ProgressEventRow
+from medupload.progress.stages import STAGE_FRACTIONS, ProgressEvent, Stage, message
+from medupload.redis_client import sync_redis
+from medupload.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 1000
+TERMINAL_STATUSES = frozenset({"processed", "failed"})
+
+# KEYS[1] = stream, KEYS[2] = channel; ARGV = maxlen, ttl, then (kind, data) pairs.
+# Running XADD and PUBLISH in one script keeps the published order identical to the stream
+# order, and lets the PUBLISH carry the stream ids, so live listeners never read the stream.
+_LUA_EMIT = """
+local parts = {}
+for i = 3, #ARGV, 2 do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[i], 'data', ARGV[i + 1])
+  parts[#parts + 1] = '["' .. id .. '","' .. ARGV[i] .. '",' .. ARGV[i + 1] .. ']'
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], '[' .. table.concat(parts, ',') .. ']')
+return #parts
+"""
+
+
+def stream_name(patient_id: str) -> str:
+    """The per-patient stream key, which is also the pub/sub channel (both prefixed)."""
+    return get_settings().redis_key(f"doc_progress:{patient_id}")
+
+
+def status_for(stage: Stage) -> str:
+    if stage is Stage.UPLOAD_RECEIVED:
+        return "received"
+    if stage is Stage.MATCHING_COMPLETE:
+        return "processed"
+    if stage is Stage.FAILED:
+        return "failed"
+    return "processing"
+
+
+class _RateLimitedWarning:
+    """At most one warning per interval per kind, so an outage does not flood the logs."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(kind, -1e9) < self.interval:
+                return
+            self._last[kind] = now
+        # Exception type only: messages of driver errors can echo payloads.
+        log.warning("progress %s unavailable (%s); continuing without it", kind, type(exc).__name__)
+
+
+_warn = _RateLimitedWarning()
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
+    return value
+
+
+def emit_progress(
+    document_id: str,
+    stage: Stage,
+    code: str,
+    *,
+    numbers: Mapping[str, int] | None = None,
+    fraction: float | None = None,
+    failed_stage: Stage | None = None,
+) -> ProgressEvent | None:
+    """Record and publish one progress event; None if the document does not exist."""
+    stage = Stage(stage)
+    now = datetime.now(UTC)
+    new_status = status_for(stage)
+    with session_scope() as session:
+        # The UPDATE takes the row lock first (PostgreSQL row lock, SQLite write lock), so two
+        # emitters for one document get distinct, consecutive seqs and read a settled status.
+        row = session.execute(
+            update(Document)
+            .where(col(Document.id) == document_id)
+            .values(last_seq=col(Document.last_seq) + 1)
+            .returning(
+                col(Document.last_seq), col(Document.patient_id), col(Document.status),
+                col(Document.started_at), col(Document.created_at),
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        seq, patient_id, old_status, started_at, created_at = row
+        values: dict[str, Any] = {"stage": stage.value, "status": new_status, "updated_at": now}
+        if stage is Stage.UPLOAD_RECEIVED:
+            # A new attempt (first upload or retry) starts the clock and clears the old failure.
+            started_at = now
+            values.update(started_at=now, finished_at=None, error_code=None, failed_stage=None)
+        elif stage is Stage.FAILED:
+            values.update(error_code=code, failed_stage=failed_stage.value if failed_stage else None,
+                          finished_at=now)
+        else:
+            values.update(error_code=None, failed_stage=None)
+            if stage is Stage.MATCHING_COMPLETE:
+                values["finished_at"] = now
+        session.execute(update(Document).where(col(Document.id) == document_id).values(**values))
+        origin = _as_utc(started_at) or _as_utc(created_at) or now
+        event = ProgressEvent(
+            patient_id=patient_id,
+            document_id=document_id,
+            seq=seq,
+            stage=stage,
+            code=code,
+            detail=message(code, **dict(numbers or {})),
+            fraction=STAGE_FRACTIONS.get(stage, 1.0) if fraction is None else fraction,
+            at=now,
+            elapsed_ms=max(0, int((now - origin).total_seconds() * 1000)),
+            failed_stage=failed_stage if stage is Stage.FAILED else None,
+        )
+        session.add(ProgressEventRow(
+            document_id=document_id, patient_id=patient_id, seq=seq, stage=stage.value, code=code,
+            detail=event.detail, fraction=event.fraction,
+            failed_stage=event.failed_stage.value if event.failed_stage else None,
+            at=now, elapsed_ms=event.elapsed_ms,
+        ))
+        document_json: str | None = None
+        if new_status != old_status:
+            from medupload.schemas import DocumentOut
+
+            session.flush()
+            document = session.get(Document, document_id, populate_existing=True)
+            assert document is not None
+            document_json = DocumentOut.from_row(document).model_dump_json()
+
+    entries: list[tuple[str, str]] = [("progress", event.model_dump_json())]
+    if document_json is not None:
+        entries.append(("document_update", document_json))
+        if new_status in TERMINAL_STATUSES:
+            entries.append(("done", json.dumps({"document_id": document_id, "status": new_status})))
+    _publish(patient_id, entries)
+    try:
+        from medupload.progress.tracing import trace_progress
+
+        trace_progress(event)
+    except Exception as exc:
+        _warn("tracing", exc)
+    return event
+
+
+def _publish(patient_id: str, entries: list[tuple[str, str]]) -> None:
+    settings = get_settings()
+    key = stream_name(patient_id)
+    argv: list[Any] = [STREAM_MAXLEN, settings.event_ttl_seconds]
+    for kind, data in entries:
+        argv.extend((kind, data))
+    try:
+        _script()(keys=[key, key], args=argv)
+    except Exception as exc:
+        _warn("redis", exc)
+
+
+_script_cache: dict[int, Any] = {}
+
+
+def _script() -> Any:
+    # register_script keeps the SHA and falls back from EVALSHA to EVAL on NOSCRIPT.
+    client = sync_redis()
+    script = _script_cache.get(id(client))
+    if script is None:
+        _script_cache.clear()
+        script = _script_cache[id(client)] = client.register_script(_LUA_EMIT)
+    return script
+
+
+async def emit_progress_async(
+    document_id: str,
+    stage: Stage,
+    code: str,
+    *,
+    numbers: Mapping[str, int] | None = None,
+    fraction: float | None = None,
+    failed_stage: Stage | None = None,
+) -> ProgressEvent | None:
+    """``emit_progress`` from async code: the blocking DB and Redis work runs in a thread."""
+    return await asyncio.to_thread(
+        emit_progress, document_id, stage, code, numbers=numbers, fraction=fraction,
+        failed_stage=failed_stage,
+    )

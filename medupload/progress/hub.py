@@ -1,0 +1,369 @@
+"""The progress hub: ONE Redis pub/sub listener per process (per event loop), fanning out to
+per-subscriber bounded queues, plus replay from the per-patient stream after a cursor.
+
+How a subscription stays lossless and exactly-once:
+
+1. ``subscribe()`` registers the subscriber's queue first and waits until the listener's
+   PSUBSCRIBE is confirmed, so nothing published from then on is missed.
+2. It then reads the patient's stream after the cursor (one XRANGE round trip) and delivers
+   those entries first. Live messages whose stream id is <= the highest id already delivered
+   are dropped, so the overlap between replay and live is delivered once, in stream order.
+3. A cursor older than the stream's first entry (or a cursor for a stream that is gone) yields
+   ``reset`` and then the whole stream: the client must drop what it has and rebuild.
+4. When Redis drops, the listener reconnects with backoff (0.5 s -> 5 s); subscribers get
+   ``redis_down``, and on reconnect the subscription itself re-reads the stream after its last
+   id (step 2 again) and yields ``redis_up`` followed by whatever was missed. The consumer only
+   has to poll the database while it is between ``redis_down`` and ``redis_up``.
+5. A subscriber that falls 1000 messages behind is dropped (iteration ends, ``overflowed`` is
+   True); it reconnects with its last id and replay fills the gap.
+
+Whole-clinic subscriptions (``patient_id=None``) are live only: there is no cross-patient
+stream to replay from; on ``redis_up`` they should refresh from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from medupload.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000
+POOL_SIZE = 8
+CONNECT_WAIT_SECONDS = 2.0
+BACKOFF_START, BACKOFF_MAX = 0.5, 5.0
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+@dataclass(frozen=True)
+class HubMessage:
+    kind: str  # "progress" | "document_update" | "done" | "reset" | "redis_down" | "redis_up"
+    id: str | None  # Redis stream id (progress/document_update/done)
+    data: dict[str, Any]  # shared between subscribers: treat as read-only
+    raw: str = field(default="{}", compare=False, repr=False)  # ``data`` as JSON, encoded once
+    patient_id: str | None = field(default=None, compare=False)
+
+
+class SubscriptionClosed(Exception):
+    """The subscription ended: it overflowed or was closed."""
+
+
+def parse_id(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq)
+
+
+def valid_id(stream_id: str | None) -> bool:
+    return stream_id is not None and bool(_STREAM_ID.match(stream_id))
+
+
+class Subscription:
+    """An async iterator of HubMessage for one patient (or all patients)."""
+
+    def __init__(self, hub: Hub, patient_id: str | None, last_event_id: str | None, replay: bool) -> None:
+        self.hub = hub
+        self.patient_id = patient_id
+        self._queue: asyncio.Queue[HubMessage] = asyncio.Queue(QUEUE_SIZE)
+        self._pending: deque[HubMessage] = deque()
+        self._replay = replay and patient_id is not None
+        # The cursor: the highest stream id delivered (or given by the client).
+        self.last_id: str | None = last_event_id if self._replay else None
+        self._high: tuple[int, int] | None = None
+        self._invalid_cursor = False
+        if self.last_id is not None:
+            if valid_id(self.last_id):
+                self._high = parse_id(self.last_id)
+            else:
+                self._invalid_cursor, self.last_id = True, None
+        self._needs_replay = self._replay
+        self._down = False
+        self.overflowed = False
+        self.closed = False
+
+    # -- fed by the hub's listener (same event loop, no await) --------------------------------
+    def _offer(self, message: HubMessage) -> None:
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.hub._remove(self)
+
+    # -- consumer side ------------------------------------------------------------------------
+    async def _start(self) -> None:
+        if not await self.hub._wait_connected():
+            self._mark_down()
+        elif self._replay:
+            await self._try_replay()
+
+    async def _try_replay(self) -> bool:
+        try:
+            entries, reset = await self.hub._read_stream(self.patient_id or "", self.last_id,
+                                                         self._invalid_cursor)
+        except (RedisError, OSError):
+            self._mark_down()
+            return False
+        self._invalid_cursor = False
+        self._needs_replay = False
+        if reset:
+            self._pending.append(HubMessage("reset", None, {"reason": "cursor_expired"}, '{"reason":'
+                                            '"cursor_expired"}', self.patient_id))
+            self._high, self.last_id = None, None
+        for message in entries:
+            self._accept(message)
+        return True
+
+    def _mark_down(self) -> None:
+        self._needs_replay = self._replay
+        if not self._down:
+            self._down = True
+            self._pending.append(HubMessage("redis_down", None, {}, "{}", self.patient_id))
+
+    def _accept(self, message: HubMessage) -> bool:
+        """Queue a stream message for delivery unless it was already delivered."""
+        if message.id is not None and self._replay:
+            position = parse_id(message.id)
+            if self._high is not None and position <= self._high:
+                return False
+            self._high, self.last_id = position, message.id
+        self._pending.append(message)
+        return True
+
+    async def get(self, timeout: float | None = None) -> HubMessage | None:
+        """The next message, or None after ``timeout`` seconds. Raises SubscriptionClosed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            if self.overflowed or self.closed:
+                raise SubscriptionClosed("overflow" if self.overflowed else "closed")
+            if self._queue.empty():
+                if deadline is None:
+                    message = await self._queue.get()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    try:
+                        async with asyncio.timeout(remaining):
+                            message = await self._queue.get()
+                    except TimeoutError:
+                        return None
+            else:
+                message = self._queue.get_nowait()
+            await self._handle(message)
+
+    async def _handle(self, message: HubMessage) -> None:
+        if message.kind == "redis_down":
+            self._mark_down()
+            return
+        # A catch-up is owed (Redis was down): read the stream after our last id first; it also
+        # carries this message, which _accept then drops as already delivered.
+        if self._needs_replay and (not self.hub.connected or not await self._try_replay()):
+            return
+        if self._down:
+            self._down = False
+            self._pending.appendleft(HubMessage("redis_up", None, {}, "{}", self.patient_id))
+        if message.kind != "redis_up":
+            self._accept(message)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> HubMessage:
+        try:
+            message = await self.get()
+        except SubscriptionClosed:
+            raise StopAsyncIteration from None
+        assert message is not None
+        return message
+
+
+class Hub:
+    """One per process and event loop; see the module docstring."""
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        settings = get_settings()
+        self._channel_prefix = settings.redis_key("doc_progress:")
+        self._pattern = _glob_escape(self._channel_prefix) + "*"
+        # One small pool for the hub: a dedicated pub/sub connection plus short XRANGE reads.
+        # Blocking and bounded, so a reconnect storm queues for a connection instead of opening
+        # one per subscriber.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url or settings.redis_url, decode_responses=True, socket_connect_timeout=2.0,
+            socket_timeout=5.0, health_check_interval=15, max_connections=POOL_SIZE, timeout=10,
+        )
+        self._client = aioredis.Redis(connection_pool=pool)
+        self._by_patient: dict[str, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._announced_down = False
+        self._closing = False
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._all) + sum(len(subs) for subs in self._by_patient.values())
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, patient_id: str | None, last_event_id: str | None = None, *,
+                        replay: bool = True) -> AsyncIterator[Subscription]:
+        subscription = Subscription(self, patient_id, last_event_id, replay)
+        if patient_id is None:
+            self._all.add(subscription)
+        else:
+            self._by_patient.setdefault(patient_id, set()).add(subscription)
+        try:
+            self._ensure_listener()
+            await subscription._start()
+            yield subscription
+        finally:
+            subscription.closed = True
+            self._remove(subscription)
+
+    def _remove(self, subscription: Subscription) -> None:
+        if subscription.patient_id is None:
+            self._all.discard(subscription)
+            return
+        subs = self._by_patient.get(subscription.patient_id)
+        if subs is not None:
+            subs.discard(subscription)
+            if not subs:
+                del self._by_patient[subscription.patient_id]
+
+    def _ensure_listener(self) -> None:
+        if (self._listener is None or self._listener.done()) and not self._closing:
+            self._listener = asyncio.get_running_loop().create_task(self._listen(), name="progress-hub")
+
+    async def _wait_connected(self) -> bool:
+        if self._connected.is_set():
+            return True
+        try:
+            async with asyncio.timeout(CONNECT_WAIT_SECONDS):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _read_stream(self, patient_id: str, after: str | None,
+                           force_reset: bool) -> tuple[list[HubMessage], bool]:
+        """Entries after ``after`` (exclusive) and whether the cursor is too old (one round trip)."""
+        key = self._channel_prefix + patient_id
+        if after is None:
+            raw = await self._client.xrange(key, "-", "+")
+            return [_from_entry(entry, patient_id) for entry in raw], force_reset
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xrange(key, f"({after}", "+")
+            pipe.xrange(key, "-", "+", count=1)
+            raw, first = await pipe.execute()
+        reset = not first or parse_id(first[0][0]) > parse_id(after)
+        return [_from_entry(entry, patient_id) for entry in raw], reset
+
+    def _broadcast(self, message: HubMessage) -> None:
+        for subs in list(self._by_patient.values()):
+            for sub in list(subs):
+                sub._offer(message)
+        for sub in list(self._all):
+            sub._offer(message)
+
+    async def _listen(self) -> None:
+        backoff = BACKOFF_START
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.psubscribe(self._pattern)
+                # "Connected" means the PSUBSCRIBE is confirmed: from here on nothing is missed.
+                confirmed: dict[str, Any] | None = None
+                while confirmed is None or confirmed.get("type") != "psubscribe":
+                    confirmed = await pubsub.get_message(timeout=CONNECT_WAIT_SECONDS)
+                self._connected.set()
+                self._announced_down = False
+                backoff = BACKOFF_START
+                self._broadcast(HubMessage("redis_up", None, {}, "{}"))
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15.0)
+                    if message is not None and message["type"] == "pmessage":
+                        self._dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                self._connected.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())
+                raise
+            except Exception as exc:  # RedisError, OSError, a malformed payload
+                self._connected.clear()
+                if not self._announced_down:
+                    self._announced_down = True
+                    log.warning("progress hub lost Redis (%s); reconnecting", type(exc).__name__)
+                    self._broadcast(HubMessage("redis_down", None, {}, "{}"))
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        patient_id = channel[len(self._channel_prefix):]
+        subs = self._by_patient.get(patient_id)
+        if not subs and not self._all:
+            return
+        try:
+            parts = json.loads(payload)
+        except ValueError:
+            return
+        for stream_id, kind, data in parts:
+            message = HubMessage(kind, stream_id, data, json.dumps(data, separators=(",", ":")), patient_id)
+            for sub in list(subs or ()):
+                sub._offer(message)
+            for sub in list(self._all):
+                sub._offer(message)
+
+    async def close(self) -> None:
+        """Stop the listener and close the connections (tests, shutdown)."""
+        self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        await self._client.aclose()
+        await self._client.connection_pool.disconnect()
+        _hubs.pop(asyncio.get_running_loop(), None)
+
+
+def _from_entry(entry: tuple[str, dict[str, str]], patient_id: str) -> HubMessage:
+    stream_id, fields = entry
+    raw = fields.get("data", "{}")
+    return HubMessage(fields.get("kind", "progress"), stream_id, json.loads(raw), raw, patient_id)
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([\[\]*?\\])", r"\\\1", text)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (created on first use; its listener starts lazily)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub

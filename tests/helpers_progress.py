@@ -1,0 +1,79 @@
+"""Rows for progress tests: a patient and documents created directly with SQLModel."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+
+from medupload.db import session_scope
+from medupload.models import Document, Patient, User
+
+PHI_CANARY = "CANARY-Zebulon-Quartermaine-1961-04-02"
+
+
+def make_patient(name: str = f"{PHI_CANARY} patient") -> str:
+    with session_scope() as session:
+        patient = Patient(display_name=name)
+        session.add(patient)
+        session.flush()
+        return patient.id
+
+
+def make_document(patient_id: str, filename: str = f"{PHI_CANARY}.pdf") -> str:
+    with session_scope() as session:
+        doc = Document(
+            patient_id=patient_id, filename=filename, content_type="application/pdf", size=123,
+            sha256=secrets.token_hex(32), storage_path=f"/nonexistent/{secrets.token_hex(8)}",
+        )
+        session.add(doc)
+        session.flush()
+        return doc.id
+
+
+def make_user(role: str, patient_id: str | None) -> User:
+    with session_scope() as session:
+        user = User(username=f"u{secrets.token_hex(6)}", password_hash="x", role=role,
+                    patient_id=patient_id)
+        session.add(user)
+        return user
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on its own port, for tests that kill Redis."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None

@@ -1,0 +1,191 @@
+"""The progress hub against real Redis: replay + live exactly once, reset, overflow, outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+from conftest import reset_caches
+from helpers_progress import RedisServer, make_document, make_patient
+
+from medupload.progress import tracing
+from medupload.progress.emitter import emit_progress, emit_progress_async, stream_name
+from medupload.progress.hub import POOL_SIZE, QUEUE_SIZE, Hub, HubMessage, Subscription
+from medupload.progress.stages import Stage
+from medupload.redis_client import sync_redis
+from medupload.settings import get_settings
+
+
+@pytest.fixture
+def patient(fresh_db: str) -> Iterator[str]:
+    tracing.set_langfuse(None)
+    patient_id = make_patient()
+    yield patient_id
+    with contextlib.suppress(redis.RedisError):
+        sync_redis().delete(stream_name(patient_id))
+    tracing.reset_langfuse()
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[Hub]:
+    hub = Hub()
+    yield hub
+    await hub.close()
+
+
+async def take(sub: Subscription, count: int, kinds: tuple[str, ...] = ("progress",),
+               timeout: float = 10.0) -> list[HubMessage]:
+    got: list[HubMessage] = []
+    async with asyncio.timeout(timeout):
+        while len(got) < count:
+            message = await sub.get()
+            assert message is not None
+            if message.kind in kinds:
+                got.append(message)
+    return got
+
+
+async def test_replay_after_cursor_then_live(patient: str, hub: Hub) -> None:
+    document_id = make_document(patient)
+    for stage in (Stage.UPLOAD_RECEIVED, Stage.OCR_STARTED, Stage.OCR_COMPLETE):
+        await emit_progress_async(document_id, stage, "ocr.started")
+    first_id = sync_redis().xrange(stream_name(patient))[0][0]
+
+    async with hub.subscribe(patient, first_id) as sub:
+        replayed = await take(sub, 2)
+        assert [m.data["seq"] for m in replayed] == [2, 3]
+        assert all(m.id and m.id > first_id for m in replayed)
+        await emit_progress_async(document_id, Stage.MATCHING_COMPLETE, "matching.done")
+        live = await take(sub, 3, ("progress", "document_update", "done"))
+        assert [m.kind for m in live] == ["progress", "document_update", "done"]
+        assert live[0].data["seq"] == 4
+        assert live[2].data == {"document_id": document_id, "status": "processed"}
+        assert sub.last_id == live[-1].id
+        assert hub.subscriber_count == 1
+    assert hub.subscriber_count == 0
+
+
+async def test_subscribe_while_events_flow_delivers_each_once_in_order(patient: str, hub: Hub) -> None:
+    document_id = make_document(patient)
+    total = 60
+    started = threading.Event()
+
+    def producer() -> None:
+        for i in range(total):
+            emit_progress(document_id, Stage.OCR_STARTED, "ocr.page", numbers={"page": i, "pages": total})
+            if i == 10:
+                started.set()
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    await asyncio.to_thread(started.wait)
+    # No cursor: the whole stream so far, then live; the overlap must not repeat or skip.
+    async with hub.subscribe(patient) as sub:
+        got = await take(sub, total)
+    thread.join()
+    assert [m.data["seq"] for m in got] == list(range(1, total + 1))
+
+
+async def test_expired_cursor_gives_reset_then_whole_stream(patient: str, hub: Hub) -> None:
+    document_id = make_document(patient)
+    await emit_progress_async(document_id, Stage.OCR_STARTED, "ocr.started")
+    await emit_progress_async(document_id, Stage.OCR_COMPLETE, "ocr.done", numbers={"pages": 1})
+    for cursor in ("1-0", "not-an-id"):
+        async with hub.subscribe(patient, cursor) as sub:
+            got = await take(sub, 3, ("reset", "progress"))
+            assert [m.kind for m in got] == ["reset", "progress", "progress"]
+            assert [m.data["seq"] for m in got[1:]] == [1, 2]
+    # A cursor for a stream that has gone (expired): reset, and nothing to replay.
+    other = make_patient()
+    async with hub.subscribe(other, "1700000000000-0") as sub:
+        assert (await sub.get(timeout=5)) == HubMessage("reset", None, {"reason": "cursor_expired"})
+        assert await sub.get(timeout=0.2) is None
+    # A current cursor: no reset.
+    last = sync_redis().xrange(stream_name(patient))[-1][0]
+    async with hub.subscribe(patient, last) as sub:
+        assert await sub.get(timeout=0.3) is None
+
+
+async def test_all_patients_subscription_is_live_only(patient: str, hub: Hub) -> None:
+    other = make_patient()
+    doc_a, doc_b = make_document(patient), make_document(other)
+    await emit_progress_async(doc_a, Stage.OCR_STARTED, "ocr.started")  # before: not replayed
+    async with hub.subscribe(None) as sub:
+        await emit_progress_async(doc_a, Stage.OCR_COMPLETE, "ocr.done", numbers={"pages": 1})
+        await emit_progress_async(doc_b, Stage.OCR_STARTED, "ocr.started")
+        got = await take(sub, 2)
+    assert [(m.patient_id, m.data["document_id"], m.data["seq"]) for m in got] == [
+        (patient, doc_a, 2), (other, doc_b, 1)]
+    sync_redis().delete(stream_name(other))
+
+
+async def test_one_listener_connection_for_many_subscribers(patient: str, hub: Hub) -> None:
+    document_id = make_document(patient)
+    async with asyncio.TaskGroup() as group:
+        ready = asyncio.Event()
+        results: list[list[HubMessage]] = []
+
+        async def watcher() -> None:
+            async with hub.subscribe(patient) as sub:
+                if hub.subscriber_count == 50:
+                    ready.set()
+                results.append(await take(sub, 1))
+
+        for _ in range(50):
+            group.create_task(watcher())
+        await ready.wait()
+        await emit_progress_async(document_id, Stage.OCR_STARTED, "ocr.started")
+    assert len(results) == 50 and all(r[0].data["seq"] == 1 for r in results)
+    pool = hub._client.connection_pool
+    # One pub/sub connection plus a bounded few for the XRANGE replays — not one per subscriber.
+    assert len(pool._in_use_connections) + len(pool._available_connections) <= POOL_SIZE
+    assert hub.subscriber_count == 0
+
+
+async def test_slow_subscriber_overflows_and_ends(patient: str, hub: Hub) -> None:
+    client = redis.asyncio.Redis.from_url(get_settings().redis_url, decode_responses=True)
+    channel = stream_name(patient)
+    async with hub.subscribe(patient) as slow:
+        payload = '[["%d-0","progress",{"seq":1}]]'
+        for i in range(QUEUE_SIZE + 5):
+            await client.publish(channel, payload % (i + 1))
+        async with asyncio.timeout(10):
+            while not slow.overflowed:
+                await asyncio.sleep(0.01)
+        assert hub.subscriber_count == 0
+        seen = [m async for m in slow]  # iteration ends instead of blocking forever
+        assert seen == []
+    await client.aclose()
+
+
+async def test_redis_outage_down_up_and_catch_up(patient: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = RedisServer()
+    server.start()
+    monkeypatch.setenv("MEDUPLOAD_REDIS_URL", server.url)
+    reset_caches()
+    hub = Hub()
+    try:
+        document_id = make_document(patient)
+        async with hub.subscribe(patient) as sub:
+            await emit_progress_async(document_id, Stage.OCR_STARTED, "ocr.started")
+            assert [m.data["seq"] for m in await take(sub, 1)] == [1]
+            server.stop()
+            await take(sub, 1, ("redis_down",))
+            # Emitting while Redis is down does not raise.
+            assert (await emit_progress_async(document_id, Stage.OCR_COMPLETE, "ocr.done")) is not None
+            server.start()
+            sync_redis().connection_pool.disconnect()
+            got = await take(sub, 1, ("redis_up",), timeout=15)
+            await emit_progress_async(document_id, Stage.ANALYSIS_STARTED, "analysis.started")
+            rest = await take(sub, 2, ("reset", "progress"))
+        # The restarted Redis lost the old stream: the catch-up says reset, then progress flows.
+        assert got[0].kind == "redis_up"
+        assert [m.kind for m in rest] == ["reset", "progress"] and rest[1].data["seq"] == 3
+    finally:
+        await hub.close()
+        server.stop()
+        reset_caches()

@@ -1,0 +1,119 @@
+"""steps(): the indicator as a pure function of the event list, checked exhaustively."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from medupload.progress.stages import MESSAGES, STEPS, ProgressEvent, Stage, message, steps
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def ev(seq: int, stage: Stage, code: str = "ocr.started", failed_stage: Stage | None = None,
+       **numbers: int) -> ProgressEvent:
+    return ProgressEvent(patient_id="p_1", document_id="d_1", seq=seq, stage=stage, code=code,
+                         detail=message(code, **numbers), fraction=0.5, at=T0 + timedelta(seconds=seq),
+                         elapsed_ms=seq * 1000, failed_stage=failed_stage)
+
+
+def run(stages: list[Stage]) -> list[ProgressEvent]:
+    return [ev(i + 1, stage) for i, stage in enumerate(stages)]
+
+
+def states(events: list[ProgressEvent]) -> list[str]:
+    return [step.state for step in steps(events)]
+
+
+def expected(done: int, tail: str) -> list[str]:
+    """``done`` steps done, then one ``tail`` step (active/failed), then pending."""
+    if done >= len(STEPS):
+        return ["done"] * len(STEPS)
+    return ["done"] * done + [tail] + ["pending"] * (len(STEPS) - done - 1)
+
+
+def test_no_events_all_pending() -> None:
+    result = steps([])
+    assert [s.stage for s in result] == list(STEPS)
+    assert [s.state for s in result] == ["pending"] * 6
+    assert all(s.detail == "" and s.at is None for s in result)
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_every_prefix(k: int) -> None:
+    events = run(list(STEPS[:k]))
+    assert states(events) == expected(k, "active")
+    result = steps(events)
+    for index in range(k):  # each done step carries its own event's detail and timing
+        assert result[index].at == events[index].at and result[index].elapsed_ms == events[index].elapsed_ms
+    if k < 6:
+        assert result[k].at == events[-1].at  # the active step shows the latest event
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_duplicates_and_every_order_give_the_same_steps(k: int) -> None:
+    events = run(list(STEPS[:k]))
+    reference = steps(events)
+    orders = list(itertools.permutations(events)) if k <= 5 else [
+        random.Random(seed).sample(events, k) for seed in range(200)]
+    for order in orders:
+        assert steps([*order, *order[: k // 2 + 1]]) == reference
+
+
+@pytest.mark.parametrize("k", range(0, 6))
+def test_failure_at_each_step(k: int) -> None:
+    failed = ev(k + 1, Stage.FAILED, "error.ocr_failed", failed_stage=STEPS[k])
+    events = [*run(list(STEPS[:k])), failed]
+    assert states(events) == expected(k, "failed")
+    result = steps(events)
+    assert result[k].detail == MESSAGES["error.ocr_failed"]
+    assert states(list(reversed(events))) == expected(k, "failed")
+
+
+@pytest.mark.parametrize(("failed_at", "retried_to"), itertools.product(range(1, 6), range(0, 7)))
+def test_retry_after_failure_counts_only_the_new_attempt(failed_at: int, retried_to: int) -> None:
+    first = run(list(STEPS[:failed_at]))
+    failed = ev(failed_at + 1, Stage.FAILED, "error.ocr_timeout", failed_stage=STEPS[failed_at])
+    retry = [ev(failed_at + 2 + i, stage) for i, stage in enumerate(STEPS[:retried_to])]
+    events = [*first, failed, *retry]
+    if retried_to == 0:
+        assert states(events) == expected(failed_at, "failed")
+    else:
+        assert states(events) == expected(retried_to, "active")
+    assert states(random.Random(failed_at * 10 + retried_to).sample(events, len(events))) == states(events)
+
+
+def test_retry_without_new_upload_event_keeps_upload_received() -> None:
+    events = [*run([Stage.UPLOAD_RECEIVED, Stage.OCR_STARTED]),
+              ev(3, Stage.FAILED, "error.ocr_failed", failed_stage=Stage.OCR_COMPLETE),
+              ev(4, Stage.OCR_STARTED)]
+    assert states(events) == expected(2, "active")
+
+
+def test_second_failure_after_retry() -> None:
+    events = [*run([Stage.UPLOAD_RECEIVED, Stage.OCR_STARTED, Stage.OCR_COMPLETE]),
+              ev(4, Stage.FAILED, "error.analysis_failed", failed_stage=Stage.ANALYSIS_STARTED),
+              ev(5, Stage.UPLOAD_RECEIVED, "retry.requested"), ev(6, Stage.OCR_STARTED),
+              ev(7, Stage.FAILED, "error.ocr_timeout", failed_stage=Stage.OCR_COMPLETE)]
+    assert states(events) == expected(2, "failed")
+
+
+def test_page_progress_events_repeat_ocr_started() -> None:
+    events = [ev(1, Stage.UPLOAD_RECEIVED, "upload.received")]
+    events += [ev(1 + page, Stage.OCR_STARTED, "ocr.page", page=page, pages=3) for page in (1, 2, 3)]
+    result = steps(events)
+    assert [s.state for s in result] == expected(2, "active")
+    assert result[1].detail == "Reading page 1 of 3"  # when the step was reached
+    assert result[2].detail == "Reading page 3 of 3"  # the active step shows the latest page
+    events.append(ev(5, Stage.OCR_COMPLETE, "ocr.done", pages=3))
+    assert states(events) == expected(3, "active")
+
+
+@pytest.mark.parametrize("missing", range(0, 5))
+def test_a_later_event_repairs_a_missed_one(missing: int) -> None:
+    stages = [s for i, s in enumerate(STEPS) if i != missing]
+    assert states(run(stages)) == ["done"] * 6
+    assert states(run(stages[:-1])) == expected(STEPS.index(stages[-2]) + 1, "active")
