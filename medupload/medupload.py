@@ -1,0 +1,53 @@
+"""The Reflex app: /login, /patient, /staff, with the REST/SSE API on the same server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+import reflex as rx
+from fastapi import FastAPI
+
+from medupload.api import create_api
+from medupload.pipeline import runner
+from medupload.progress.hub import get_hub
+from medupload.ui.diagnostics import install_diagnostics
+from medupload.ui.pages.login import login_page
+from medupload.ui.pages.patient import patient_page
+from medupload.ui.pages.staff import staff_page
+from medupload.ui.state.auth import AuthState
+from medupload.ui.state.patient import PatientState
+from medupload.ui.state.staff import StaffState
+
+log = logging.getLogger(__name__)
+
+
+def _api() -> FastAPI:
+    api = create_api()
+    install_diagnostics(api)
+    return api
+
+
+@contextlib.asynccontextmanager
+async def _lifespan() -> AsyncIterator[None]:
+    # Documents left mid-pipeline by a crash are re-queued (or failed) by the runner's watchdog.
+    stop = threading.Event()
+    runner.start_watchdog(stop=stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        await get_hub().close()
+
+
+app = rx.App(
+    api_transformer=_api(),
+    stylesheets=["/medupload.css"],
+)
+app.add_page(login_page, route="/login", title="Sign in · MedUpload", on_load=AuthState.redirect_if_signed_in)
+app.add_page(patient_page, route="/patient", title="My documents · MedUpload", on_load=PatientState.load)
+app.add_page(staff_page, route="/staff", title="Clinic dashboard · MedUpload", on_load=StaffState.load)
+app.add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_if_signed_in_else_login)
+app.register_lifespan_task(_lifespan)

@@ -1,0 +1,91 @@
+"""The upload box: drop or pick several files (keyboard: Tab to the box, Enter or Space), then
+Upload. A byte progress bar runs while the files travel."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from medupload.ui.state.patient import UPLOAD_ID, PatientState
+from medupload.ui.viewmodels import ACCEPT_TYPES
+
+_selected = rx.selected_files(UPLOAD_ID)
+
+
+def upload_box() -> rx.Component:
+    return rx.vstack(
+        rx.upload.root(
+            rx.vstack(
+                rx.icon("upload", size=28, aria_hidden="true"),
+                rx.text("Drop files here, or press to choose", weight="medium"),
+                rx.text("PDF, PNG, JPEG, TIFF or HEIC. You can pick several.", size="1", color_scheme="gray"),
+                align="center",
+                spacing="1",
+            ),
+            id=UPLOAD_ID,
+            accept=ACCEPT_TYPES,
+            multiple=True,
+            class_name="mu-dropzone",
+            custom_attrs={
+                "data-testid": "upload-dropzone",
+                "aria-label": "Choose documents to upload",
+                "role": "button",
+            },
+        ),
+        rx.cond(
+            _selected.length() > 0,  # type: ignore[attr-defined]
+            rx.el.ul(
+                rx.foreach(_selected, lambda name: rx.el.li(rx.text(name, size="2"))),
+                aria_label="Selected files",
+                class_name="mu-selected",
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("upload", size=16),
+                "Upload",
+                on_click=[
+                    PatientState.start_upload,
+                    PatientState.handle_upload(
+                        rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=PatientState.upload_progress)
+                    ),
+                ],
+                disabled=PatientState.uploading | (_selected.length() == 0),  # type: ignore[attr-defined]
+                loading=PatientState.uploading,
+                custom_attrs={"data-testid": "upload-submit"},
+            ),
+            rx.cond(
+                _selected.length() > 0,  # type: ignore[attr-defined]
+                rx.button(
+                    "Clear", variant="soft", color_scheme="gray", on_click=rx.clear_selected_files(UPLOAD_ID)
+                ),
+            ),
+            spacing="2",
+        ),
+        rx.cond(
+            PatientState.uploading | (PatientState.upload_pct > 0),
+            rx.vstack(
+                rx.progress(
+                    value=PatientState.upload_pct,
+                    max=100,
+                    width="100%",
+                    custom_attrs={
+                        "data-testid": "upload-progress",
+                        "data-value": PatientState.upload_pct,
+                        "aria-label": "Upload progress",
+                    },
+                ),
+                rx.text(
+                    rx.cond(PatientState.uploading, "Sending… ", "Sent "),
+                    PatientState.upload_pct,
+                    "%",
+                    size="1",
+                    color_scheme="gray",
+                    aria_live="polite",
+                ),
+                width="100%",
+                spacing="1",
+            ),
+        ),
+        width="100%",
+        spacing="3",
+    )

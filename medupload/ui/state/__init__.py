@@ -1,0 +1,1 @@
+"""Reflex states: authentication, the patient's documents, the staff dashboard."""
