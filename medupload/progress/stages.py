@@ -60,10 +60,10 @@ MESSAGES: dict[str, str] = {
     "upload.duplicate": "This file was already uploaded",
     "ocr.started": "Reading your document",
     "ocr.page": "Reading page {page} of {pages}",
-    "ocr.done": "Text read from {pages} pages",
-    "ocr.text_layer": "Text taken from {pages} pages",
+    "ocr.done": "Text read from {pages} page{pages_s}",
+    "ocr.text_layer": "Text taken from {pages} page{pages_s}",
     "analysis.started": "Looking for conditions, medications and lab results",
-    "analysis.done": "Found {facts} clinical facts",
+    "analysis.done": "Found {facts} clinical fact{facts_s}",
     "matching.done": "{satisfied} of {requirements} requirements met",
     "retry.requested": "Processing again",
     # errors (the code of a ``failed`` event, and of an API error body)
@@ -95,7 +95,11 @@ MESSAGES: dict[str, str] = {
 def message(code: str, **numbers: int | float) -> str:
     """The catalogue text for ``code``; unknown codes get the generic error text."""
     template = MESSAGES.get(code, MESSAGES["error.internal"])
-    safe = {key: value for key, value in numbers.items() if isinstance(value, int | float)}
+    safe: dict[str, int | float | str] = {
+        key: value for key, value in numbers.items() if isinstance(value, int | float)
+    }
+    # "{pages} page{pages_s}": the plural ending of each number, so no "1 pages".
+    safe.update({f"{key}_s": "" if value == 1 else "s" for key, value in list(safe.items())})
     try:
         return template.format(**safe)
     except (KeyError, IndexError):

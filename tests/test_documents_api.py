@@ -1,0 +1,331 @@
+"""The documents REST API through a real HTTP server (uvicorn) with httpx."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docgen
+import httpx
+import psutil
+import pytest
+import uvicorn
+from conftest import reset_caches
+from helpers_progress import PHI_CANARY, free_port, make_patient, make_user
+from sqlalchemy import update
+from sqlmodel import SQLModel, col, select
+
+from medupload.auth import create_access_token
+from medupload.db import get_engine, session_scope
+from medupload.models import AuditEntry, Document, ProgramEnrollment
+from medupload.pipeline import storage
+
+TEXT = "LABORATORY REPORT\nCollected: 2026-01-15\nHemoglobin A1c 7.2 %\nDiagnosis: Type 2 diabetes mellitus"
+
+
+def _png(text: str = TEXT) -> bytes:
+    return docgen.png(docgen.render_page(text, size=(6.0, 3.0)))
+
+
+class Env:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.a = make_patient()
+        self.b = make_patient("other")
+        with session_scope() as session:
+            session.add(ProgramEnrollment(patient_id=self.a, program="diabetes-annual"))
+        self.user_a = make_user("patient", self.a)
+        self.user_b = make_user("patient", self.b)
+        self.staff = make_user("staff", None)
+
+    def client(self, user: object | None) -> httpx.Client:
+        headers = {}
+        if user is not None:
+            headers["Authorization"] = f"Bearer {create_access_token(user)[0]}"  # type: ignore[arg-type]
+        return httpx.Client(base_url=f"{self.base}/api/v1", headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """uvicorn in a thread on a random port, on the run's database (tables created here)."""
+    reset_caches()
+    SQLModel.metadata.create_all(get_engine())
+    from medupload.api import create_api
+
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    while not instance.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def env(server: str) -> Env:
+    return Env(server)
+
+
+def _upload(client: httpx.Client, patient_id: str, data: bytes,
+            name: str = f"{PHI_CANARY}.png") -> httpx.Response:
+    return client.post(f"/patients/{patient_id}/documents", files={"file": (name, data, "image/png")})
+
+
+def _wait_terminal(client: httpx.Client, patient_id: str, document_id: str) -> dict:  # type: ignore[type-arg]
+    for _ in range(600):
+        body = client.get(f"/patients/{patient_id}/documents/{document_id}").json()
+        if body["status"] in ("processed", "failed"):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError("document did not finish")
+
+
+def test_upload_duplicate_detail_fhir_requirements(env: Env) -> None:
+    data = _png()
+    with env.client(env.user_a) as client:
+        response = _upload(client, env.a, data)
+        assert response.status_code == 202, response.text
+        document = response.json()
+        assert document["status"] in ("received", "processing") and document["duplicate"] is False
+        assert document["filename"] == f"{PHI_CANARY}.png" and document["content_type"] == "image/png"
+
+        again = _upload(client, env.a, data, name="other-name.png")
+        assert again.status_code == 200
+        assert again.json()["duplicate"] is True and again.json()["id"] == document["id"]
+
+        detail = _wait_terminal(client, env.a, document["id"])
+        assert detail["status"] == "processed", detail
+        assert [e["stage"] for e in detail["events"]][-1] == "matching_complete"
+        assert {f["concept"] for f in detail["facts"]} >= {"type 2 diabetes mellitus", "hemoglobin a1c"}
+        assert detail["matches"] and all(m["document_id"] == document["id"] for m in detail["matches"])
+
+        listed = client.get(f"/patients/{env.a}/documents").json()
+        assert [d["id"] for d in listed] == [document["id"]]
+
+        fhir = client.get(f"/patients/{env.a}/documents/{document['id']}/fhir")
+        assert fhir.status_code == 200 and fhir.headers["content-type"].startswith("application/fhir+json")
+        resource = fhir.json()
+        assert resource["resourceType"] == "DocumentReference" and resource["status"] == "current"
+        assert resource["docStatus"] == "final"
+        assert resource["subject"] == {"reference": f"Patient/{env.a}"}
+        assert resource["type"]["coding"][0] == {"system": "http://loinc.org", "code": "11502-2",
+                                                  "display": "Laboratory report"}
+        attachment = resource["content"][0]["attachment"]
+        import base64
+        import hashlib
+
+        assert attachment["hash"] == base64.b64encode(hashlib.sha1(data).digest()).decode()
+        assert attachment["size"] == len(data) and attachment["contentType"] == "image/png"
+
+        requirements = client.get(f"/patients/{env.a}/requirements").json()
+        assert requirements and {r["state"] for r in requirements} <= {
+            "satisfied", "missing", "expired", "needs_review"}
+        hba1c = next(r for r in requirements if r["requirement_id"].endswith("hba1c"))
+        assert hba1c["state"] in ("satisfied", "expired") and hba1c["document_id"] == document["id"]
+        assert hba1c["fact"]["concept"] == "hemoglobin a1c"
+
+        # Retry a processed document: 202, then processed again with the same facts.
+        retried = client.post(f"/patients/{env.a}/documents/{document['id']}/retry")
+        assert retried.status_code == 202 and retried.json()["status"] == "received"
+        redone = _wait_terminal(client, env.a, document["id"])
+        assert redone["status"] == "processed" and len(redone["facts"]) == len(detail["facts"])
+
+    with session_scope() as session:
+        actions = [a.action for a in session.exec(
+            select(AuditEntry).where(AuditEntry.document_id == document["id"])).all()]
+    assert {"document.upload", "document.upload_duplicate", "document.read", "document.fhir_read",
+            "document.retry"} <= set(actions)
+
+
+def _multipart(body: bytes, boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_bad_input_matrix(env: Env) -> None:
+    cases: list[tuple[str, dict, int, str]] = [  # type: ignore[type-arg]
+        ("encrypted", {"files": {"file": ("x.pdf", docgen.encrypted_pdf(), "application/pdf")}},
+         422, "error.pdf_encrypted"),
+        ("corrupt", {"files": {"file": ("x.pdf", docgen.corrupt_pdf(), "application/pdf")}},
+         422, "error.unreadable"),
+        ("unsupported", {"files": {"file": ("x.png", b"GIF89a not accepted", "image/png")}},
+         415, "error.unsupported_type"),
+        ("empty", {"files": {"file": ("x.png", b"", "image/png")}}, 422, "error.unreadable"),
+        ("bomb", {"files": {"file": ("x.png", docgen.bomb_png(), "image/png")}},
+         422, "error.image_too_large"),
+        ("too_many_pages", {"files": {"file": ("x.pdf", docgen.too_many_pages_pdf(), "application/pdf")}},
+         422, "error.too_many_pages"),
+        ("no file field", {"files": {"other": ("x.png", _png("x"), "image/png")}}, 422, "request.invalid"),
+        ("form field only", {"data": {"file": "not a file"}}, 422, "request.invalid"),
+        ("not multipart", {"content": b"{}", "headers": {"content-type": "application/json"}},
+         422, "request.invalid"),
+        ("broken multipart", {"content": b"--b0undary\r\nnonsense", "headers": {
+            "content-type": "multipart/form-data; boundary=b0undary"}}, 422, "request.invalid"),
+    ]
+    with env.client(env.user_a) as client:
+        for name, kwargs, status, code in cases:
+            try:
+                response = client.post(f"/patients/{env.a}/documents", **kwargs)
+            except httpx.TransportError:
+                assert status == 413, name  # a lying Content-Length: the server may just close
+                continue
+            assert response.status_code == status, (name, response.text)
+            error = response.json()["error"]
+            assert error["code"] == code and error["message"], name
+            if code.startswith("error.") and status != 413:
+                document_id = error["document_id"]
+                with session_scope() as session:
+                    row = session.get(Document, document_id)
+                    assert row is not None and row.status == "failed" and row.error_code == code, name
+                    assert storage.path_for(row.sha256).exists()
+        assert client.get("/health").status_code == 200
+        assert _declared_too_large(env, client.headers["authorization"]) == 413
+        assert client.post(f"/patients/{env.a}/documents/d_doesnotexist/retry").status_code == 404
+        missing = client.get(f"/patients/{env.a}/documents/d_doesnotexist")
+        assert missing.json()["error"]["code"] == "not_found"
+
+
+def _declared_too_large(env: Env, authorization: str) -> int:
+    """Headers announcing 200 MB, then silence: the answer must come from the headers alone."""
+    host, port = env.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall((f"POST /api/v1/patients/{env.a}/documents HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Authorization: {authorization}\r\n"
+                      "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+                      f"Content-Length: {200 * 1024 * 1024}\r\n\r\n--b0undary\r\n").encode())
+        reply = sock.recv(65536).decode("latin-1")
+    assert '"error.too_large"' in reply or reply.endswith("\r\n\r\n"), reply
+    return int(reply.split(" ", 2)[1])
+
+
+def test_retry_conflict_while_processing(env: Env) -> None:
+    with env.client(env.user_a) as client:
+        response = client.post(f"/patients/{env.a}/documents",
+                               files={"file": ("x.pdf", docgen.corrupt_pdf(), "application/pdf")})
+        document_id = response.json()["error"]["document_id"]
+        with session_scope() as session:
+            session.execute(update(Document).where(col(Document.id) == document_id)
+                            .values(status="processing"))
+        conflict = client.post(f"/patients/{env.a}/documents/{document_id}/retry")
+        assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict.processing"
+
+
+def test_patient_isolation_and_staff(env: Env) -> None:
+    with env.client(env.user_b) as client_b:
+        mine = _upload(client_b, env.b, _png("Discharge summary\nPatient B"))
+        assert mine.status_code == 202
+        document_b = mine.json()["id"]
+    with env.client(env.user_a) as client:
+        for method, path in [
+            ("GET", f"/patients/{env.b}/documents"),
+            ("GET", f"/patients/{env.b}/documents/{document_b}"),
+            ("GET", f"/patients/{env.b}/documents/{document_b}/fhir"),
+            ("POST", f"/patients/{env.b}/documents/{document_b}/retry"),
+            ("GET", f"/patients/{env.b}/requirements"),
+            ("GET", "/documents"),
+            ("GET", "/stats/stages"),
+        ]:
+            response = client.request(method, path)
+            assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden", path
+        denied = _upload(client, env.b, _png("sneaky"))
+        assert denied.status_code == 403
+        # A's own path cannot reach B's document either.
+        assert client.get(f"/patients/{env.a}/documents/{document_b}").status_code == 404
+    with env.client(None) as anonymous:
+        assert anonymous.get(f"/patients/{env.a}/documents").status_code == 401
+
+    with env.client(env.staff) as staff:
+        _wait_terminal(staff, env.b, document_b)
+        everyone = staff.get("/documents").json()
+        assert document_b in [d["id"] for d in everyone]
+        processed = staff.get("/documents", params={"status": "processed", "patient_id": env.b}).json()
+        assert [d["id"] for d in processed] == [document_b]
+        bogus = staff.get("/documents", params={"status": "bogus"})
+        assert bogus.json()["error"]["code"] == "request.invalid"
+        stats = {s["stage"]: s for s in staff.get("/stats/stages").json()}
+        assert stats["total"]["count"] >= 1 and stats["total"]["p90_seconds"] >= stats["total"]["p50_seconds"]
+        assert staff.get(f"/patients/{env.b}/documents/{document_b}").status_code == 200
+        assert staff.post("/patients/p_nobody/documents", files={"file": ("x.png", b"x")}).status_code == 404
+
+
+@pytest.mark.slow
+def test_200mb_upload_refused_without_memory_growth(server: str, tmp_path: Path) -> None:
+    """In its own uvicorn process, so the RSS measured is the server's alone."""
+    patient = make_patient()
+    token = create_access_token(make_user("patient", patient))[0]
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "medupload.api:create_api", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/health").status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            # Warm up the upload path (imports, first allocations) before the baseline.
+            warm = _upload(client, patient, _png("warm up"))
+            assert warm.status_code == 202
+            # Let its processing (OCR, extraction models) finish, so only the upload is measured.
+            assert _wait_terminal(client, patient, warm.json()["id"])["status"] == "processed"
+            server_process = psutil.Process(process.pid)
+            baseline = server_process.memory_info().rss
+            peak = baseline
+            stop = threading.Event()
+
+            def sample() -> None:
+                nonlocal peak
+                while not stop.is_set():
+                    peak = max(peak, server_process.memory_info().rss)
+                    time.sleep(0.02)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            sent = 0
+
+            def body() -> Iterator[bytes]:
+                nonlocal sent
+                yield (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+                       b"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n")
+                block = b"\0" * (1024 * 1024)
+                for _ in range(200):
+                    sent += len(block)
+                    yield block
+                yield b"\r\n--b0undary--\r\n"
+
+            try:
+                # Chunked (no Content-Length): only the streaming limit can stop it.
+                response = client.post(f"/patients/{patient}/documents", content=body(),
+                                       headers={"content-type": "multipart/form-data; boundary=b0undary"})
+                print("answer", response.status_code, "after", sent >> 20, "MB sent")
+                assert response.status_code == 413
+                assert response.json()["error"]["code"] == "error.too_large"
+            except httpx.TransportError:
+                print("transport error after", sent >> 20, "MB")  # 413 sent, then closed mid-send
+            finally:
+                stop.set()
+                sampler.join()
+            growth_mb = (peak - baseline) / 2**20
+            print(f"server RSS growth during a 200 MB upload: {growth_mb:.1f} MB; sent {sent >> 20} MB")
+            assert growth_mb < 30
+            assert client.get("/health").status_code == 200
+        with session_scope() as session:
+            rows = session.exec(select(Document).where(Document.patient_id == patient)).all()
+            assert len(rows) == 1  # the warm-up upload only
+        incoming = storage.incoming_dir()
+        assert [p for p in incoming.iterdir() if p.is_file()] == []
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

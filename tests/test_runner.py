@@ -1,0 +1,269 @@
+"""The pipeline runner, inline mode, with real SQLite, Redis and tesseract on generated pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import docgen
+import pytest
+from helpers_progress import PHI_CANARY, make_patient
+from sqlalchemy import update
+from sqlmodel import col, func, select
+
+from medupload import records
+from medupload.db import session_scope
+from medupload.models import Document, Fact, ProgramEnrollment, RequirementMatch
+from medupload.pipeline import runner, storage
+from medupload.progress.stages import STEPS, Stage, steps
+from medupload.settings import get_settings
+
+PROGRAM = "diabetes-annual"
+LAB_TEXT = (
+    "LABORATORY REPORT\n"
+    "Collected: 2026-01-15\n"
+    "Hemoglobin A1c 7.2 %\n"
+    "Diagnosis: Type 2 diabetes mellitus\n"
+    "Medications: metformin 500 mg twice daily"
+)
+
+
+def page_png(text: str = LAB_TEXT) -> bytes:
+    # A small page keeps tesseract well under a second on a shared CPU.
+    return docgen.png(docgen.render_page(text, size=(6.0, 3.0)))
+
+
+@pytest.fixture
+def patient(fresh_db: str) -> Iterator[str]:
+    patient_id = make_patient()
+    with session_scope() as session:
+        session.add(ProgramEnrollment(patient_id=patient_id, program=PROGRAM))
+    yield patient_id
+
+
+def _document(document_id: str) -> Document:
+    with session_scope() as session:
+        row = session.get(Document, document_id)
+        assert row is not None
+        return row
+
+
+def _facts(document_id: str) -> list[Fact]:
+    with session_scope() as session:
+        return list(session.exec(select(Fact).where(Fact.document_id == document_id)).all())
+
+
+def _process(patient_id: str, data: bytes, filename: str = f"{PHI_CANARY}.png") -> str:
+    accepted = runner.accept_upload(patient_id, filename, [data[:1000], data[1000:]])
+    assert not accepted.duplicate
+    runner.confirm_upload(accepted.document.id)
+    runner.wait_inline(accepted.document.id, timeout=120)
+    return accepted.document.id
+
+
+def test_inline_end_to_end(patient: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    data = page_png()
+    document_id = _process(patient, data)
+
+    document = _document(document_id)
+    assert (document.status, document.stage, document.error_code) == ("processed", "matching_complete", None)
+    assert document.page_count == 1 and document.ocr_confidence is not None and document.attempts == 1
+    assert document.document_type == "lab_report"
+    assert document.filename == f"{PHI_CANARY}.png"
+    # Raw file under its content address, byte for byte.
+    assert storage.path_for(document.sha256).read_bytes() == data
+    assert document.storage_path == f"{document.sha256[:2]}/{document.sha256}"
+
+    detail = records.document_detail(patient, document_id)
+    assert detail is not None
+    events = detail.events
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    reached = list(dict.fromkeys(e.stage for e in events))
+    assert reached == list(STEPS)
+    page_events = [e for e in events if e.code == "ocr.page"]
+    assert [e.detail for e in page_events] == ["Reading page 1 of 1"]
+    assert all(0.10 <= e.fraction <= 0.60 for e in page_events)
+    assert [e.fraction for e in events] == sorted(e.fraction for e in events)
+    assert events[-1].code == "matching.done"
+    assert all(s.state == "done" for s in steps(events))
+
+    concepts = {(f.kind, f.concept) for f in detail.facts}
+    assert ("condition", "type 2 diabetes mellitus") in concepts
+    assert ("medication", "metformin") in concepts
+    status = records.requirement_status(patient)
+    assert status and {r.program for r in status} == {PROGRAM}
+    assert any(r.state == "satisfied" and r.document_id == document_id for r in status)
+    assert f"{len([r for r in status if r.state == 'satisfied'])} of {len(status)}" in events[-1].detail
+
+    # No PHI (filename, document text) in events or logs.
+    for event in events:
+        assert PHI_CANARY not in event.model_dump_json() and "metformin" not in event.detail.lower()
+    assert PHI_CANARY not in caplog.text and "metformin" not in caplog.text.lower()
+
+    stats = {s.stage: s for s in records.stage_stats()}
+    assert stats["total"].count == 1 and stats["ocr_complete"].p50_seconds is not None
+    assert stats["total"].p50_seconds >= stats["ocr_complete"].p50_seconds >= 0
+
+
+def test_rerun_replaces_facts_and_matches(patient: str) -> None:
+    document_id = _process(patient, page_png())
+    facts_before = sorted((f.kind, f.concept, f.start) for f in _facts(document_id))
+    with session_scope() as session:
+        matches_before = session.exec(select(func.count()).select_from(RequirementMatch)).one()
+    assert facts_before and matches_before
+
+    runner.retry_document(document_id)
+    runner.wait_inline(document_id, timeout=120)
+    # A direct second run of a processed document is a no-op (duplicate delivery).
+    assert runner.process_document(document_id) == "processed"
+
+    assert sorted((f.kind, f.concept, f.start) for f in _facts(document_id)) == facts_before
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(RequirementMatch)).one() == matches_before
+    document = _document(document_id)
+    assert document.status == "processed" and document.attempts == 2
+    events = records.document_events(document_id)
+    assert [e.code for e in events].count("matching.done") == 2
+    assert "retry.requested" in [e.code for e in events]
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "http_status"),
+    [
+        (lambda: docgen.encrypted_pdf(), "error.pdf_encrypted", 422),
+        (lambda: docgen.corrupt_pdf(), "error.unreadable", 422),
+        (lambda: b"PK\x03\x04 this is a zip, not a document", "error.unsupported_type", 415),
+        (lambda: docgen.truncated(page_png()), "error.unreadable", 422),
+    ],
+    ids=["encrypted", "corrupt", "unsupported", "truncated"],
+)
+def test_intake_refusal_keeps_file_and_row(patient: str, make, code: str, http_status: int) -> None:  # type: ignore[no-untyped-def]
+    data = make()
+    with pytest.raises(runner.UploadRejected) as caught:
+        runner.accept_upload(patient, "scan.pdf", [data])
+    assert (caught.value.code, caught.value.http_status) == (code, http_status)
+    assert caught.value.document is not None
+    document = _document(caught.value.document.id)
+    assert (document.status, document.error_code, document.failed_stage) == ("failed", code, "ocr_started")
+    assert storage.path_for(document.sha256).read_bytes() == data
+    events = records.document_events(document.id)
+    assert [(e.stage, e.code) for e in events] == [(Stage.UPLOAD_RECEIVED, "upload.received"),
+                                                   (Stage.FAILED, code)]
+
+
+def test_too_large_stores_nothing(patient: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "max_upload_mb", 1)
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):  # 6.4 MB offered; the sink must stop pulling after ~1 MB
+            sent.append(1)
+            yield b"\0" * 65536
+
+    with pytest.raises(runner.UploadRejected) as caught:
+        runner.accept_upload(patient, "big.png", chunks())
+    rejected = caught.value
+    assert (rejected.code, rejected.http_status, rejected.document) == ("error.too_large", 413, None)
+    assert caught.value.numbers == {"limit_mb": 1}
+    assert len(sent) <= 17
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Document)).one() == 0
+    root = storage.storage_root()
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_duplicate_upload(patient: str) -> None:
+    data = page_png()
+    first = runner.accept_upload(patient, "a.png", [data])
+    again = runner.accept_upload(patient, "renamed.png", [data])
+    assert again.duplicate and again.document.duplicate and again.document.id == first.document.id
+    assert again.document.filename == "a.png"
+    # Another patient with the same bytes gets their own document; the stored file is shared.
+    other = make_patient("other")
+    theirs = runner.accept_upload(other, "b.png", [data])
+    assert not theirs.duplicate and theirs.document.id != first.document.id
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Document)).one() == 2
+    files = [p for p in storage.storage_root().rglob("*") if p.is_file()]
+    assert files == [storage.path_for(first.document.sha256)]
+    assert len(records.document_events(first.document.id)) == 1  # no second upload_received
+
+
+def test_ocr_timeout_then_retry(patient: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "ocr_page_timeout_seconds", 0.001)
+    document_id = _process(patient, page_png())
+    document = _document(document_id)
+    assert (document.status, document.error_code, document.failed_stage) == (
+        "failed", "error.ocr_timeout", "ocr_started")
+    assert storage.path_for(document.sha256).exists()
+    with pytest.raises(runner.RetryConflict):
+        with session_scope() as session:
+            session.execute(update(Document).where(col(Document.id) == document_id)
+                            .values(status="processing"))
+        runner.retry_document(document_id)
+    with session_scope() as session:
+        session.execute(update(Document).where(col(Document.id) == document_id).values(status="failed"))
+
+    monkeypatch.setattr(get_settings(), "ocr_page_timeout_seconds", 30.0)
+    runner.retry_document(document_id)
+    runner.wait_inline(document_id, timeout=120)
+    document = _document(document_id)
+    assert (document.status, document.error_code, document.failed_stage) == ("processed", None, None)
+    events = records.document_events(document_id)
+    assert [s.state for s in steps(events)] == ["done"] * 6
+    assert _facts(document_id)
+
+
+def test_time_limit(patient: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "document_time_limit_seconds", 0)
+    document_id = _process(patient, page_png())
+    document = _document(document_id)
+    assert (document.status, document.error_code) == ("failed", "error.time_limit")
+    assert _facts(document_id) == []
+
+
+def _stale(document_id: str, *, status: str, attempts: int) -> None:
+    with session_scope() as session:
+        session.execute(update(Document).where(col(Document.id) == document_id).values(
+            status=status, stage="ocr_started", attempts=attempts,
+            updated_at=datetime.now(UTC) - timedelta(minutes=10)))
+
+
+def test_watchdog_requeues_and_gives_up(patient: str) -> None:
+    stuck = runner.accept_upload(patient, "a.png", [page_png()]).document.id
+    hopeless = runner.accept_upload(patient, "b.png", [page_png("Progress note\nNo findings.")]).document.id
+    fresh = runner.accept_upload(patient, "c.png", [page_png("Another note\nAll well.")]).document.id
+    _stale(stuck, status="processing", attempts=1)
+    _stale(hopeless, status="processing", attempts=runner.MAX_ATTEMPTS)
+
+    acted = runner.recover_stuck(older_than_s=60)
+    assert sorted(acted) == sorted([stuck, hopeless]) and fresh not in acted
+    runner.wait_inline(stuck, timeout=120)
+    assert _document(stuck).status == "processed"
+    document = _document(hopeless)
+    assert (document.status, document.error_code, document.failed_stage) == (
+        "failed", "error.interrupted", "ocr_started")
+    assert _document(fresh).status == "received"
+    assert runner.recover_stuck(older_than_s=60) == []
+
+
+def test_clean_filename() -> None:
+    assert runner.clean_filename("C:\\Users\\x\\scan\x00.pdf") == "scan.pdf"
+    assert runner.clean_filename("../../etc/passwd") == "passwd"
+    assert runner.clean_filename("") == "upload"
+    assert len(runner.clean_filename("a" * 400)) == 255
+
+
+def test_store_is_atomic_and_keeps_existing(fresh_db: str, tmp_path: Path) -> None:
+    temp = storage.incoming_dir() / "x.part"
+    temp.write_bytes(b"one")
+    sha = "a" * 64
+    final = storage.store(temp, sha)
+    assert final.read_bytes() == b"one" and not temp.exists()
+    temp.write_bytes(b"two")
+    assert storage.store(temp, sha).read_bytes() == b"one" and not temp.exists()
+    with pytest.raises(ValueError):
+        storage.path_for("../../etc")
