@@ -19,6 +19,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from helpers_progress import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,6 +53,25 @@ class Server:
     log_path: Path
     process: subprocess.Popen[bytes]
     users: dict[str, str | None] = field(default_factory=dict)
+    port: int = 0
+    #: The session's own redis-server (tests stop and start it; nobody else uses it).
+    redis: RedisServer | None = None
+
+    def restart(self, **env: str) -> None:
+        """Stop the app and start its backend again on the same port from the same build.
+
+        ``env`` overrides settings for the new process only (no arguments: the session's). The
+        frontend is not rebuilt: the backend serves the compiled bundle, as ``reflex run
+        --env prod --single-port`` does once it has built it. SIGTERM, as a deploy sends: the old
+        process finishes its in-flight inline pipeline runs before it exits (up to 20 s).
+        """
+        stop_server(self.process)
+        self.process = start_backend({**self.env, **env}, self.port, self.log_path)
+        try:
+            _wait_http(f"{self.base_url}/api/v1/health", time.monotonic() + 60, self.process)
+            _wait_http(f"{self.base_url}/login", time.monotonic() + 30, self.process)
+        except Exception:
+            raise RuntimeError("the app did not come back:\n" + self.log_tail()) from None
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -103,6 +126,35 @@ def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
             "--loglevel",
             "info",
         ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+# What ``reflex run --env prod --single-port`` runs once the frontend is built: granian serving the
+# app with the compiled bundle mounted on the same port (``reflex run`` itself always rebuilds).
+_BACKEND_ONLY = """
+import sys
+from reflex_base import constants
+from reflex_base.environment import environment
+from reflex.utils import exec
+environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
+environment.REFLEX_COMPILE_CONTEXT.set(constants.CompileContext.RUN)
+environment.REFLEX_SKIP_COMPILE.set(True)
+environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)
+exec.run_granian_backend_prod("0.0.0.0", int(sys.argv[1]), constants.LogLevel.INFO)
+"""
+
+
+def start_backend(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """The prod backend from the existing ``.web`` build (no compile, no frontend build)."""
+    env = {**env, "REFLEX_FRONTEND_PORT": str(port), "REFLEX_BACKEND_PORT": str(port)}
+    log = log_path.open("ab")
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", _BACKEND_ONLY, str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -253,3 +305,51 @@ def live_counts(server: Server, token: str) -> dict[str, int]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.loads(response.read()))
+
+
+def upload_file(page: object, path: Path) -> str:
+    """Pick ``path`` in the drop zone, press Upload, return the new document's id."""
+    cards = '[data-testid^="document-d_"]'
+    before = page.locator(cards).evaluate_all("els => els.map(e => e.dataset.testid)")  # type: ignore[attr-defined]
+    page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(path))  # type: ignore[attr-defined]
+    page.get_by_test_id("upload-submit").click()  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(before) => [...document.querySelectorAll('[data-testid^=\"document-d_\"]')]"
+        ".some(e => !before.includes(e.dataset.testid))",
+        arg=list(before),
+        timeout=20_000,
+    )
+    after = page.locator(cards).evaluate_all("els => els.map(e => e.dataset.testid)")  # type: ignore[attr-defined]
+    (new,) = [t for t in after if t not in before]
+    return str(new).removeprefix("document-")
+
+
+def shown_steps(page: object, doc: str) -> dict[str, str]:
+    """The data-state of each step of ``doc``'s card as the page shows it now ({} if no card)."""
+    return page.evaluate(  # type: ignore[attr-defined,no-any-return]
+        """(doc) => Object.fromEntries([...document.querySelectorAll(
+             `[data-testid="document-${doc}"] [data-testid^="step-"]`)]
+             .map((e) => [e.dataset.testid.slice(5), e.dataset.state]))""",
+        doc,
+    )
+
+
+def db_steps(server: Server, doc: str) -> dict[str, str]:
+    """What the indicator must show for ``doc`` given its stored events and row (the contract:
+    ``progress.stages.steps()`` of the events; a processed row shows every step done)."""
+    from datetime import datetime
+
+    from medupload.progress.stages import ProgressEvent, steps
+
+    columns = ("patient_id", "seq", "stage", "code", "detail", "fraction", "at", "elapsed_ms", "failed_stage")
+    rows = db_rows(
+        server, f"SELECT {', '.join(columns)} FROM progress_events WHERE document_id = ? ORDER BY seq", doc
+    )
+    events = []
+    for row in rows:
+        event: dict[str, Any] = dict(zip(columns, row, strict=True))
+        event["at"] = datetime.fromisoformat(str(event["at"]))
+        events.append(ProgressEvent(document_id=doc, **event))
+    status = db_rows(server, "SELECT status FROM documents WHERE id = ?", doc)[0][0]
+    shown = {step.stage.value: step.state for step in steps(events)}
+    return dict.fromkeys(shown, "done") if status == "processed" else shown

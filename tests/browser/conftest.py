@@ -1,8 +1,8 @@
 """The prod-built app in a subprocess (ONE build per pytest session) and Debian's Chromium.
 
-The server gets its own SQLite file, storage directory and Redis prefix, a migrated schema and
-accounts made with the real CLI (``python -m medupload user add``). Screenshots go under
-``test-artifacts/`` (git-ignored).
+The server gets its own SQLite file, storage directory, redis-server (a private one on its own
+port: the resilience tests stop and start it), a migrated schema and accounts made with the real
+CLI (``python -m medupload user add``). Screenshots go under ``test-artifacts/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -27,18 +27,21 @@ from browser_helpers import (
     start_server,
     stop_server,
 )
+from helpers_progress import RedisServer
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     run_dir = Path(tempfile.mkdtemp(prefix="medupload-browser-"))
     port = free_port()
+    redis_server = RedisServer()
+    redis_server.start()
     env = dict(os.environ)
     env.update(
         {
             "MEDUPLOAD_DATABASE_URL": f"sqlite:///{run_dir / 'app.db'}",
             "MEDUPLOAD_STORAGE_DIR": str(run_dir / "uploads"),
-            "MEDUPLOAD_REDIS_URL": os.environ.get("MEDUPLOAD_REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "MEDUPLOAD_REDIS_URL": redis_server.url,
             "MEDUPLOAD_REDIS_PREFIX": f"tb{uuid.uuid4().hex[:8]}:",
             "MEDUPLOAD_SECRET_KEY": "browser-test-secret-" + uuid.uuid4().hex,
             "MEDUPLOAD_PIPELINE_MODE": "inline",
@@ -52,17 +55,27 @@ def server() -> Iterator[Server]:
     log_path = ARTIFACTS / "browser-server.log"
     ARTIFACTS.mkdir(exist_ok=True)
     log_path.write_text("")
-    srv = Server(base_url=f"http://127.0.0.1:{port}", env=env, log_path=log_path, process=None)  # type: ignore[arg-type]
-    srv.cli("migrate")
-    srv.process = start_server(env, port, log_path)
+    srv = Server(
+        base_url=f"http://127.0.0.1:{port}",
+        env=env,
+        log_path=log_path,
+        process=None,  # type: ignore[arg-type]
+        port=port,
+        redis=redis_server,
+    )
     try:
-        _wait_http(f"{srv.base_url}/login", time.monotonic() + BUILD_TIMEOUT, srv.process)
-        _wait_http(f"{srv.base_url}/api/v1/health", time.monotonic() + 30, srv.process)
-    except Exception:
+        srv.cli("migrate")
+        srv.process = start_server(env, port, log_path)
+        try:
+            _wait_http(f"{srv.base_url}/login", time.monotonic() + BUILD_TIMEOUT, srv.process)
+            _wait_http(f"{srv.base_url}/api/v1/health", time.monotonic() + 30, srv.process)
+        except Exception:
+            stop_server(srv.process)
+            raise RuntimeError("the app did not start:\n" + srv.log_tail()) from None
+        yield srv
         stop_server(srv.process)
-        raise RuntimeError("the app did not start:\n" + srv.log_tail()) from None
-    yield srv
-    stop_server(srv.process)
+    finally:
+        redis_server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.components.core.banner import has_connection_errors
 
 from medupload.ui.state.auth import AuthState
 
 
 def connection_badge(connection: rx.Var[str]) -> rx.Component:
-    """Tells the user whether updates are live; text, not colour alone."""
+    """Tells the user whether updates are live; text, not colour alone.
+
+    ``connection`` is the server's view (live, or polling while Redis is down). The server cannot
+    say that the browser lost it: while the socket is down and reconnect attempts fail, the
+    badge says so from the browser's side instead of a stale "Live updates".
+    """
+    state = rx.cond(has_connection_errors, "reconnecting", connection)
     return rx.badge(
         rx.match(
-            connection,
+            state,
             ("live", "Live updates"),
             ("polling", "Updating every few seconds"),
+            ("reconnecting", "Reconnecting…"),
             "Connecting…",
         ),
-        color_scheme=rx.match(connection, ("live", "green"), ("polling", "amber"), "gray"),
+        color_scheme=rx.match(state, ("live", "green"), ("polling", "amber"), "gray"),
         variant="soft",
-        custom_attrs={"data-testid": "connection", "data-state": connection},
+        custom_attrs={"data-testid": "connection", "data-state": state},
         role="status",
     )
 

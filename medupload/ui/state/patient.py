@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_ID = "documents"
 _CHUNK = 1 << 20
+_TERMINAL = ("processed", "failed")
 _RESET_INPUT = "document.querySelectorAll('.mu-dropzone input[type=file]').forEach((i) => { i.value = ''; })"
 
 
@@ -165,6 +166,12 @@ class PatientState(AuthState):
 
     async def _refresh(self, patient_id: str, *, requirements: bool = False) -> None:
         docs, events = await asyncio.to_thread(data.snapshot, patient_id)
+        if not requirements:
+            # A document that finished (or restarted) since the last look can change the checklist:
+            # while Redis is down no ``done`` arrives, so this snapshot is the only one to notice.
+            async with self:
+                finished_before = _finished(self.documents)
+            requirements = _finished(docs) != finished_before
         reqs = await asyncio.to_thread(data.requirements, patient_id) if requirements else None
         async with self:
             self.documents = merge_documents(self.documents, docs)
@@ -280,6 +287,10 @@ class PatientState(AuthState):
         if principal is None or principal.patient_id is None:
             return False
         return any(d["id"] == document_id and d["patient_id"] == principal.patient_id for d in self.documents)
+
+
+def _finished(documents: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in _TERMINAL}
 
 
 def _chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
