@@ -1,11 +1,11 @@
-import os
-
 import reflex as rx
 
+# Reflex also reads REFLEX_* environment variables: REFLEX_REDIS_URL switches its state manager
+# to Redis, which several backend workers need (see README).
 config = rx.Config(
     app_name="medupload",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    # Several backend workers share state through Redis when this is set (see README).
-    redis_url=os.environ.get("REFLEX_REDIS_URL") or None,
+    # Every page is behind a login: a sitemap would only advertise the routes.
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from fastapi import FastAPI
 
-from medupload.api import create_api
+from medupload.api import API_PREFIX, create_api
+from medupload.api.deps import StaffDep
 from medupload.pipeline import runner
 from medupload.progress.hub import get_hub
-from medupload.ui.diagnostics import install_diagnostics
+from medupload.ui import live
 from medupload.ui.pages.login import login_page
 from medupload.ui.pages.patient import patient_page
 from medupload.ui.pages.staff import staff_page
@@ -26,7 +27,13 @@ log = logging.getLogger(__name__)
 
 def _api() -> FastAPI:
     api = create_api()
-    install_diagnostics(api)
+
+    # Here, not in api/, because it reports on the UI's follow tasks (api/ may not import ui/).
+    @api.get(f"{API_PREFIX}/ui/live", include_in_schema=False)
+    async def live_counts(_staff: StaffDep) -> dict[str, int]:
+        """Live-follow tasks and hub subscriptions of this process: closed tabs leave none."""
+        return live.counts()
+
     return api
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from medupload.db import session_scope
-from medupload.models import Document, Fact, ProgramEnrollment, ProgressEventRow, RequirementMatch
+from medupload.models import Document, Fact, Patient, ProgramEnrollment, ProgressEventRow, RequirementMatch
 from medupload.progress.stages import STEP_LABELS, STEPS, ProgressEvent, Stage
 from medupload.schemas import DocumentOut
 
@@ -147,6 +147,19 @@ def document_events(document_id: str) -> list[ProgressEvent]:
         rows = session.exec(select(ProgressEventRow).where(ProgressEventRow.document_id == document_id)
                             .order_by(col(ProgressEventRow.seq))).all()
         return [event_from_row(row) for row in rows]
+
+
+def patient_events(patient_id: str) -> list[ProgressEvent]:
+    """Every stored progress event of a patient's documents, by document then seq."""
+    with session_scope() as session:
+        rows = session.exec(select(ProgressEventRow).where(ProgressEventRow.patient_id == patient_id)
+                            .order_by(col(ProgressEventRow.document_id), col(ProgressEventRow.seq))).all()
+        return [event_from_row(row) for row in rows]
+
+
+def patient_ids() -> list[str]:
+    with session_scope() as session:
+        return list(session.exec(select(Patient.id).order_by(col(Patient.created_at))).all())
 
 
 def _program_requirements(program: str) -> list[tuple[str, str]]:

@@ -23,32 +23,15 @@ from browser_helpers import (
     observed,
     step_sequences,
     unique,
+    upload_file,
     upload_response_start,
 )
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 RANK = {"pending": 0, "active": 1, "done": 2}
 PIPELINE_TIMEOUT_MS = 120_000
-
-
-def _upload(page: Page, path: Path) -> str:
-    """Pick ``path`` in the drop zone, press Upload, return the new document's id."""
-    before = set(
-        page.locator('[data-testid^="document-d_"]').evaluate_all("els => els.map(e => e.dataset.testid)")
-    )
-    page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(path))
-    page.get_by_test_id("upload-submit").click()
-    page.wait_for_function(
-        "(before) => [...document.querySelectorAll('[data-testid^=\"document-d_\"]')]"
-        ".some(e => !before.includes(e.dataset.testid))",
-        arg=list(before),
-        timeout=20_000,
-    )
-    after = page.locator('[data-testid^="document-d_"]').evaluate_all("els => els.map(e => e.dataset.testid)")
-    (new,) = [t for t in after if t not in before]
-    return str(new).removeprefix("document-")
 
 
 def _epoch_ms(value: str) -> float:
@@ -82,9 +65,11 @@ def test_upload_shows_live_steps_requirement_and_staff_sees_it(
         requirement = page.locator('[data-testid^="requirement-"][data-testid$="hba1c"]')
         expect(requirement).to_have_attribute("data-state", "missing")
 
+        # Other tests' documents count too: the chart must gain exactly this one.
+        chart_before = int(staff.get_by_test_id("stage-chart").get_attribute("data-documents") or 0)
         scan = tmp_path / "hba1c-lab.png"
         scan.write_bytes(docgen.png(docgen.render_page(lab_report_text())))
-        doc_id = _upload(page, scan)
+        doc_id = upload_file(page, scan)
         card = page.get_by_test_id(f"document-{doc_id}")
         expect(card.get_by_test_id("step-upload_received")).to_have_attribute("data-state", "done")
 
@@ -107,7 +92,7 @@ def test_upload_shows_live_steps_requirement_and_staff_sees_it(
         expect(staff.get_by_test_id(f"staff-patient-{accounts['patient_id']}")).to_contain_text(
             "1 of 5", timeout=15_000
         )
-        expect(staff.get_by_test_id("stage-chart")).to_have_attribute("data-documents", "1")
+        expect(staff.get_by_test_id("stage-chart")).to_have_attribute("data-documents", str(chart_before + 1))
         staff.screenshot(path=str(ARTIFACTS / "staff-dashboard.png"), full_page=True)
 
         log = observed(page)
@@ -172,7 +157,7 @@ def test_corrupt_pdf_fails_with_message_and_retry_runs_again(
         page.evaluate(OBSERVER_JS)
         bad = tmp_path / "broken.pdf"
         bad.write_bytes(docgen.corrupt_pdf())
-        doc_id = _upload(page, bad)
+        doc_id = upload_file(page, bad)
         card = page.get_by_test_id(f"document-{doc_id}")
         expect(card).to_have_attribute("data-status", "failed", timeout=30_000)
         failed_step = card.locator('[data-testid^="step-"][data-state="failed"]')
