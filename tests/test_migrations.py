@@ -1,0 +1,103 @@
+"""Alembic: `upgrade head` builds exactly the models' schema (SQLite and PostgreSQL), and
+`downgrade base` takes it away again."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from conftest import PG_URL
+from sqlmodel import SQLModel
+
+import medupload.models  # noqa: F401  (registers the tables)
+from alembic import command
+from medupload.__main__ import alembic_config, migrate
+from medupload.db import make_engine
+
+MODEL_TABLES = set(SQLModel.metadata.tables)
+
+
+def _schema_state(url: str) -> tuple[set[str], list[object], str | None]:
+    """(tables, differences from the models, current revision) of the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return set(sa.inspect(conn).get_table_names()), compare_metadata(context, SQLModel.metadata), \
+                context.get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _round_trip(url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    migrate(url)
+    tables, diff, revision = _schema_state(url)
+    assert tables == MODEL_TABLES | {"alembic_version"}
+    assert diff == [], f"models and migrations differ; run `make migration m=...`: {diff}"
+    assert revision == head
+
+    migrate(url)  # a second upgrade is a no-op, as on every warm `make run`
+    assert _schema_state(url)[2] == head
+
+    command.downgrade(alembic_config(url), "base")
+    tables, _, revision = _schema_state(url)
+    assert tables == {"alembic_version"}
+    assert revision is None
+
+
+def test_one_head() -> None:
+    """Two helpers adding migrations in parallel would leave two heads: `upgrade head` then fails."""
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_sqlite_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
+    _round_trip(f"sqlite:///{tmp_path / 'migrate.db'}")
+
+
+def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import reset_caches
+
+    db = tmp_path / "from-settings.db"
+    monkeypatch.setenv("MEDUPLOAD_DATABASE_URL", f"sqlite:///{db}")
+    reset_caches()
+    try:
+        migrate()
+    finally:
+        reset_caches()
+    assert "documents" in _schema_state(f"sqlite:///{db}")[0]
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema in the test database; dropped afterwards,
+    so reruns and other tests sharing the database are unaffected."""
+    admin = make_engine(PG_URL)
+    schema = f"mig_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("MEDUPLOAD_TEST_REQUIRE_PG"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_postgresql_upgrade_matches_models_and_downgrades(pg_schema_url: str) -> None:
+    _round_trip(pg_schema_url)
