@@ -102,6 +102,11 @@ def event_from_row(row: ProgressEventRow) -> ProgressEvent:
     )
 
 
+def patient_exists(patient_id: str) -> bool:
+    with session_scope() as session:
+        return session.get(Patient, patient_id) is not None
+
+
 def list_documents(patient_id: str, limit: int = 500) -> list[DocumentOut]:
     """A patient's documents, newest first."""
     with session_scope() as session:

@@ -27,6 +27,7 @@ class DocumentOut(BaseModel):
     failed_stage: str | None = None
     page_count: int | None
     document_type: str | None
+    document_date: str | None = None  # ISO date found in the document, once analysed
     created_at: datetime
     updated_at: datetime
     duplicate: bool = False

@@ -19,19 +19,7 @@ os.environ.setdefault("MEDUPLOAD_STORAGE_DIR", str(_RUN_DIR / "uploads"))
 os.environ.setdefault("MEDUPLOAD_SECRET_KEY", "test-secret-key-" + uuid.uuid4().hex)
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-PG_URL = os.environ.get("MEDUPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def reset_caches() -> None:
-    """Forget cached settings, engines and clients after the environment changed."""
-    from medupload import redis_client
-    from medupload.db import get_engine
-    from medupload.settings import get_settings
-
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    redis_client.sync_redis.cache_clear()
-    redis_client._async_clients.clear()
+from support import reset_caches  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ import httpx
 import psutil
 import pytest
 import uvicorn
-from conftest import reset_caches
-from helpers_progress import PHI_CANARY, free_port, make_patient, make_user
 from sqlalchemy import update
 from sqlmodel import SQLModel, col, select
+from support import PHI_CANARY, free_port, make_patient, make_user, reset_caches
 
 from medupload.auth import create_access_token
 from medupload.db import get_engine, session_scope

@@ -9,11 +9,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import reset_caches
-from helpers_progress import PHI_CANARY, make_document, make_patient
 from langfuse import Langfuse
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlmodel import select
+from support import PHI_CANARY, make_document, make_patient, reset_caches
 
 from medupload.db import session_scope
 from medupload.models import Document, ProgressEventRow

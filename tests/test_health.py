@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import reset_caches
+from support import reset_caches
 
 from medupload import redis_client
 from medupload.api import create_api

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
-from conftest import reset_caches
-from helpers_progress import RedisServer, make_document, make_patient
+from support import RedisServer, make_document, make_patient, reset_caches
 
 from medupload.progress import tracing
 from medupload.progress.emitter import emit_progress, emit_progress_async, stream_name

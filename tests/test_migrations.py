@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import PG_URL
 from sqlmodel import SQLModel
+from support import PG_URL
 
 import medupload.models  # noqa: F401  (registers the tables)
 from alembic import command
@@ -64,7 +64,7 @@ def test_sqlite_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
 
 
 def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import reset_caches
+    from support import reset_caches
 
     db = tmp_path / "from-settings.db"
     monkeypatch.setenv("MEDUPLOAD_DATABASE_URL", f"sqlite:///{db}")

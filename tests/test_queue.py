@@ -14,8 +14,8 @@ from pathlib import Path
 
 import docgen
 import pytest
-from helpers_progress import make_patient
 from sqlmodel import select
+from support import make_patient
 
 from medupload import records
 from medupload.db import session_scope

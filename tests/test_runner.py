@@ -9,9 +9,9 @@ from pathlib import Path
 
 import docgen
 import pytest
-from helpers_progress import PHI_CANARY, make_patient
 from sqlalchemy import update
 from sqlmodel import col, func, select
+from support import PHI_CANARY, make_patient
 
 from medupload import records
 from medupload.db import session_scope

@@ -19,8 +19,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 import uvicorn
-from conftest import reset_caches
-from helpers_progress import PHI_CANARY, RedisServer, free_port, make_document, make_patient, make_user
+from support import PHI_CANARY, RedisServer, free_port, make_document, make_patient, make_user, reset_caches
 
 import medupload.redis_client as redis_client
 from medupload.api import create_api

@@ -7,23 +7,21 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import re
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.convertors import Convertor, register_url_convertor
 
 from medupload import records
 from medupload.api.deps import PatientAccessDep, StaffDep
 from medupload.api.errors import ApiError
+from medupload.api.fhir import document_reference
+from medupload.api.multipart import FILE_FIELD, MultipartFileStream
 from medupload.auth import Principal
 from medupload.db import session_scope
-from medupload.models import AuditEntry, Patient
+from medupload.models import AuditEntry
 from medupload.pipeline import runner, storage
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
@@ -33,7 +31,6 @@ router = APIRouter(tags=["documents"])
 # Multipart framing around the file: boundaries and part headers. A body this much larger than
 # the upload limit is refused from its Content-Length alone, before a byte is read.
 _MULTIPART_OVERHEAD = 64 * 1024
-_FILE_FIELD = "file"
 
 
 class _DocumentIdConvertor(Convertor[str]):
@@ -65,79 +62,6 @@ def _audit(principal: Principal, action: str, patient_id: str, document_id: str 
                                document_id=document_id))
 
 
-def _patient_exists(patient_id: str) -> bool:
-    with session_scope() as session:
-        return session.get(Patient, patient_id) is not None
-
-
-class _MultipartFile:
-    """Streams the ``file`` part out of a multipart body as it arrives: nothing is buffered beyond
-    one network chunk, so the size limit cuts an oversized upload off early."""
-
-    def __init__(self, content_type: str) -> None:
-        ctype, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary")
-        if ctype != b"multipart/form-data" or not boundary:
-            raise ApiError(422, "request.invalid", {"fields": ["body.file"]})
-        self.filename: str | None = None
-        self.found = False
-        self._in_file = False
-        self._done = False
-        self._out: list[bytes] = []
-        self._field = b""
-        self._value = b""
-        self._headers: dict[bytes, bytes] = {}
-        self._parser = MultipartParser(boundary, callbacks={
-            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
-            "on_header_value": self._header_value, "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        })
-
-    def _part_begin(self) -> None:
-        self._headers, self._field, self._value = {}, b"", b""
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def _header_end(self) -> None:
-        self._headers[self._field.strip().lower()] = self._value.strip()
-        self._field, self._value = b"", b""
-
-    def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = params.get(b"name", b"").decode("latin-1")
-        # The first part named "file" carrying a filename is the upload; others are ignored.
-        if name == _FILE_FIELD and b"filename" in params and not self.found and not self._done:
-            self.found = self._in_file = True
-            self.filename = params[b"filename"].decode("utf-8", "replace")
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._in_file:
-            self._out.append(bytes(data[start:end]))
-
-    def _part_end(self) -> None:
-        if self._in_file:
-            self._in_file, self._done = False, True
-
-    async def chunks(self, request: Request) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in request.stream():
-                self._parser.write(chunk)
-                if self._out:
-                    data, self._out = b"".join(self._out), []
-                    yield data
-            self._parser.finalize()
-        except ValueError as exc:  # python-multipart's MultipartParseError is a ValueError
-            raise ApiError(422, "request.invalid", {"fields": ["body.file"]}) from exc
-        if self._out:
-            data, self._out = b"".join(self._out), []
-            yield data
-
-
 def _rejected(exc: runner.UploadRejected) -> ApiError:
     extra = {"document_id": exc.document.id} if exc.document is not None else None
     return ApiError(exc.http_status, exc.code, extra, **exc.numbers)
@@ -156,8 +80,8 @@ def _rejected(exc: runner.UploadRejected) -> ApiError:
         422: {"description": "Unreadable, encrypted, too many pages, too many pixels; kept as failed"},
     },
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": [_FILE_FIELD],
-        "properties": {_FILE_FIELD: {"type": "string", "format": "binary"}}}}}}},
+        "type": "object", "required": [FILE_FIELD],
+        "properties": {FILE_FIELD: {"type": "string", "format": "binary"}}}}}}},
 )
 async def upload_document(patient_id: str, request: Request, principal: PatientAccessDep) -> JSONResponse:
     """Upload one file (multipart field `file`). Processing starts at once; follow it on the stream."""
@@ -166,9 +90,9 @@ async def upload_document(patient_id: str, request: Request, principal: PatientA
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes + _MULTIPART_OVERHEAD:
         raise ApiError(413, "error.too_large", limit_mb=limit_mb)
-    if not await asyncio.to_thread(_patient_exists, patient_id):
+    if not await asyncio.to_thread(records.patient_exists, patient_id):
         raise ApiError(404, "not_found")
-    upload = _MultipartFile(request.headers.get("content-type", ""))
+    upload = MultipartFileStream(request.headers.get("content-type", ""))
     try:
         temp_path, sha256, size = await runner.receive_async(upload.chunks(request))
     except runner.UploadRejected as exc:
@@ -233,7 +157,8 @@ def document_fhir(patient_id: str, document_id: str, principal: PatientAccessDep
     if document is None:
         raise ApiError(404, "not_found")
     _audit(principal, "document.fhir_read", patient_id, document_id)
-    return JSONResponse(fhir_document_reference(document), media_type="application/fhir+json")
+    return JSONResponse(document_reference(document, _sha1_base64(storage.path_for(document.sha256))),
+                        media_type="application/fhir+json")
 
 
 @router.get("/patients/{patient_id}/requirements", response_model=list[records.RequirementOut],
@@ -264,37 +189,6 @@ def stats_stages(principal: StaffDep,
     return records.stage_stats(limit)
 
 
-# --------------------------------------------------------------------------- FHIR
-
-#: Our document types -> LOINC document ontology codes (the common clinical note kinds).
-LOINC_DOCUMENT_TYPES: dict[str, tuple[str, str]] = {
-    "lab_report": ("11502-2", "Laboratory report"),
-    "discharge_summary": ("18842-5", "Discharge summary"),
-    "progress_note": ("11506-3", "Progress note"),
-    "consult_note": ("11488-4", "Consult note"),
-    "history_and_physical": ("34117-2", "History and physical note"),
-    "imaging_report": ("18748-4", "Diagnostic imaging study"),
-    "radiology_report": ("18748-4", "Diagnostic imaging study"),
-    "pathology_report": ("11526-1", "Pathology study"),
-    "operative_note": ("11504-8", "Surgical operation note"),
-    "procedure_note": ("28570-0", "Procedure note"),
-    "medication_list": ("10160-0", "History of Medication use Narrative"),
-    "prescription": ("57833-6", "Prescription for medication"),
-    "immunization_record": ("11369-6", "History of Immunization Narrative"),
-    "referral": ("57133-1", "Referral note"),
-    "referral_letter": ("57133-1", "Referral note"),
-    "letter": ("34140-4", "Provider-unspecified letter"),
-    "emergency_note": ("34111-5", "Emergency department note"),
-}
-
-
-def _loinc_for(document_type: str | None) -> tuple[str, str] | None:
-    if not document_type:
-        return None
-    key = re.sub(r"[^a-z0-9]+", "_", document_type.lower()).strip("_")
-    return LOINC_DOCUMENT_TYPES.get(key)
-
-
 def _sha1_base64(path: Path) -> str | None:
     digest = hashlib.sha1(usedforsecurity=False)
     try:
@@ -304,49 +198,3 @@ def _sha1_base64(path: Path) -> str | None:
     except OSError:
         return None
     return base64.b64encode(digest.digest()).decode("ascii")
-
-
-def _instant(value: datetime) -> str:
-    # FHIR instants need a zone; SQLite hands datetimes back without one (they are UTC).
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
-
-
-def fhir_document_reference(document: DocumentOut) -> dict[str, Any]:
-    """FHIR R4 DocumentReference. ``attachment.hash`` is base64 SHA-1 as FHIR R4 defines it (computed
-    from the kept raw file); our SHA-256 is given as an identifier."""
-    from medupload.models import Document
-
-    with session_scope() as session:
-        row = session.get(Document, document.id)
-        storage_path = row.storage_path if row else None
-        document_date = row.document_date if row else None
-    docstatus = {"processed": "final"}.get(document.status, "preliminary")
-    type_: dict[str, Any] = {"text": document.document_type or "Unknown"}
-    loinc = _loinc_for(document.document_type)
-    if loinc is not None:
-        type_["coding"] = [{"system": "http://loinc.org", "code": loinc[0], "display": loinc[1]}]
-    attachment: dict[str, Any] = {
-        "contentType": document.content_type,
-        "size": document.size,
-        "title": document.filename,
-    }
-    sha1 = _sha1_base64(storage.storage_root() / storage_path) if storage_path else None
-    if sha1 is not None:
-        attachment["hash"] = sha1
-    if document_date:
-        attachment["creation"] = document_date
-    resource: dict[str, Any] = {
-        "resourceType": "DocumentReference",
-        "id": document.id,
-        "meta": {"lastUpdated": _instant(document.updated_at)},
-        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:sha256:{document.sha256}"}],
-        "status": "current",
-        "docStatus": docstatus,
-        "type": type_,
-        "subject": {"reference": f"Patient/{document.patient_id}"},
-        "date": _instant(document.created_at),
-        "content": [{"attachment": attachment}],
-    }
-    if document_date:
-        resource["context"] = {"period": {"start": document_date}}
-    return resource

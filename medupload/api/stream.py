@@ -19,13 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
-from sqlmodel import Session, col, select
 
+from medupload import records
 from medupload.api.deps import bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
-from medupload.db import get_engine
-from medupload.models import Document, Patient
 from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
@@ -73,13 +71,10 @@ async def _authenticate(request: Request, patient_id: str, ticket: str | None) -
 
 
 def _load_documents(patient_id: str) -> list[DocumentOut] | None:
-    """The patient's documents, oldest first; None if there is no such patient."""
-    with Session(get_engine()) as session:
-        if session.get(Patient, patient_id) is None:
-            return None
-        rows = session.exec(select(Document).where(Document.patient_id == patient_id)
-                            .order_by(col(Document.created_at))).all()
-        return [DocumentOut.from_row(row) for row in rows]
+    """The patient's documents, newest first; None if there is no such patient."""
+    if not records.patient_exists(patient_id):
+        return None
+    return records.list_documents(patient_id)
 
 
 def _frame(event: str, data: str, event_id: str | None = None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helpers_progress import RedisServer
+    from support import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -308,19 +308,21 @@ def live_counts(server: Server, token: str) -> dict[str, int]:
 
 
 def upload_file(page: object, path: Path) -> str:
-    """Pick ``path`` in the drop zone, press Upload, return the new document's id."""
+    """Pick ``path`` in the drop zone, press Upload, return the new document's id.
+
+    The new card is the one that was not there before AND shows this file's name: the page's
+    snapshot may still be adding older cards while the upload runs.
+    """
     cards = '[data-testid^="document-d_"]'
     before = page.locator(cards).evaluate_all("els => els.map(e => e.dataset.testid)")  # type: ignore[attr-defined]
     page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(path))  # type: ignore[attr-defined]
     page.get_by_test_id("upload-submit").click()  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "(before) => [...document.querySelectorAll('[data-testid^=\"document-d_\"]')]"
-        ".some(e => !before.includes(e.dataset.testid))",
-        arg=list(before),
-        timeout=20_000,
-    )
-    after = page.locator(cards).evaluate_all("els => els.map(e => e.dataset.testid)")  # type: ignore[attr-defined]
-    (new,) = [t for t in after if t not in before]
+    find_new = """([before, name]) => [...document.querySelectorAll('[data-testid^="document-d_"]')]
+        .filter(e => !before.includes(e.dataset.testid) && e.textContent.includes(name))
+        .map(e => e.dataset.testid)"""
+    page.wait_for_function(f"(args) => ({find_new})(args).length > 0", arg=[list(before), path.name],  # type: ignore[attr-defined]
+                           timeout=20_000)
+    (new,) = page.evaluate(find_new, [list(before), path.name])  # type: ignore[attr-defined]
     return str(new).removeprefix("document-")
 
 

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_helpers import (
+from support import RedisServer
+
+from .browser_helpers import (
     ARTIFACTS,
     BUILD_TIMEOUT,
     BUN_BIN,
@@ -27,10 +29,9 @@ from browser_helpers import (
     start_server,
     stop_server,
 )
-from helpers_progress import RedisServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server() -> Iterator[Server]:
     run_dir = Path(tempfile.mkdtemp(prefix="medupload-browser-"))
     port = free_port()
@@ -78,7 +79,7 @@ def server() -> Iterator[Server]:
         redis_server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

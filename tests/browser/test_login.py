@@ -4,8 +4,9 @@ is refused; the pages are role-gated; the session cookie is the one the REST API
 from __future__ import annotations
 
 import pytest
-from browser_helpers import ARTIFACTS, Server, at, login, unique
 from playwright.sync_api import expect
+
+from .browser_helpers import ARTIFACTS, Server, at, login, unique
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import docgen
 import pytest
-from browser_helpers import (
+from playwright.sync_api import expect
+
+from .browser_helpers import (
     ARTIFACTS,
     OBSERVER_JS,
     STEP_ORDER,
@@ -26,7 +28,6 @@ from browser_helpers import (
     upload_file,
     upload_response_start,
 )
-from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,9 @@ from typing import Any
 import docgen
 import pytest
 import redis
-from browser_helpers import (
+from playwright.sync_api import Page, expect
+
+from .browser_helpers import (
     OBSERVER_JS,
     STEP_ORDER,
     Server,
@@ -36,7 +38,6 @@ from browser_helpers import (
     unique,
     upload_file,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 

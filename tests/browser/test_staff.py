@@ -7,8 +7,9 @@ from pathlib import Path
 
 import docgen
 import pytest
-from browser_helpers import ARTIFACTS, Server, login, unique
 from playwright.sync_api import expect
+
+from .browser_helpers import ARTIFACTS, Server, login, unique
 
 pytestmark = pytest.mark.browser
 

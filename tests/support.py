@@ -1,13 +1,29 @@
-"""Rows for progress tests: a patient and documents created directly with SQLModel."""
+"""Shared test support: rows made directly with SQLModel, cache resets, a private Redis."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import time
 
 from medupload.db import session_scope
 from medupload.models import Document, Patient, User
+
+PG_URL = os.environ.get("MEDUPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def reset_caches() -> None:
+    """Forget cached settings, engines and clients after the environment changed."""
+    from medupload import redis_client
+    from medupload.db import get_engine
+    from medupload.settings import get_settings
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    redis_client.sync_redis.cache_clear()
+    redis_client._async_clients.clear()
+
 
 PHI_CANARY = "CANARY-Zebulon-Quartermaine-1961-04-02"
 
