@@ -23,7 +23,7 @@ from medupload.redis_client import sync_redis
 
 
 @pytest.fixture
-def doc(fresh_db: str) -> Iterator[tuple[str, str]]:
+def doc(any_db: str) -> Iterator[tuple[str, str]]:
     tracing.set_langfuse(None)
     patient_id = make_patient()
     document_id = make_document(patient_id)

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
-from support import PG_URL
 
 import medupload.models  # noqa: F401  (registers the tables)
 from alembic import command
@@ -74,29 +70,6 @@ def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytes
     finally:
         reset_caches()
     assert "documents" in _schema_state(f"sqlite:///{db}")[0]
-
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema in the test database; dropped afterwards,
-    so reruns and other tests sharing the database are unaffected."""
-    admin = make_engine(PG_URL)
-    schema = f"mig_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("MEDUPLOAD_TEST_REQUIRE_PG"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def test_postgresql_upgrade_matches_models_and_downgrades(pg_schema_url: str) -> None:

@@ -36,7 +36,7 @@ def page_png(text: str = LAB_TEXT) -> bytes:
 
 
 @pytest.fixture
-def patient(fresh_db: str) -> Iterator[str]:
+def patient(any_db: str) -> Iterator[str]:
     patient_id = make_patient()
     with session_scope() as session:
         session.add(ProgramEnrollment(patient_id=patient_id, program=PROGRAM))
