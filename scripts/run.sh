@@ -8,6 +8,8 @@ cd "$ROOT"
 
 port=${PORT:-3000}
 [[ "$port" =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$port'"
+# Loopback by default: the demo accounts have printed passwords. HOST=0.0.0.0 opens it up.
+host=${HOST:-127.0.0.1}
 
 "$ROOT/scripts/setup.sh"
 
@@ -37,7 +39,7 @@ if [[ -z "${MEDUPLOAD_DATABASE_URL:-}" ]]; then
 fi
 
 say "Starting MedUpload on port $port (builds the frontend first)"
-reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" &
+reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --backend-host "$host" &
 app_pid=$!
 
 # Say so once the app answers (the build output above is long); the logins again for convenience.
