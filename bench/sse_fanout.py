@@ -82,7 +82,7 @@ def baseline_app() -> Any:
     return app
 
 
-def run_server(mode: str, port: int) -> None:
+def run_server(mode: str, port: int, loop: str, http: str) -> None:
     raise_nofile()
     import uvicorn
 
@@ -90,7 +90,7 @@ def run_server(mode: str, port: int) -> None:
 
     app = create_api() if mode == "ours" else baseline_app()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=8192,
-                timeout_keep_alive=600)
+                timeout_keep_alive=600, loop=loop, http=http)
 
 
 # ---------------------------------------------------------------- clients (a child process)
@@ -174,18 +174,29 @@ def run_emitter(documents: list[str], rate: float, seconds: float) -> None:
     from medupload.progress.stages import Stage
 
     total = int(rate * seconds)
+    emit_progress(documents[0], Stage.OCR_STARTED, "ocr.page")  # warm-up: engine, pool, script
+    cpu0 = time.process_time()
     start = time.monotonic()
     late = 0
+    durations: list[float] = []
     for i in range(total):
         target = start + i / rate
         delay = target - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        else:
+        elif delay < -0.005:  # more than 5 ms behind schedule
             late += 1
+        t = time.perf_counter()
         emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, "ocr.page",
                       numbers={"page": i, "pages": total})
-    print(json.dumps({"emitted": total, "late": late, "elapsed": time.monotonic() - start}), flush=True)
+        durations.append(time.perf_counter() - t)
+    elapsed = time.monotonic() - start
+    durations.sort()
+    print(json.dumps({"emitted": total, "late": late, "elapsed": elapsed,
+                      "emit_cpu": (time.process_time() - cpu0) / elapsed,
+                      "emit_p50_ms": 1000 * durations[len(durations) // 2],
+                      "emit_p99_ms": 1000 * durations[int(len(durations) * 0.99)],
+                      "emit_max_ms": 1000 * durations[-1]}), flush=True)
 
 
 # ---------------------------------------------------------------- orchestrator
@@ -194,14 +205,19 @@ def commandstats(client: Any) -> int:
     return sum(v["calls"] for k, v in info.items() if k not in ("cmdstat_info",))
 
 
-def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any,
+def cpu(proc: Any) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
              patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
     import psutil
 
     redis_client.flushdb()
     port = free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = subprocess.Popen([*me, "_server", mode, str(port)], env=env)
+    server = subprocess.Popen([*me, "_server", mode, str(port), args.loop, args.http], env=env)
     try:
         for _ in range(300):
             try:
@@ -216,6 +232,7 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             [*me, "_clients", str(port), str(args.clients), token, ",".join(patients)],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert clients.stdout is not None and clients.stdin is not None
+        client_proc, redis_proc = psutil.Process(clients.pid), psutil.Process(redis_pid)
         t0 = time.monotonic()
         ready = json.loads(clients.stdout.readline())
         connect_seconds = time.monotonic() - t0
@@ -232,8 +249,10 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             [*me, "_emit", str(args.rate), str(args.seconds), ",".join(documents)],
             env=env, stdout=subprocess.PIPE, text=True)
         c2, cpu2, w2 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        others0 = cpu(client_proc), cpu(redis_proc)
         emitted = json.loads(emitter.communicate()[0].strip().splitlines()[-1])
         c3, cpu3, w3 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        others1 = cpu(client_proc), cpu(redis_proc)
         time.sleep(1.0)  # let the last events arrive
         clients.stdin.write("stop\n")
         clients.stdin.flush()
@@ -249,6 +268,9 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         "idle_redis_cmds_s": idle_cmds, "load_redis_cmds_s": (c3 - c2) / (w3 - w2),
         "idle_cpu": idle_cpu, "load_cpu": ((cpu3.user + cpu3.system) - (cpu2.user + cpu2.system)) / (w3 - w2),
         "rss_per_conn_kb": (rss_open - rss_before) / max(1, ready["ready"]) / 1024,
+        "client_cpu": (others1[0] - others0[0]) / (w3 - w2), "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
+        "emit_cpu": emitted["emit_cpu"], "emit_s": emitted["elapsed"], "emit_p50_ms": emitted["emit_p50_ms"],
+        "emit_p99_ms": emitted["emit_p99_ms"], "emit_max_ms": emitted["emit_max_ms"],
         "rss_open_mb": rss_open / 2**20, "emitted": emitted["emitted"], "emit_late": emitted["late"],
         "expected_deliveries": int(emitted["emitted"] * per_patient), **result,
     }
@@ -282,7 +304,7 @@ def orchestrate(args: argparse.Namespace) -> None:
                 time.sleep(0.05)
         patients, documents, token = setup_db(max(1, args.clients // args.per_patient))
         modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
-        results = [run_mode(m, args, env, client, patients, documents, token) for m in modes]
+        results = [run_mode(m, args, env, client, redis_proc.pid, patients, documents, token) for m in modes]
     finally:
         redis_proc.terminate()
         redis_proc.wait()
@@ -319,9 +341,10 @@ def setup_db(count: int) -> tuple[list[str], list[str], str]:
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     print(f"\nclients={args.clients} per_patient={args.per_patient} rate={args.rate}/s "
-          f"seconds={args.seconds}")
+          f"seconds={args.seconds} server=uvicorn loop={args.loop} http={args.http}")
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
-            "load_cpu", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
+            "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
+            "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
             "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms"]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
@@ -339,7 +362,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_server":
-        return run_server(sys.argv[2], int(sys.argv[3]))
+        return run_server(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     if len(sys.argv) > 1 and sys.argv[1] == "_clients":
         port, count, token, patients = sys.argv[2:6]
         return asyncio.run(run_clients(int(port), patients.split(","), int(count), token))
@@ -353,6 +376,8 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--baseline", choices=["poll300"], default="poll300")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="uvicorn event loop")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     orchestrate(parser.parse_args())
     return None
 

@@ -21,8 +21,8 @@ def snapshot(patient_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return documents(patient_id), events(patient_id)
 
 
-def requirements(patient_id: str) -> list[Any]:
-    return list(records.requirement_status(patient_id))
+def requirements(patient_id: str) -> list[records.RequirementOut]:
+    return records.requirement_status(patient_id)
 
 
 def staff_documents(status: str | None = None, patient_id: str | None = None) -> list[dict[str, Any]]:
@@ -33,5 +33,5 @@ def patient_ids() -> list[str]:
     return records.patient_ids()
 
 
-def stage_stats() -> Any:
+def stage_stats() -> list[records.StageStat]:
     return records.stage_stats()

@@ -13,12 +13,12 @@ def stage_chart() -> rx.Component:
         rx.box(
             rx.recharts.bar_chart(
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.x_axis(data_key="label", interval=0, angle=-20, text_anchor="end", height=60),
+                rx.recharts.x_axis(data_key="label", interval=0, angle=-20, text_anchor="end", height=90),
                 rx.recharts.y_axis(unit=" s"),
                 rx.recharts.tooltip(),
                 rx.recharts.legend(),
-                rx.recharts.bar(data_key="p50", name="p50 (s)", fill="var(--blue-9)"),
-                rx.recharts.bar(data_key="p90", name="p90 (s)", fill="var(--amber-9)"),
+                rx.recharts.bar(data_key="p50_seconds", name="p50 (s)", fill="var(--blue-9)"),
+                rx.recharts.bar(data_key="p90_seconds", name="p90 (s)", fill="var(--amber-9)"),
                 data=StaffState.stats,
                 width="100%",
                 height=300,

@@ -8,20 +8,17 @@ them, from the hub (snapshot, replay, live) or, while Redis is down, from the da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import reflex as rx
-from redis.exceptions import RedisError
 
 from medupload.pipeline import runner
-from medupload.progress.hub import SubscriptionClosed, get_hub
 from medupload.progress.stages import message
 from medupload.schemas import DocumentOut
-from medupload.settings import get_settings
 from medupload.ui import data, live
 from medupload.ui.state.auth import HOME, AuthState
 from medupload.ui.viewmodels import (
@@ -97,57 +94,21 @@ class PatientState(AuthState):
             live.release(token)
 
     async def _follow(self, token: str, patient_id: str, cursor: str | None) -> None:
-        settings = get_settings()
-        hub = get_hub()
-        last_check = time.monotonic()
-        while True:
-            try:
-                async with hub.subscribe(patient_id, cursor) as subscription:
-                    # Snapshot after subscribing: whatever happens in between arrives live too.
-                    await self._refresh(patient_id)
-                    polling = not hub.connected
-                    await self._set_connection("polling" if polling else "live")
-                    last_poll = time.monotonic()
-                    while True:
-                        item = await subscription.get(timeout=live.CONNECTED_CHECK_SECONDS)
-                        now = time.monotonic()
-                        if item is None or now - last_check >= live.CONNECTED_CHECK_SECONDS:
-                            last_check = now
-                            if not live.is_current(token) or not await live.client_connected(token):
-                                return
-                        if item is None:
-                            if polling and now - last_poll >= settings.db_poll_seconds:
-                                last_poll = now
-                                await self._refresh(patient_id)
-                            continue
-                        if item.id:
-                            cursor = item.id
-                        if item.kind == "progress":
-                            await self._apply(events=[item.data], cursor=item.id)
-                        elif item.kind == "document_update":
-                            await self._apply(documents=[item.data], cursor=item.id)
-                        elif item.kind == "done":
-                            await self._apply(cursor=item.id)
-                            await self._refresh(patient_id, requirements=True)
-                        elif item.kind == "reset":
-                            await self._refresh(patient_id, requirements=True)
-                        elif item.kind == "redis_down":
-                            polling, last_poll = True, now
-                            await self._set_connection("polling")
-                            await self._refresh(patient_id)
-                        elif item.kind == "redis_up":
-                            polling = False
-                            await self._set_connection("live")
-                            await self._refresh(patient_id, requirements=True)
-            except SubscriptionClosed:
-                continue  # overflowed: resubscribe from the cursor, replay fills the gap
-            except (RedisError, OSError) as exc:
-                log.warning("patient follow: hub unavailable (%s); polling the database", type(exc).__name__)
-                await self._set_connection("polling")
-                await self._refresh(patient_id, requirements=True)
-                await asyncio.sleep(settings.db_poll_seconds)
-                if not live.is_current(token) or not await live.client_connected(token):
-                    return
+        async with contextlib.aclosing(live.follow(token, patient_id, cursor)) as items:
+            async for item in items:
+                if isinstance(item, live.Refresh):
+                    await self._refresh(patient_id, requirements=item.full)
+                elif isinstance(item, live.Connection):
+                    await self._set_connection(item.state)
+                elif isinstance(item, live.Tick):
+                    continue
+                elif item.kind == "progress":
+                    await self._apply(events=[item.data], cursor=item.id)
+                elif item.kind == "document_update":
+                    await self._apply(documents=[item.data], cursor=item.id)
+                elif item.kind == "done":
+                    await self._apply(cursor=item.id)
+                    await self._refresh(patient_id, requirements=True)
 
     async def _apply(
         self,

@@ -13,11 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
-from redis.exceptions import RedisError
 
-from medupload.progress.hub import SubscriptionClosed, get_hub
-from medupload.progress.stages import STEP_LABELS, Stage
-from medupload.settings import get_settings
+from medupload.records import RequirementOut
 from medupload.ui import data, live
 from medupload.ui.state.auth import HOME, AuthState
 from medupload.ui.viewmodels import StaffRow, merge_documents, staff_row
@@ -48,15 +45,6 @@ class PatientProgress:
     needs_review: int
     expired: int
     percent: int
-
-
-@dataclasses.dataclass
-class StageStat:
-    stage: str
-    label: str
-    p50: float
-    p90: float
-    count: int
 
 
 class StaffState(AuthState):
@@ -155,57 +143,28 @@ class StaffState(AuthState):
             live.release(token)
 
     async def _follow(self, token: str) -> None:
-        settings = get_settings()
-        hub = get_hub()
-        while True:
-            try:
-                # Whole-clinic subscriptions are live only; the snapshot comes from the database.
-                async with hub.subscribe(None, replay=False) as subscription:
+        # Whole-clinic subscriptions are live only; every Refresh re-reads the database.
+        last_aggregate = 0.0
+        aggregate_due = False
+        async with contextlib.aclosing(live.follow(token, None)) as items:
+            async for item in items:
+                if isinstance(item, live.Refresh):
+                    aggregate_due, last_aggregate = False, time.monotonic()
                     await self._reload()
-                    polling = not hub.connected
-                    await self._set(connection="polling" if polling else "live")
-                    last_check = last_poll = last_aggregate = time.monotonic()
-                    aggregate_due = False
-                    while True:
-                        item = await subscription.get(timeout=live.CONNECTED_CHECK_SECONDS)
-                        now = time.monotonic()
-                        if item is None or now - last_check >= live.CONNECTED_CHECK_SECONDS:
-                            last_check = now
-                            if not live.is_current(token) or not await live.client_connected(token):
-                                return
-                            await self._tick()
-                        if aggregate_due and now - last_aggregate >= AGGREGATE_REFRESH_SECONDS:
-                            aggregate_due, last_aggregate = False, now
-                            await self._reload()
-                        if item is None:
-                            if polling and now - last_poll >= settings.db_poll_seconds:
-                                last_poll = now
-                                await self._reload()
-                            continue
-                        if item.kind == "progress":
-                            await self._apply_progress(item.data)
-                        elif item.kind == "document_update":
-                            async with self:
-                                self.documents = merge_documents(self.documents, [item.data])
-                        elif item.kind == "done":
-                            aggregate_due = True
-                        elif item.kind == "redis_down":
-                            polling, last_poll = True, now
-                            await self._set(connection="polling")
-                        elif item.kind == "redis_up":
-                            polling = False
-                            await self._set(connection="live")
-                            await self._reload()
-            except SubscriptionClosed:
-                await self._reload()
-                continue
-            except (RedisError, OSError) as exc:
-                log.warning("staff follow: hub unavailable (%s); polling the database", type(exc).__name__)
-                await self._set(connection="polling")
-                await asyncio.sleep(settings.db_poll_seconds)
-                if not live.is_current(token) or not await live.client_connected(token):
-                    return
-                await self._reload()
+                elif isinstance(item, live.Connection):
+                    await self._set(connection=item.state)
+                elif isinstance(item, live.Tick):
+                    await self._tick()
+                    if aggregate_due and time.monotonic() - last_aggregate >= AGGREGATE_REFRESH_SECONDS:
+                        aggregate_due, last_aggregate = False, time.monotonic()
+                        await self._reload()
+                elif item.kind == "progress":
+                    await self._apply_progress(item.data)
+                elif item.kind == "document_update":
+                    async with self:
+                        self.documents = merge_documents(self.documents, [item.data])
+                elif item.kind == "done":
+                    aggregate_due = True
 
     async def _apply_progress(self, event: Mapping[str, Any]) -> None:
         document_id = str(event.get("document_id"))
@@ -240,12 +199,12 @@ class StaffState(AuthState):
 def _aggregate() -> tuple[list[dict[str, Any]], list[PatientProgress], list[dict[str, Any]]]:
     docs = data.staff_documents(None, None)[:MAX_ROWS]
     patients = [patient_progress(pid, data.requirements(pid)) for pid in data.patient_ids()]
-    stats = [dataclasses.asdict(s) for s in stage_stats(data.stage_stats())]
+    stats = [stat.model_dump() for stat in data.stage_stats()]
     return docs, [p for p in patients if p.total], stats
 
 
-def patient_progress(patient_id: str, rows: Iterable[Any]) -> PatientProgress:
-    states = [str(_get(r, "state") or _get(r, "status") or "missing") for r in rows]
+def patient_progress(patient_id: str, rows: Iterable[RequirementOut]) -> PatientProgress:
+    states = [row.state for row in rows]
     total = len(states)
     satisfied = states.count("satisfied")
     return PatientProgress(
@@ -258,39 +217,3 @@ def patient_progress(patient_id: str, rows: Iterable[Any]) -> PatientProgress:
         expired=states.count("expired"),
         percent=round(100 * satisfied / total) if total else 0,
     )
-
-
-def stage_stats(raw: Any) -> list[StageStat]:
-    """Adapt records.stage_stats() (a list or a mapping per stage) to chart rows, in step order."""
-    if isinstance(raw, Mapping) and "stages" in raw:
-        raw = raw["stages"]
-    items: list[tuple[str, Any]]
-    if isinstance(raw, Mapping):
-        items = [(str(k), v) for k, v in raw.items()]
-    else:
-        items = [(str(_get(r, "stage")), r) for r in (raw or [])]
-    order = {s.value: i for i, s in enumerate(Stage)} | {"total": 98}
-    out = []
-    for stage, row in sorted(items, key=lambda kv: order.get(kv[0], 99)):
-        try:
-            label = STEP_LABELS[Stage(stage)]
-        except ValueError:
-            label = str(_get(row, "label") or stage)
-        out.append(
-            StageStat(
-                stage=stage,
-                label=label,
-                p50=_seconds(_get(row, "p50_seconds")),
-                p90=_seconds(_get(row, "p90_seconds")),
-                count=int(_get(row, "count") or _get(row, "n") or 0),
-            )
-        )
-    return out
-
-
-def _seconds(value: Any) -> float:
-    return round(float(value or 0), 2)
-
-
-def _get(row: Any, key: str) -> Any:
-    return row.get(key) if isinstance(row, Mapping) else getattr(row, key, None)
