@@ -174,7 +174,9 @@ def run_emitter(documents: list[str], rate: float, seconds: float) -> None:
     from medupload.progress.stages import Stage
 
     total = int(rate * seconds)
-    emit_progress(documents[0], Stage.OCR_STARTED, "ocr.page")  # warm-up: engine, pool, script
+    # Warm-up (engine, pool, script) on a document no client watches: documents[0].
+    warm, documents = documents[0], documents[1:]
+    emit_progress(warm, Stage.OCR_STARTED, "ocr.page")
     cpu0 = time.process_time()
     start = time.monotonic()
     late = 0
@@ -302,7 +304,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        patients, documents, token = setup_db(max(1, args.clients // args.per_patient))
+        patients, documents, token = setup_db(max(1, args.clients // args.per_patient) + 1)
+        patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
         modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
         results = [run_mode(m, args, env, client, redis_proc.pid, patients, documents, token) for m in modes]
     finally:

@@ -32,7 +32,7 @@ def _schema_state(url: str) -> tuple[set[str], list[object], str | None]:
         engine.dispose()
 
 
-def _round_trip(url: str) -> None:
+def check_round_trip(url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     migrate(url)
@@ -56,7 +56,7 @@ def test_one_head() -> None:
 
 
 def test_sqlite_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
-    _round_trip(f"sqlite:///{tmp_path / 'migrate.db'}")
+    check_round_trip(f"sqlite:///{tmp_path / 'migrate.db'}")
 
 
 def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,4 +73,4 @@ def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytes
 
 
 def test_postgresql_upgrade_matches_models_and_downgrades(pg_schema_url: str) -> None:
-    _round_trip(pg_schema_url)
+    check_round_trip(pg_schema_url)

@@ -14,9 +14,12 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from PIL import Image
 
 MAX_PAGES = 50
 MAX_PIXELS = 60_000_000
@@ -135,34 +138,43 @@ def register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def _inspect_image(path: Path, kind: str) -> int:
-    from PIL import Image
-
+@contextlib.contextmanager
+def open_image(path: Path, kind: str) -> Iterator[Image.Image]:
+    """Open an uploaded image (HEIC too), our pixel limit deciding rather than Pillow's."""
     if kind == "heic":
         register_heif()
+    with warnings.catch_warnings():
+        # Pillow warns (and errors at 2x) around 89 MP; our own, lower limit decides.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            yield image
+
+
+def image_page_count(image: Image.Image, kind: str) -> int:
+    """Only TIFF pages count as pages (other frames are thumbnails or bursts; we read the first)."""
+    return getattr(image, "n_frames", 1) if kind == "tiff" else 1
+
+
+def _inspect_image(path: Path, kind: str) -> int:
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (and errors at 2x) around 89 MP; our own, lower limit decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                # TIFF pages and HEIC images have their own headers; only TIFF pages count as
-                # pages (other frames are animations, thumbnails or bursts; we read the first).
-                frames = getattr(image, "n_frames", 1) if kind == "tiff" else 1
-                if frames > MAX_PAGES:
-                    raise IntakeError("error.too_many_pages", limit=MAX_PAGES)
-                for index in range(frames):
-                    image.seek(index)
-                    width, height = image.size
-                    if width * height > MAX_PIXELS:
-                        raise IntakeError("error.image_too_large")
-                    if width == 0 or height == 0:
-                        raise IntakeError("error.unreadable")
-                for index in range(frames):
-                    image.seek(index)
-                    if kind == "jpeg":
-                        image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
-                    image.load()
-                return frames
+        with open_image(path, kind) as image:
+            frames = image_page_count(image, kind)
+            if frames > MAX_PAGES:
+                raise IntakeError("error.too_many_pages", limit=MAX_PAGES)
+            # Sizes come from the headers: a decompression bomb is refused before decoding.
+            for index in range(frames):
+                image.seek(index)
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise IntakeError("error.image_too_large")
+                if width == 0 or height == 0:
+                    raise IntakeError("error.unreadable")
+            for index in range(frames):
+                image.seek(index)
+                if kind == "jpeg":
+                    image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+            return frames
     except IntakeError:
         raise
     except Image.DecompressionBombError as exc:

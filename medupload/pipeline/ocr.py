@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from medupload.pipeline.intake import MAX_PIXELS, PDFIUM_LOCK, register_heif
+from medupload.pipeline.intake import MAX_PIXELS, PDFIUM_LOCK, image_page_count, open_image
 
 PAGE_SEPARATOR = "\n\f\n"
 RENDER_DPI = 300
@@ -212,17 +211,13 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
 
 def _image_pages(path: Path, kind: str) -> Iterator[tuple[int, int, str | Image.Image]]:
     """Each image page (TIFF frames; the first image of anything else), upright per EXIF."""
-    if kind == "heic":
-        register_heif()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                total = getattr(image, "n_frames", 1) if kind == "tiff" else 1
-                for index in range(total):
-                    image.seek(index)
-                    page = _to_grey(ImageOps.exif_transpose(image))
-                    yield index + 1, total, page
+        with open_image(path, kind) as image:
+            total = image_page_count(image, kind)
+            for index in range(total):
+                image.seek(index)
+                page = _to_grey(ImageOps.exif_transpose(image))
+                yield index + 1, total, page
     except OcrError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
