@@ -155,8 +155,8 @@ def test_langfuse_spans(doc: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -
     _, document_id = doc
     other = make_document(doc[0], filename=f"second {PHI_CANARY}.png")
     exporter = InMemorySpanExporter()
-    client = Langfuse(public_key=f"pk-lf-test-{uuid.uuid4().hex}", secret_key="sk-lf-test",
-                      host="http://127.0.0.1:1", span_exporter=exporter)
+    client = tracing.make_langfuse(f"pk-lf-test-{uuid.uuid4().hex}", "sk-lf-test", "http://127.0.0.1:1",
+                                   span_exporter=exporter)
     tracing.set_langfuse(client)
     flushes: list[int] = []
     real_flush = client.flush
@@ -184,4 +184,26 @@ def test_langfuse_spans(doc: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -
     for span in spans:
         dumped = span.to_json()
         assert PHI_CANARY not in dumped and "Zebulon" not in dumped
+    client.shutdown()
+
+
+def test_mask_is_a_safety_net_for_span_data() -> None:
+    """Even if someone put document text in a span, the client's mask keeps it out of the export."""
+    exporter = InMemorySpanExporter()
+    client = tracing.make_langfuse(f"pk-lf-test-{uuid.uuid4().hex}", "sk-lf-test", "http://127.0.0.1:1",
+                                   span_exporter=exporter)
+    span = client.start_observation(
+        name="progress.ocr_complete",
+        metadata={"document_id": "d_0123456789abcdef", "code": "ocr.done", "seq": 3,
+                  "leak": f"{PHI_CANARY} HbA1c 7.2 %"},
+        input={"text": f"Patient {PHI_CANARY}"},
+    )
+    span.end()
+    client.flush()
+    (exported,) = exporter.get_finished_spans()
+    dumped = exported.to_json()
+    assert PHI_CANARY not in dumped and "HbA1c" not in dumped
+    assert "d_0123456789abcdef" in dumped and "ocr.done" in dumped and tracing.MASKED in dumped
+    assert tracing.mask_phi(data={"n": 2, "ok": True, "stage": "ocr_started", "x": "Jane Doe"}) == {
+        "n": 2, "ok": True, "stage": "ocr_started", "x": tracing.MASKED}
     client.shutdown()

@@ -4,6 +4,7 @@ span per event. Only ids, stage names, codes and numbers go in — never filenam
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,32 @@ _client: Langfuse | None = None
 _configured = False
 
 
+#: What may leave the process in span data: opaque ids (``d_…``, ``p_…``), stage names and codes.
+_SAFE_TEXT = re.compile(r"^(?:[a-z]_[0-9a-f]{8,32}|[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)$")
+MASKED = "[masked]"
+
+
+def mask_phi(*, data: Any, **_: Any) -> Any:
+    """Langfuse's ``mask`` hook, a safety net behind what ``trace_progress`` puts in: numbers,
+    booleans and id/code-shaped strings pass; any other text is replaced."""
+    if isinstance(data, dict):
+        return {key: mask_phi(data=value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_phi(data=value) for value in data]
+    if data is None or isinstance(data, bool | int | float):
+        return data
+    if isinstance(data, str) and _SAFE_TEXT.match(data):
+        return data
+    return MASKED
+
+
+def make_langfuse(public_key: str, secret_key: str, host: str | None, **options: Any) -> Langfuse:
+    """A Langfuse client with the PHI mask (tests add ``span_exporter=`` an in-memory one)."""
+    from langfuse import Langfuse
+
+    return Langfuse(public_key=public_key, secret_key=secret_key, host=host, mask=mask_phi, **options)
+
+
 def get_langfuse() -> Langfuse | None:
     """The process's Langfuse client, or None when no keys are configured (tracing off)."""
     global _client, _configured
@@ -31,13 +58,9 @@ def get_langfuse() -> Langfuse | None:
         if not _configured:
             settings = get_settings()
             if settings.langfuse_public_key and settings.langfuse_secret_key:
-                from langfuse import Langfuse
-
-                _client = Langfuse(
-                    public_key=settings.langfuse_public_key,
-                    secret_key=settings.langfuse_secret_key.get_secret_value(),
-                    host=settings.langfuse_host,
-                )
+                _client = make_langfuse(settings.langfuse_public_key,
+                                        settings.langfuse_secret_key.get_secret_value(),
+                                        settings.langfuse_host)
             _configured = True
     return _client
 
