@@ -2,11 +2,13 @@
 process emits progress events; compares the hub design with the old per-connection polling.
 
     .venv/bin/python bench/sse_fanout.py                      # 1,000 clients, ours vs poll300
-    .venv/bin/python bench/sse_fanout.py --clients 10000 --no-baseline
+    .venv/bin/python bench/sse_fanout.py --clients 10000 --no-baseline --loop uvloop --http httptools
 
 Processes: this orchestrator, a dedicated redis-server (so INFO commandstats counts only this
-bench), the app server (uvicorn, one process), a client process (raw asyncio sockets), and an
-emitter process calling the real emit_progress() (SQLite + Redis). Clients are spread over
+bench), the app server (one process: uvicorn, or --server granian as Reflex runs it in
+production), a client process (raw asyncio sockets), and an emitter process calling the real
+emit_progress() (SQLite + Redis). --diag adds event-loop lag and GC pause figures for the server
+and client processes. Clients are spread over
 clients/--per-patient patients; events go round-robin over those patients' documents, so each
 event fans out to --per-patient connections. Latency = client receive time - event ``at``
 (stamped by emit_progress before its DB transaction; same host clock). Not a test: it prints
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -35,6 +38,81 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 POLL_SECONDS = 0.3
+
+
+class LoopDiag:
+    """Event-loop lag (a 5 ms sleep's overshoot) and GC pauses, for --diag: where the tail goes."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.gcs: list[tuple[int, float]] = []
+        self._gc_start: float | None = None
+
+    def start(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._gc)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def reset(self) -> None:
+        self.lags.clear()
+        self.gcs.clear()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif self._gc_start is not None:
+            self.gcs.append((info["generation"], time.perf_counter() - self._gc_start))
+            self._gc_start = None
+
+    async def _run(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.lags.append(time.perf_counter() - t - 0.005)
+
+    def summary(self) -> dict[str, float]:
+        lags = sorted(self.lags) or [0.0]
+        gen2 = [d for g, d in self.gcs if g == 2]
+        return {"lag_p50_ms": 1000 * lags[len(lags) // 2], "lag_p99_ms": 1000 * lags[int(len(lags) * 0.99)],
+                "lag_max_ms": 1000 * lags[-1], "lag_over_20ms": sum(1 for x in lags if x > 0.02),
+                "gc_count": len(self.gcs), "gc_total_ms": 1000 * sum(d for _, d in self.gcs),
+                "gc_max_ms": 1000 * max((d for _, d in self.gcs), default=0.0),
+                "gc2_count": len(gen2), "gc2_max_ms": 1000 * max(gen2, default=0.0)}
+
+
+def diag_app(app: Any, path: str) -> Any:
+    """Wrap the ASGI app: start a LoopDiag, dump its summary to ``path`` every second."""
+    diag = LoopDiag()
+    started = False
+
+    async def dump() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            Path(path).write_text(json.dumps({"at": time.time(), **diag.summary()}))
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            diag.start()
+            asyncio.get_running_loop().create_task(dump())
+        if scope["type"] == "http" and scope["path"] == "/_diag_reset":
+            diag.reset()
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if scope["type"] == "http" and scope["path"] == "/_gc_freeze":  # --gc-freeze
+            import gc
+
+            gc.collect()
+            gc.freeze()
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 def raise_nofile() -> None:
@@ -82,19 +160,44 @@ def baseline_app() -> Any:
     return app
 
 
-def run_server(mode: str, port: int, loop: str, http: str) -> None:
-    raise_nofile()
-    import uvicorn
-
+def make_app(mode: str) -> Any:
     from medupload.api import create_api
 
     app = create_api() if mode == "ours" else baseline_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=8192,
+    if os.environ.get("BENCH_DIAG"):
+        app = diag_app(app, os.environ["BENCH_DIAG"])
+    return app
+
+
+def granian_app() -> Any:
+    """Granian's factory target (it imports the app in its worker process)."""
+    raise_nofile()
+    return make_app(os.environ["BENCH_APP_MODE"])
+
+
+def run_server(mode: str, port: int, server: str, loop: str, http: str, backpressure: int) -> None:
+    raise_nofile()
+    if server == "granian":
+        # As Reflex's production backend runs it (reflex.utils.exec.run_granian_backend_prod):
+        # ASGI, default backlog 1024 and backpressure backlog/workers unless --backpressure.
+        from granian.constants import HTTPModes, Interfaces, Loops
+        from granian.server import Server as Granian
+
+        os.environ["BENCH_APP_MODE"] = mode
+        Granian(target="bench.sse_fanout:granian_app", factory=True, address="127.0.0.1", port=port,
+                interface=Interfaces.ASGI, workers=1, http=HTTPModes.http1,
+                loop=Loops.uvloop if loop == "uvloop" else Loops.asyncio,
+                backpressure=backpressure or None).serve()
+        return
+    import uvicorn
+
+    uvicorn.run(make_app(mode), host="127.0.0.1", port=port, log_level="warning", backlog=8192,
                 timeout_keep_alive=600, loop=loop, http=http)
 
 
 # ---------------------------------------------------------------- clients (a child process)
-async def run_clients(port: int, patients: list[str], clients: int, token: str) -> None:
+async def run_clients(port: int, patients: list[str], clients: int, token: str,
+                      connect_timeout: float) -> None:
     raise_nofile()
     latencies: list[float] = []
     fanout: list[float] = []  # from the XADD (the stream id's ms timestamp) to receipt
@@ -103,6 +206,10 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str) 
     failed = 0
     all_connected = asyncio.Event()
     stop = asyncio.Event()
+    diag = LoopDiag() if os.environ.get("BENCH_DIAG") else None
+    if diag is not None:
+        diag.start()
+    slow_at: list[float] = []  # receipt times of deliveries over 50 ms (--diag)
 
     async def one(patient_id: str, gate: asyncio.Semaphore) -> None:
         nonlocal received, connected, failed
@@ -136,8 +243,12 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str) 
                     event_id = line[4:].strip()
                 elif line.startswith(b"data: ") and event == b"progress":
                     now = time.time()
+                    if diag is not None and not received:
+                        diag.reset()
                     at = json.loads(line[6:])["at"]
                     latencies.append(now - datetime.fromisoformat(at).timestamp())
+                    if diag is not None and latencies[-1] > 0.05:
+                        slow_at.append(now)
                     fanout.append(now - int(event_id.split(b"-")[0]) / 1000)
                     received += 1
         except (OSError, asyncio.CancelledError):
@@ -147,8 +258,10 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str) 
 
     gate = asyncio.Semaphore(200)
     tasks = [asyncio.create_task(one(patients[i % len(patients)], gate)) for i in range(clients)]
-    await all_connected.wait()
-    print(json.dumps({"ready": connected, "failed": failed}), flush=True)
+    # A server that stops accepting streams (granian's backpressure) must not hang the bench.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_connected.wait(), connect_timeout)
+    print(json.dumps({"ready": connected, "failed": clients - connected}), flush=True)
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), stop.set)
     await stop.wait()
@@ -163,6 +276,14 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str) 
                       xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
     else:
         result = {"received": 0}
+    if diag is not None:
+        result.update({f"client_{k}": v for k, v in diag.summary().items()})
+        if slow_at:
+            first = min(slow_at)
+            seconds: dict[int, int] = {}
+            for t in slow_at:
+                seconds[int(t - first)] = seconds.get(int(t - first), 0) + 1
+            result["slow_by_second"] = seconds
     print(json.dumps(result), flush=True)
     for task in tasks:
         task.cancel()
@@ -212,49 +333,92 @@ def cpu(proc: Any) -> float:
     return times.user + times.system
 
 
+class ProcTree:
+    """The server process and its children (granian serves from a worker process)."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.root = psutil.Process(pid)
+
+    def _procs(self) -> list[Any]:
+        return [self.root, *self.root.children(recursive=True)]
+
+    def rss(self) -> int:
+        return sum(p.memory_info().rss for p in self._procs())
+
+    def cpu(self) -> float:
+        return sum(cpu(p) for p in self._procs())
+
+
+def wait_http(port: int) -> None:
+    """Until the app answers an HTTP request (any status): its worker has imported the app."""
+    import urllib.error
+    import urllib.request
+
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nothing-here", timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not start")
+
+
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
              patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
+    import urllib.request
+
     import psutil
 
     redis_client.flushdb()
     port = free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = subprocess.Popen([*me, "_server", mode, str(port), args.loop, args.http], env=env)
+    server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
+                               str(args.backpressure)], env=env, cwd=ROOT)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        proc = psutil.Process(server.pid)
+        wait_http(port)
+        if args.gc_freeze == "startup":
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_gc_freeze", timeout=60).read()
+        proc = ProcTree(server.pid)
         time.sleep(0.5)
-        rss_before = proc.memory_info().rss
+        rss_before = proc.rss()
         clients = subprocess.Popen(
-            [*me, "_clients", str(port), str(args.clients), token, ",".join(patients)],
+            [*me, "_clients", str(port), str(args.clients), token, ",".join(patients),
+             str(args.connect_timeout)],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert clients.stdout is not None and clients.stdin is not None
         client_proc, redis_proc = psutil.Process(clients.pid), psutil.Process(redis_pid)
         t0 = time.monotonic()
         ready = json.loads(clients.stdout.readline())
         connect_seconds = time.monotonic() - t0
+        print(f"[bench] {mode}: {ready['ready']} connected in {connect_seconds:.0f} s; "
+              f"idle for {args.idle_seconds:.0f} s, then the emitter", file=sys.stderr, flush=True)
         time.sleep(1.0)
-        rss_open = proc.memory_info().rss
+        rss_open = proc.rss()
+        if args.gc_freeze == "connected":
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_gc_freeze", timeout=60).read()
 
-        c0, cpu0, w0 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        c0, cpu0, w0 = commandstats(redis_client), proc.cpu(), time.monotonic()
         time.sleep(args.idle_seconds)
-        c1, cpu1, w1 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        c1, cpu1, w1 = commandstats(redis_client), proc.cpu(), time.monotonic()
         idle_cmds = (c1 - c0) / (w1 - w0)  # INFO itself is left out of the sum
-        idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (w1 - w0)
+        idle_cpu = (cpu1 - cpu0) / (w1 - w0)
 
         emitter = subprocess.Popen(
             [*me, "_emit", str(args.rate), str(args.seconds), ",".join(documents)],
             env=env, stdout=subprocess.PIPE, text=True)
-        c2, cpu2, w2 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        if args.diag:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_diag_reset", timeout=10).read()
+        c2, cpu2, w2 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others0 = cpu(client_proc), cpu(redis_proc)
         emitted = json.loads(emitter.communicate()[0].strip().splitlines()[-1])
-        c3, cpu3, w3 = commandstats(redis_client), proc.cpu_times(), time.monotonic()
+        c3, cpu3, w3 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others1 = cpu(client_proc), cpu(redis_proc)
+        server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
+                        if k != "at"} if args.diag else {})
         time.sleep(1.0)  # let the last events arrive
         clients.stdin.write("stop\n")
         clients.stdin.flush()
@@ -268,13 +432,14 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         "mode": mode, "connected": ready["ready"], "connect_failed": ready["failed"],
         "connect_s": connect_seconds,
         "idle_redis_cmds_s": idle_cmds, "load_redis_cmds_s": (c3 - c2) / (w3 - w2),
-        "idle_cpu": idle_cpu, "load_cpu": ((cpu3.user + cpu3.system) - (cpu2.user + cpu2.system)) / (w3 - w2),
+        "idle_cpu": idle_cpu, "load_cpu": (cpu3 - cpu2) / (w3 - w2),
         "rss_per_conn_kb": (rss_open - rss_before) / max(1, ready["ready"]) / 1024,
-        "client_cpu": (others1[0] - others0[0]) / (w3 - w2), "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
+        "client_cpu": (others1[0] - others0[0]) / (w3 - w2),
+        "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
         "emit_cpu": emitted["emit_cpu"], "emit_s": emitted["elapsed"], "emit_p50_ms": emitted["emit_p50_ms"],
         "emit_p99_ms": emitted["emit_p99_ms"], "emit_max_ms": emitted["emit_max_ms"],
         "rss_open_mb": rss_open / 2**20, "emitted": emitted["emitted"], "emit_late": emitted["late"],
-        "expected_deliveries": int(emitted["emitted"] * per_patient), **result,
+        "expected_deliveries": int(emitted["emitted"] * per_patient), **result, **server_diag,
     }
 
 
@@ -295,6 +460,8 @@ def orchestrate(args: argparse.Namespace) -> None:
            "MEDUPLOAD_SECRET_KEY": secrets.token_urlsafe(32),
            "MEDUPLOAD_STREAM_MAX_SECONDS": "3600",
            "PYTHONPATH": str(ROOT)}
+    if args.diag:
+        env["BENCH_DIAG"] = str(work / "server-diag.json")
     os.environ.update(env)
     try:
         client = redis.Redis(port=redis_port)
@@ -307,7 +474,10 @@ def orchestrate(args: argparse.Namespace) -> None:
         patients, documents, token = setup_db(max(1, args.clients // args.per_patient) + 1)
         patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
         modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
-        results = [run_mode(m, args, env, client, redis_proc.pid, patients, documents, token) for m in modes]
+        results = []
+        for mode in modes:
+            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, token))
+            print(json.dumps(results[-1]), flush=True)  # in case a later mode is interrupted
     finally:
         redis_proc.terminate()
         redis_proc.wait()
@@ -344,11 +514,14 @@ def setup_db(count: int) -> tuple[list[str], list[str], str]:
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     print(f"\nclients={args.clients} per_patient={args.per_patient} rate={args.rate}/s "
-          f"seconds={args.seconds} server=uvicorn loop={args.loop} http={args.http}")
+          f"seconds={args.seconds} server={args.server} loop={args.loop} "
+          + (f"http={args.http}" if args.server == "uvicorn"
+             else f"backpressure={args.backpressure or 'default'}"))
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
             "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
             "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms"]
+    keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
     for key in keys:
@@ -365,10 +538,12 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_server":
-        return run_server(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+        mode, port, server, loop, http, backpressure = sys.argv[2:8]
+        return run_server(mode, int(port), server, loop, http, int(backpressure))
     if len(sys.argv) > 1 and sys.argv[1] == "_clients":
-        port, count, token, patients = sys.argv[2:6]
-        return asyncio.run(run_clients(int(port), patients.split(","), int(count), token))
+        port, count, token, patients, connect_timeout = sys.argv[2:7]
+        return asyncio.run(run_clients(int(port), patients.split(","), int(count), token,
+                                       float(connect_timeout)))
     if len(sys.argv) > 1 and sys.argv[1] == "_emit":
         return run_emitter(sys.argv[4].split(","), float(sys.argv[2]), float(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -379,9 +554,23 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--baseline", choices=["poll300"], default="poll300")
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="uvicorn event loop")
+    parser.add_argument("--connect-timeout", type=float, default=900.0,
+                        help="go on with the connections open after this many seconds")
+    parser.add_argument("--gc-freeze", choices=["startup", "connected"],
+                        help="(implies --diag) gc.collect(); gc.freeze() in the server before the clients "
+                             "connect or once they all are")
+    parser.add_argument("--diag", action="store_true",
+                        help="also measure event-loop lag and GC pauses in the server and client processes")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                        help="granian: one ASGI worker configured as Reflex's production backend")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
-    orchestrate(parser.parse_args())
+    parser.add_argument("--backpressure", type=int, default=0,
+                        help="granian: concurrent requests per worker (0: granian's default, "
+                             "backlog/workers = 1024)")
+    args = parser.parse_args()
+    args.diag = args.diag or args.gc_freeze is not None  # the freeze endpoint lives in the diag wrapper
+    orchestrate(args)
     return None
 
 

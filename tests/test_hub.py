@@ -188,3 +188,40 @@ async def test_redis_outage_down_up_and_catch_up(patient: str, monkeypatch: pyte
         await hub.close()
         server.stop()
         reset_caches()
+
+
+async def test_failed_replay_while_listening_is_retried_not_an_outage(
+    patient: str, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a connect storm a replay read can fail while pub/sub is fine: the subscription retries
+    it (no redis_down, no database polling) and still delivers every event once."""
+    document_id = make_document(patient)
+    for stage in (Stage.UPLOAD_RECEIVED, Stage.OCR_STARTED):
+        await emit_progress_async(document_id, stage, "ocr.started")
+    real_read = hub._read_stream
+    failures = 2
+
+    async def flaky_read(*args: object) -> object:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise redis.ConnectionError("pool exhausted")
+        return await real_read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hub, "_read_stream", flaky_read)
+    async with hub.subscribe(patient, "0-0") as sub:
+        got = await take(sub, 2, kinds=("progress", "redis_down"))
+    assert failures == 0
+    assert [(m.kind, m.data.get("seq")) for m in got] == [("progress", 1), ("progress", 2)]
+
+
+async def test_replay_failing_again_and_again_falls_back_to_polling(
+    patient: str, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_read(*args: object) -> object:
+        raise redis.ConnectionError("commands fail while pub/sub is up")
+
+    monkeypatch.setattr(hub, "_read_stream", broken_read)
+    async with hub.subscribe(patient, "0-0") as sub:
+        (message,) = await take(sub, 1, kinds=("redis_down",), timeout=20)
+    assert message.kind == "redis_down"

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import re
 import time
 import weakref
@@ -46,6 +47,10 @@ QUEUE_SIZE = 1000
 POOL_SIZE = 8
 CONNECT_WAIT_SECONDS = 2.0
 BACKOFF_START, BACKOFF_MAX = 0.5, 5.0
+REPLAY_RETRY = (0.5, 2.0)  # seconds, jittered: a replay that failed while the listener is up
+#: After this many failed replays in a row the stream is treated as down (database polling) even
+#: though pub/sub still answers: commands failing with pub/sub up is an outage of its own.
+REPLAY_ATTEMPTS = 5
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
@@ -90,6 +95,8 @@ class Subscription:
             else:
                 self._invalid_cursor, self.last_id = True, None
         self._needs_replay = self._replay
+        self._retry_at = 0.0
+        self._replay_failures = 0
         self._down = False
         self.overflowed = False
         self.closed = False
@@ -116,8 +123,16 @@ class Subscription:
             entries, reset = await self.hub._read_stream(self.patient_id or "", self.last_id,
                                                          self._invalid_cursor)
         except (RedisError, OSError):
+            self._replay_failures += 1
+            if self.hub.connected and self._replay_failures < REPLAY_ATTEMPTS:
+                # The listener is up, so this is a pool wait or a slow loop (a connect storm), not
+                # an outage: retry soon from get() rather than send this stream to database polling.
+                self._needs_replay = True
+                self._retry_at = time.monotonic() + random.uniform(*REPLAY_RETRY)
+                return False
             self._mark_down()
             return False
+        self._replay_failures = 0
         self._invalid_cursor = False
         self._needs_replay = False
         if reset:
@@ -148,24 +163,26 @@ class Subscription:
         """The next message, or None after ``timeout`` seconds. Raises SubscriptionClosed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            retry_due = self._needs_replay and not self._down and self.hub.connected
+            if retry_due and time.monotonic() >= self._retry_at:
+                await self._try_replay()
             if self._pending:
                 return self._pending.popleft()
             if self.overflowed or self.closed:
                 raise SubscriptionClosed("overflow" if self.overflowed else "closed")
-            if self._queue.empty():
-                if deadline is None:
+            if not self._queue.empty():
+                await self._handle(self._queue.get_nowait())
+                continue
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            # Wake for the caller's deadline or for a replay retry, whichever comes first.
+            wake = [t for t in (deadline, self._retry_at if retry_due else None) if t is not None]
+            try:
+                async with asyncio.timeout(max(0.0, min(wake) - now) if wake else None):
                     message = await self._queue.get()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return None
-                    try:
-                        async with asyncio.timeout(remaining):
-                            message = await self._queue.get()
-                    except TimeoutError:
-                        return None
-            else:
-                message = self._queue.get_nowait()
+            except TimeoutError:
+                continue
             await self._handle(message)
 
     async def _handle(self, message: HubMessage) -> None:
