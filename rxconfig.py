@@ -6,6 +6,8 @@ config = rx.Config(
     app_name="medupload",
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # The UI is built on Radix Themes components; saying so keeps Reflex from guessing (and warning).
+    plugins=[rx.plugins.RadixThemesPlugin()],
     # Every page is behind a login: a sitemap would only advertise the routes.
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

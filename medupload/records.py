@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,14 +90,10 @@ class StageStat(BaseModel):
     p90_seconds: float | None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite drops the zone
-
-
 def event_from_row(row: ProgressEventRow) -> ProgressEvent:
     return ProgressEvent(
         patient_id=row.patient_id, document_id=row.document_id, seq=row.seq, stage=Stage(row.stage),
-        code=row.code, detail=row.detail, fraction=row.fraction, at=_utc(row.at), elapsed_ms=row.elapsed_ms,
+        code=row.code, detail=row.detail, fraction=row.fraction, at=row.at, elapsed_ms=row.elapsed_ms,
         failed_stage=Stage(row.failed_stage) if row.failed_stage else None,
     )
 
@@ -264,7 +260,7 @@ def stage_stats(limit: int = 200) -> list[StageStat]:
         attempt = events[starts[-1]:] if starts else events
         first: dict[str, datetime] = {}
         for event in attempt:
-            first.setdefault(event.stage, _utc(event.at))
+            first.setdefault(event.stage, event.at)
         for previous, stage in itertools.pairwise(STEPS):
             if previous.value in first and stage.value in first:
                 durations[stage.value].append((first[stage.value] - first[previous.value]).total_seconds())

@@ -38,7 +38,7 @@ def _loinc_for(document_type: str | None) -> tuple[str, str] | None:
 
 
 def _instant(value: datetime) -> str:
-    # FHIR instants need a zone; SQLite hands datetimes back without one (they are UTC).
+    # FHIR instants need a zone: a value without one (not from our tables) is taken as UTC.
     return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
 
 

@@ -83,12 +83,6 @@ class _RateLimitedWarning:
 _warn = _RateLimitedWarning()
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
-    return value
-
-
 def emit_progress(
     document_id: str,
     stage: Stage,
@@ -130,7 +124,7 @@ def emit_progress(
             if stage is Stage.MATCHING_COMPLETE:
                 values["finished_at"] = now
         session.execute(update(Document).where(col(Document.id) == document_id).values(**values))
-        origin = _as_utc(started_at) or _as_utc(created_at) or now
+        origin = started_at or created_at or now
         event = ProgressEvent(
             patient_id=patient_id,
             document_id=document_id,
