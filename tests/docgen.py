@@ -126,11 +126,7 @@ def phone_photo(
     # Phones shoot colour: a warm paper tint under indoor light.
     photo = Image.merge("RGB", (photo, photo.point(lambda v: v * 0.97), photo.point(lambda v: v * 0.9)))
     buffer = io.BytesIO()
-    extra: dict[str, object] = {}
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        extra["exif"] = exif.tobytes()
+    extra = _exif_orientation(exif_orientation)
     photo.save(buffer, format="JPEG", quality=jpeg_quality, **extra)
     return buffer.getvalue()
 
@@ -149,17 +145,22 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+def _exif_orientation(orientation: int | None) -> dict[str, object]:
+    """``save()`` keyword arguments that write an EXIF Orientation tag (0x0112), if any."""
+    if orientation is None:
+        return {}
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return {"exif": exif.tobytes()}
+
+
 def heic(image: Image.Image, quality: int = 80, exif_orientation: int | None = None) -> bytes:
     """HEIC bytes as an iPhone would send (colour, lossy HEVC), optionally with EXIF orientation."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()
     buffer = io.BytesIO()
-    extra: dict[str, object] = {}
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        extra["exif"] = exif.tobytes()
+    extra = _exif_orientation(exif_orientation)
     image.convert("RGB").save(buffer, format="HEIF", quality=quality, **extra)
     return buffer.getvalue()
 

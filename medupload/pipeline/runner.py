@@ -14,7 +14,9 @@ offsets; a retry reads the raw file again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -117,8 +119,6 @@ def receive(chunks: Iterable[bytes]) -> tuple[Path, str, int]:
 
 async def receive_async(chunks: AsyncIterator[bytes]) -> tuple[Path, str, int]:
     """``receive`` for an async byte stream (the REST route): the disk writes run in a thread."""
-    import asyncio
-
     sink = await asyncio.to_thread(SizeLimitedSink, storage.incoming_dir(), get_settings().max_upload_bytes)
     with sink:
         try:
@@ -141,8 +141,6 @@ def accept_upload(patient_id: str, filename: str, chunks: Iterable[bytes]) -> Ac
 
 
 async def accept_upload_async(patient_id: str, filename: str, chunks: AsyncIterator[bytes]) -> Accepted:
-    import asyncio
-
     temp_path, sha256, size = await receive_async(chunks)
     return await asyncio.to_thread(register_upload, patient_id, filename, temp_path, sha256, size)
 
@@ -556,8 +554,6 @@ def _jsonable(value: Any) -> dict[str, Any] | None:
         value = value.model_dump(mode="json")
     if not isinstance(value, dict):
         value = {"value": value}
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 
