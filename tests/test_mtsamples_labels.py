@@ -1,0 +1,113 @@
+"""The hand-labelled MTSamples set (tests/data/mtsamples_labels.jsonl) checked against the notes themselves.
+
+The labels are the independent ground truth for extraction scores (issue 9, point 5); this test only
+proves the file is well formed and anchored in the note text, never how an extractor does on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
+LABELS = Path(__file__).resolve().parent / "data" / "mtsamples_labels.jsonl"
+STATUSES = {"present", "negated", "historical", "family", "uncertain"}
+# The 60 medication-rich notes added to the corpus (README beside notes.jsonl) all have ids >= 1305.
+MEDICATION_RICH_FIRST_ID = 1305
+KEYS = {"id", "specialty", "medication_section_only", "medications", "allergies", "assertions", "labs"}
+
+
+@pytest.fixture(scope="module")
+def notes() -> dict[int, dict]:
+    if not NOTES.exists():
+        pytest.skip(f"MTSamples notes not found at {NOTES} (the shared data directory is not mounted)")
+    rows = [json.loads(line) for line in NOTES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row["id"]: row for row in rows}
+
+
+@pytest.fixture(scope="module")
+def labels() -> list[dict]:
+    return [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _is_lower_name(value: object) -> bool:
+    return isinstance(value, str) and value == value.strip().lower() and value != ""
+
+
+def test_the_set_is_large_enough_and_unique(labels: list[dict], notes: dict[int, dict]) -> None:
+    ids = [label["id"] for label in labels]
+    assert len(ids) == len(set(ids)), "a note is labelled twice"
+    assert len(labels) >= 40
+    medication_rich = [label for label in labels if label["id"] >= MEDICATION_RICH_FIRST_ID]
+    assert len(medication_rich) >= 20
+    assert len({notes[i]["specialty"] for i in ids if i in notes}) >= 8, "labels span too few specialties"
+    # Duplicate transcriptions (the corpus holds a few, e.g. the same prostatitis recheck twice) would
+    # count one note twice in the scores.
+    texts = [notes[i]["text"] for i in ids if i in notes]
+    assert len(texts) == len(set(texts)), "two labelled notes have the same text"
+
+
+def test_every_label_is_well_formed(labels: list[dict], notes: dict[int, dict]) -> None:
+    for label in labels:
+        where = label.get("id")
+        assert set(label) == KEYS, (where, sorted(set(label) ^ KEYS))
+        assert where in notes, f"note {where} is not in notes.jsonl"
+        assert label["specialty"] == notes[where]["specialty"], where
+        assert label["medication_section_only"] is False, where
+        for kind in ("medications", "allergies"):
+            values = label[kind]
+            assert all(_is_lower_name(v) for v in values), (where, kind, values)
+            assert len(values) == len(set(values)), (where, kind, "duplicate")
+        assert 3 <= len(label["assertions"]) <= 6, (where, len(label["assertions"]))
+
+
+def test_every_assertion_is_anchored_in_the_note(labels: list[dict], notes: dict[int, dict]) -> None:
+    for label in labels:
+        text = notes[label["id"]]["text"]
+        seen: set[tuple[str, int]] = set()
+        for assertion in label["assertions"]:
+            where = (label["id"], assertion)
+            assert set(assertion) == {"text", "occurrence", "concept", "status"}, where
+            assert assertion["status"] in STATUSES, where
+            assert _is_lower_name(assertion["concept"]), where
+            occurrence = assertion["occurrence"]
+            assert isinstance(occurrence, int) and occurrence >= 1, where
+            assert text.count(assertion["text"]) >= occurrence, where
+            key = (assertion["text"], occurrence)
+            assert key not in seen, ("the same span is labelled twice", where)
+            seen.add(key)
+
+
+def test_every_lab_is_anchored_in_the_note(labels: list[dict], notes: dict[int, dict]) -> None:
+    for label in labels:
+        text = notes[label["id"]]["text"]
+        for lab in label["labs"]:
+            where = (label["id"], lab)
+            assert set(lab) == {"test", "text", "value", "unit"}, where
+            assert _is_lower_name(lab["test"]), where
+            assert lab["text"] and lab["text"] in text, where
+            assert lab["value"] and lab["value"] in text, where
+            assert any(ch.isdigit() for ch in lab["value"]), where
+            # The value is written next to the test's name somewhere in the note ("creatinine of 1",
+            # "1-2 red cells per high power field").
+            assert any(
+                lab["value"] in text[max(0, start - 20) : start + len(lab["text"]) + 80]
+                for start in _positions(text, lab["text"])
+            ), where
+            assert lab["unit"] == "" or lab["unit"] in text, where
+
+
+def test_statuses_cover_every_kind(labels: list[dict]) -> None:
+    statuses = {a["status"] for label in labels for a in label["assertions"]}
+    assert statuses == STATUSES
+
+
+def _positions(text: str, needle: str) -> list[int]:
+    found: list[int] = []
+    start = text.find(needle)
+    while start != -1:
+        found.append(start)
+        start = text.find(needle, start + 1)
+    return found
