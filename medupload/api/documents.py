@@ -1,5 +1,5 @@
 """Documents: upload (streamed), list, detail, retry, FHIR view, requirement status; staff lists
-and stage timings. The heavy lifting is ``pipeline.runner`` (writes) and ``records`` (reads)."""
+and stage timings. The heavy lifting is ``pipeline.accept``/``runner`` (writes) and ``records`` (reads)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from medupload.api.multipart import FILE_FIELD, MultipartFileStream
 from medupload.auth import Principal
 from medupload.db import session_scope
 from medupload.models import AuditEntry
-from medupload.pipeline import runner, storage
+from medupload.pipeline import accept, runner, storage
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
 
@@ -62,7 +62,7 @@ def _audit(principal: Principal, action: str, patient_id: str, document_id: str 
                                document_id=document_id))
 
 
-def _rejected(exc: runner.UploadRejected) -> ApiError:
+def _rejected(exc: accept.UploadRejected) -> ApiError:
     extra = {"document_id": exc.document.id} if exc.document is not None else None
     return ApiError(exc.http_status, exc.code, extra, **exc.numbers)
 
@@ -94,17 +94,17 @@ async def upload_document(patient_id: str, request: Request, principal: PatientA
         raise ApiError(404, "not_found")
     upload = MultipartFileStream(request.headers.get("content-type", ""))
     try:
-        temp_path, sha256, size = await runner.receive_async(upload.chunks(request))
-    except runner.UploadRejected as exc:
+        temp_path, sha256, size = await accept.receive_async(upload.chunks(request))
+    except accept.UploadRejected as exc:
         raise _rejected(exc) from None
     if not upload.found:
         with contextlib.suppress(FileNotFoundError):
             temp_path.unlink()
         raise ApiError(422, "request.invalid", {"fields": ["body.file"]})
     try:
-        accepted = await asyncio.to_thread(runner.register_upload, patient_id, upload.filename or "",
+        accepted = await asyncio.to_thread(accept.register_upload, patient_id, upload.filename or "",
                                            temp_path, sha256, size)
-    except runner.UploadRejected as exc:
+    except accept.UploadRejected as exc:
         await asyncio.to_thread(_audit, principal, "document.upload_refused", patient_id,
                                 exc.document.id if exc.document else None)
         raise _rejected(exc) from None

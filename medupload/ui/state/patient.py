@@ -16,7 +16,7 @@ from typing import Any
 
 import reflex as rx
 
-from medupload.pipeline import runner
+from medupload.pipeline import accept, runner
 from medupload.progress.stages import message
 from medupload.schemas import DocumentOut
 from medupload.ui import data, live
@@ -170,10 +170,10 @@ class PatientState(AuthState):
             document: DocumentOut | None = None
             try:
                 accepted = await asyncio.to_thread(
-                    runner.accept_upload, patient_id, name, _chunks(upload.file.read)
+                    accept.accept_upload, patient_id, name, _chunks(upload.file.read)
                 )
                 document = accepted.document
-            except runner.UploadRejected as exc:
+            except accept.UploadRejected as exc:
                 # 415/422 keep a failed document (its card shows the step and Retry); 413 none.
                 document = exc.document
                 self.notices.append(
