@@ -8,7 +8,7 @@ import base64
 import contextlib
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,6 +23,7 @@ from medupload.auth import Principal
 from medupload.db import session_scope
 from medupload.models import AuditEntry
 from medupload.pipeline import accept, runner, storage
+from medupload.progress.stages import DocumentStatus
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
 
@@ -174,7 +175,7 @@ def requirements(patient_id: str, principal: PatientAccessDep) -> list[records.R
 @router.get("/documents", response_model=list[DocumentOut])
 def staff_documents(
     principal: StaffDep,
-    status: Literal["received", "processing", "processed", "failed"] | None = None,
+    status: DocumentStatus | None = None,
     patient_id: str | None = Query(default=None, max_length=40),
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> list[DocumentOut]:

@@ -33,7 +33,7 @@ from medupload.pipeline.accept import document_out
 from medupload.pipeline.intake import IntakeError, inspect
 from medupload.pipeline.lease import DocumentBusy, is_held, lease
 from medupload.progress.emitter import emit_progress
-from medupload.progress.stages import Stage
+from medupload.progress.stages import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, DocumentStatus, Stage
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
 
@@ -98,7 +98,7 @@ def process_document(document_id: str, *, final_attempt: bool = True) -> str:
         if document is None:
             log.warning("document %s does not exist", document_id)
             return "missing"
-        if document.status not in ("received", "processing"):
+        if document.status not in IN_FLIGHT_STATUSES:
             return document.status
     current = Stage.OCR_STARTED
     try:
@@ -108,21 +108,21 @@ def process_document(document_id: str, *, final_attempt: bool = True) -> str:
             ocr_result = _run_ocr(document_id, deadline)
             current = Stage.ANALYSIS_STARTED
             run_post_ocr_pipeline(document_id, ocr_result, deadline=deadline)
-            return "processed"
+            return DocumentStatus.PROCESSED
     except DocumentBusy:
         if get_settings().pipeline_mode == "queue":
             raise
         return "busy"
     except _StageFailure as failure:
         fail_document(document_id, failure.code, failure.stage)
-        return "failed"
+        return DocumentStatus.FAILED
     except Exception as exc:
         # Type name only: exception text may quote document content.
         log.error("document %s: unexpected %s during processing", document_id, type(exc).__name__)
         if not final_attempt:
             raise
         fail_document(document_id, "error.internal", current)
-        return "failed"
+        return DocumentStatus.FAILED
 
 
 def fail_document(document_id: str, code: str, failed_stage: Stage) -> None:
@@ -138,7 +138,7 @@ def fail_current(document_id: str, code: str) -> None:
     """Fail the document at whatever step it had reached (hard time limit, watchdog)."""
     with session_scope() as session:
         document = session.get(Document, document_id)
-        if document is None or document.status in ("processed", "failed"):
+        if document is None or document.status in TERMINAL_STATUSES:
             return
         reached = document.stage
     stage = Stage(reached) if reached in set(Stage) else Stage.OCR_STARTED
@@ -262,8 +262,8 @@ def _match_and_complete(document_id: str, today: date) -> tuple[int, int]:
         # run about to match) and this one. Whoever matches last therefore sees them all.
         documents = session.exec(select(Document).where(
             Document.patient_id == patient_id,
-            or_(col(Document.id) == document_id, col(Document.status) == "processed",
-                (col(Document.status) == "processing")
+            or_(col(Document.id) == document_id, col(Document.status) == DocumentStatus.PROCESSED,
+                (col(Document.status) == DocumentStatus.PROCESSING)
                 & (col(Document.stage) == Stage.ANALYSIS_COMPLETE.value)),
         )).all()
         facts_by_doc: dict[str, list[Fact]] = {d.id: [] for d in documents}
@@ -320,8 +320,9 @@ def retry_document(document_id: str) -> DocumentOut:
     with session_scope() as session:
         claimed = session.execute(
             update(Document)
-            .where(col(Document.id) == document_id, col(Document.status).in_(("failed", "processed")))
-            .values(status="received", error_code=None, failed_stage=None, updated_at=datetime.now(UTC))
+            .where(col(Document.id) == document_id, col(Document.status).in_(tuple(TERMINAL_STATUSES)))
+            .values(status=DocumentStatus.RECEIVED, error_code=None, failed_stage=None,
+                    updated_at=datetime.now(UTC))
         ).rowcount
         if not claimed:
             if session.get(Document, document_id) is None:
@@ -346,7 +347,7 @@ def recover_stuck(older_than_s: float | None = None) -> list[str]:
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     with session_scope() as session:
         stuck = session.exec(select(Document).where(
-            col(Document.status).in_(("received", "processing")), col(Document.updated_at) < cutoff,
+            col(Document.status).in_(tuple(IN_FLIGHT_STATUSES)), col(Document.updated_at) < cutoff,
         )).all()
     acted: list[str] = []
     for document in stuck:

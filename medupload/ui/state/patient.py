@@ -17,7 +17,7 @@ from typing import Any
 import reflex as rx
 
 from medupload.pipeline import accept, runner
-from medupload.progress.stages import message
+from medupload.progress.stages import TERMINAL_STATUSES, message
 from medupload.schemas import DocumentOut
 from medupload.ui import data, live
 from medupload.ui.state.auth import HOME, AuthState
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_ID = "documents"
 _CHUNK = 1 << 20
-_TERMINAL = ("processed", "failed")
 _RESET_INPUT = "document.querySelectorAll('.mu-dropzone input[type=file]').forEach((i) => { i.value = ''; })"
 
 
@@ -251,7 +250,7 @@ class PatientState(AuthState):
 
 
 def _finished(documents: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in _TERMINAL}
+    return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in TERMINAL_STATUSES}
 
 
 def _chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
