@@ -14,6 +14,7 @@ from sqlmodel import col, func, select
 from support import PHI_CANARY, make_patient
 
 from medupload import records
+from medupload.api import errors as api_errors
 from medupload.db import session_scope
 from medupload.models import Document, Fact, ProgramEnrollment, RequirementMatch
 from medupload.pipeline import accept, dispatch, runner, storage
@@ -144,7 +145,7 @@ def test_intake_refusal_keeps_file_and_row(patient: str, make, code: str, http_s
     data = make()
     with pytest.raises(accept.UploadRejected) as caught:
         accept.accept_upload(patient, "scan.pdf", [data])
-    assert (caught.value.code, caught.value.http_status) == (code, http_status)
+    assert (caught.value.code, api_errors.http_status(caught.value.code)) == (code, http_status)
     assert caught.value.document is not None
     document = _document(caught.value.document.id)
     assert (document.status, document.error_code, document.failed_stage) == ("failed", code, "ocr_started")
@@ -166,7 +167,8 @@ def test_too_large_stores_nothing(patient: str, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(accept.UploadRejected) as caught:
         accept.accept_upload(patient, "big.png", chunks())
     rejected = caught.value
-    assert (rejected.code, rejected.http_status, rejected.document) == ("error.too_large", 413, None)
+    assert (rejected.code, api_errors.http_status(rejected.code), rejected.document) == (
+        "error.too_large", 413, None)
     assert caught.value.numbers == {"limit_mb": 1}
     assert len(sent) <= 17
     with session_scope() as session:

@@ -16,7 +16,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from medupload import records
 from medupload.api.deps import PatientAccessDep, StaffDep
-from medupload.api.errors import ApiError
+from medupload.api.errors import ApiError, coded_error
 from medupload.api.fhir import document_reference
 from medupload.api.multipart import FILE_FIELD, MultipartFileStream
 from medupload.auth import Principal
@@ -65,7 +65,7 @@ def _audit(principal: Principal, action: str, patient_id: str, document_id: str 
 
 def _rejected(exc: accept.UploadRejected) -> ApiError:
     extra = {"document_id": exc.document.id} if exc.document is not None else None
-    return ApiError(exc.http_status, exc.code, extra, **exc.numbers)
+    return coded_error(exc.code, extra, **exc.numbers)
 
 
 # --------------------------------------------------------------------------- patient routes
@@ -90,7 +90,7 @@ async def upload_document(patient_id: str, request: Request, principal: PatientA
     limit_mb = max(1, max_bytes // (1024 * 1024))
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes + _MULTIPART_OVERHEAD:
-        raise ApiError(413, "error.too_large", limit_mb=limit_mb)
+        raise coded_error("error.too_large", limit_mb=limit_mb)
     if not await asyncio.to_thread(records.patient_exists, patient_id):
         raise ApiError(404, "not_found")
     upload = MultipartFileStream(request.headers.get("content-type", ""))
@@ -144,7 +144,7 @@ def retry_document(patient_id: str, document_id: str, principal: PatientAccessDe
     try:
         document = runner.retry_document(document_id)
     except runner.RetryConflict:
-        raise ApiError(409, "conflict.processing") from None
+        raise coded_error("conflict.processing") from None
     except LookupError:
         raise ApiError(404, "not_found") from None
     _audit(principal, "document.retry", patient_id, document_id)

@@ -34,11 +34,9 @@ class UploadRejected(Exception):
     """Intake refused an upload. ``document`` is the kept (failed) document, or None when nothing
     was stored (too large). ``code`` is a catalogue code, never exception text."""
 
-    def __init__(self, code: str, http_status: int, numbers: dict[str, int],
-                 document: DocumentOut | None = None) -> None:
+    def __init__(self, code: str, numbers: dict[str, int], document: DocumentOut | None = None) -> None:
         super().__init__(code)
         self.code = code
-        self.http_status = http_status
         self.numbers = numbers
         self.document = document
 
@@ -64,7 +62,7 @@ def receive(chunks: Iterable[bytes]) -> tuple[Path, str, int]:
             for chunk in chunks:
                 sink.write(chunk)
         except IntakeError as exc:
-            raise UploadRejected(exc.code, exc.http_status, exc.numbers) from None
+            raise UploadRejected(exc.code, exc.numbers) from None
         return sink.finish()
 
 
@@ -77,7 +75,7 @@ async def receive_async(chunks: AsyncIterator[bytes]) -> tuple[Path, str, int]:
                 if chunk:
                     await asyncio.to_thread(sink.write, chunk)
         except IntakeError as exc:
-            raise UploadRejected(exc.code, exc.http_status, exc.numbers) from None
+            raise UploadRejected(exc.code, exc.numbers) from None
         return await asyncio.to_thread(sink.finish)
 
 
@@ -134,7 +132,7 @@ def register_upload(patient_id: str, filename: str, temp_path: Path, sha256: str
         emit_progress(document.id, Stage.FAILED, refusal.code, numbers=refusal.numbers,
                       failed_stage=Stage.OCR_STARTED)
         log.info("document %s refused at intake: %s", document.id, refusal.code)
-        raise UploadRejected(refusal.code, refusal.http_status, refusal.numbers, document_out(document.id))
+        raise UploadRejected(refusal.code, refusal.numbers, document_out(document.id))
     return Accepted(document_out(document.id), duplicate=False)
 
 
