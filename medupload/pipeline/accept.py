@@ -1,8 +1,11 @@
 """Accepting an upload: receive the bytes (size-limited), store them by sha256, dedupe, create
 the Document row and emit ``upload_received``. Processing starts elsewhere (``runner.confirm_upload``).
 
-Intake refusals keep what they can: 413 stores nothing; 415/422 keep the raw file and a failed
-document, so the patient sees why and can retry.
+Intake refusals keep what they can: too large stores nothing; unsupported or unreadable files
+keep the raw file and a failed document, so the patient sees why and can retry.
+
+Acting for a user, these functions write the audit entry (accepted, duplicate or refused) for
+the REST route and the Reflex page alike.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import asyncio
 import contextlib
 import logging
 import unicodedata
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from medupload import audit
+from medupload.audit import Actor
 from medupload.db import session_scope
 from medupload.models import Document
 from medupload.pipeline import storage
@@ -79,15 +84,43 @@ async def receive_async(chunks: AsyncIterator[bytes]) -> tuple[Path, str, int]:
         return await asyncio.to_thread(sink.finish)
 
 
-def accept_upload(patient_id: str, filename: str, chunks: Iterable[bytes]) -> Accepted:
-    """Receive, store, dedupe, create the row and emit ``upload_received``.
+def accept_upload(patient_id: str, filename: str, chunks: Iterable[bytes], *,
+                  actor: Actor | None = None) -> Accepted:
+    """Receive, store, dedupe, create the row and emit ``upload_received``; audited for ``actor``.
 
     Raises UploadRejected: too large with nothing stored, or unsupported/unreadable with the raw
     file and a failed document kept. Does not start processing: call ``runner.confirm_upload``
     for a new document.
     """
-    temp_path, sha256, size = receive(chunks)
-    return register_upload(patient_id, filename, temp_path, sha256, size)
+    try:
+        temp_path, sha256, size = receive(chunks)
+    except UploadRejected:
+        audit.record(actor, "document.upload_refused", patient_id)
+        raise
+    return register_upload(patient_id, filename, temp_path, sha256, size, actor=actor)
+
+
+async def accept_upload_async(patient_id: str, chunks: AsyncIterator[bytes], filename: Callable[[], str], *,
+                              actor: Actor | None = None) -> Accepted:
+    """``accept_upload`` for an async byte stream (the REST route). ``filename`` is asked for once
+    the bytes are in: a multipart body names its file as it streams."""
+    try:
+        temp_path, sha256, size = await receive_async(chunks)
+    except UploadRejected:
+        await asyncio.to_thread(audit.record, actor, "document.upload_refused", patient_id)
+        raise
+    return await asyncio.to_thread(register_upload, patient_id, filename(), temp_path, sha256, size,
+                                   actor=actor)
+
+
+def refuse_declared_size(patient_id: str, declared_bytes: int, overhead: int, *,
+                         actor: Actor | None = None) -> None:
+    """Refuse (and audit) an upload whose declared length alone is over the limit, before a byte
+    is read. ``overhead`` allows for the framing around the file (multipart boundaries)."""
+    max_bytes = get_settings().max_upload_bytes
+    if declared_bytes > max_bytes + overhead:
+        audit.record(actor, "document.upload_refused", patient_id)
+        raise UploadRejected("error.too_large", {"limit_mb": max(1, max_bytes // (1024 * 1024))})
 
 
 def _find_duplicate(patient_id: str, sha256: str) -> Document | None:
@@ -97,8 +130,20 @@ def _find_duplicate(patient_id: str, sha256: str) -> Document | None:
         ).first()
 
 
-def register_upload(patient_id: str, filename: str, temp_path: Path, sha256: str, size: int) -> Accepted:
+def register_upload(patient_id: str, filename: str, temp_path: Path, sha256: str, size: int, *,
+                    actor: Actor | None = None) -> Accepted:
     """The part of ``accept_upload`` after the bytes are in a temp file."""
+    try:
+        accepted = _register(patient_id, filename, temp_path, sha256, size)
+    except UploadRejected as exc:
+        audit.record(actor, "document.upload_refused", patient_id, exc.document.id if exc.document else None)
+        raise
+    action = "document.upload_duplicate" if accepted.duplicate else "document.upload"
+    audit.record(actor, action, patient_id, accepted.document.id)
+    return accepted
+
+
+def _register(patient_id: str, filename: str, temp_path: Path, sha256: str, size: int) -> Accepted:
     existing = _find_duplicate(patient_id, sha256)
     if existing is not None:
         with contextlib.suppress(FileNotFoundError):

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 
+from medupload import audit
+from medupload.audit import Actor
 from medupload.db import session_scope
 from medupload.models import Document, Fact, Patient, ProgramEnrollment, RequirementMatch
 from medupload.pipeline import dispatch, storage
@@ -314,9 +316,9 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- retry and watchdog
 
 
-def retry_document(document_id: str) -> DocumentOut:
-    """Start a new attempt for a failed (or processed) document. Raises RetryConflict if it is
-    still in the pipeline, LookupError if it does not exist."""
+def retry_document(document_id: str, *, actor: Actor | None = None) -> DocumentOut:
+    """Start a new attempt for a failed (or processed) document, audited for ``actor`` (also when
+    refused). Raises RetryConflict if it is still in the pipeline, LookupError if it does not exist."""
     with session_scope() as session:
         claimed = session.execute(
             update(Document)
@@ -324,10 +326,14 @@ def retry_document(document_id: str) -> DocumentOut:
             .values(status=DocumentStatus.RECEIVED, error_code=None, failed_stage=None,
                     updated_at=datetime.now(UTC))
         ).rowcount
-        if not claimed:
-            if session.get(Document, document_id) is None:
-                raise LookupError(document_id)
-            raise RetryConflict(document_id)
+        row = session.get(Document, document_id)
+        if row is None:
+            raise LookupError(document_id)
+        patient_id = row.patient_id
+    if not claimed:
+        audit.record(actor, "document.retry_refused", patient_id, document_id)
+        raise RetryConflict(document_id)
+    audit.record(actor, "document.retry", patient_id, document_id)
     # Stage upload_received restarts the indicator: steps() treats what follows a failed event
     # as a new attempt.
     emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -169,7 +170,7 @@ class PatientState(AuthState):
             document: DocumentOut | None = None
             try:
                 accepted = await asyncio.to_thread(
-                    accept.accept_upload, patient_id, name, _chunks(upload.file.read)
+                    accept.accept_upload, patient_id, name, _chunks(upload.file.read), actor=principal
                 )
                 document = accepted.document
             except accept.UploadRejected as exc:
@@ -222,11 +223,12 @@ class PatientState(AuthState):
     @rx.event(background=True)
     async def retry(self, document_id: str) -> None:
         async with self:
-            if not self._owns(document_id):
+            principal = self._principal()
+            if principal is None or not self._owns(document_id):
                 return
             self.notices = []
         try:
-            await _call(runner.retry_document, document_id)
+            await _call(functools.partial(runner.retry_document, actor=principal), document_id)
         except runner.RetryConflict:
             async with self:
                 self.notices = [

@@ -122,7 +122,7 @@ class StaffState(AuthState):
         from medupload.pipeline import runner
 
         with contextlib.suppress(runner.RetryConflict, LookupError):
-            await asyncio.to_thread(runner.retry_document, document_id)
+            await asyncio.to_thread(runner.retry_document, document_id, actor=principal)
 
     @rx.event(background=True)
     async def follow(self) -> None:
