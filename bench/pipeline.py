@@ -39,7 +39,7 @@ import medupload.models  # noqa: E402,F401
 from medupload import records  # noqa: E402
 from medupload.db import get_engine, session_scope  # noqa: E402
 from medupload.models import Document, Patient, ProgramEnrollment  # noqa: E402
-from medupload.pipeline import runner  # noqa: E402
+from medupload.pipeline import accept, runner  # noqa: E402
 from medupload.pipeline.ocr import read_document  # noqa: E402
 from medupload.settings import get_settings  # noqa: E402
 
@@ -93,7 +93,7 @@ def bench_inline(pngs: list[Path], tag: str) -> tuple[float, float]:
     start = time.perf_counter()
     for index, path in enumerate(pngs):
         data = path.read_bytes() + f"{tag}{index}".encode()  # distinct bytes: no dedupe between runs
-        accepted = runner.accept_upload(pid, path.name, [data])
+        accepted = accept.accept_upload(pid, path.name, [data])
         assert runner.process_document(accepted.document.id) == "processed"
         first: dict[str, datetime] = {}
         for event in records.document_events(accepted.document.id):
@@ -111,12 +111,12 @@ def bench_queue(pngs: list[Path], workers: int, tag: str) -> float:
     try:
         pid = patient()
         # Warm every worker (imports, extraction models) before the clock starts.
-        warm = [runner.accept_upload(pid, "w.png", [pngs[0].read_bytes() + f"{tag}w{i}".encode()]).document.id
+        warm = [accept.accept_upload(pid, "w.png", [pngs[0].read_bytes() + f"{tag}w{i}".encode()]).document.id
                 for i in range(workers * 2)]
         for document_id in warm:
             runner.confirm_upload(document_id)
         wait_all(warm)
-        ids = [runner.accept_upload(pid, p.name, [p.read_bytes() + f"{tag}{i}".encode()]).document.id
+        ids = [accept.accept_upload(pid, p.name, [p.read_bytes() + f"{tag}{i}".encode()]).document.id
                for i, p in enumerate(pngs)]
         assert len(set(ids)) == len(ids)
         start = time.perf_counter()

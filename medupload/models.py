@@ -11,6 +11,8 @@ from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from medupload.progress.stages import DocumentStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -81,7 +83,7 @@ class Document(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64)
     storage_path: str = Field(max_length=500)
-    status: str = Field(default="received", max_length=16)
+    status: str = Field(default=DocumentStatus.RECEIVED.value, max_length=16)
     stage: str = Field(default="upload_received", max_length=32)
     error_code: str | None = Field(default=None, max_length=64)
     failed_stage: str | None = Field(default=None, max_length=32)

@@ -18,12 +18,12 @@ from sqlmodel import col, select
 
 from medupload.db import session_scope
 from medupload.models import Document, Fact, Patient, ProgramEnrollment, ProgressEventRow, RequirementMatch
-from medupload.progress.stages import STEP_LABELS, STEPS, ProgressEvent, Stage
+from medupload.progress.stages import STEP_LABELS, STEPS, DocumentStatus, ProgressEvent, Stage
 from medupload.schemas import DocumentOut
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_STATUSES = ("received", "processing", "processed", "failed")
+DOCUMENT_STATUSES = tuple(DocumentStatus)
 
 
 class FactOut(BaseModel):
@@ -243,7 +243,7 @@ def stage_stats(limit: int = 200) -> list[StageStat]:
     """
     with session_scope() as session:
         ids = session.exec(
-            select(Document.id).where(Document.status == "processed")
+            select(Document.id).where(Document.status == DocumentStatus.PROCESSED)
             .order_by(col(Document.finished_at).desc()).limit(limit)
         ).all()
         rows = session.exec(

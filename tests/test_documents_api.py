@@ -230,6 +230,8 @@ def test_patient_isolation_and_staff(env: Env) -> None:
             ("GET", f"/patients/{env.b}/requirements"),
             ("GET", "/documents"),
             ("GET", "/stats/stages"),
+            ("GET", f"/patients/{env.b}/audit"),
+            ("GET", f"/patients/{env.a}/audit"),  # the audit trail is staff-only, even one's own
         ]:
             response = client.request(method, path)
             assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden", path
@@ -252,6 +254,53 @@ def test_patient_isolation_and_staff(env: Env) -> None:
         assert stats["total"]["count"] >= 1 and stats["total"]["p90_seconds"] >= stats["total"]["p50_seconds"]
         assert staff.get(f"/patients/{env.b}/documents/{document_b}").status_code == 200
         assert staff.post("/patients/p_nobody/documents", files={"file": ("x.png", b"x")}).status_code == 404
+
+
+def _audit_rows(document_id: str) -> list[tuple[str | None, str]]:
+    with session_scope() as session:
+        rows = session.exec(select(AuditEntry).where(AuditEntry.document_id == document_id)
+                            .order_by(col(AuditEntry.id))).all()
+        return [(row.user_id, row.action) for row in rows]
+
+
+def test_upload_and_retry_through_rest_each_leave_one_audit_entry(env: Env) -> None:
+    with env.client(env.user_a) as client:
+        refused = client.post(f"/patients/{env.a}/documents",
+                              files={"file": ("x.pdf", docgen.corrupt_pdf(), "application/pdf")})
+        document_id = refused.json()["error"]["document_id"]
+        assert _audit_rows(document_id) == [(env.user_a.id, "document.upload_refused")]
+
+        assert client.post(f"/patients/{env.a}/documents/{document_id}/retry").status_code == 202
+        _wait_terminal(client, env.a, document_id)  # its own read of the detail is audited apart
+        with session_scope() as session:
+            session.execute(update(Document).where(col(Document.id) == document_id)
+                            .values(status="processing"))
+        assert client.post(f"/patients/{env.a}/documents/{document_id}/retry").status_code == 409
+        uploaded = _upload(client, env.a, _png("Audit note\nNo findings."))
+        assert uploaded.status_code == 202
+
+    actions = [action for user, action in _audit_rows(document_id) if action != "document.read"]
+    assert actions == ["document.upload_refused", "document.retry", "document.retry_refused"]
+    assert _audit_rows(uploaded.json()["id"]) == [(env.user_a.id, "document.upload")]
+
+
+def test_staff_read_a_patients_audit_trail(env: Env) -> None:
+    with env.client(env.user_a) as client:
+        document_id = _upload(client, env.a, _png("Trail note\nAll well.")).json()["id"]
+        assert client.get(f"/patients/{env.a}/documents/{document_id}").status_code == 200
+    with env.client(env.staff) as staff:
+        trail = staff.get(f"/patients/{env.a}/audit")
+        assert trail.status_code == 200
+        entries = trail.json()
+        assert [(e["action"], e["document_id"]) for e in entries[:2]] == [
+            ("document.read", document_id), ("document.upload", document_id)]
+        assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
+        assert set(entries[0]) == {"id", "at", "user_id", "action", "patient_id", "document_id"}
+        page = staff.get(f"/patients/{env.a}/audit", params={"limit": 1, "offset": 1}).json()
+        assert [e["action"] for e in page] == ["document.read"]  # reading the trail was audited first
+        assert staff.get(f"/patients/{env.a}/audit").json()[0]["action"] == "patient.audit_read"
+        assert staff.get("/patients/p_nobody/audit").status_code == 404
+        assert staff.get(f"/patients/{env.a}/audit", params={"limit": 0}).status_code == 422
 
 
 @pytest.mark.slow

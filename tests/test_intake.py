@@ -12,6 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageFile
 
+from medupload.api.errors import http_status
 from medupload.pipeline.intake import (
     MAX_PAGES,
     MAX_PIXELS,
@@ -70,7 +71,7 @@ def test_sniffing_ignores_the_filename(tmp_path: Path, small_page: Image.Image) 
     assert inspect(png_named_pdf).kind == "png"
     with pytest.raises(IntakeError) as caught:
         inspect(text_named_pdf)
-    assert (caught.value.code, caught.value.http_status) == ("error.unsupported_type", 415)
+    assert (caught.value.code, http_status(caught.value.code)) == ("error.unsupported_type", 415)
 
 
 # ----------------------------------------------------------------------------- good inputs
@@ -155,7 +156,7 @@ def test_each_bad_input_gets_its_code_and_status(
 ) -> None:
     data, code, status = bad_inputs[name]
     error = _refusal(_write(tmp_path, name, data))
-    assert (error.code, error.http_status) == (code, status)
+    assert (error.code, http_status(error.code)) == (code, status)
     assert error.code in MESSAGES
     # The user sees the catalogue text only, filled with numbers, never exception text.
     assert error.message == message(error.code, **error.numbers)
@@ -230,7 +231,7 @@ def test_sink_refuses_past_the_limit_and_leaves_nothing(tmp_path: Path) -> None:
     sink.write(b"a" * limit)
     with pytest.raises(IntakeError) as caught:
         sink.write(b"b")  # refused at the first byte over, not after reading everything
-    assert (caught.value.code, caught.value.http_status) == ("error.too_large", 413)
+    assert (caught.value.code, http_status(caught.value.code)) == ("error.too_large", 413)
     assert caught.value.numbers == {"limit_mb": 3}
     assert "3 MB" in caught.value.message
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ from support import make_patient
 from medupload import records
 from medupload.db import session_scope
 from medupload.models import Document, Fact, ProgramEnrollment
-from medupload.pipeline import runner
+from medupload.pipeline import accept, lease, runner
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
 
@@ -84,20 +84,20 @@ def test_queue_processes_and_survives_kill_9(queue_env: tuple[str, Path]) -> Non
 
     # 1. A document goes through a worker.
     small = docgen.png(docgen.render_page(PAGE, size=(8.5, 4.0)))
-    first = runner.accept_upload(patient, "one.png", [small]).document.id
+    first = accept.accept_upload(patient, "one.png", [small]).document.id
     runner.confirm_upload(first)
     _wait(lambda: _status(first).status in ("processed", "failed"), 120, "first document", logs)
     assert _status(first).status == "processed"
 
     # 2. A four-page scan; kill -9 the worker process that holds it once OCR is under way.
     scan = docgen.scanned_pdf([PAGE, PAGE.replace("2026-02-03", "2026-02-04"), PAGE, PAGE])
-    second = runner.accept_upload(patient, "scan.pdf", [scan]).document.id
+    second = accept.accept_upload(patient, "scan.pdf", [scan]).document.id
     runner.confirm_upload(second)
     def page_2_started() -> bool:
         return any(e.code == "ocr.page" and "page 2 " in e.detail for e in records.document_events(second))
 
     _wait(page_2_started, 120, "OCR of page 2", logs)
-    holder = sync_redis().get(runner.lease_key(second))
+    holder = sync_redis().get(lease.lease_key(second))
     assert holder is not None
     pid = int(holder.split(":")[0])
     killed_at = time.monotonic()

@@ -14,9 +14,10 @@ from sqlmodel import col, func, select
 from support import PHI_CANARY, make_patient
 
 from medupload import records
+from medupload.api import errors as api_errors
 from medupload.db import session_scope
 from medupload.models import Document, Fact, ProgramEnrollment, RequirementMatch
-from medupload.pipeline import runner, storage
+from medupload.pipeline import accept, dispatch, runner, storage
 from medupload.progress.stages import STEPS, Stage, steps
 from medupload.settings import get_settings
 
@@ -56,10 +57,10 @@ def _facts(document_id: str) -> list[Fact]:
 
 
 def _process(patient_id: str, data: bytes, filename: str = f"{PHI_CANARY}.png") -> str:
-    accepted = runner.accept_upload(patient_id, filename, [data[:1000], data[1000:]])
+    accepted = accept.accept_upload(patient_id, filename, [data[:1000], data[1000:]])
     assert not accepted.duplicate
     runner.confirm_upload(accepted.document.id)
-    runner.wait_inline(accepted.document.id, timeout=120)
+    dispatch.wait_inline(accepted.document.id, timeout=120)
     return accepted.document.id
 
 
@@ -116,7 +117,7 @@ def test_rerun_replaces_facts_and_matches(patient: str) -> None:
     assert facts_before and matches_before
 
     runner.retry_document(document_id)
-    runner.wait_inline(document_id, timeout=120)
+    dispatch.wait_inline(document_id, timeout=120)
     # A direct second run of a processed document is a no-op (duplicate delivery).
     assert runner.process_document(document_id) == "processed"
 
@@ -142,9 +143,9 @@ def test_rerun_replaces_facts_and_matches(patient: str) -> None:
 )
 def test_intake_refusal_keeps_file_and_row(patient: str, make, code: str, http_status: int) -> None:  # type: ignore[no-untyped-def]
     data = make()
-    with pytest.raises(runner.UploadRejected) as caught:
-        runner.accept_upload(patient, "scan.pdf", [data])
-    assert (caught.value.code, caught.value.http_status) == (code, http_status)
+    with pytest.raises(accept.UploadRejected) as caught:
+        accept.accept_upload(patient, "scan.pdf", [data])
+    assert (caught.value.code, api_errors.http_status(caught.value.code)) == (code, http_status)
     assert caught.value.document is not None
     document = _document(caught.value.document.id)
     assert (document.status, document.error_code, document.failed_stage) == ("failed", code, "ocr_started")
@@ -163,10 +164,11 @@ def test_too_large_stores_nothing(patient: str, monkeypatch: pytest.MonkeyPatch)
             sent.append(1)
             yield b"\0" * 65536
 
-    with pytest.raises(runner.UploadRejected) as caught:
-        runner.accept_upload(patient, "big.png", chunks())
+    with pytest.raises(accept.UploadRejected) as caught:
+        accept.accept_upload(patient, "big.png", chunks())
     rejected = caught.value
-    assert (rejected.code, rejected.http_status, rejected.document) == ("error.too_large", 413, None)
+    assert (rejected.code, api_errors.http_status(rejected.code), rejected.document) == (
+        "error.too_large", 413, None)
     assert caught.value.numbers == {"limit_mb": 1}
     assert len(sent) <= 17
     with session_scope() as session:
@@ -177,13 +179,13 @@ def test_too_large_stores_nothing(patient: str, monkeypatch: pytest.MonkeyPatch)
 
 def test_duplicate_upload(patient: str) -> None:
     data = page_png()
-    first = runner.accept_upload(patient, "a.png", [data])
-    again = runner.accept_upload(patient, "renamed.png", [data])
+    first = accept.accept_upload(patient, "a.png", [data])
+    again = accept.accept_upload(patient, "renamed.png", [data])
     assert again.duplicate and again.document.duplicate and again.document.id == first.document.id
     assert again.document.filename == "a.png"
     # Another patient with the same bytes gets their own document; the stored file is shared.
     other = make_patient("other")
-    theirs = runner.accept_upload(other, "b.png", [data])
+    theirs = accept.accept_upload(other, "b.png", [data])
     assert not theirs.duplicate and theirs.document.id != first.document.id
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Document)).one() == 2
@@ -209,7 +211,7 @@ def test_ocr_timeout_then_retry(patient: str, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(get_settings(), "ocr_page_timeout_seconds", 30.0)
     runner.retry_document(document_id)
-    runner.wait_inline(document_id, timeout=120)
+    dispatch.wait_inline(document_id, timeout=120)
     document = _document(document_id)
     assert (document.status, document.error_code, document.failed_stage) == ("processed", None, None)
     events = records.document_events(document_id)
@@ -233,15 +235,15 @@ def _stale(document_id: str, *, status: str, attempts: int) -> None:
 
 
 def test_watchdog_requeues_and_gives_up(patient: str) -> None:
-    stuck = runner.accept_upload(patient, "a.png", [page_png()]).document.id
-    hopeless = runner.accept_upload(patient, "b.png", [page_png("Progress note\nNo findings.")]).document.id
-    fresh = runner.accept_upload(patient, "c.png", [page_png("Another note\nAll well.")]).document.id
+    stuck = accept.accept_upload(patient, "a.png", [page_png()]).document.id
+    hopeless = accept.accept_upload(patient, "b.png", [page_png("Progress note\nNo findings.")]).document.id
+    fresh = accept.accept_upload(patient, "c.png", [page_png("Another note\nAll well.")]).document.id
     _stale(stuck, status="processing", attempts=1)
     _stale(hopeless, status="processing", attempts=runner.MAX_ATTEMPTS)
 
     acted = runner.recover_stuck(older_than_s=60)
     assert sorted(acted) == sorted([stuck, hopeless]) and fresh not in acted
-    runner.wait_inline(stuck, timeout=120)
+    dispatch.wait_inline(stuck, timeout=120)
     assert _document(stuck).status == "processed"
     document = _document(hopeless)
     assert (document.status, document.error_code, document.failed_stage) == (
@@ -251,10 +253,10 @@ def test_watchdog_requeues_and_gives_up(patient: str) -> None:
 
 
 def test_clean_filename() -> None:
-    assert runner.clean_filename("C:\\Users\\x\\scan\x00.pdf") == "scan.pdf"
-    assert runner.clean_filename("../../etc/passwd") == "passwd"
-    assert runner.clean_filename("") == "upload"
-    assert len(runner.clean_filename("a" * 400)) == 255
+    assert accept.clean_filename("C:\\Users\\x\\scan\x00.pdf") == "scan.pdf"
+    assert accept.clean_filename("../../etc/passwd") == "passwd"
+    assert accept.clean_filename("") == "upload"
+    assert len(accept.clean_filename("a" * 400)) == 255
 
 
 def test_store_is_atomic_and_keeps_existing(fresh_db: str, tmp_path: Path) -> None:

@@ -8,7 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from medupload.progress.stages import MESSAGES, STEPS, ProgressEvent, Stage, message, steps
+from medupload.progress.stages import (
+    IN_FLIGHT_STATUSES,
+    MESSAGES,
+    STEPS,
+    TERMINAL_STATUSES,
+    DocumentStatus,
+    ProgressEvent,
+    Stage,
+    message,
+    steps,
+)
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -117,3 +127,14 @@ def test_a_later_event_repairs_a_missed_one(missing: int) -> None:
     stages = [s for i, s in enumerate(STEPS) if i != missing]
     assert states(run(stages)) == ["done"] * 6
     assert states(run(stages[:-1])) == expected(STEPS.index(stages[-2]) + 1, "active")
+
+
+def test_document_status_is_its_string_in_the_database_and_json() -> None:
+    import json
+
+    assert [status.value for status in DocumentStatus] == ["received", "processing", "processed", "failed"]
+    assert sorted(TERMINAL_STATUSES) == ["failed", "processed"]
+    assert sorted(IN_FLIGHT_STATUSES) == ["processing", "received"]
+    # A row's plain string finds its member, and a member serialises as the plain string.
+    assert "failed" in TERMINAL_STATUSES and "processing" not in TERMINAL_STATUSES
+    assert json.dumps({"status": DocumentStatus.PROCESSED}) == '{"status": "processed"}'

@@ -1,30 +1,27 @@
-"""Documents: upload (streamed), list, detail, retry, FHIR view, requirement status; staff lists
-and stage timings. The heavy lifting is ``pipeline.runner`` (writes) and ``records`` (reads)."""
+"""Documents: upload (streamed), list, detail, retry, FHIR view, requirement status; staff lists,
+stage timings and a patient's audit trail. The heavy lifting is ``pipeline.accept``/``runner``
+(writes, audited there for the UI and the API alike), ``records`` and ``audit`` (reads)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from medupload import records
+from medupload import audit, records
 from medupload.api.deps import PatientAccessDep, StaffDep
-from medupload.api.errors import ApiError
+from medupload.api.errors import ApiError, coded_error
 from medupload.api.fhir import document_reference
 from medupload.api.multipart import FILE_FIELD, MultipartFileStream
-from medupload.auth import Principal
-from medupload.db import session_scope
-from medupload.models import AuditEntry
-from medupload.pipeline import runner, storage
+from medupload.pipeline import accept, runner, storage
+from medupload.progress.stages import DocumentStatus
 from medupload.schemas import DocumentOut
-from medupload.settings import get_settings
 
 router = APIRouter(tags=["documents"])
 
@@ -56,15 +53,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _audit(principal: Principal, action: str, patient_id: str, document_id: str | None = None) -> None:
-    with session_scope() as session:
-        session.add(AuditEntry(user_id=principal.user_id, action=action, patient_id=patient_id,
-                               document_id=document_id))
-
-
-def _rejected(exc: runner.UploadRejected) -> ApiError:
+def _rejected(exc: accept.UploadRejected) -> ApiError:
     extra = {"document_id": exc.document.id} if exc.document is not None else None
-    return ApiError(exc.http_status, exc.code, extra, **exc.numbers)
+    return coded_error(exc.code, extra, **exc.numbers)
 
 
 # --------------------------------------------------------------------------- patient routes
@@ -85,32 +76,19 @@ def _rejected(exc: runner.UploadRejected) -> ApiError:
 )
 async def upload_document(patient_id: str, request: Request, principal: PatientAccessDep) -> JSONResponse:
     """Upload one file (multipart field `file`). Processing starts at once; follow it on the stream."""
-    max_bytes = get_settings().max_upload_bytes
-    limit_mb = max(1, max_bytes // (1024 * 1024))
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_bytes + _MULTIPART_OVERHEAD:
-        raise ApiError(413, "error.too_large", limit_mb=limit_mb)
-    if not await asyncio.to_thread(records.patient_exists, patient_id):
-        raise ApiError(404, "not_found")
-    upload = MultipartFileStream(request.headers.get("content-type", ""))
     try:
-        temp_path, sha256, size = await runner.receive_async(upload.chunks(request))
-    except runner.UploadRejected as exc:
-        raise _rejected(exc) from None
-    if not upload.found:
-        with contextlib.suppress(FileNotFoundError):
-            temp_path.unlink()
-        raise ApiError(422, "request.invalid", {"fields": ["body.file"]})
-    try:
-        accepted = await asyncio.to_thread(runner.register_upload, patient_id, upload.filename or "",
-                                           temp_path, sha256, size)
-    except runner.UploadRejected as exc:
-        await asyncio.to_thread(_audit, principal, "document.upload_refused", patient_id,
-                                exc.document.id if exc.document else None)
+        if length is not None and length.isdigit():
+            await asyncio.to_thread(accept.refuse_declared_size, patient_id, int(length), _MULTIPART_OVERHEAD,
+                                    actor=principal)
+        if not await asyncio.to_thread(records.patient_exists, patient_id):
+            raise ApiError(404, "not_found")
+        upload = MultipartFileStream(request.headers.get("content-type", ""))
+        accepted = await accept.accept_upload_async(patient_id, upload.chunks(request),
+                                                    lambda: upload.filename or "", actor=principal)
+    except accept.UploadRejected as exc:
         raise _rejected(exc) from None
     document = accepted.document
-    await asyncio.to_thread(_audit, principal, "document.upload_duplicate" if accepted.duplicate
-                            else "document.upload", patient_id, document.id)
     if accepted.duplicate:
         return JSONResponse(document.model_dump(mode="json"), status_code=200)
     await asyncio.to_thread(runner.confirm_upload, document.id)
@@ -129,7 +107,7 @@ def get_document(patient_id: str, document_id: str, principal: PatientAccessDep)
     detail = records.document_detail(patient_id, document_id)
     if detail is None:
         raise ApiError(404, "not_found")
-    _audit(principal, "document.read", patient_id, document_id)
+    audit.record(principal, "document.read", patient_id, document_id)
     return detail
 
 
@@ -141,13 +119,11 @@ def retry_document(patient_id: str, document_id: str, principal: PatientAccessDe
     if records.get_document(patient_id, document_id) is None:
         raise ApiError(404, "not_found")
     try:
-        document = runner.retry_document(document_id)
+        return runner.retry_document(document_id, actor=principal)
     except runner.RetryConflict:
-        raise ApiError(409, "conflict.processing") from None
+        raise coded_error("conflict.processing") from None
     except LookupError:
         raise ApiError(404, "not_found") from None
-    _audit(principal, "document.retry", patient_id, document_id)
-    return document
 
 
 @router.get("/patients/{patient_id}/documents/{document_id:docid}/fhir", responses=_ERRORS)
@@ -156,7 +132,7 @@ def document_fhir(patient_id: str, document_id: str, principal: PatientAccessDep
     document = records.get_document(patient_id, document_id)
     if document is None:
         raise ApiError(404, "not_found")
-    _audit(principal, "document.fhir_read", patient_id, document_id)
+    audit.record(principal, "document.fhir_read", patient_id, document_id)
     return JSONResponse(document_reference(document, _sha1_base64(storage.path_for(document.sha256))),
                         media_type="application/fhir+json")
 
@@ -174,12 +150,25 @@ def requirements(patient_id: str, principal: PatientAccessDep) -> list[records.R
 @router.get("/documents", response_model=list[DocumentOut])
 def staff_documents(
     principal: StaffDep,
-    status: Literal["received", "processing", "processed", "failed"] | None = None,
+    status: DocumentStatus | None = None,
     patient_id: str | None = Query(default=None, max_length=40),
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> list[DocumentOut]:
     """Every patient's documents, newest activity first (staff only)."""
     return records.documents_by_status(status, patient_id, limit=limit)
+
+
+@router.get("/patients/{patient_id}/audit", response_model=list[audit.AuditOut],
+            responses={403: _ERRORS[403], 404: _ERRORS[404]})
+def patient_audit(patient_id: str, principal: StaffDep,
+                  limit: int = Query(default=100, ge=1, le=1000),
+                  offset: int = Query(default=0, ge=0)) -> list[audit.AuditOut]:
+    """Who did what to this patient's record, newest first (staff only). Reading it is audited too."""
+    if not records.patient_exists(patient_id):
+        raise ApiError(404, "not_found")
+    entries = audit.trail(patient_id, limit=limit, offset=offset)
+    audit.record(principal, "patient.audit_read", patient_id)
+    return entries
 
 
 @router.get("/stats/stages", response_model=list[records.StageStat])

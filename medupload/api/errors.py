@@ -27,6 +27,26 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": message(self.code, **self.numbers), **self.extra}}
 
 
+#: The HTTP status for a code raised below the API (intake refusals, pipeline conflicts): the
+#: pipeline knows nothing of HTTP, this table is where its codes meet it. Others are 422.
+HTTP_STATUS: dict[str, int] = {
+    "error.too_large": 413,
+    "error.unsupported_type": 415,
+    "conflict.processing": 409,
+    "not_found": 404,
+}
+
+
+def http_status(code: str) -> int:
+    """The status a coded refusal is answered with (422 unless the table says otherwise)."""
+    return HTTP_STATUS.get(code, 422)
+
+
+def coded_error(code: str, extra: dict[str, Any] | None = None, **numbers: int | float) -> ApiError:
+    """An ApiError for a catalogue code from the pipeline, with the status from ``HTTP_STATUS``."""
+    return ApiError(http_status(code), code, extra, **numbers)
+
+
 _STATUS_CODES = {401: "auth.required", 403: "auth.forbidden", 404: "not_found"}
 
 

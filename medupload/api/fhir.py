@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from medupload.progress.stages import DocumentStatus
 from medupload.schemas import DocumentOut
 
 #: Our document types -> LOINC document ontology codes (the common clinical note kinds).
@@ -45,7 +46,7 @@ def _instant(value: datetime) -> str:
 def document_reference(document: DocumentOut, sha1_base64: str | None) -> dict[str, Any]:
     """FHIR R4 DocumentReference. ``attachment.hash`` is base64 SHA-1 as FHIR R4 defines it (the
     caller computes it from the kept raw file); our SHA-256 is given as an identifier."""
-    docstatus = {"processed": "final"}.get(document.status, "preliminary")
+    docstatus = {DocumentStatus.PROCESSED: "final"}.get(document.status, "preliminary")
     type_: dict[str, Any] = {"text": document.document_type or "Unknown"}
     loinc = _loinc_for(document.document_type)
     if loinc is not None:

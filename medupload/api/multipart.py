@@ -82,3 +82,6 @@ class MultipartFileStream:
         if self._out:
             data, self._out = b"".join(self._out), []
             yield data
+        if not self.found:
+            # No file part at all: a malformed request, not an upload (the partial file is discarded).
+            raise ApiError(422, "request.invalid", {"fields": ["body.file"]})

@@ -25,6 +25,7 @@ from medupload.api.deps import bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
 from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
+from medupload.progress.stages import TERMINAL_STATUSES
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
@@ -32,7 +33,6 @@ from medupload.settings import get_settings
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 3000
-TERMINAL = frozenset({"processed", "failed"})
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
@@ -93,7 +93,7 @@ class _Told:
         if self.status.get(doc_id) == status:
             return False
         self.status[doc_id] = status
-        if status not in TERMINAL:
+        if status not in TERMINAL_STATUSES:
             self.done.pop(doc_id, None)
         return True
 
@@ -171,7 +171,7 @@ async def _poll(patient_id: str, told: _Told) -> list[str]:
     for doc in documents or []:
         if told.update(doc.id, doc.status):
             frames.append(_frame("document_update", doc.model_dump_json()))
-            if doc.status in TERMINAL and told.finish(doc.id, doc.status):
+            if doc.status in TERMINAL_STATUSES and told.finish(doc.id, doc.status):
                 done = json.dumps({"document_id": doc.id, "status": doc.status})
                 frames.append(_frame("done", done))
     return frames

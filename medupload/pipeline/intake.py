@@ -35,7 +35,6 @@ CONTENT_TYPES: dict[str, str] = {
     "heic": "image/heic",
 }
 
-_STATUS = {"error.unsupported_type": 415, "error.too_large": 413}
 # ISO-BMFF brands of HEIF stills (iPhones write "heic"; "mif1"/"msf1" are generic HEIF and
 # count only when a HEVC brand is among the compatible ones: AVIF also uses "mif1").
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
@@ -48,7 +47,6 @@ class IntakeError(Exception):
     def __init__(self, code: str, **numbers: int) -> None:
         super().__init__(code)
         self.code = code
-        self.http_status = _STATUS.get(code, 422)
         self.numbers: dict[str, int] = dict(numbers)
 
     @property

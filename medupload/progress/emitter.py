@@ -23,14 +23,20 @@ from sqlmodel import col
 
 from medupload.db import session_scope
 from medupload.models import Document, ProgressEventRow
-from medupload.progress.stages import STAGE_FRACTIONS, ProgressEvent, Stage, message
+from medupload.progress.stages import (
+    STAGE_FRACTIONS,
+    TERMINAL_STATUSES,
+    DocumentStatus,
+    ProgressEvent,
+    Stage,
+    message,
+)
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 1000
-TERMINAL_STATUSES = frozenset({"processed", "failed"})
 
 # KEYS[1] = stream, KEYS[2] = channel; ARGV = maxlen, ttl, then (kind, data) pairs.
 # Running XADD and PUBLISH in one script keeps the published order identical to the stream
@@ -52,14 +58,14 @@ def stream_name(patient_id: str) -> str:
     return get_settings().redis_key(f"doc_progress:{patient_id}")
 
 
-def status_for(stage: Stage) -> str:
+def status_for(stage: Stage) -> DocumentStatus:
     if stage is Stage.UPLOAD_RECEIVED:
-        return "received"
+        return DocumentStatus.RECEIVED
     if stage is Stage.MATCHING_COMPLETE:
-        return "processed"
+        return DocumentStatus.PROCESSED
     if stage is Stage.FAILED:
-        return "failed"
-    return "processing"
+        return DocumentStatus.FAILED
+    return DocumentStatus.PROCESSING
 
 
 class _RateLimitedWarning:

@@ -50,7 +50,18 @@ STAGE_FRACTIONS: dict[Stage, float] = {
     Stage.MATCHING_COMPLETE: 1.0,
 }
 
-DocumentStatus = Literal["received", "processing", "processed", "failed"]
+class DocumentStatus(StrEnum):
+    """A document's status, stored and sent as its value (``"processed"``)."""
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+#: Where an attempt ends (a retry starts a new one); the others are still in the pipeline.
+TERMINAL_STATUSES: frozenset[DocumentStatus] = frozenset({DocumentStatus.PROCESSED, DocumentStatus.FAILED})
+IN_FLIGHT_STATUSES: frozenset[DocumentStatus] = frozenset(set(DocumentStatus) - TERMINAL_STATUSES)
 
 #: The message catalogue: code -> user-safe text. Only integers are interpolated; never
 #: document text, names, filenames or exception strings. Codes are stable and translatable.

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from medupload.progress.stages import STEP_LABELS, ProgressEvent, Stage, message, steps
+from medupload.progress.stages import (
+    STEP_LABELS,
+    TERMINAL_STATUSES,
+    DocumentStatus,
+    ProgressEvent,
+    Stage,
+    message,
+    steps,
+)
 
 ACCEPT_TYPES: dict[str, list[str]] = {
     "application/pdf": [".pdf"],
@@ -23,10 +31,10 @@ ACCEPT_TYPES: dict[str, list[str]] = {
 }
 
 STATUS_LABELS: dict[str, str] = {
-    "received": "Received",
-    "processing": "Processing",
-    "processed": "Processed",
-    "failed": "Failed",
+    DocumentStatus.RECEIVED: "Received",
+    DocumentStatus.PROCESSING: "Processing",
+    DocumentStatus.PROCESSED: "Processed",
+    DocumentStatus.FAILED: "Failed",
 }
 
 STATE_LABELS: dict[str, str] = {
@@ -164,11 +172,11 @@ def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
     shown = steps(events)
     # The document row is the snapshot: if it says processed but events were lost (Redis
     # down, expired stream), the rendered steps follow the row instead of sticking.
-    status = str(doc.get("status", "received"))
-    if status == "processed" and any(s.state != "done" for s in shown):
+    status = str(doc.get("status", DocumentStatus.RECEIVED))
+    if status == DocumentStatus.PROCESSED and any(s.state != "done" for s in shown):
         shown = [s.model_copy(update={"state": "done"}) for s in shown]
     failed = any(s.state == "failed" for s in shown)
-    if status == "failed" and not failed:
+    if status == DocumentStatus.FAILED and not failed:
         failed_stage = doc.get("failed_stage") or doc.get("stage")
         shown = _mark_failed(shown, failed_stage)
         failed = True
@@ -198,7 +206,7 @@ def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
         failed=failed,
         error_message=message(code) if failed and code else ("" if not failed else message("error.internal")),
         error_code=code if failed else "",
-        running=not failed and status != "processed",
+        running=not failed and status != DocumentStatus.PROCESSED,
         fraction=round(100 * done / len(shown)),
         # Every attempt starts with an upload_received event (the first upload or a retry).
         attempt=max(1, sum(1 for e in events if e.stage is Stage.UPLOAD_RECEIVED)),
@@ -254,7 +262,7 @@ def _evidence_get(evidence: Any, key: str) -> Any:
 def staff_row(doc: Mapping[str, Any], latest: Mapping[str, Any] | None, now: datetime) -> StaffRow:
     stage = str((latest or {}).get("stage") or doc.get("stage") or "upload_received")
     created = parse_dt(doc.get("created_at")) or now
-    finished = doc.get("status") in ("processed", "failed")
+    finished = doc.get("status") in TERMINAL_STATUSES
     end = parse_dt(doc.get("updated_at")) if finished else now
     elapsed_ms = max(0, int(((end or now) - created).total_seconds() * 1000))
     if latest and latest.get("elapsed_ms") is not None and not finished:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
+from medupload.progress.stages import DocumentStatus
 from medupload.ui.components.steps import indicator
 from medupload.ui.state.patient import PatientState
 from medupload.ui.viewmodels import CardView
 
 
+def status_color(status: rx.Var[str]) -> Any:
+    """The badge colour of a document status (the patient's cards and the staff table)."""
+    return rx.match(
+        status, (DocumentStatus.PROCESSED.value, "green"), (DocumentStatus.FAILED.value, "red"),
+        (DocumentStatus.PROCESSING.value, "blue"), "gray",
+    )
+
+
 def status_badge(status: rx.Var[str], label: rx.Var[str]) -> rx.Component:
     return rx.badge(
         label,
-        color_scheme=rx.match(
-            status, ("processed", "green"), ("failed", "red"), ("processing", "blue"), "gray"
-        ),
+        color_scheme=status_color(status),
         variant="soft",
         custom_attrs={"data-testid": "doc-status", "data-state": status},
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from medupload.ui.components.charts import stage_chart
+from medupload.ui.components.document_card import status_color
 from medupload.ui.components.layout import frame, loading
 from medupload.ui.state.staff import STATUS_FILTER_LABELS, STATUS_FILTERS, PatientProgress, StaffState
 from medupload.ui.viewmodels import StaffRow
@@ -19,9 +20,7 @@ def _row(row: rx.Var[StaffRow]) -> rx.Component:
             rx.badge(
                 row.status_label,
                 variant="soft",
-                color_scheme=rx.match(
-                    row.status, ("processed", "green"), ("failed", "red"), ("processing", "blue"), "gray"
-                ),
+                color_scheme=status_color(row.status),
             )
         ),
         rx.table.cell(row.stage_label),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,8 +17,8 @@ from typing import Any
 
 import reflex as rx
 
-from medupload.pipeline import runner
-from medupload.progress.stages import message
+from medupload.pipeline import accept, runner
+from medupload.progress.stages import TERMINAL_STATUSES, message
 from medupload.schemas import DocumentOut
 from medupload.ui import data, live
 from medupload.ui.state.auth import HOME, AuthState
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_ID = "documents"
 _CHUNK = 1 << 20
-_TERMINAL = ("processed", "failed")
 _RESET_INPUT = "document.querySelectorAll('.mu-dropzone input[type=file]').forEach((i) => { i.value = ''; })"
 
 
@@ -170,10 +170,10 @@ class PatientState(AuthState):
             document: DocumentOut | None = None
             try:
                 accepted = await asyncio.to_thread(
-                    runner.accept_upload, patient_id, name, _chunks(upload.file.read)
+                    accept.accept_upload, patient_id, name, _chunks(upload.file.read), actor=principal
                 )
                 document = accepted.document
-            except runner.UploadRejected as exc:
+            except accept.UploadRejected as exc:
                 # 415/422 keep a failed document (its card shows the step and Retry); 413 none.
                 document = exc.document
                 self.notices.append(
@@ -223,11 +223,12 @@ class PatientState(AuthState):
     @rx.event(background=True)
     async def retry(self, document_id: str) -> None:
         async with self:
-            if not self._owns(document_id):
+            principal = self._principal()
+            if principal is None or not self._owns(document_id):
                 return
             self.notices = []
         try:
-            await _call(runner.retry_document, document_id)
+            await _call(functools.partial(runner.retry_document, actor=principal), document_id)
         except runner.RetryConflict:
             async with self:
                 self.notices = [
@@ -251,7 +252,7 @@ class PatientState(AuthState):
 
 
 def _finished(documents: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in _TERMINAL}
+    return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in TERMINAL_STATUSES}
 
 
 def _chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:

@@ -14,22 +14,16 @@ from typing import Any
 
 import reflex as rx
 
+from medupload.progress.stages import IN_FLIGHT_STATUSES, DocumentStatus
 from medupload.records import RequirementOut
 from medupload.ui import data, live
 from medupload.ui.state.auth import HOME, AuthState
-from medupload.ui.viewmodels import StaffRow, merge_documents, staff_row
+from medupload.ui.viewmodels import STATUS_LABELS, StaffRow, merge_documents, staff_row
 
 log = logging.getLogger(__name__)
 
-STATUS_FILTERS: list[str] = ["all", "in_flight", "received", "processing", "processed", "failed"]
-STATUS_FILTER_LABELS: dict[str, str] = {
-    "all": "All",
-    "in_flight": "In flight",
-    "received": "Received",
-    "processing": "Processing",
-    "processed": "Processed",
-    "failed": "Failed",
-}
+STATUS_FILTERS: list[str] = ["all", "in_flight", *(status.value for status in DocumentStatus)]
+STATUS_FILTER_LABELS: dict[str, str] = {"all": "All", "in_flight": "In flight", **STATUS_LABELS}
 MAX_ROWS = 200
 # Requirement and stats refreshes are DB aggregates: at most this often, however busy the clinic.
 AGGREGATE_REFRESH_SECONDS = 2.0
@@ -67,7 +61,7 @@ class StaffState(AuthState):
         out = []
         for doc in self.documents:
             status = doc.get("status")
-            if wanted == "in_flight" and status not in ("received", "processing"):
+            if wanted == "in_flight" and status not in IN_FLIGHT_STATUSES:
                 continue
             if wanted not in ("all", "in_flight") and status != wanted:
                 continue
@@ -81,7 +75,8 @@ class StaffState(AuthState):
     def failed_rows(self) -> list[StaffRow]:
         now = datetime.now(UTC)
         return [
-            staff_row(d, self.latest.get(d["id"]), now) for d in self.documents if d.get("status") == "failed"
+            staff_row(d, self.latest.get(d["id"]), now)
+            for d in self.documents if d.get("status") == DocumentStatus.FAILED
         ]
 
     @rx.var
@@ -91,7 +86,7 @@ class StaffState(AuthState):
 
     @rx.var
     def in_flight_count(self) -> int:
-        return sum(1 for d in self.documents if d.get("status") in ("received", "processing"))
+        return sum(1 for d in self.documents if d.get("status") in IN_FLIGHT_STATUSES)
 
     @rx.event
     async def load(self) -> Any:
@@ -127,7 +122,7 @@ class StaffState(AuthState):
         from medupload.pipeline import runner
 
         with contextlib.suppress(runner.RetryConflict, LookupError):
-            await asyncio.to_thread(runner.retry_document, document_id)
+            await asyncio.to_thread(runner.retry_document, document_id, actor=principal)
 
     @rx.event(background=True)
     async def follow(self) -> None:
