@@ -17,7 +17,7 @@ from medupload import records
 from medupload.api import errors as api_errors
 from medupload.db import session_scope
 from medupload.models import Document, Fact, ProgramEnrollment, RequirementMatch
-from medupload.pipeline import accept, dispatch, runner, storage, transient
+from medupload.pipeline import accept, dispatch, recovery, runner, storage, transient
 from medupload.progress.stages import STEPS, Stage, steps
 from medupload.settings import get_settings
 
@@ -241,7 +241,7 @@ def test_watchdog_requeues_and_gives_up(patient: str) -> None:
     _stale(stuck, status="processing", attempts=1)
     _stale(hopeless, status="processing", attempts=runner.MAX_ATTEMPTS)
 
-    acted = runner.recover_stuck(older_than_s=60)
+    acted = recovery.recover_stuck(older_than_s=60)
     assert sorted(acted) == sorted([stuck, hopeless]) and fresh not in acted
     dispatch.wait_inline(stuck, timeout=120)
     assert _document(stuck).status == "processed"
@@ -249,7 +249,7 @@ def test_watchdog_requeues_and_gives_up(patient: str) -> None:
     assert (document.status, document.error_code, document.failed_stage) == (
         "failed", "error.interrupted", "ocr_started")
     assert _document(fresh).status == "received"
-    assert runner.recover_stuck(older_than_s=60) == []
+    assert recovery.recover_stuck(older_than_s=60) == []
 
 
 def test_clean_filename() -> None:

@@ -1,5 +1,5 @@
 """Processing a document: OCR, extraction and matching strung together, with progress events;
-failing, retrying and the watchdog that recovers documents a dead process left behind.
+failing and retrying it. Recovering what a dead process left behind is ``recovery.py``.
 
 The stages are plain functions (``intake``, ``ocr``, ``extraction``, ``matching``); this module
 does the I/O around them: it writes rows and emits progress events. Accepting an upload is
@@ -12,18 +12,14 @@ duplicated. The lease keeps two runs of one document from overlapping.
 
 The OCR text itself is not stored (PHI minimisation): facts keep only their own snippets and
 offsets; a retry reads the raw file again.
-
-Over 400 lines on purpose: running, failing, retrying and recovering a document share one set
-of invariants (the attempt count, the lease, which statuses may move to which), kept together.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, update
@@ -36,7 +32,7 @@ from medupload.models import Document, Fact, Patient, ProgramEnrollment, Require
 from medupload.pipeline import dispatch, storage
 from medupload.pipeline.accept import document_out
 from medupload.pipeline.intake import IntakeError, inspect
-from medupload.pipeline.lease import DocumentBusy, is_held, lease
+from medupload.pipeline.lease import DocumentBusy, lease, owner_id
 from medupload.pipeline.transient import TransientFault, is_transient, retrying
 from medupload.progress.emitter import emit_progress
 from medupload.progress.stages import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, DocumentStatus, Stage
@@ -80,7 +76,15 @@ def _emit(document_id: str, stage: Stage, code: str, **kwargs: Any) -> None:
 
 def confirm_upload(document_id: str) -> None:
     """Start processing an accepted document: the inline pool or a Dramatiq message (one setting)."""
+    # Inline, this process holds the document until it has run; queued, the durable queue does.
+    inline = get_settings().pipeline_mode != "queue"
+    retrying(_set_owner, document_id, owner_id() if inline else None)
     dispatch.start(document_id, process_document)
+
+
+def _set_owner(document_id: str, owner: str | None) -> None:
+    with session_scope() as session:
+        session.execute(update(Document).where(col(Document.id) == document_id).values(owner=owner))
 
 
 # --------------------------------------------------------------------------- processing
@@ -167,7 +171,8 @@ def fail_current(document_id: str, code: str) -> None:
 def _start_attempt(document_id: str) -> None:
     with session_scope() as session:
         session.execute(update(Document).where(col(Document.id) == document_id)
-                        .values(attempts=col(Document.attempts) + 1, updated_at=datetime.now(UTC)))
+                        .values(attempts=col(Document.attempts) + 1, owner=owner_id(),
+                                updated_at=datetime.now(UTC)))
 
 
 def _run_ocr(document_id: str, deadline: _Deadline) -> OcrResult:
@@ -368,57 +373,3 @@ def retry_document(document_id: str, *, actor: Actor | None = None) -> DocumentO
     emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested")
     confirm_upload(document_id)
     return document_out(document_id)
-
-
-def default_stuck_after() -> float:
-    """Longer than any live run goes without an event (page timeout < document time limit)."""
-    return get_settings().document_time_limit_seconds + 60.0
-
-
-def recover_stuck(older_than_s: float | None = None) -> list[str]:
-    """Re-queue documents left in received/processing by a dead process, or fail them with
-    error.interrupted after MAX_ATTEMPTS. Returns the ids acted on."""
-    older_than_s = default_stuck_after() if older_than_s is None else older_than_s
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
-    with session_scope() as session:
-        stuck = session.exec(select(Document).where(
-            col(Document.status).in_(tuple(IN_FLIGHT_STATUSES)), col(Document.updated_at) < cutoff,
-        )).all()
-    acted: list[str] = []
-    for document in stuck:
-        if is_held(document.id):
-            continue
-        with session_scope() as session:
-            # Touch first, so a concurrent watchdog (another worker) skips it.
-            touched = session.execute(
-                update(Document).where(col(Document.id) == document.id, col(Document.updated_at) < cutoff)
-                .values(updated_at=datetime.now(UTC))
-            ).rowcount
-        if not touched:
-            continue
-        acted.append(document.id)
-        if document.attempts >= MAX_ATTEMPTS:
-            fail_current(document.id, "error.interrupted")
-        else:
-            log.info("document %s stuck in %s; re-queued", document.id, document.status)
-            confirm_upload(document.id)
-    return acted
-
-
-def start_watchdog(interval_s: float = 60.0, stop: threading.Event | None = None) -> threading.Thread:
-    """Run recover_stuck every interval in a daemon thread (web process start-up, workers)."""
-    stop = stop or threading.Event()
-
-    def loop() -> None:
-        while True:
-            try:
-                recover_stuck()
-            except Exception as exc:
-                log.warning("watchdog round failed (%s)", type(exc).__name__)
-            if stop.wait(interval_s):
-                return
-
-    thread = threading.Thread(target=loop, name="medupload-watchdog", daemon=True)
-    thread.start()
-    return thread
-
