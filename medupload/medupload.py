@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
-from medupload.pipeline import runner
+from medupload.pipeline import recovery
 from medupload.progress.hub import get_hub
 from medupload.ui import live
 from medupload.ui.pages.login import login_page
@@ -39,9 +39,10 @@ def _api() -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _lifespan() -> AsyncIterator[None]:
-    # Documents left mid-pipeline by a crash are re-queued (or failed) by the runner's watchdog.
+    # Documents left mid-pipeline by a crash are re-queued (or failed): a dead owner's at once,
+    # silent ones by the watchdog.
     stop = threading.Event()
-    runner.start_watchdog(stop=stop)
+    recovery.start_watchdog(stop=stop)
     try:
         yield
     finally:

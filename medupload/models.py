@@ -97,6 +97,9 @@ class Document(SQLModel, table=True):
     updated_at: datetime = _ts()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The process that has the document queued or running inline, or runs it in a worker
+    # (``host:pid:start``, see pipeline.lease.owner_id); start-up recovers a dead owner's documents.
+    owner: str | None = Field(default=None, max_length=120)
 
 
 class ProgressEventRow(SQLModel, table=True):

@@ -1,11 +1,22 @@
-"""Shared test support: rows made directly with SQLModel, cache resets, a private Redis."""
+"""Shared test support: rows made directly with SQLModel, cache resets, a private Redis, the one
+live API server harness (uvicorn in a thread) and an SSE reader (httpx-sse)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import subprocess
+import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from httpx_sse import EventSource
 
 from medupload.db import session_scope
 from medupload.models import Document, Patient, User
@@ -93,3 +104,72 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+class LiveServer:
+    """create_api() served by uvicorn on a random port, on its own event loop in a thread."""
+
+    def __init__(self) -> None:
+        from medupload.api import create_api
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.loop: asyncio.AbstractEventLoop | None = None
+        config = uvicorn.Config(create_api(), host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="off", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        from medupload.progress.hub import _hubs, get_hub
+
+        self.loop = asyncio.get_running_loop()
+        try:
+            await self.server.serve()
+        finally:
+            if self.loop in _hubs:
+                await get_hub().close()
+
+    def start(self) -> LiveServer:
+        from medupload import redis_client
+
+        redis_client._async_clients.clear()  # a fresh loop must not inherit a stale client
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return self
+            time.sleep(0.01)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the server's loop (to read hub and task state safely)."""
+        assert self.loop is not None
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
+
+
+@dataclass
+class Event:
+    event: str
+    id: str | None
+    data: str
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def sse(response: httpx.Response) -> AsyncIterator[Event]:
+    """Each event of an SSE response, as httpx-sse decodes it (``id`` is the last event id, as
+    an EventSource keeps it); a ``retry:`` field arrives as an event of its own, ``retry``."""
+    async for item in EventSource(response).aiter_sse():
+        if item.retry is not None:
+            yield Event("retry", None, str(item.retry))
+        if item.data:  # as an EventSource: no data, nothing dispatched
+            yield Event(item.event, item.id or None, item.data)

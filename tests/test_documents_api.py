@@ -1,24 +1,27 @@
-"""The documents REST API through a real HTTP server (uvicorn) with httpx."""
+"""The documents REST API through a real HTTP server (``support.LiveServer``) with httpx."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docgen
 import httpx
 import psutil
 import pytest
-import uvicorn
 from sqlalchemy import update
 from sqlmodel import SQLModel, col, select
-from support import PHI_CANARY, free_port, make_patient, make_user, reset_caches
+from support import PHI_CANARY, LiveServer, free_port, make_document, make_patient, make_user, reset_caches
 
 from medupload.auth import create_access_token
 from medupload.db import get_engine, session_scope
@@ -52,20 +55,12 @@ class Env:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """uvicorn in a thread on a random port, on the run's database (tables created here)."""
+    """The API served by ``support.LiveServer`` on the run's database (tables created here)."""
     reset_caches()
     SQLModel.metadata.create_all(get_engine())
-    from medupload.api import create_api
-
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    live = LiveServer().start()
+    yield live.base
+    live.stop()
 
 
 @pytest.fixture
@@ -87,108 +82,147 @@ def _wait_terminal(client: httpx.Client, patient_id: str, document_id: str) -> d
     raise AssertionError("document did not finish")
 
 
-def test_upload_duplicate_detail_fhir_requirements(env: Env) -> None:
+@dataclass
+class Processed:
+    """One document uploaded through the API and processed, shared by the read tests below."""
+
+    env: Env
+    data: bytes
+    first: httpx.Response
+    again: httpx.Response
+    detail: dict  # type: ignore[type-arg]
+
+
+@pytest.fixture(scope="module")
+def processed(server: str) -> Processed:
+    env = Env(server)
     data = _png()
     with env.client(env.user_a) as client:
-        response = _upload(client, env.a, data)
-        assert response.status_code == 202, response.text
-        document = response.json()
-        assert document["status"] in ("received", "processing") and document["duplicate"] is False
-        assert document["filename"] == f"{PHI_CANARY}.png" and document["content_type"] == "image/png"
-
+        first = _upload(client, env.a, data)
         again = _upload(client, env.a, data, name="other-name.png")
-        assert again.status_code == 200
-        assert again.json()["duplicate"] is True and again.json()["id"] == document["id"]
+        assert first.status_code == 202, first.text
+        detail = _wait_terminal(client, env.a, first.json()["id"])
+    return Processed(env, data, first, again, detail)
 
-        detail = _wait_terminal(client, env.a, document["id"])
-        assert detail["status"] == "processed", detail
-        assert [e["stage"] for e in detail["events"]][-1] == "matching_complete"
-        assert {f["concept"] for f in detail["facts"]} >= {"type 2 diabetes mellitus", "hemoglobin a1c"}
-        assert detail["matches"] and all(m["document_id"] == document["id"] for m in detail["matches"])
 
+def test_upload_answers_202_with_the_new_document(processed: Processed) -> None:
+    document = processed.first.json()
+    assert document["status"] in ("received", "processing") and document["duplicate"] is False
+    assert document["filename"] == f"{PHI_CANARY}.png" and document["content_type"] == "image/png"
+
+
+def test_the_same_bytes_again_answer_200_with_the_first_document(processed: Processed) -> None:
+    assert processed.again.status_code == 200
+    assert processed.again.json()["duplicate"] is True
+    assert processed.again.json()["id"] == processed.first.json()["id"]
+
+
+def test_detail_has_events_facts_and_matches(processed: Processed) -> None:
+    detail = processed.detail
+    assert detail["status"] == "processed", detail
+    assert [e["stage"] for e in detail["events"]][-1] == "matching_complete"
+    assert {f["concept"] for f in detail["facts"]} >= {"type 2 diabetes mellitus", "hemoglobin a1c"}
+    assert detail["matches"] and all(m["document_id"] == detail["id"] for m in detail["matches"])
+
+
+def test_list_documents(processed: Processed) -> None:
+    env = processed.env
+    with env.client(env.user_a) as client:
         listed = client.get(f"/patients/{env.a}/documents").json()
-        assert [d["id"] for d in listed] == [document["id"]]
+    assert [d["id"] for d in listed] == [processed.detail["id"]]
 
-        fhir = client.get(f"/patients/{env.a}/documents/{document['id']}/fhir")
-        assert fhir.status_code == 200 and fhir.headers["content-type"].startswith("application/fhir+json")
-        resource = fhir.json()
-        assert resource["resourceType"] == "DocumentReference" and resource["status"] == "current"
-        assert resource["docStatus"] == "final"
-        assert resource["subject"] == {"reference": f"Patient/{env.a}"}
-        assert resource["type"]["coding"][0] == {"system": "http://loinc.org", "code": "11502-2",
-                                                  "display": "Laboratory report"}
-        attachment = resource["content"][0]["attachment"]
-        import base64
-        import hashlib
 
-        assert attachment["hash"] == base64.b64encode(hashlib.sha1(data).digest()).decode()
-        assert attachment["size"] == len(data) and attachment["contentType"] == "image/png"
+def test_fhir_document_reference(processed: Processed) -> None:
+    env, document_id = processed.env, processed.detail["id"]
+    with env.client(env.user_a) as client:
+        fhir = client.get(f"/patients/{env.a}/documents/{document_id}/fhir")
+    assert fhir.status_code == 200 and fhir.headers["content-type"].startswith("application/fhir+json")
+    resource = fhir.json()
+    assert resource["resourceType"] == "DocumentReference" and resource["status"] == "current"
+    assert resource["docStatus"] == "final"
+    assert resource["subject"] == {"reference": f"Patient/{env.a}"}
+    assert resource["type"]["coding"][0] == {"system": "http://loinc.org", "code": "11502-2",
+                                              "display": "Laboratory report"}
+    attachment = resource["content"][0]["attachment"]
+    assert attachment["hash"] == base64.b64encode(hashlib.sha1(processed.data).digest()).decode()
+    assert attachment["size"] == len(processed.data) and attachment["contentType"] == "image/png"
 
+
+def test_requirement_status(processed: Processed) -> None:
+    env = processed.env
+    with env.client(env.user_a) as client:
         requirements = client.get(f"/patients/{env.a}/requirements").json()
-        assert requirements and {r["state"] for r in requirements} <= {
-            "satisfied", "missing", "expired", "needs_review"}
-        hba1c = next(r for r in requirements if r["requirement_id"].endswith("hba1c"))
-        assert hba1c["state"] in ("satisfied", "expired") and hba1c["document_id"] == document["id"]
-        assert hba1c["fact"]["concept"] == "hemoglobin a1c"
+    assert requirements and {r["state"] for r in requirements} <= {
+        "satisfied", "missing", "expired", "needs_review"}
+    hba1c = next(r for r in requirements if r["requirement_id"].endswith("hba1c"))
+    assert hba1c["state"] in ("satisfied", "expired") and hba1c["document_id"] == processed.detail["id"]
+    assert hba1c["fact"]["concept"] == "hemoglobin a1c"
 
-        # Retry a processed document: 202, then processed again with the same facts.
-        retried = client.post(f"/patients/{env.a}/documents/{document['id']}/retry")
+
+def test_retry_of_a_processed_document_processes_it_again(processed: Processed) -> None:
+    env, document_id = processed.env, processed.detail["id"]
+    with env.client(env.user_a) as client:
+        retried = client.post(f"/patients/{env.a}/documents/{document_id}/retry")
         assert retried.status_code == 202 and retried.json()["status"] == "received"
-        redone = _wait_terminal(client, env.a, document["id"])
-        assert redone["status"] == "processed" and len(redone["facts"]) == len(detail["facts"])
+        redone = _wait_terminal(client, env.a, document_id)
+    assert redone["status"] == "processed" and len(redone["facts"]) == len(processed.detail["facts"])
 
+
+def test_reads_and_writes_are_audited(processed: Processed) -> None:
     with session_scope() as session:
         actions = [a.action for a in session.exec(
-            select(AuditEntry).where(AuditEntry.document_id == document["id"])).all()]
-    assert {"document.upload", "document.upload_duplicate", "document.read", "document.fhir_read",
-            "document.retry"} <= set(actions)
+            select(AuditEntry).where(AuditEntry.document_id == processed.detail["id"])).all()]
+    assert {"document.upload", "document.upload_duplicate", "document.read"} <= set(actions)
 
 
-def _multipart(body: bytes, boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
-    return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+BAD_INPUTS: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
+    "encrypted": (lambda: {"files": {"file": ("x.pdf", docgen.encrypted_pdf(), "application/pdf")}},
+                  422, "error.pdf_encrypted"),
+    "corrupt": (lambda: {"files": {"file": ("x.pdf", docgen.corrupt_pdf(), "application/pdf")}},
+                422, "error.unreadable"),
+    "unsupported": (lambda: {"files": {"file": ("x.png", b"GIF89a not accepted", "image/png")}},
+                    415, "error.unsupported_type"),
+    "empty": (lambda: {"files": {"file": ("x.png", b"", "image/png")}}, 422, "error.unreadable"),
+    "bomb": (lambda: {"files": {"file": ("x.png", docgen.bomb_png(), "image/png")}},
+             422, "error.image_too_large"),
+    "too_many_pages": (lambda: {"files": {"file": ("x.pdf", docgen.too_many_pages_pdf(), "application/pdf")}},
+                       422, "error.too_many_pages"),
+    "no file field": (lambda: {"files": {"other": ("x.png", _png("x"), "image/png")}},
+                      422, "request.invalid"),
+    "form field only": (lambda: {"data": {"file": "not a file"}}, 422, "request.invalid"),
+    "not multipart": (lambda: {"content": b"{}", "headers": {"content-type": "application/json"}},
+                      422, "request.invalid"),
+    "broken multipart": (lambda: {"content": b"--b0undary\r\nnonsense", "headers": {
+        "content-type": "multipart/form-data; boundary=b0undary"}}, 422, "request.invalid"),
+}
 
 
-def test_bad_input_matrix(env: Env) -> None:
-    cases: list[tuple[str, dict, int, str]] = [  # type: ignore[type-arg]
-        ("encrypted", {"files": {"file": ("x.pdf", docgen.encrypted_pdf(), "application/pdf")}},
-         422, "error.pdf_encrypted"),
-        ("corrupt", {"files": {"file": ("x.pdf", docgen.corrupt_pdf(), "application/pdf")}},
-         422, "error.unreadable"),
-        ("unsupported", {"files": {"file": ("x.png", b"GIF89a not accepted", "image/png")}},
-         415, "error.unsupported_type"),
-        ("empty", {"files": {"file": ("x.png", b"", "image/png")}}, 422, "error.unreadable"),
-        ("bomb", {"files": {"file": ("x.png", docgen.bomb_png(), "image/png")}},
-         422, "error.image_too_large"),
-        ("too_many_pages", {"files": {"file": ("x.pdf", docgen.too_many_pages_pdf(), "application/pdf")}},
-         422, "error.too_many_pages"),
-        ("no file field", {"files": {"other": ("x.png", _png("x"), "image/png")}}, 422, "request.invalid"),
-        ("form field only", {"data": {"file": "not a file"}}, 422, "request.invalid"),
-        ("not multipart", {"content": b"{}", "headers": {"content-type": "application/json"}},
-         422, "request.invalid"),
-        ("broken multipart", {"content": b"--b0undary\r\nnonsense", "headers": {
-            "content-type": "multipart/form-data; boundary=b0undary"}}, 422, "request.invalid"),
-    ]
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_input_gets_its_status_and_code(env: Env, name: str) -> None:
+    make, status, code = BAD_INPUTS[name]
     with env.client(env.user_a) as client:
-        for name, kwargs, status, code in cases:
-            try:
-                response = client.post(f"/patients/{env.a}/documents", **kwargs)
-            except httpx.TransportError:
-                assert status == 413, name  # a lying Content-Length: the server may just close
-                continue
-            assert response.status_code == status, (name, response.text)
-            error = response.json()["error"]
-            assert error["code"] == code and error["message"], name
-            if code.startswith("error.") and status != 413:
-                document_id = error["document_id"]
-                with session_scope() as session:
-                    row = session.get(Document, document_id)
-                    assert row is not None and row.status == "failed" and row.error_code == code, name
-                    assert storage.path_for(row.sha256).exists()
+        response = client.post(f"/patients/{env.a}/documents", **make())
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and error["message"]
+        if code.startswith("error."):  # refused at intake: the file and a failed row are kept
+            with session_scope() as session:
+                row = session.get(Document, error["document_id"])
+                assert row is not None and row.status == "failed" and row.error_code == code
+                assert storage.path_for(row.sha256).exists()
         assert client.get("/health").status_code == 200
+
+
+def test_a_declared_oversized_body_is_refused_from_its_headers(env: Env) -> None:
+    with env.client(env.user_a) as client:
         assert _declared_too_large(env, client.headers["authorization"]) == 413
-        assert client.post(f"/patients/{env.a}/documents/d_doesnotexist/retry").status_code == 404
-        missing = client.get(f"/patients/{env.a}/documents/d_doesnotexist")
-        assert missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/retry"), ("GET", "")], ids=["retry", "detail"])
+def test_an_unknown_document_is_404(env: Env, method: str, path: str) -> None:
+    with env.client(env.user_a) as client:
+        missing = client.request(method, f"/patients/{env.a}/documents/d_doesnotexist{path}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def _declared_too_large(env: Env, authorization: str) -> int:
@@ -216,32 +250,44 @@ def test_retry_conflict_while_processing(env: Env) -> None:
         assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict.processing"
 
 
-def test_patient_isolation_and_staff(env: Env) -> None:
-    with env.client(env.user_b) as client_b:
-        mine = _upload(client_b, env.b, _png("Discharge summary\nPatient B"))
-        assert mine.status_code == 202
-        document_b = mine.json()["id"]
+OTHER_PATIENTS_ROUTES = [
+    ("GET", "/patients/{b}/documents"),
+    ("GET", "/patients/{b}/documents/{doc_b}"),
+    ("GET", "/patients/{b}/documents/{doc_b}/fhir"),
+    ("POST", "/patients/{b}/documents/{doc_b}/retry"),
+    ("GET", "/patients/{b}/requirements"),
+    ("POST", "/patients/{b}/documents"),
+    ("GET", "/documents"),
+    ("GET", "/stats/stages"),
+    ("GET", "/patients/{b}/audit"),
+    ("GET", "/patients/{a}/audit"),  # the audit trail is staff-only, even one's own
+]
+
+
+@pytest.mark.parametrize(("method", "path"), OTHER_PATIENTS_ROUTES,
+                         ids=[f"{m} {p}" for m, p in OTHER_PATIENTS_ROUTES])
+def test_a_patient_cannot_reach_another_patient_or_staff_routes(env: Env, method: str, path: str) -> None:
+    document_b = make_document(env.b)
+    kwargs: dict[str, Any] = {"files": {"file": ("x.png", _png("sneaky"), "image/png")}} if (
+        path.endswith("/documents") and method == "POST") else {}
     with env.client(env.user_a) as client:
-        for method, path in [
-            ("GET", f"/patients/{env.b}/documents"),
-            ("GET", f"/patients/{env.b}/documents/{document_b}"),
-            ("GET", f"/patients/{env.b}/documents/{document_b}/fhir"),
-            ("POST", f"/patients/{env.b}/documents/{document_b}/retry"),
-            ("GET", f"/patients/{env.b}/requirements"),
-            ("GET", "/documents"),
-            ("GET", "/stats/stages"),
-            ("GET", f"/patients/{env.b}/audit"),
-            ("GET", f"/patients/{env.a}/audit"),  # the audit trail is staff-only, even one's own
-        ]:
-            response = client.request(method, path)
-            assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden", path
-        denied = _upload(client, env.b, _png("sneaky"))
-        assert denied.status_code == 403
-        # A's own path cannot reach B's document either.
+        response = client.request(method, path.format(a=env.a, b=env.b, doc_b=document_b), **kwargs)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden"
+
+
+def test_a_patients_own_path_cannot_reach_another_patients_document(env: Env) -> None:
+    document_b = make_document(env.b)
+    with env.client(env.user_a) as client:
         assert client.get(f"/patients/{env.a}/documents/{document_b}").status_code == 404
     with env.client(None) as anonymous:
         assert anonymous.get(f"/patients/{env.a}/documents").status_code == 401
 
+
+def test_staff_see_every_patient(env: Env) -> None:
+    with env.client(env.user_b) as client_b:
+        mine = _upload(client_b, env.b, _png("Discharge summary\nPatient B"))
+        assert mine.status_code == 202
+        document_b = mine.json()["id"]
     with env.client(env.staff) as staff:
         _wait_terminal(staff, env.b, document_b)
         everyone = staff.get("/documents").json()

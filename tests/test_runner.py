@@ -17,7 +17,7 @@ from medupload import records
 from medupload.api import errors as api_errors
 from medupload.db import session_scope
 from medupload.models import Document, Fact, ProgramEnrollment, RequirementMatch
-from medupload.pipeline import accept, dispatch, runner, storage
+from medupload.pipeline import accept, dispatch, recovery, runner, storage, transient
 from medupload.progress.stages import STEPS, Stage, steps
 from medupload.settings import get_settings
 
@@ -241,7 +241,7 @@ def test_watchdog_requeues_and_gives_up(patient: str) -> None:
     _stale(stuck, status="processing", attempts=1)
     _stale(hopeless, status="processing", attempts=runner.MAX_ATTEMPTS)
 
-    acted = runner.recover_stuck(older_than_s=60)
+    acted = recovery.recover_stuck(older_than_s=60)
     assert sorted(acted) == sorted([stuck, hopeless]) and fresh not in acted
     dispatch.wait_inline(stuck, timeout=120)
     assert _document(stuck).status == "processed"
@@ -249,7 +249,7 @@ def test_watchdog_requeues_and_gives_up(patient: str) -> None:
     assert (document.status, document.error_code, document.failed_stage) == (
         "failed", "error.interrupted", "ocr_started")
     assert _document(fresh).status == "received"
-    assert runner.recover_stuck(older_than_s=60) == []
+    assert recovery.recover_stuck(older_than_s=60) == []
 
 
 def test_clean_filename() -> None:
@@ -269,3 +269,84 @@ def test_store_is_atomic_and_keeps_existing(fresh_db: str, tmp_path: Path) -> No
     assert storage.store(temp, sha).read_bytes() == b"one" and not temp.exists()
     with pytest.raises(ValueError):
         storage.path_for("../../etc")
+
+
+# --------------------------------------------------------------------------- transient faults
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transient, "BACKOFF_S", (0.05, 0.05))
+
+
+def _locked_page_write(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
+    """The progress write of OCR pages fails ``times`` times as SQLite does when locked (a fake
+    for our own retry logic only; the other writes and OCR itself are real)."""
+    from sqlalchemy.exc import OperationalError
+
+    real = runner.emit_progress
+    failures: list[str] = []
+
+    def emit(document_id: str, stage: Stage, code: str, **kwargs):  # type: ignore[no-untyped-def]
+        if code == "ocr.page" and len(failures) < times:
+            failures.append(code)
+            raise OperationalError("UPDATE documents ...", {}, Exception("database is locked"))
+        return real(document_id, stage, code, **kwargs)
+
+    monkeypatch.setattr(runner, "emit_progress", emit)
+    return failures
+
+
+def test_a_transient_fault_while_reporting_ocr_progress_is_retried(
+        patient: str, monkeypatch: pytest.MonkeyPatch, fast_backoff: None) -> None:
+    failures = _locked_page_write(monkeypatch, times=1)
+    document_id = _process(patient, page_png())
+    assert failures == ["ocr.page"]
+    document = _document(document_id)
+    assert (document.status, document.error_code, document.attempts) == ("processed", None, 1)
+    assert [e.code for e in records.document_events(document_id)].count("ocr.page") == 1
+
+
+def test_a_persistent_transient_fault_leaves_the_document_for_a_later_run(
+        patient: str, monkeypatch: pytest.MonkeyPatch, fast_backoff: None) -> None:
+    document_id = accept.accept_upload(patient, "a.png", [page_png()]).document.id
+    failures = _locked_page_write(monkeypatch, times=10)
+    with pytest.raises(transient.TransientFault):
+        runner.process_document(document_id, final_attempt=True)
+    assert len(failures) == 1 + len(transient.BACKOFF_S)
+    document = _document(document_id)
+    # Not failed (no error_code, not error.ocr_failed): the queue or the watchdog runs it again.
+    assert (document.status, document.error_code) == ("processing", None)
+    monkeypatch.undo()
+    assert runner.process_document(document_id) == "processed"
+    assert _document(document_id).attempts == 2
+
+
+def test_a_real_sqlite_lock_is_waited_out(fresh_db: str, fast_backoff: None,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    import sqlite3
+    import threading
+
+    from sqlalchemy import event
+
+    from medupload.db import get_engine
+
+    patient_id = make_patient()
+    document_id = accept.accept_upload(patient_id, "a.png", [page_png()]).document.id
+    # A short busy timeout, so the lock below surfaces as "database is locked" within the test.
+    engine = get_engine()
+    event.listen(engine, "connect", lambda conn, _record: conn.execute("PRAGMA busy_timeout = 100"))
+    engine.dispose()
+    holder = sqlite3.connect(fresh_db.removeprefix("sqlite:///"), check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+    release = threading.Timer(0.4, holder.rollback)
+    release.start()
+    try:
+        assert runner.process_document(document_id) == "processed"
+    finally:
+        release.join()
+        holder.close()
+    document = _document(document_id)
+    assert (document.status, document.error_code, document.attempts) == ("processed", None, 1)
+    # The lock was met (and waited out), not missed.
+    assert "transient OperationalError; trying again" in caplog.text

@@ -138,3 +138,79 @@ def test_document_status_is_its_string_in_the_database_and_json() -> None:
     # A row's plain string finds its member, and a member serialises as the plain string.
     assert "failed" in TERMINAL_STATUSES and "processing" not in TERMINAL_STATUSES
     assert json.dumps({"status": DocumentStatus.PROCESSED}) == '{"status": "processed"}'
+
+
+# --------------------------------------------------------------------------- the row as input
+# The document row (status, stage, failed_stage) is the snapshot that survives lost events.
+
+EVENT_PREFIXES = range(0, 7)  # how many steps the events that arrived reached
+IN_FLIGHT = ("received", "processing")
+
+
+def row_states(events: list[ProgressEvent], status: str, stage: str | None = None,
+               failed_stage: str | None = None) -> list[str]:
+    return [s.state for s in steps(events, status=status, stage=stage, failed_stage=failed_stage)]
+
+
+@pytest.mark.parametrize(("k", "failed_at"), itertools.product(EVENT_PREFIXES, [None, *range(0, 6)]))
+def test_a_processed_row_has_every_step_done(k: int, failed_at: int | None) -> None:
+    events = run(list(STEPS[:k]))
+    if failed_at is not None:  # even after a failure event the row has not caught up with
+        events.append(ev(k + 1, Stage.FAILED, "error.ocr_failed", failed_stage=STEPS[failed_at]))
+    assert row_states(events, "processed", "matching_complete") == ["done"] * 6
+
+
+@pytest.mark.parametrize(("k", "failed_stage"), itertools.product(EVENT_PREFIXES, [None, *range(0, 6)]))
+def test_a_failed_row_without_a_failure_event_fails_its_step(k: int, failed_stage: int | None) -> None:
+    events = run(list(STEPS[:k]))
+    stage_value = STEPS[failed_stage].value if failed_stage is not None else None
+    result = row_states(events, "failed", "failed", stage_value)
+    assert result == expected(max(k, failed_stage if failed_stage is not None else 0), "failed")
+    # Steps known from the row alone carry no event's detail; those the events reached keep theirs.
+    shown = steps(events, status="failed", stage="failed", failed_stage=stage_value)
+    for index, step in enumerate(shown):
+        if index < k:
+            assert step.at == events[index].at
+        elif step.state != "pending" and (failed_stage or 0) > k:
+            assert step.at is None and step.detail == ""
+
+
+@pytest.mark.parametrize(("k", "row_failed_stage"), itertools.product(range(0, 6), range(0, 6)))
+def test_a_failure_event_decides_over_the_rows_failed_stage(k: int, row_failed_stage: int) -> None:
+    failed = ev(k + 1, Stage.FAILED, "error.ocr_timeout", failed_stage=STEPS[k])
+    events = [*run(list(STEPS[:k])), failed]
+    assert row_states(events, "failed", "failed", STEPS[row_failed_stage].value) == expected(k, "failed")
+    assert steps(events, status="failed")[k].detail == MESSAGES["error.ocr_timeout"]
+
+
+@pytest.mark.parametrize(("status", "k", "reached"),
+                         itertools.product(IN_FLIGHT, EVENT_PREFIXES, [None, *range(0, 6)]))
+def test_a_running_row_further_on_than_its_events_counts(status: str, k: int, reached: int | None) -> None:
+    events = run(list(STEPS[:k]))
+    stage_value = STEPS[reached].value if reached is not None else None
+    furthest = max(k, reached + 1 if reached is not None else 0)
+    if furthest == 0:  # neither events nor the row's stage say anything yet
+        assert row_states(events, status, stage_value) == ["pending"] * 6
+    else:
+        assert row_states(events, status, stage_value) == expected(furthest, "active")
+
+
+@pytest.mark.parametrize(("status", "k"), itertools.product(IN_FLIGHT, range(0, 6)))
+def test_a_failure_newer_than_a_running_row_still_shows(status: str, k: int) -> None:
+    events = [*run(list(STEPS[:k])), ev(k + 1, Stage.FAILED, "error.ocr_failed", failed_stage=STEPS[k])]
+    assert row_states(events, status, STEPS[max(k - 1, 0)].value) == expected(k, "failed")
+
+
+@pytest.mark.parametrize("k", EVENT_PREFIXES)
+def test_without_a_row_the_events_alone_decide(k: int) -> None:
+    events = run(list(STEPS[:k]))
+    assert steps(events, status=None, stage="matching_complete") == steps(events)
+    # An unknown stage or status from a newer server is ignored, not an error.
+    assert steps(events, status="archived", stage="ocr_magic") == steps(events)
+
+
+def test_a_row_alone_without_events() -> None:
+    assert row_states([], "received", "upload_received") == expected(1, "active")
+    assert row_states([], "processed") == ["done"] * 6
+    assert row_states([], "failed", "failed", "analysis_started") == expected(3, "failed")
+    assert all(s.detail == "" and s.at is None for s in steps([], status="processed"))

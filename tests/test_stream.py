@@ -1,4 +1,4 @@
-"""The SSE endpoint over a real HTTP server (uvicorn in a thread) with real Redis."""
+"""The SSE endpoint over a real HTTP server (``support.LiveServer``) with real Redis, read with httpx-sse."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,92 +17,25 @@ import jwt
 import pytest
 import redis
 import redis.asyncio as aioredis
-import uvicorn
-from support import PHI_CANARY, RedisServer, free_port, make_document, make_patient, make_user, reset_caches
+from support import (
+    PHI_CANARY,
+    Event,
+    LiveServer,
+    RedisServer,
+    make_document,
+    make_patient,
+    make_user,
+    reset_caches,
+    sse,
+)
 
-import medupload.redis_client as redis_client
-from medupload.api import create_api
 from medupload.auth import Principal, create_access_token, issue_stream_ticket
 from medupload.progress import tracing
 from medupload.progress.emitter import emit_progress, emit_progress_async, stream_name
-from medupload.progress.hub import _hubs, get_hub
+from medupload.progress.hub import get_hub
 from medupload.progress.stages import Stage
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
-
-
-class LiveServer:
-    """create_api() served by uvicorn on a random port, on its own event loop in a thread."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.loop: asyncio.AbstractEventLoop | None = None
-        config = uvicorn.Config(create_api(), host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        try:
-            await self.server.serve()
-        finally:
-            if self.loop in _hubs:
-                await get_hub().close()
-
-    def start(self) -> None:
-        redis_client._async_clients.clear()  # a fresh loop must not inherit a stale client
-        self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return
-            time.sleep(0.01)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the server's loop (to read hub and task state safely)."""
-        assert self.loop is not None
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
-
-
-@dataclass
-class Event:
-    event: str
-    id: str | None
-    data: str
-
-    def json(self) -> Any:
-        return json.loads(self.data)
-
-
-async def sse(response: httpx.Response) -> AsyncIterator[Event]:
-    """A minimal EventSource parser: yields each dispatched event (and ``retry``)."""
-    event, event_id, data = "message", None, []
-    async for line in response.aiter_lines():
-        if line == "":
-            if data:
-                yield Event(event, event_id, "\n".join(data))
-            event, event_id, data = "message", None, []
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "retry":
-            yield Event("retry", None, value)
-        elif name == "event":
-            event = value
-        elif name == "id":
-            event_id = value
-        elif name == "data":
-            data.append(value)
 
 
 @pytest.fixture

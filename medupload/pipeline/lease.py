@@ -2,6 +2,10 @@
 
 In-process always (a set guarded by a lock); in queue mode also a Redis key with a short TTL,
 renewed while the run is alive, so a kill -9'ed worker's lease lapses within seconds.
+
+Owners: a document row names the process that has it (``owner_id()``: host, pid and the pid's
+start time, so a reused pid is not taken for the old process). On the same host, whether that
+process still lives is known at once from ``/proc``; that is what start-up recovery asks.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
@@ -67,6 +73,52 @@ def lease(document_id: str) -> Iterator[None]:
     finally:
         with _local_lock:
             _local_leases.discard(document_id)
+
+
+_owner: tuple[int, str] | None = None
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), or None if it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may hold spaces and parentheses, so count from its end.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_id() -> str:
+    """This process as an owner: ``host:pid:start`` (a random nonce where /proc is missing)."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:  # recomputed after a fork (Dramatiq's worker processes)
+        _owner = (pid, f"{socket.gethostname()}:{pid}:{_start_time(pid) or secrets.token_hex(6)}")
+    return _owner[1]
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the owning process still runs: True, False, or None when it cannot be told here
+    (another host: that host's own start-up, or the watchdog, recovers its documents)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner == owner_id()
+    now = _start_time(pid)
+    if now is not None:
+        return now == start
+    if Path("/proc/self").is_dir():
+        return False  # /proc works and has no such process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def is_held(document_id: str) -> bool:

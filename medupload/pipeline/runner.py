@@ -1,5 +1,5 @@
 """Processing a document: OCR, extraction and matching strung together, with progress events;
-failing, retrying and the watchdog that recovers documents a dead process left behind.
+failing and retrying it. Recovering what a dead process left behind is ``recovery.py``.
 
 The stages are plain functions (``intake``, ``ocr``, ``extraction``, ``matching``); this module
 does the I/O around them: it writes rows and emits progress events. Accepting an upload is
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, update
@@ -33,7 +32,8 @@ from medupload.models import Document, Fact, Patient, ProgramEnrollment, Require
 from medupload.pipeline import dispatch, storage
 from medupload.pipeline.accept import document_out
 from medupload.pipeline.intake import IntakeError, inspect
-from medupload.pipeline.lease import DocumentBusy, is_held, lease
+from medupload.pipeline.lease import DocumentBusy, lease, owner_id
+from medupload.pipeline.transient import TransientFault, is_transient, retrying
 from medupload.progress.emitter import emit_progress
 from medupload.progress.stages import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, DocumentStatus, Stage
 from medupload.schemas import DocumentOut
@@ -69,9 +69,22 @@ class _StageFailure(Exception):
         self.stage = stage
 
 
+def _emit(document_id: str, stage: Stage, code: str, **kwargs: Any) -> None:
+    """A progress write of a run: retried through transient faults (``transient.retrying``)."""
+    retrying(emit_progress, document_id, stage, code, **kwargs)
+
+
 def confirm_upload(document_id: str) -> None:
     """Start processing an accepted document: the inline pool or a Dramatiq message (one setting)."""
+    # Inline, this process holds the document until it has run; queued, the durable queue does.
+    inline = get_settings().pipeline_mode != "queue"
+    retrying(_set_owner, document_id, owner_id() if inline else None)
     dispatch.start(document_id, process_document)
+
+
+def _set_owner(document_id: str, owner: str | None) -> None:
+    with session_scope() as session:
+        session.execute(update(Document).where(col(Document.id) == document_id).values(owner=owner))
 
 
 # --------------------------------------------------------------------------- processing
@@ -93,7 +106,9 @@ def process_document(document_id: str, *, final_attempt: bool = True) -> str:
 
     Coded failures end the document as ``failed`` (raw file kept). An unexpected error does the
     same with ``error.internal`` on the final attempt; otherwise it propagates so the queue
-    retries. Already processed/failed documents are left alone (duplicate delivery).
+    retries. A transient fault (database locked, Redis blip) that outlasts its retries always
+    propagates: the queue or the watchdog runs the document again, it is not failed.
+    Already processed/failed documents are left alone (duplicate delivery).
     """
     with session_scope() as session:
         document = session.get(Document, document_id)
@@ -105,7 +120,7 @@ def process_document(document_id: str, *, final_attempt: bool = True) -> str:
     current = Stage.OCR_STARTED
     try:
         with lease(document_id):
-            _start_attempt(document_id)
+            retrying(_start_attempt, document_id)
             deadline = _Deadline(get_settings().document_time_limit_seconds)
             ocr_result = _run_ocr(document_id, deadline)
             current = Stage.ANALYSIS_STARTED
@@ -120,6 +135,10 @@ def process_document(document_id: str, *, final_attempt: bool = True) -> str:
         return DocumentStatus.FAILED
     except Exception as exc:
         # Type name only: exception text may quote document content.
+        if is_transient(exc):
+            log.warning("document %s: transient %s persisted; left for a later run", document_id,
+                        type(exc).__name__)
+            raise TransientFault(type(exc).__name__) from None
         log.error("document %s: unexpected %s during processing", document_id, type(exc).__name__)
         if not final_attempt:
             raise
@@ -131,7 +150,7 @@ def fail_document(document_id: str, code: str, failed_stage: Stage) -> None:
     """End the current attempt as failed (the raw file and the row stay; retry is possible)."""
     log.info("document %s failed: %s at %s", document_id, code, failed_stage.value)
     try:
-        emit_progress(document_id, Stage.FAILED, code, failed_stage=failed_stage)
+        _emit(document_id, Stage.FAILED, code, failed_stage=failed_stage)
     except Exception as exc:
         log.error("document %s: could not record failure (%s)", document_id, type(exc).__name__)
 
@@ -152,7 +171,8 @@ def fail_current(document_id: str, code: str) -> None:
 def _start_attempt(document_id: str) -> None:
     with session_scope() as session:
         session.execute(update(Document).where(col(Document.id) == document_id)
-                        .values(attempts=col(Document.attempts) + 1, updated_at=datetime.now(UTC)))
+                        .values(attempts=col(Document.attempts) + 1, owner=owner_id(),
+                                updated_at=datetime.now(UTC)))
 
 
 def _run_ocr(document_id: str, deadline: _Deadline) -> OcrResult:
@@ -167,33 +187,45 @@ def _run_ocr(document_id: str, deadline: _Deadline) -> OcrResult:
     except IntakeError as exc:
         raise _StageFailure(exc.code, Stage.OCR_STARTED) from None
 
-    emit_progress(document_id, Stage.OCR_STARTED, "ocr.started")
+    _emit(document_id, Stage.OCR_STARTED, "ocr.started")
+
+    # The page callback is ours, not OCR: what it raises (the time limit, a transient fault of
+    # the progress write) is re-raised as it is, however the OCR code passed it on.
+    ours: list[Exception] = []
 
     def on_page(page: int, pages: int) -> None:
-        deadline.check(Stage.OCR_STARTED)
         fraction = 0.10 + 0.50 * min(max(page - 1, 0), pages) / max(pages, 1)
-        emit_progress(document_id, Stage.OCR_STARTED, "ocr.page", numbers={"page": page, "pages": pages},
-                      fraction=round(fraction, 4))
+        try:
+            deadline.check(Stage.OCR_STARTED)
+            _emit(document_id, Stage.OCR_STARTED, "ocr.page", numbers={"page": page, "pages": pages},
+                  fraction=round(fraction, 4))
+        except Exception as exc:
+            ours.append(exc)
+            raise
 
     try:
         result = read_document(path, inspection.kind, on_page=on_page,
                                page_timeout=get_settings().ocr_page_timeout_seconds)
-    except OcrError as exc:
-        raise _StageFailure(exc.code, Stage.OCR_STARTED) from None
-    except _StageFailure:
-        raise
     except Exception as exc:
+        if ours:
+            raise ours[0] from None
+        if isinstance(exc, OcrError):
+            raise _StageFailure(exc.code, Stage.OCR_STARTED) from None
         log.error("document %s: OCR raised %s", document_id, type(exc).__name__)
         raise _StageFailure("error.ocr_failed", Stage.OCR_STARTED) from None
     deadline.check(Stage.OCR_STARTED)
 
+    retrying(_record_ocr, document_id, result)
+    text_layer = bool(result.pages) and all(page.method == "text_layer" for page in result.pages)
+    _emit(document_id, Stage.OCR_COMPLETE, "ocr.text_layer" if text_layer else "ocr.done",
+                  numbers={"pages": result.page_count})
+    return result
+
+
+def _record_ocr(document_id: str, result: OcrResult) -> None:
     with session_scope() as session:
         session.execute(update(Document).where(col(Document.id) == document_id).values(
             page_count=result.page_count, ocr_confidence=result.mean_confidence))
-    text_layer = bool(result.pages) and all(page.method == "text_layer" for page in result.pages)
-    emit_progress(document_id, Stage.OCR_COMPLETE, "ocr.text_layer" if text_layer else "ocr.done",
-                  numbers={"pages": result.page_count})
-    return result
 
 
 def run_post_ocr_pipeline(document_id: str, ocr_result: OcrResult, *, deadline: _Deadline | None = None,
@@ -205,18 +237,21 @@ def run_post_ocr_pipeline(document_id: str, ocr_result: OcrResult, *, deadline: 
     from medupload.pipeline.extraction import extract
 
     deadline = deadline or _Deadline(get_settings().document_time_limit_seconds)
-    emit_progress(document_id, Stage.ANALYSIS_STARTED, "analysis.started")
+    _emit(document_id, Stage.ANALYSIS_STARTED, "analysis.started")
     try:
         extraction = extract(ocr_result.text, word_confidences=ocr_result.word_confidences, today=today)
     except Exception as exc:
         log.error("document %s: extraction raised %s", document_id, type(exc).__name__)
         raise _StageFailure("error.analysis_failed", Stage.ANALYSIS_STARTED) from None
     deadline.check(Stage.ANALYSIS_STARTED)
-    count = store_facts(document_id, extraction)
-    emit_progress(document_id, Stage.ANALYSIS_COMPLETE, "analysis.done", numbers={"facts": count})
+    count = retrying(store_facts, document_id, extraction)
+    _emit(document_id, Stage.ANALYSIS_COMPLETE, "analysis.done", numbers={"facts": count})
 
     deadline.check(Stage.MATCHING_COMPLETE)
-    satisfied, total = _match_and_complete(document_id, today or date.today())
+    satisfied, total = retrying(_match, document_id, today or date.today())
+    # After the matching transaction: on SQLite this write would wait on the lock it held.
+    _emit(document_id, Stage.MATCHING_COMPLETE, "matching.done",
+          numbers={"satisfied": satisfied, "requirements": total})
     log.info("document %s processed: %d facts, %d/%d requirements", document_id, count, satisfied, total)
 
 
@@ -248,7 +283,9 @@ def store_facts(document_id: str, extraction: Extraction) -> int:
         return len(extraction.facts)
 
 
-def _match_and_complete(document_id: str, today: date) -> tuple[int, int]:
+def _match(document_id: str, today: date) -> tuple[int, int]:
+    """Re-evaluate the patient's requirements over every document with final facts (one
+    transaction); returns (satisfied, total)."""
     from medupload.pipeline.matching import DocumentFacts, evaluate, load_program
 
     with session_scope() as session:
@@ -294,9 +331,6 @@ def _match_and_complete(document_id: str, today: date) -> tuple[int, int]:
                 evidence=_jsonable(outcome.evidence), updated_at=now,
             ))
         satisfied = sum(1 for outcome in outcomes if outcome.state == "satisfied")
-    # After commit: on SQLite the emitter's own transaction would wait on the lock held above.
-    emit_progress(document_id, Stage.MATCHING_COMPLETE, "matching.done",
-                  numbers={"satisfied": satisfied, "requirements": len(outcomes)})
     return satisfied, len(outcomes)
 
 
@@ -339,57 +373,3 @@ def retry_document(document_id: str, *, actor: Actor | None = None) -> DocumentO
     emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested")
     confirm_upload(document_id)
     return document_out(document_id)
-
-
-def default_stuck_after() -> float:
-    """Longer than any live run goes without an event (page timeout < document time limit)."""
-    return get_settings().document_time_limit_seconds + 60.0
-
-
-def recover_stuck(older_than_s: float | None = None) -> list[str]:
-    """Re-queue documents left in received/processing by a dead process, or fail them with
-    error.interrupted after MAX_ATTEMPTS. Returns the ids acted on."""
-    older_than_s = default_stuck_after() if older_than_s is None else older_than_s
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
-    with session_scope() as session:
-        stuck = session.exec(select(Document).where(
-            col(Document.status).in_(tuple(IN_FLIGHT_STATUSES)), col(Document.updated_at) < cutoff,
-        )).all()
-    acted: list[str] = []
-    for document in stuck:
-        if is_held(document.id):
-            continue
-        with session_scope() as session:
-            # Touch first, so a concurrent watchdog (another worker) skips it.
-            touched = session.execute(
-                update(Document).where(col(Document.id) == document.id, col(Document.updated_at) < cutoff)
-                .values(updated_at=datetime.now(UTC))
-            ).rowcount
-        if not touched:
-            continue
-        acted.append(document.id)
-        if document.attempts >= MAX_ATTEMPTS:
-            fail_current(document.id, "error.interrupted")
-        else:
-            log.info("document %s stuck in %s; re-queued", document.id, document.status)
-            confirm_upload(document.id)
-    return acted
-
-
-def start_watchdog(interval_s: float = 60.0, stop: threading.Event | None = None) -> threading.Thread:
-    """Run recover_stuck every interval in a daemon thread (web process start-up, workers)."""
-    stop = stop or threading.Event()
-
-    def loop() -> None:
-        while True:
-            try:
-                recover_stuck()
-            except Exception as exc:
-                log.warning("watchdog round failed (%s)", type(exc).__name__)
-            if stop.wait(interval_s):
-                return
-
-    thread = threading.Thread(target=loop, name="medupload-watchdog", daemon=True)
-    thread.start()
-    return thread
-

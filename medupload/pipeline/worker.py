@@ -25,7 +25,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage, Middleware
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from medupload.pipeline import runner
+from medupload.pipeline import recovery, runner
 from medupload.pipeline.dispatch import ACTOR_NAME, MAX_RETRIES, QUEUE_NAME, make_broker
 from medupload.pipeline.lease import DocumentBusy
 from medupload.settings import get_settings
@@ -58,7 +58,7 @@ class _WorkerTuning(Middleware):
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         self._stop = threading.Event()
-        runner.start_watchdog(WATCHDOG_INTERVAL_S, self._stop)
+        recovery.start_watchdog(WATCHDOG_INTERVAL_S, self._stop)
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         stop = getattr(self, "_stop", None)

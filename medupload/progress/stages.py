@@ -144,8 +144,16 @@ class Step(BaseModel):
     elapsed_ms: int | None = None
 
 
-def steps(events: Iterable[ProgressEvent]) -> list[Step]:
-    """The six indicator steps for one document's events.
+def _step_index(stage: str | None) -> int | None:
+    return STEPS.index(Stage(stage)) if stage in _STEP_VALUES else None
+
+
+_STEP_VALUES = frozenset(step.value for step in STEPS)
+
+
+def steps(events: Iterable[ProgressEvent], *, status: str | None = None, stage: str | None = None,
+          failed_stage: str | None = None) -> list[Step]:
+    """The six indicator steps for one document's events (and its row, when the caller has it).
 
     Events may be duplicated or out of order: they are deduplicated by ``seq`` and sorted.
     Only the latest attempt counts (a retry starts after a ``failed`` event), except that an
@@ -153,16 +161,21 @@ def steps(events: Iterable[ProgressEvent]) -> list[Step]:
     reached; the step after the last done one is ``active`` while the document runs, or
     ``failed`` if the attempt ended in failure; the rest are ``pending``. A later event
     repairs a missed one, so the indicator never sticks.
+
+    The document row (``status``, ``stage``, ``failed_stage``) is the snapshot that survives lost
+    events (Redis down, an expired stream), so every client shows the same indicator: a
+    ``processed`` row has every step done; a ``failed`` row whose events show no failure fails
+    its ``failed_stage`` (or the step after the last one done); a row still in the pipeline
+    whose ``stage`` is further on than its events counts that stage as reached. Events newer
+    than the row (a failure it does not know of yet) still win.
     """
     by_seq: dict[int, ProgressEvent] = {}
     for event in events:
         by_seq.setdefault(event.seq, event)
     ordered = [by_seq[seq] for seq in sorted(by_seq)]
-    if not ordered:
-        return [Step(stage=s, label=STEP_LABELS[s], state="pending") for s in STEPS]
 
-    latest = ordered[-1]
-    failed = latest.stage is Stage.FAILED
+    latest = ordered[-1] if ordered else None
+    failed = latest is not None and latest.stage is Stage.FAILED
     boundaries = [i for i, e in enumerate(ordered[:-1]) if e.stage is Stage.FAILED]
     attempt = ordered[boundaries[-1] + 1 :] if boundaries else ordered
 
@@ -171,19 +184,37 @@ def steps(events: Iterable[ProgressEvent]) -> list[Step]:
         if event.stage is not Stage.FAILED:
             first_reached.setdefault(event.stage, event)
     furthest = max((STEPS.index(stage) for stage in first_reached), default=-1)
+    known = furthest  # as far as the events go; steps past it are known from the row alone
 
+    if status == DocumentStatus.PROCESSED:
+        furthest, failed = len(STEPS) - 1, False
+    elif status == DocumentStatus.FAILED and not failed:
+        failed = True
+        failed_at = _step_index(failed_stage)
+        if failed_at is not None:
+            furthest = max(furthest, failed_at - 1)
+    elif status in IN_FLIGHT_STATUSES and not failed:
+        reached = _step_index(stage)
+        if reached is not None:
+            furthest = max(furthest, reached)
+
+    if latest is None and furthest < 0 and not failed:  # nothing known yet
+        return [Step(stage=s, label=STEP_LABELS[s], state="pending") for s in STEPS]
     result: list[Step] = []
-    for index, stage in enumerate(STEPS):
+    for index, step in enumerate(STEPS):
         if index <= furthest:
-            event = first_reached.get(stage, latest)
+            event = first_reached.get(step, latest if index <= known else None)
             state: StepState = "done"
         elif index == furthest + 1:
-            event, state = latest, "failed" if failed else "active"
+            event, state = latest if furthest == known else None, "failed" if failed else "active"
         else:
-            result.append(Step(stage=stage, label=STEP_LABELS[stage], state="pending"))
+            result.append(Step(stage=step, label=STEP_LABELS[step], state="pending"))
+            continue
+        if event is None:
+            result.append(Step(stage=step, label=STEP_LABELS[step], state=state))
             continue
         result.append(
-            Step(stage=stage, label=STEP_LABELS[stage], state=state,
+            Step(stage=step, label=STEP_LABELS[step], state=state,
                  detail=event.detail, at=event.at, elapsed_ms=event.elapsed_ms)
         )
     return result

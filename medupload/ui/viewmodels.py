@@ -1,7 +1,7 @@
 """Pure functions from the event list and document rows to what the pages render.
 
-The indicator is ``progress.stages.steps()`` of a document's events and nothing else: the UI
-keeps no state machine, so a late, repeated or missed event can never leave it stuck.
+The indicator is ``progress.stages.steps()`` of a document's events and row and nothing else:
+the UI keeps no state machine, so a late, repeated or missed event can never leave it stuck.
 """
 
 from __future__ import annotations
@@ -169,17 +169,11 @@ def build_cards(documents: list[dict[str, Any]], events: list[dict[str, Any]]) -
 
 
 def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
-    shown = steps(events)
-    # The document row is the snapshot: if it says processed but events were lost (Redis
-    # down, expired stream), the rendered steps follow the row instead of sticking.
     status = str(doc.get("status", DocumentStatus.RECEIVED))
-    if status == DocumentStatus.PROCESSED and any(s.state != "done" for s in shown):
-        shown = [s.model_copy(update={"state": "done"}) for s in shown]
+    # The row goes in too: if events were lost (Redis down, an expired stream), steps() follows
+    # the row instead of sticking, exactly as for every other client.
+    shown = steps(events, status=status, stage=doc.get("stage"), failed_stage=doc.get("failed_stage"))
     failed = any(s.state == "failed" for s in shown)
-    if status == DocumentStatus.FAILED and not failed:
-        failed_stage = doc.get("failed_stage") or doc.get("stage")
-        shown = _mark_failed(shown, failed_stage)
-        failed = True
     latest = max(events, key=lambda e: e.seq) if events else None
     code = str(doc.get("error_code") or (latest.code if latest and latest.stage is Stage.FAILED else ""))
     views = [
@@ -211,19 +205,6 @@ def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
         # Every attempt starts with an upload_received event (the first upload or a retry).
         attempt=max(1, sum(1 for e in events if e.stage is Stage.UPLOAD_RECEIVED)),
     )
-
-
-def _mark_failed(shown: list[Any], failed_stage: Any) -> list[Any]:
-    """Mark the first step not done as failed (the row knows the attempt failed)."""
-    out = []
-    marked = False
-    for s in shown:
-        if not marked and s.state != "done":
-            out.append(s.model_copy(update={"state": "failed"}))
-            marked = True
-        else:
-            out.append(s)
-    return out
 
 
 def requirement_views(rows: Iterable[Any]) -> list[RequirementView]:
