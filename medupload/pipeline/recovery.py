@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -37,25 +38,9 @@ def recover_stuck(older_than_s: float | None = None) -> list[str]:
         stuck = session.exec(select(Document).where(
             col(Document.status).in_(tuple(IN_FLIGHT_STATUSES)), col(Document.updated_at) < cutoff,
         )).all()
-    acted: list[str] = []
-    for document in stuck:
-        if is_held(document.id):
-            continue
-        with session_scope() as session:
-            # Touch first, so a concurrent watchdog (another worker) skips it.
-            touched = session.execute(
-                update(Document).where(col(Document.id) == document.id, col(Document.updated_at) < cutoff)
-                .values(updated_at=datetime.now(UTC))
-            ).rowcount
-        if not touched:
-            continue
-        acted.append(document.id)
-        if document.attempts >= MAX_ATTEMPTS:
-            fail_current(document.id, "error.interrupted")
-        else:
-            log.info("document %s stuck in %s; re-queued", document.id, document.status)
-            confirm_upload(document.id)
-    return acted
+    # Touching it first makes a concurrent watchdog (another worker) skip it.
+    return [document.id for document in stuck if not is_held(document.id) and _take(
+        document, "stuck", col(Document.updated_at) < cutoff, updated_at=datetime.now(UTC))]
 
 
 def recover_orphans() -> list[str]:
@@ -68,25 +53,28 @@ def recover_orphans() -> list[str]:
             col(Document.status).in_(tuple(IN_FLIGHT_STATUSES)), col(Document.owner).is_not(None),
             col(Document.owner) != owner_id(),
         )).all()
-    acted: list[str] = []
-    for document in owned:
-        if document.owner is None or owner_alive(document.owner) is not False or is_held(document.id):
-            continue
-        with session_scope() as session:
-            # Claim it from the dead owner, so of several processes starting at once one acts.
-            claimed = session.execute(
-                update(Document).where(col(Document.id) == document.id, col(Document.owner) == document.owner)
-                .values(owner=None, updated_at=datetime.now(UTC))
-            ).rowcount
-        if not claimed:
-            continue
-        acted.append(document.id)
-        if document.attempts >= MAX_ATTEMPTS:
-            fail_current(document.id, "error.interrupted")
-        else:
-            log.info("document %s left %s by a dead process; re-queued", document.id, document.status)
-            confirm_upload(document.id)
-    return acted
+    # Claiming it from the dead owner makes one of several processes starting at once act.
+    return [document.id for document in owned
+            if document.owner is not None and owner_alive(document.owner) is False
+            and not is_held(document.id)
+            and _take(document, "left by a dead process", col(Document.owner) == document.owner,
+                      owner=None, updated_at=datetime.now(UTC))]
+
+
+def _take(document: Document, why: str, unchanged: Any, **claim: Any) -> bool:
+    """Claim the document (an UPDATE that only matches while ``unchanged`` holds), then re-queue
+    it, or fail it once it has had MAX_ATTEMPTS. False if another process claimed it first."""
+    with session_scope() as session:
+        claimed = session.execute(
+            update(Document).where(col(Document.id) == document.id, unchanged).values(**claim)).rowcount
+    if not claimed:
+        return False
+    if document.attempts >= MAX_ATTEMPTS:
+        fail_current(document.id, "error.interrupted")
+    else:
+        log.info("document %s %s in %s; re-queued", document.id, why, document.status)
+        confirm_upload(document.id)
+    return True
 
 
 def start_watchdog(interval_s: float = 60.0, stop: threading.Event | None = None) -> threading.Thread:
