@@ -159,7 +159,8 @@ ALLERGIES: Penicillin (hives), sulfa
                 frequency="once daily",
             ),
             E("medication", "albuterol", "Albuterol", route="inhaled", frequency="every 4 hours"),
-            E("medication", "glipizide", "glipizide", negated=True),
+            # Discontinued = taken before, stopped: historical (was negated before issue 9).
+            E("medication", "glipizide", "glipizide", historical=True),
             E("allergy", "penicillin", "Penicillin"),
             E("allergy", "sulfonamide antibiotics", "sulfa"),
         ),

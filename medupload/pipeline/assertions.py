@@ -38,6 +38,16 @@ _PATIENT_AGAIN = re.compile(
 )
 
 
+# A dated or "ago" event right after the mention: "Myocardial infarction in 2015", "a stroke
+# three years ago", "appendicitis as a child".
+_PAST_AFTER = re.compile(
+    r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
+    r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b)",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Flags:
     negated: bool = False
@@ -73,6 +83,8 @@ def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
         found[attribute] = True
     if not found["negated"] and _negated_by_list(text, ent.start_char):
         found["negated"] = True
+    if not found["historical"] and ent.label_ == "CONDITION" and _PAST_AFTER.match(text, ent.end_char):
+        found["historical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
     if lead and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char):

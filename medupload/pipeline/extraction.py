@@ -174,15 +174,36 @@ def _register_components() -> None:
         Language.component("medupload_gazetteer_curated", func=lambda doc: _gazetteer(doc, False))
 
 
+def _near_medication(target: Any, modifier: Any, between: Any) -> bool:
+    # A negation far from a drug name in the sentence ("if the pain does not improve, I will
+    # consider adding methotrexate") is about something else; next to it ("no aspirin") it counts.
+    return target.label_ != "MEDICATION" or between is None or len(between) <= 3
+
+
 def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     """medspaCy's default ConText rules, adjusted by data/context_rules.yaml."""
     from medspacy.context import ConTextRule
 
     config = vocabulary(with_base).context
     dropped = {literal.lower() for literal in config.get("drop", [])}
-    rules = [r for r in ConTextRule.from_json(default_path) if r.literal.lower() not in dropped]
-    for literal, category, direction in config.get("add", []):
-        rules.append(ConTextRule(literal, category, direction=direction))
+    conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
+    raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
+    raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
+    rules = []
+    for literal, category, pattern, direction in raw:
+        if literal.lower() in dropped:
+            continue
+        negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
+        rules.append(
+            ConTextRule(
+                literal,
+                category,
+                pattern=pattern,
+                direction=direction,
+                on_modifies=_near_medication if negation else None,
+                allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+            )
+        )
     return rules
 
 
