@@ -106,4 +106,3 @@ def document_date(dates: Sequence[FoundDate]) -> date | None:
             if d.label == wanted:
                 return d.value
     return None
-

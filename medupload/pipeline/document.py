@@ -39,6 +39,7 @@ def classify(text: str, facts: Sequence[Any]) -> str:
 def _cue(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
+
 # ---------------------------------------------------------------------------------------------
 # Confidence
 
@@ -66,5 +67,3 @@ class Confidences:
             if e > start and s < end
         ]
         return max(0.0, min(1.0, min(overlapping))) if overlapping else 1.0
-
-

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -122,6 +122,14 @@ def _lines(doc: Any) -> Any:
     return doc
 
 
+def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -> Hit | None:
+    """The name as written, else with its last word singular ("chest pains", "strokes")."""
+    hit = table.get(tokens)
+    if hit is None and len(tokens[-1]) > 4 and tokens[-1].endswith("s") and not tokens[-1].endswith("ss"):
+        hit = table.get((*tokens[:-1], tokens[-1][:-1]))
+    return hit
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -143,8 +151,12 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
                 found = (n, hit)
                 break
         shortest = found[0] if found else 0
-        for n in range(min(lexicon.longest_folded.get(folded[i], 0), count - i), shortest, -1):
-            hit = lexicon.folded.get(tuple(folded[i : i + n]))
+        first = folded[i]
+        longest = lexicon.longest_folded.get(first, 0)
+        if first.endswith("s"):
+            longest = max(longest, lexicon.longest_folded.get(first[:-1], 0))
+        for n in range(min(longest, count - i), shortest, -1):
+            hit = _lookup_plural(lexicon.folded, tuple(folded[i : i + n]))
             if hit is not None:
                 found = (n, hit)
                 break
@@ -305,12 +317,25 @@ _TEST_WORD = re.compile(
 
 
 def _is_test_name(text: str, mention: _Mention, previous: _Mention | None) -> bool:
-    """"HIV test", "hepatitis panel", or a condition inside a lab's parenthesis ("eGFR (CKD)")."""
+    """ "HIV test", "hepatitis panel", or a condition inside a lab's parenthesis ("eGFR (CKD)")."""
     if _TEST_WORD.match(text, mention.end):
         return True
     if previous is not None and previous.kind == "lab":
         between = text[previous.end : mention.start]
         return "\n" not in between and between.strip().startswith("(") and ")" not in between
+    return False
+
+
+_LIST_GLUE = re.compile(r"^[\s,;/]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
+
+
+def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
+    """Listed with another drug ("Dilantin, ASA, and Diltiazem"): that is drug context."""
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(mentions) and mentions[j].kind == "medication" and not mentions[j].needs_context:
+            a, b = sorted((mentions[i], mentions[j]), key=lambda x: x.start)
+            if _LIST_GLUE.match(text[a.end : b.start]):
+                return True
     return False
 
 
@@ -361,17 +386,34 @@ def extract(
         confidence_cap = 1.0
         if kind == "condition" and _is_test_name(text, m, mentions[i - 1] if i else None):
             continue
+        in_allergy = kind in {"medication", "allergen"} and (
+            (m.section or "").startswith("allerg")
+            or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
+        )
+        wants_sig = kind in {"medication", "allergen", "lab"} and not in_allergy
+        sig = read_sig_lines(text, m.end, min(stop, m.end + 80), line_end) if wants_sig else None
+        # A supplement named like a lab ("calcium 500 mg daily") or a drug named like an allergen
+        # ("codeine 30 mg") is a medication when a dose or a medications section says so.
+        alias = vocab.medications.get(m.concepts[0].concept)
+        if (
+            kind in {"lab", "allergen"}
+            and not in_allergy
+            and alias is not None
+            and sig is not None
+            and (sig.dose or (m.section or "") == "medications")
+        ):
+            m = replace(m, concepts=(vocab.concepts[alias],))
+            kind = "medication"
         if kind in {"medication", "allergen"}:
-            in_allergy = (m.section or "").startswith("allerg") or bool(
-                ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start])
-            )
             if in_allergy:
                 kind = "allergy"
             elif kind == "allergen":
                 continue  # "latex gloves", "iodine prep": not an allergy statement
             else:
-                sig = read_sig_lines(text, m.end, min(stop, m.end + 80), line_end)
-                if m.needs_context and not has_drug_context(sig, m.section):
+                assert sig is not None
+                if m.needs_context and not (
+                    has_drug_context(sig, m.section) or _in_drug_list(text, mentions, i)
+                ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
@@ -380,9 +422,16 @@ def extract(
         elif kind == "lab":
             lab = vocab.labs[m.concepts[0].concept]
             after = _skip_parenthesis(text, m.end, line_end)
-            stop = max(stop, min(line_end, next(
-                (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
-            )))
+            stop = max(
+                stop,
+                min(
+                    line_end,
+                    next(
+                        (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"),
+                        len(text),
+                    ),
+                ),
+            )
             reading = read_lab(text, m.end, min(stop, after + 60), lab)
             is_panel = lab.unit is None and lab.low is None
             if reading.value is None and not is_panel and len(fold(m.matched).replace(" ", "")) <= 3:

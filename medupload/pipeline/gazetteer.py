@@ -121,6 +121,28 @@ def _identifier(data: dict[str, object] | None) -> tuple[str, str]:
     return "", ""
 
 
+# A dosage form or salt in a dictionary name is not part of the ingredient ("lidocaine viscous",
+# "timolol eye drops", "losartan potassium" -> lidocaine, timolol, losartan), unless what is left
+# is an element or not a drug of its own ("ferrous sulfate", "calcium acetate" stay).
+_FORM = re.compile(
+    r"\s+(?:viscous|eye\s+drops?|ear\s+drops?|ophthalmic(?:\s+solution)?|otic|urogenital|topical|nasal\s+spray"
+    r"|injection|oral(?:\s+solution)?|extended[\s-]release|er|xr|sr)$"
+)
+_SALT = re.compile(
+    r"\s+(?:hydrochloride|hcl|sodium|potassium|sulfate|succinate|tartrate|maleate|mesylate|besylate|citrate"
+    r"|fumarate|bromide|acetate|phosphate|hyclate|monohydrate|dihydrate)$"
+)
+_ELEMENTS = frozenset(
+    {"calcium", "magnesium", "sodium", "potassium", "zinc", "iron", "ferrous", "lithium", "aluminum"}
+)
+
+
+def _ingredient(name: str, canonical_data: dict[str, dict[str, object]]) -> str:
+    name = _FORM.sub("", name)
+    bare = _SALT.sub("", name)
+    return bare if bare != name and bare in canonical_data and bare not in _ELEMENTS else name
+
+
 def _is_medicine(data: dict[str, object] | None) -> bool:
     return any((data or {}).get(key) for key in ("drugbank_id", "medline_plus_id", "nhs_url"))
 
@@ -138,7 +160,9 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
         if len(set(canonicals)) != 1 or not _VARIANT_OK.match(variant) or len(variant) < 3:
             continue
         canonical = canonicals[0]
-        ingredients = [part for part in _SPLIT_COMBINATION.split(canonical) if part]
+        ingredients = [
+            _ingredient(part, canonical_data) for part in _SPLIT_COMBINATION.split(canonical) if part
+        ]
         if not ingredients or any(not _VARIANT_OK.match(part) for part in ingredients):
             continue
         # A MeSH-only entry is mostly a chemical or a protein ("serum amyloid a protein"), not a
@@ -152,8 +176,10 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
                 code, system = _identifier(canonical_data.get(canonical))
             codes.append(code)
             systems.add(system)
-        system = systems.pop() if len(systems) == 1 else "|".join(
-            _identifier(canonical_data.get(i))[1] for i in ingredients
+        system = (
+            systems.pop()
+            if len(systems) == 1
+            else "|".join(_identifier(canonical_data.get(i))[1] for i in ingredients)
         )
         tokens = tokenize(variant)
         if len(tokens) > 6:
@@ -164,6 +190,7 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
 
 # ---------------------------------------------------------------------------------------------
 # Files
+
 
 def _tokenizer() -> TokenizeFn:
     import spacy

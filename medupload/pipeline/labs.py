@@ -103,4 +103,3 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         return LabReading(None, None, end, trusted=False)
     shown = match["num"].replace(",", ".") if raw is None or raw.display == lab.unit else _fmt(converted)
     return LabReading(comparator + shown, lab.unit, end)
-

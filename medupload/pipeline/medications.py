@@ -43,6 +43,7 @@ ALLERGIES_NONE = re.compile(
     r"\b(?:drug\s+)?allerg(?:y|ies)\s*[:\-]\s*(?P<none>none(?:\s+known)?|nil|denie[sd])\b", re.IGNORECASE
 )
 
+
 @dataclass
 class Sig:
     dose: str | None = None

@@ -86,6 +86,7 @@ class Lexicon:
 class Vocabulary:
     concepts: tuple[Concept, ...]
     lexicon: Lexicon
+    medications: dict[str, int]  # ingredient -> concept index ("calcium" the lab vs the supplement)
     labs: dict[str, LabDef]
     units: dict[str, UnitDef]  # lower-case alias -> unit
     unit_re: re.Pattern[str]
@@ -139,9 +140,12 @@ class _Builder:
             self.concepts.append(concept)
         return self.index[slot]
 
-    def name(self, tokens: tuple[str, ...], hit: Hit, *, exact: bool = False) -> None:
-        table, lookup = (self.exact, tokens) if exact else (self.folded, key(tokens))
-        if lookup and lookup not in table:  # the first source wins: curated before the base
+    def name(self, tokens: tuple[str, ...], hit: Hit, *, exact: bool = False, override: bool = False) -> None:
+        if exact:
+            table, lookup = self.exact, tuple(t for t in tokens if t != "-")
+        else:
+            table, lookup = self.folded, key(tokens)
+        if lookup and (override or lookup not in table):  # the first source wins: curated, then base
             table[lookup] = hit
 
     def lexicon(self) -> Lexicon:
@@ -182,6 +186,16 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
                     low=_float(row["low"]),
                     high=_float(row["high"]),
                 )
+    # Combination products: every ingredient (a curated ingredient keeps its RxNorm code).
+    for row in _rows("combinations.csv"):
+        indices = tuple(
+            builder.index.get(("medication", ingredient))
+            if ("medication", ingredient) in builder.index
+            else builder.concept(Concept("medication", ingredient, None, None))
+            for ingredient in _names(row["ingredients"])
+        )
+        for alias in _names(row["names"]):
+            builder.name(name_tokens(alias), Hit(indices), override=True)
     nkda = (
         "NKDA|NKA|no known drug allergies|no known drug allergy|no known allergies|no known allergy"
         "|no known medication allergies|no known medicine allergies|no known drug allergies or sensitivities"
@@ -249,6 +263,7 @@ def vocabulary(with_base: bool = True) -> Vocabulary:
     )
     doc_types = yaml.safe_load((DATA_DIR / "document_types.yaml").read_text(encoding="utf-8"))
     context = yaml.safe_load((DATA_DIR / "context_rules.yaml").read_text(encoding="utf-8"))
+    medications = {c.concept: i for i, c in enumerate(builder.concepts) if c.kind == "medication"}
     return Vocabulary(
-        tuple(builder.concepts), builder.lexicon(), labs, units, unit_re, sig, doc_types, context
+        tuple(builder.concepts), builder.lexicon(), medications, labs, units, unit_re, sig, doc_types, context
     )
