@@ -293,8 +293,9 @@ def _mentions(text: str, with_base: bool) -> list[_Mention]:
     mentions: list[_Mention] = []
     for ent in doc.ents:
         hit = hits.get(ent.start_char)
-        if hit is None:
-            continue
+        title = ent._.section_title
+        if hit is None or (title is not None and title.start_char <= ent.start_char < title.end_char):
+            continue  # "HISTORY OF PRESENT ILLNESS:" is a header, not a finding
         mentions.append(
             _Mention(
                 concepts=tuple(vocab.concepts[i] for i in hit.concepts),
@@ -310,8 +311,8 @@ def _mentions(text: str, with_base: bool) -> list[_Mention]:
 
 
 _TEST_WORD = re.compile(
-    r"^[ \t]*(?:test(?:s|ing)?|panel|screen(?:ing)?|antibod(?:y|ies)|antigen|serology|titers?|titres?|pcr"
-    r"|assay|equation|formula|viral\s+load|ab\b|ag\b)",
+    r"[ \t]*(?:test(?:s|ing)?|panel|screen(?:ing)?|antibod(?:y|ies)|antigen|serology|titers?|titres?|pcr"
+    r"|assay|equation|formula|viral\s+load|ab\b|ag\b|vaccines?|vaccinations?|immunizations?|shots?)",
     re.IGNORECASE,
 )
 
@@ -324,6 +325,14 @@ def _is_test_name(text: str, mention: _Mention, previous: _Mention | None) -> bo
         between = text[previous.end : mention.start]
         return "\n" not in between and between.strip().startswith("(") and ")" not in between
     return False
+
+
+def _is_reaction(text: str, mention: _Mention, before: list[_Mention]) -> bool:
+    """A reaction listed with an allergen on its line ("ALLERGIES: Penicillin (hives)")."""
+    if not (mention.section or "").startswith("allerg") or not before:
+        return False
+    previous = before[-1]
+    return previous.kind in {"medication", "allergen"} and "\n" not in text[previous.end : mention.start]
 
 
 _LIST_GLUE = re.compile(r"^[\s,;/]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
@@ -384,8 +393,10 @@ def extract(
         values: dict[str, Any] = {}
         end = m.end
         confidence_cap = 1.0
-        if kind == "condition" and _is_test_name(text, m, mentions[i - 1] if i else None):
-            continue
+        if kind == "condition" and (
+            _is_test_name(text, m, mentions[i - 1] if i else None) or _is_reaction(text, m, mentions[:i])
+        ):
+            continue  # a test or vaccine name; a reaction listed with an allergy ("Penicillin (hives)")
         in_allergy = kind in {"medication", "allergen"} and (
             (m.section or "").startswith("allerg")
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
@@ -395,6 +406,10 @@ def extract(
         # A supplement named like a lab ("calcium 500 mg daily") or a drug named like an allergen
         # ("codeine 30 mg") is a medication when a dose or a medications section says so.
         alias = vocab.medications.get(m.concepts[0].concept)
+        if kind == "lab" and alias is not None:  # a result ("Glucose 142 mg/dL") keeps it a lab
+            lab_def = vocab.labs[m.concepts[0].concept]
+            if read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None:
+                alias = None
         if (
             kind in {"lab", "allergen"}
             and not in_allergy
