@@ -19,25 +19,34 @@ call behind a lock, so it can be used from a thread pool.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from medupload.pipeline import assertions
+from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
-from medupload.pipeline.labs import read_lab
+from medupload.pipeline.labs import PAIR_VALUES_RE, THEN_VALUE_RE, LabReading, read_lab, reading
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
     ALLERGY_CUE,
     has_drug_context,
     read_sig_lines,
 )
-from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, Hit, blank_english, fold, vocabulary
+from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, Hit, fold, vocabulary
 
-__all__ = ["DOCUMENT_TYPES", "NO_KNOWN_ALLERGIES", "ExtractedFact", "Extraction", "extract", "fold", "nlp"]
+__all__ = [
+    "DOCUMENT_TYPES",
+    "NO_KNOWN_ALLERGIES",
+    "ExtractedFact",
+    "Extraction",
+    "build_nlp",
+    "extract",
+    "fold",
+    "nlp",
+]
 
 DOCUMENT_TYPES: tuple[str, ...] = (
     "lab_report",
@@ -84,182 +93,6 @@ class Extraction:
 
 
 # ---------------------------------------------------------------------------------------------
-# The spaCy / medspaCy pipeline (built once per process)
-
-_BUILD_LOCK = threading.Lock()
-_NLP_LOCK = threading.Lock()
-_NLP: dict[bool, Any] = {}
-_HITS = "medupload_hits"  # doc.user_data key: entity start char -> Hit
-
-
-def _quiet_loggers() -> None:
-    # medspaCy and PyRuSH log every sentence at DEBUG level through loguru.
-    try:
-        from loguru import logger
-
-        logger.disable("medspacy")
-        logger.disable("PyRuSH")
-    except ImportError:  # pragma: no cover - loguru comes with medspacy
-        pass
-
-
-def _lines(doc: Any) -> Any:
-    # Clinical text is line-oriented: a list item must not inherit the negation of the line
-    # above, so every line break and every full stop ends a sentence.
-    for i, token in enumerate(doc):
-        if i == 0:
-            token.is_sent_start = True
-            continue
-        prev = doc[i - 1]
-        if "\n" in prev.text or "\n" in prev.whitespace_:
-            # A wrapped line of prose continues ("her father had\na stroke"); a line starting
-            # with a capital, digit or bullet starts a new item.
-            before = doc[i - 2] if prev.is_space and i >= 2 else prev
-            wrapped = token.text[:1].islower() and before.text not in {".", ":", ";", "!", "?"}
-            token.is_sent_start = not wrapped
-        else:
-            token.is_sent_start = prev.text in {".", "!", "?", ";"}
-    return doc
-
-
-def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -> Hit | None:
-    """The name as written, else with its last word singular ("chest pains", "strokes")."""
-    hit = table.get(tokens)
-    if hit is None and len(tokens[-1]) > 4 and tokens[-1].endswith("s") and not tokens[-1].endswith("ss"):
-        hit = table.get((*tokens[:-1], tokens[-1][:-1]))
-    return hit
-
-
-def _gazetteer(doc: Any, with_base: bool) -> Any:
-    """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
-    folded names; hyphens are skipped so "end-stage" meets "end stage"."""
-    from spacy.tokens import Span
-
-    vocab = vocabulary(with_base)
-    lexicon = vocab.lexicon
-    tokens = [t for t in doc if not t.is_space and t.text != "-"]
-    texts = [t.text for t in tokens]
-    folded = [fold(t) for t in texts]
-    spans: list[Any] = []
-    hits: dict[int, Hit] = {}
-    i, count = 0, len(tokens)
-    while i < count:
-        found: tuple[int, Hit] | None = None
-        for n in range(min(lexicon.longest_exact.get(texts[i], 0), count - i), 0, -1):
-            hit = lexicon.exact.get(tuple(texts[i : i + n]))
-            if hit is not None:
-                found = (n, hit)
-                break
-        shortest = found[0] if found else 0
-        first = folded[i]
-        longest = lexicon.longest_folded.get(first, 0)
-        if first.endswith("s"):
-            longest = max(longest, lexicon.longest_folded.get(first[:-1], 0))
-        for n in range(min(longest, count - i), shortest, -1):
-            hit = _lookup_plural(lexicon.folded, tuple(folded[i : i + n]))
-            if hit is not None:
-                found = (n, hit)
-                break
-        if found is None:
-            i += 1
-            continue
-        n, hit = found
-        first, last = tokens[i], tokens[i + n - 1]
-        if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
-            label = vocab.concepts[hit.concepts[0]].kind.upper()
-            spans.append(Span(doc, first.i, last.i + 1, label=label))
-            hits[first.idx] = hit
-        i += n
-    doc.ents = spans
-    doc.user_data[_HITS] = hits
-    return doc
-
-
-def _register_components() -> None:
-    from spacy.language import Language
-
-    if "medupload_lines" not in Language.factories:
-        Language.component("medupload_lines", func=_lines)
-    if "medupload_gazetteer" not in Language.factories:
-        Language.component("medupload_gazetteer", func=lambda doc: _gazetteer(doc, True))
-    if "medupload_gazetteer_curated" not in Language.factories:
-        Language.component("medupload_gazetteer_curated", func=lambda doc: _gazetteer(doc, False))
-
-
-def _near_medication(target: Any, modifier: Any, between: Any) -> bool:
-    # A negation far from a drug name in the sentence ("if the pain does not improve, I will
-    # consider adding methotrexate") is about something else; next to it ("no aspirin") it counts.
-    return target.label_ != "MEDICATION" or between is None or len(between) <= 3
-
-
-def _context_rules(default_path: str, with_base: bool) -> list[Any]:
-    """medspaCy's default ConText rules, adjusted by data/context_rules.yaml."""
-    from medspacy.context import ConTextRule
-
-    config = vocabulary(with_base).context
-    dropped = {literal.lower() for literal in config.get("drop", [])}
-    conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
-    raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
-    raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
-    rules = []
-    for literal, category, pattern, direction in raw:
-        if literal.lower() in dropped:
-            continue
-        negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
-        rules.append(
-            ConTextRule(
-                literal,
-                category,
-                pattern=pattern,
-                direction=direction,
-                on_modifies=_near_medication if negation else None,
-                allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
-            )
-        )
-    return rules
-
-
-def build_nlp(with_base: bool = True) -> Any:
-    """Build the pipeline (slow: ~1-2 s). Use ``nlp()`` to get the shared instance.
-    ``with_base=False`` matches the curated vocabularies only (the bench's baseline)."""
-    _quiet_loggers()
-    import medspacy  # noqa: F401  (registers the medspacy_* factories)
-    from medspacy.section_detection import SectionRule
-
-    _register_components()
-    import spacy
-
-    vocabulary(with_base)  # load before the pipeline is used
-    # The tokenizer that split the vocabulary's names, unless another pipeline already uses it.
-    nlp = blank_english() if not blank_english().pipe_names else spacy.blank("en")
-    nlp.add_pipe("medupload_lines")
-    nlp.add_pipe("medupload_gazetteer" if with_base else "medupload_gazetteer_curated")
-    # NKDA says "no known ..." itself: a statement, not a negated allergy; test names yield nothing.
-    context = nlp.add_pipe(
-        "medspacy_context", config={"rules": None, "excluded_types": ["NKDA", "TEST_NAME"]}
-    )
-    context.add(_context_rules(context.DEFAULT_RULES_FILEPATH, with_base))
-    # Section-implied assertions are applied in ``_mentions``, scoped to the header's
-    # paragraph: medspaCy's defaults would mark everything after "ALLERGIES:" as hypothetical
-    # until the next header. Headers must start a line: "she used to have allergies" is prose.
-    sectionizer = nlp.add_pipe(
-        "medspacy_sectionizer", config={"span_attrs": None, "require_start_line": True}
-    )
-    # Its default rules are all phrases: one never-matching token pattern avoids W036 warnings.
-    sectionizer.add([SectionRule("unused", "unused", pattern=[{"ORTH": "\u2063medupload\u2063"}])])
-    return nlp
-
-
-def nlp(with_base: bool = True) -> Any:
-    """The process-wide pipeline, built on first use."""
-    if with_base not in _NLP:
-        with _BUILD_LOCK:
-            if with_base not in _NLP:
-                _NLP[with_base] = build_nlp(with_base)
-    return _NLP[with_base]
-
-
-# ---------------------------------------------------------------------------------------------
 # Extraction
 
 
@@ -286,10 +119,10 @@ def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _mentions(text: str, with_base: bool) -> list[_Mention]:
     pipeline = nlp(with_base)
-    with _NLP_LOCK:  # spaCy components share mutable state; the rest runs unlocked
+    with NLP_LOCK:  # spaCy components share mutable state; the rest runs unlocked
         doc = pipeline(text)
     vocab = vocabulary(with_base)
-    hits: dict[int, Hit] = doc.user_data.get(_HITS, {})
+    hits: dict[int, Hit] = doc.user_data.get(HITS, {})
     mentions: list[_Mention] = []
     for ent in doc.ents:
         hit = hits.get(ent.start_char)
@@ -354,6 +187,102 @@ def _skip_parenthesis(text: str, end: int, limit: int) -> int:
     return match.end() if match else end
 
 
+def _fact(
+    text: str,
+    m: _Mention,
+    kind: str,
+    concept: Concept,
+    values: dict[str, Any],
+    end: int,
+    cap: float,
+    confidences: Confidences,
+    doc_iso: str | None,
+) -> ExtractedFact:
+    return ExtractedFact(
+        kind=kind,
+        concept=concept.concept,
+        code=concept.code,
+        system=concept.system,
+        text=text[m.start : end],
+        start=m.start,
+        end=end,
+        value=values.get("value"),
+        unit=values.get("unit"),
+        route=values.get("route"),
+        frequency=values.get("frequency"),
+        date=values.get("date", doc_iso),
+        section=m.section,
+        negated=m.flags.negated,
+        historical=m.flags.historical,
+        family=m.flags.family,
+        hypothetical=m.flags.hypothetical,
+        uncertain=m.flags.uncertain,
+        confidence=round(min(cap, confidences.around(m.start, end)), 3),
+    )
+
+
+#: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
+LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
+
+
+def _pair_readings(
+    text: str, at: int, line_end: int, first: str, second: str
+) -> list[tuple[Concept, LabReading]] | None:
+    vocab = vocabulary()
+    match = PAIR_VALUES_RE.match(text, at, line_end)
+    if match is None:
+        return None
+    out = []
+    for name, group, stop in ((first, "a", match.start("b")), (second, "b", line_end)):
+        lab = vocab.labs[name]
+        concept = vocab.concepts[vocab.lab_concepts[name]]
+        out.append((concept, reading(text, at, stop, match[group], "", match.end(group), lab)))
+    return out
+
+
+def _lab_readings(
+    text: str,
+    mentions: list[_Mention],
+    i: int,
+    stop: int,
+    line_end: int,
+    assigned: dict[int, list[tuple[Concept, LabReading]]],
+) -> list[tuple[Concept, LabReading]]:
+    """The lab's value(s): a pair name's two, two joined names' two, else one, and a second
+    one after it ("from 5.4 to 6.1")."""
+    m = mentions[i]
+    concept = m.concepts[0]
+    if concept.concept in LAB_PAIRS:
+        return _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept]) or [(concept, LabReading())]
+    following = mentions[i + 1] if i + 1 < len(mentions) else None
+    if (
+        following is not None
+        and following.kind == "lab"
+        and following.concepts[0].concept not in LAB_PAIRS
+        and following.start < line_end
+        and _LIST_GLUE.match(text[m.end : following.start])
+    ):
+        pair = _pair_readings(text, following.end, line_end, concept.concept, following.concepts[0].concept)
+        if pair is not None:
+            assigned[i + 1] = [pair[1]]
+            return [pair[0]]
+    lab = vocabulary().labs[concept.concept]
+    after = _skip_parenthesis(text, m.end, line_end)
+    next_fact = next(
+        (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
+    )
+    stop = max(stop, min(line_end, next_fact))
+    first = read_lab(text, m.end, min(stop, after + 60), lab)
+    results = [(concept, first)]
+    if first.value is not None and first.end is not None:
+        then = THEN_VALUE_RE.match(text, first.end, line_end)
+        if then is not None:
+            results.append(
+                (concept, reading(text, first.end, line_end, then["num"], "", then.end("num"), lab))
+            )
+    return results
+
+
 def extract(
     text: str,
     *,
@@ -380,6 +309,9 @@ def extract(
     vocab = vocabulary(with_base)
 
     facts: list[ExtractedFact] = []
+    assigned: dict[
+        int, list[tuple[Concept, LabReading]]
+    ] = {}  # the second of "BUN and creatinine 27 and 1.9"
     for i, m in enumerate(mentions):
         if m.kind in {"test_name"}:
             continue
@@ -435,56 +367,21 @@ def extract(
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
-            lab = vocab.labs[m.concepts[0].concept]
-            after = _skip_parenthesis(text, m.end, line_end)
-            stop = max(
-                stop,
-                min(
-                    line_end,
-                    next(
-                        (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"),
-                        len(text),
-                    ),
-                ),
-            )
-            reading = read_lab(text, m.end, min(stop, after + 60), lab)
-            is_panel = lab.unit is None and lab.low is None
-            if reading.value is None and not is_panel and len(fold(m.matched).replace(" ", "")) <= 3:
-                continue  # a bare "K", "Na", "LDL" without a result is too ambiguous
+            results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
-            values = {
-                "value": reading.value,
-                "unit": reading.unit,
-                "date": line_dates[0].value.isoformat() if line_dates else (collected or doc_iso),
-            }
-            if reading.value is not None:
-                end = reading.end or end
-            if not reading.trusted:
-                confidence_cap = REVIEW_CONFIDENCE
+            when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
+            short = len(fold(m.matched).replace(" ", "")) <= 3
+            for concept, reading in results:
+                lab = vocab.labs[concept.concept]
+                if reading.value is None and short and not (lab.unit is None and lab.low is None):
+                    continue  # a bare "K", "Na", "LDL" without a result is too ambiguous
+                value_end = (reading.end or m.end) if reading.value is not None else m.end
+                cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
+                values = {"value": reading.value, "unit": reading.unit, "date": when}
+                facts.append(_fact(text, m, "lab", concept, values, value_end, cap, confidences, doc_iso))
+            continue
         for concept in m.concepts:
-            facts.append(
-                ExtractedFact(
-                    kind=kind,
-                    concept=concept.concept,
-                    code=concept.code,
-                    system=concept.system,
-                    text=text[m.start : end],
-                    start=m.start,
-                    end=end,
-                    value=values.get("value"),
-                    unit=values.get("unit"),
-                    route=values.get("route"),
-                    frequency=values.get("frequency"),
-                    date=values.get("date", doc_iso),
-                    section=m.section,
-                    negated=m.flags.negated,
-                    historical=m.flags.historical,
-                    family=m.flags.family,
-                    hypothetical=m.flags.hypothetical,
-                    uncertain=m.flags.uncertain,
-                    confidence=round(min(confidence_cap, confidences.around(m.start, end)), 3),
-                )
-            )
+            facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))
     # "Allergies: none" has no vocabulary term to anchor it.
     for match in ALLERGIES_NONE.finditer(text):
         start, end = match.start(), match.end()

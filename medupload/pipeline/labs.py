@@ -74,25 +74,56 @@ class LabReading:
     trusted: bool = True
 
 
+# A value a few words after the name, after a linking word: "potassium on a heel stick was 6.3",
+# "creatinine has gone up from 2.1", "white count of 9.6".
+GAP_VALUE_RE = re.compile(
+    r"[ \t]*,?[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?(?:was|were|is|are|of|at|reached|from|showed|shows)[ \t]+"
+    r"(?:(?:of|about|approximately|around|only)[ \t]+)*"
+    r"(?P<cmp>[<>≤≥]=?[ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    re.IGNORECASE,
+)
+# Two values for two names: "BUN and creatinine were 109 and 6.9", "H&H 12.0 and 36".
+PAIR_VALUES_RE = re.compile(
+    r"[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?(?:(?:were|are|was|is|of|at)[ \t]+)*(?:of[ \t]+)?"
+    r"(?P<a>\d+(?:\.\d+)?)[ \t]*(?:and|&|/|,)[ \t]*(?P<b>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
+# A second value after the first: "has gone up from 5.4 to 6.1".
+THEN_VALUE_RE = re.compile(r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)", re.IGNORECASE)
+_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+_PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
+
+
 def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
+    """The value right after a lab name (``text[start:stop]``), else a few words on."""
     window = text[start:stop]
-    match = LAB_VALUE_RE.match(window)
+    match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
     if match is None:
         return LabReading()
-    number = float(match["num"].replace(",", "."))
-    comparator = (match["cmp"] or "").strip()
-    end = start + match.end()
-    unit_match = vocabulary().unit_re.match(window, match.end())
+    return reading(text, start, stop, match["num"], (match["cmp"] or "").strip(), start + match.end(), lab)
+
+
+def reading(
+    text: str, start: int, stop: int, num: str, comparator: str, num_end: int, lab: LabDef
+) -> LabReading:
+    """``num`` (ending at ``num_end``) as a value of ``lab``: its unit read after it, checked
+    against the lab's units and plausible range, converted to the canonical unit."""
+    thousands = bool(_THOUSANDS.fullmatch(num))
+    number = float(num.replace(",", "")) if thousands else float(num.replace(",", "."))
+    end = num_end
+    unit_match = vocabulary().unit_re.match(text, num_end, stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
-        end = start + unit_match.end()
+        end = unit_match.end()
     if lab.unit is None:  # unitless (INR) or a panel
         if raw is not None:
             return LabReading(None, None, end, trusted=False)
         plausible = lab.low is None or (lab.low <= number <= (lab.high or number))
-        return LabReading(comparator + match["num"] if plausible else None, None, end, plausible)
+        return LabReading(comparator + num if plausible else None, None, end, plausible)
     if raw is None:
         converted: float | None = number  # a bare number in a lab line: assume the canonical unit
+        if lab.unit == _PER_MICROLITRE and lab.high is not None and number > lab.high:
+            converted = number / 1000
     elif raw.display in lab.units:
         converted = _convert(number, raw, lab)
     else:
@@ -101,5 +132,6 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         return LabReading(None, None, end, trusted=False)
     if lab.low is not None and lab.high is not None and not lab.low <= converted <= lab.high:
         return LabReading(None, None, end, trusted=False)
-    shown = match["num"].replace(",", ".") if raw is None or raw.display == lab.unit else _fmt(converted)
+    plain = (raw is None or raw.display == lab.unit) and converted == number and not thousands
+    shown = num.replace(",", ".") if plain else _fmt(converted)
     return LabReading(comparator + shown, lab.unit, end)

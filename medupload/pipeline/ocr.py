@@ -258,8 +258,27 @@ def preprocess(image: Image.Image) -> Image.Image:
 
 
 # Paeth's 19 compare-exchanges that leave the median of 9 values in slot 4.
-_MEDIAN9_NETWORK = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
-                    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+_MEDIAN9_NETWORK = (
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (0, 1),
+    (3, 4),
+    (6, 7),
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (0, 3),
+    (5, 8),
+    (4, 7),
+    (3, 6),
+    (1, 4),
+    (2, 5),
+    (4, 7),
+    (4, 2),
+    (6, 4),
+    (4, 2),
+)
 
 
 def median3x3(grey: Image.Image) -> Image.Image:
@@ -269,7 +288,7 @@ def median3x3(grey: Image.Image) -> Image.Image:
     pixels = np.asarray(grey)
     height, width = pixels.shape
     padded = np.pad(pixels, 1, mode="edge")
-    values = [padded[row:row + height, col:col + width] for row in range(3) for col in range(3)]
+    values = [padded[row : row + height, col : col + width] for row in range(3) for col in range(3)]
     for low, high in _MEDIAN9_NETWORK:
         a, b = values[low], values[high]
         values[low], values[high] = np.minimum(a, b), np.maximum(a, b)

@@ -50,12 +50,40 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 LEASE_SECONDS = 15.0
 _FACT_FIELDS = (
-    "kind", "concept", "code", "system", "text", "start", "end", "value", "unit", "route", "frequency",
-    "date", "section", "negated", "historical", "family", "hypothetical", "uncertain", "confidence",
+    "kind",
+    "concept",
+    "code",
+    "system",
+    "text",
+    "start",
+    "end",
+    "value",
+    "unit",
+    "route",
+    "frequency",
+    "date",
+    "section",
+    "negated",
+    "historical",
+    "family",
+    "hypothetical",
+    "uncertain",
+    "confidence",
 )
 # Limits of the Fact columns (models.py): extraction output is clipped, never rejected.
-_FACT_LIMITS = {"kind": 16, "concept": 120, "code": 32, "system": 32, "text": 500, "value": 64,
-                "unit": 32, "route": 32, "frequency": 64, "date": 10, "section": 64}
+_FACT_LIMITS = {
+    "kind": 16,
+    "concept": 120,
+    "code": 32,
+    "system": 32,
+    "text": 500,
+    "value": 64,
+    "unit": 32,
+    "route": 32,
+    "frequency": 64,
+    "date": 10,
+    "section": 64,
+}
 
 
 # --------------------------------------------------------------------------- errors
@@ -65,8 +93,9 @@ class UploadRejected(Exception):
     """Intake refused an upload. ``document`` is the kept (failed) document, or None when nothing
     was stored (413). ``code`` is a catalogue code, never exception text."""
 
-    def __init__(self, code: str, http_status: int, numbers: dict[str, int],
-                 document: DocumentOut | None = None) -> None:
+    def __init__(
+        self, code: str, http_status: int, numbers: dict[str, int], document: DocumentOut | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.http_status = http_status
@@ -169,8 +198,13 @@ def register_upload(patient_id: str, filename: str, temp_path: Path, sha256: str
         refusal, content_type, page_count = exc, "application/octet-stream", None
 
     document = Document(
-        patient_id=patient_id, filename=clean_filename(filename), content_type=content_type, size=size,
-        sha256=sha256, storage_path=str(final.relative_to(storage.storage_root())), page_count=page_count,
+        patient_id=patient_id,
+        filename=clean_filename(filename),
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        storage_path=str(final.relative_to(storage.storage_root())),
+        page_count=page_count,
     )
     try:
         with session_scope() as session:
@@ -184,8 +218,9 @@ def register_upload(patient_id: str, filename: str, temp_path: Path, sha256: str
 
     emit_progress(document.id, Stage.UPLOAD_RECEIVED, "upload.received")
     if refusal is not None:
-        emit_progress(document.id, Stage.FAILED, refusal.code, numbers=refusal.numbers,
-                      failed_stage=Stage.OCR_STARTED)
+        emit_progress(
+            document.id, Stage.FAILED, refusal.code, numbers=refusal.numbers, failed_stage=Stage.OCR_STARTED
+        )
         log.info("document %s refused at intake: %s", document.id, refusal.code)
         raise UploadRejected(refusal.code, refusal.http_status, refusal.numbers, _document_out(document.id))
     return Accepted(_document_out(document.id), duplicate=False)
@@ -209,8 +244,9 @@ def _inline_executor() -> ThreadPoolExecutor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=get_settings().inline_workers,
-                                           thread_name_prefix="medupload-pipeline")
+            _executor = ThreadPoolExecutor(
+                max_workers=get_settings().inline_workers, thread_name_prefix="medupload-pipeline"
+            )
         return _executor
 
 
@@ -258,8 +294,10 @@ def shutdown_inline(wait: bool = True) -> None:
 _local_leases: set[str] = set()
 _local_lock = threading.Lock()
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-_RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-          "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
+_RENEW = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+)
 
 
 def lease_key(document_id: str) -> str:
@@ -383,8 +421,11 @@ def fail_current(document_id: str, code: str) -> None:
 
 def _start_attempt(document_id: str) -> None:
     with session_scope() as session:
-        session.execute(update(Document).where(col(Document.id) == document_id)
-                        .values(attempts=col(Document.attempts) + 1, updated_at=datetime.now(UTC)))
+        session.execute(
+            update(Document)
+            .where(col(Document.id) == document_id)
+            .values(attempts=col(Document.attempts) + 1, updated_at=datetime.now(UTC))
+        )
 
 
 def _run_ocr(document_id: str, deadline: _Deadline) -> Any:
@@ -404,12 +445,18 @@ def _run_ocr(document_id: str, deadline: _Deadline) -> Any:
     def on_page(page: int, pages: int) -> None:
         deadline.check(Stage.OCR_STARTED)
         fraction = 0.10 + 0.50 * min(max(page - 1, 0), pages) / max(pages, 1)
-        emit_progress(document_id, Stage.OCR_STARTED, "ocr.page", numbers={"page": page, "pages": pages},
-                      fraction=round(fraction, 4))
+        emit_progress(
+            document_id,
+            Stage.OCR_STARTED,
+            "ocr.page",
+            numbers={"page": page, "pages": pages},
+            fraction=round(fraction, 4),
+        )
 
     try:
-        result = read_document(path, inspection.kind, on_page=on_page,
-                               page_timeout=get_settings().ocr_page_timeout_seconds)
+        result = read_document(
+            path, inspection.kind, on_page=on_page, page_timeout=get_settings().ocr_page_timeout_seconds
+        )
     except OcrError as exc:
         raise _StageFailure(exc.code, Stage.OCR_STARTED) from None
     except _StageFailure:
@@ -420,16 +467,24 @@ def _run_ocr(document_id: str, deadline: _Deadline) -> Any:
     deadline.check(Stage.OCR_STARTED)
 
     with session_scope() as session:
-        session.execute(update(Document).where(col(Document.id) == document_id).values(
-            page_count=result.page_count, ocr_confidence=result.mean_confidence))
+        session.execute(
+            update(Document)
+            .where(col(Document.id) == document_id)
+            .values(page_count=result.page_count, ocr_confidence=result.mean_confidence)
+        )
     text_layer = bool(result.pages) and all(page.method == "text_layer" for page in result.pages)
-    emit_progress(document_id, Stage.OCR_COMPLETE, "ocr.text_layer" if text_layer else "ocr.done",
-                  numbers={"pages": result.page_count})
+    emit_progress(
+        document_id,
+        Stage.OCR_COMPLETE,
+        "ocr.text_layer" if text_layer else "ocr.done",
+        numbers={"pages": result.page_count},
+    )
     return result
 
 
-def run_post_ocr_pipeline(document_id: str, ocr_result: Any, *, deadline: _Deadline | None = None,
-                          today: date | None = None) -> None:
+def run_post_ocr_pipeline(
+    document_id: str, ocr_result: Any, *, deadline: _Deadline | None = None, today: date | None = None
+) -> None:
     """Extraction then matching for a document whose text is read; emits the last three stages.
 
     Raises _StageFailure for coded failures (``process_document`` turns them into a failed event).
@@ -453,8 +508,11 @@ def run_post_ocr_pipeline(document_id: str, ocr_result: Any, *, deadline: _Deadl
 
 
 def _fact_values(fact: Any) -> dict[str, Any]:
-    data = asdict(fact) if is_dataclass(fact) else (fact.model_dump() if hasattr(fact, "model_dump")
-                                                    else dict(vars(fact)))
+    data = (
+        asdict(fact)
+        if is_dataclass(fact)
+        else (fact.model_dump() if hasattr(fact, "model_dump") else dict(vars(fact)))
+    )
     values = {name: data.get(name) for name in _FACT_FIELDS}
     for name, limit in _FACT_LIMITS.items():
         if isinstance(values[name], str):
@@ -495,45 +553,72 @@ def _match_and_complete(document_id: str, today: date) -> tuple[int, int]:
         # A no-op UPDATE of the patient row takes a write lock (row lock on PostgreSQL, the
         # database lock on SQLite) until commit, so two documents of one patient never
         # interleave their read-evaluate-replace of the matches.
-        session.execute(update(Patient).where(col(Patient.id) == patient_id)
-                        .values(display_name=col(Patient.display_name)))
+        session.execute(
+            update(Patient)
+            .where(col(Patient.id) == patient_id)
+            .values(display_name=col(Patient.display_name))
+        )
         # Every document whose facts are final: processed ones, ones past analysis (another
         # run about to match) and this one. Whoever matches last therefore sees them all.
-        documents = session.exec(select(Document).where(
-            Document.patient_id == patient_id,
-            or_(col(Document.id) == document_id, col(Document.status) == "processed",
-                (col(Document.status) == "processing")
-                & (col(Document.stage) == Stage.ANALYSIS_COMPLETE.value)),
-        )).all()
+        documents = session.exec(
+            select(Document).where(
+                Document.patient_id == patient_id,
+                or_(
+                    col(Document.id) == document_id,
+                    col(Document.status) == "processed",
+                    (col(Document.status) == "processing")
+                    & (col(Document.stage) == Stage.ANALYSIS_COMPLETE.value),
+                ),
+            )
+        ).all()
         facts_by_doc: dict[str, list[Fact]] = {d.id: [] for d in documents}
         for fact in session.exec(select(Fact).where(col(Fact.document_id).in_(list(facts_by_doc)))).all():
             facts_by_doc[fact.document_id].append(fact)
         bundle = [
-            DocumentFacts(document_id=d.id, document_type=d.document_type, document_date=d.document_date,
-                          ocr_confidence=d.ocr_confidence, facts=facts_by_doc[d.id])
+            DocumentFacts(
+                document_id=d.id,
+                document_type=d.document_type,
+                document_date=d.document_date,
+                ocr_confidence=d.ocr_confidence,
+                facts=facts_by_doc[d.id],
+            )
             for d in documents
         ]
-        programs = session.exec(select(ProgramEnrollment.program)
-                                .where(ProgramEnrollment.patient_id == patient_id)).all()
+        programs = session.exec(
+            select(ProgramEnrollment.program).where(ProgramEnrollment.patient_id == patient_id)
+        ).all()
         try:
-            outcomes = [outcome for program in programs
-                        for outcome in evaluate(load_program(program), bundle, today)]
+            outcomes = [
+                outcome for program in programs for outcome in evaluate(load_program(program), bundle, today)
+            ]
         except Exception as exc:
             log.error("document %s: matching raised %s", document_id, type(exc).__name__)
             raise _StageFailure("error.matching_failed", Stage.MATCHING_COMPLETE) from None
         session.execute(delete(RequirementMatch).where(col(RequirementMatch.patient_id) == patient_id))
         now = datetime.now(UTC)
         for outcome in outcomes:
-            session.add(RequirementMatch(
-                patient_id=patient_id, requirement_id=outcome.requirement_id, program=outcome.program,
-                title=outcome.title[:200], state=outcome.state, document_id=outcome.document_id,
-                fact_id=outcome.fact_id, evidence_date=_iso(outcome.evidence_date),
-                evidence=_jsonable(outcome.evidence), updated_at=now,
-            ))
+            session.add(
+                RequirementMatch(
+                    patient_id=patient_id,
+                    requirement_id=outcome.requirement_id,
+                    program=outcome.program,
+                    title=outcome.title[:200],
+                    state=outcome.state,
+                    document_id=outcome.document_id,
+                    fact_id=outcome.fact_id,
+                    evidence_date=_iso(outcome.evidence_date),
+                    evidence=_jsonable(outcome.evidence),
+                    updated_at=now,
+                )
+            )
         satisfied = sum(1 for outcome in outcomes if outcome.state == "satisfied")
     # After commit: on SQLite the emitter's own transaction would wait on the lock held above.
-    emit_progress(document_id, Stage.MATCHING_COMPLETE, "matching.done",
-                  numbers={"satisfied": satisfied, "requirements": len(outcomes)})
+    emit_progress(
+        document_id,
+        Stage.MATCHING_COMPLETE,
+        "matching.done",
+        numbers={"satisfied": satisfied, "requirements": len(outcomes)},
+    )
     return satisfied, len(outcomes)
 
 
@@ -591,9 +676,12 @@ def recover_stuck(older_than_s: float | None = None) -> list[str]:
     older_than_s = default_stuck_after() if older_than_s is None else older_than_s
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     with session_scope() as session:
-        stuck = session.exec(select(Document).where(
-            col(Document.status).in_(("received", "processing")), col(Document.updated_at) < cutoff,
-        )).all()
+        stuck = session.exec(
+            select(Document).where(
+                col(Document.status).in_(("received", "processing")),
+                col(Document.updated_at) < cutoff,
+            )
+        ).all()
     acted: list[str] = []
     for document in stuck:
         if _is_running(document.id):
@@ -601,7 +689,8 @@ def recover_stuck(older_than_s: float | None = None) -> list[str]:
         with session_scope() as session:
             # Touch first, so a concurrent watchdog (another worker) skips it.
             touched = session.execute(
-                update(Document).where(col(Document.id) == document.id, col(Document.updated_at) < cutoff)
+                update(Document)
+                .where(col(Document.id) == document.id, col(Document.updated_at) < cutoff)
                 .values(updated_at=datetime.now(UTC))
             ).rowcount
         if not touched:
@@ -645,4 +734,3 @@ def start_watchdog(interval_s: float = 60.0, stop: threading.Event | None = None
     thread = threading.Thread(target=loop, name="medupload-watchdog", daemon=True)
     thread.start()
     return thread
-

@@ -87,6 +87,7 @@ class Vocabulary:
     concepts: tuple[Concept, ...]
     lexicon: Lexicon
     medications: dict[str, int]  # ingredient -> concept index ("calcium" the lab vs the supplement)
+    lab_concepts: dict[str, int]  # lab concept -> concept index
     labs: dict[str, LabDef]
     units: dict[str, UnitDef]  # lower-case alias -> unit
     unit_re: re.Pattern[str]
@@ -264,6 +265,16 @@ def vocabulary(with_base: bool = True) -> Vocabulary:
     doc_types = yaml.safe_load((DATA_DIR / "document_types.yaml").read_text(encoding="utf-8"))
     context = yaml.safe_load((DATA_DIR / "context_rules.yaml").read_text(encoding="utf-8"))
     medications = {c.concept: i for i, c in enumerate(builder.concepts) if c.kind == "medication"}
+    lab_concepts = {c.concept: i for i, c in enumerate(builder.concepts) if c.kind == "lab"}
     return Vocabulary(
-        tuple(builder.concepts), builder.lexicon(), medications, labs, units, unit_re, sig, doc_types, context
+        tuple(builder.concepts),
+        builder.lexicon(),
+        medications,
+        lab_concepts,
+        labs,
+        units,
+        unit_re,
+        sig,
+        doc_types,
+        context,
     )

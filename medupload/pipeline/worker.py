@@ -89,13 +89,21 @@ class _WorkerTuning(Middleware):
 def make_broker() -> RedisBroker:
     settings = get_settings()
     middleware = [
-        AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
         Retries(max_retries=MAX_RETRIES, min_backoff=2_000, max_backoff=60_000),
-        CurrentMessage(), _WorkerTuning(),
+        CurrentMessage(),
+        _WorkerTuning(),
     ]
     return RedisBroker(
-        url=settings.redis_url, namespace=namespace(), middleware=middleware,
-        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS, maintenance_chance=MAINTENANCE_CHANCE,
+        url=settings.redis_url,
+        namespace=namespace(),
+        middleware=middleware,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
     )
 
 
