@@ -5,8 +5,9 @@ historical, family, hypothetical and uncertain from the sentence. A section adds
 (``section_attributes`` in the same file: a family-history section makes every mention in it
 family), scoped to the header's paragraph, and the rules below cover phrasing ConText's
 window misses on real notes:
-- a negation list: "denies fever, chills or dysuria" / "no nausea, vomiting, or diarrhea"
-  negates every item up to the end of the clause;
+- a family word that names the informant ("Mother reports that ...") or the patient ("the
+  child") is not a family history; "past medical history is significant for X" is a list of
+  current problems, not a past;
 - "family history of X", "FH: X", "mother with X" before the mention on the same line -> family.
 """
 
@@ -17,16 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
-# A negation cue that governs a list: the items after it, separated by commas, "or", "and",
-# "nor", up to a clause end (full stop, semicolon, "but", a line end).
-_LIST_NEGATION = re.compile(
-    r"(?:\b(?:denies|denied|deny|denying|negative\s+for|no|without|free\s+of|absence\s+of)\b)"
-    r"(?P<list>[^.;:\n]*)$",
-    re.IGNORECASE,
-)
-_CLAUSE_BREAK = re.compile(
-    r"\b(?:but|however|although|except|though|which|who|with\s+(?!no\b))\b", re.IGNORECASE
-)
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
     r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
@@ -42,6 +33,7 @@ _PATIENT_AGAIN = re.compile(
 # three years ago", "appendicitis as a child".
 _PAST_AFTER = re.compile(
     r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
+    r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
     r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b)",
     re.IGNORECASE,
@@ -57,32 +49,48 @@ class Flags:
     uncertain: bool = False
 
 
-def _negated_by_list(text: str, start: int) -> bool:
-    line_start = text.rfind("\n", 0, start) + 1
-    before = text[max(line_start, start - 200) : start]
-    match = _LIST_NEGATION.search(before)
-    if match is None:
-        return False
-    items = match["list"]
-    # Only a list: the words between the cue and the mention are items and separators.
-    return not _CLAUSE_BREAK.search(items) and items.count(" ") <= 24
+# Family words that are not about a relative's condition: the informant ("Mother reports that
+# he has loose stools") or the patient ("the child is being treated for sepsis").
+_INFORMANT_AFTER = re.compile(
+    r"^\s*(?:'s\s+)?(?:reports?|reported|states?|stated|says|said|notes?|noted|relates?|feels|believes"
+    r"|thinks|brought|brings|is\s+concerned|was\s+concerned)\b",
+    re.IGNORECASE,
+)
+_PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
+# "Past medical history is significant for hypertension": a list of current problems.
+_HISTORY_LIST_AFTER = re.compile(
+    r"^\s*(?:is\s+|was\s+)?(?:significant|remarkable|notable|positive)\s+for\b|^\s*(?:includes?|including|:)",
+    re.IGNORECASE,
+)
+
+
+def _counts(text: str, modifier: Any, doc: Any) -> bool:
+    """Whether a ConText modifier means what its category says here."""
+    start, end = modifier.modifier_span
+    span = doc[start:end]
+    after = text[span.end_char : span.end_char + 40]
+    before = text[max(0, span.start_char - 12) : span.start_char]
+    if modifier.category == "FAMILY":
+        return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
+    if modifier.category == "HISTORICAL" and "history" in span.text.lower():
+        return not _HISTORY_LIST_AFTER.match(after)
+    return True
 
 
 def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
     """The flags of the medspaCy entity ``ent`` in ``text``."""
+    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent.doc)}
     found = {
-        "negated": bool(ent._.is_negated),
-        "historical": bool(ent._.is_historical),
-        "family": bool(ent._.is_family),
-        "hypothetical": bool(ent._.is_hypothetical),
-        "uncertain": bool(ent._.is_uncertain),
+        "negated": "NEGATED_EXISTENCE" in categories,
+        "historical": "HISTORICAL" in categories,
+        "family": "FAMILY" in categories,
+        "hypothetical": "HYPOTHETICAL" in categories,
+        "uncertain": "POSSIBLE_EXISTENCE" in categories,
     }
     title = ent._.section_title
     attribute = implied.get(ent._.section_category or "")
     if attribute and title is not None and not _BLANK_LINE.search(text, title.end_char, ent.start_char):
         found[attribute] = True
-    if not found["negated"] and _negated_by_list(text, ent.start_char):
-        found["negated"] = True
     if not found["historical"] and ent.label_ == "CONDITION" and _PAST_AFTER.match(text, ent.end_char):
         found["historical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1

@@ -53,7 +53,12 @@ _DEFAULT_TAIL = re.compile(
     r"|not\s+intractable|without\s+[\w\s-]+|initial\s+encounter|uncomplicated|site\s+unspecified)$",
     re.IGNORECASE,
 )
-_WITHOUT_TAIL = re.compile(r"\s+without\s+(?:complications?|mention\s+of\s+[\w\s]+|[\w-]+)$", re.IGNORECASE)
+# Only tails that state the default are dropped: "Migraine without aura" is its own diagnosis.
+_WITHOUT_TAIL = re.compile(
+    r"\s+without\s+(?:complications?|mention\s+of\s+[\w\s]+|status\s+epilepticus|intractability|coma"
+    r"|behavioral\s+disturbance|hemorrhage\s+or\s+perforation|obstruction\s+or\s+gangrene|esophagitis|hematuria)$",
+    re.IGNORECASE,
+)
 _NOT_EVERYDAY = re.compile(
     r"\b(?:other|specified|elsewhere|classified|unspecified|in\s+diseases|complicating|sequela|encounter"
     r"|unknown|following|and/or|effects?\s+of)\b|[;:]",
