@@ -159,7 +159,10 @@ ALLERGIES: Penicillin (hives), sulfa
                 frequency="once daily",
             ),
             E("medication", "albuterol", "Albuterol", route="inhaled", frequency="every 4 hours"),
-            E("medication", "glipizide", "glipizide", negated=True),
+            # Found since the vocabulary has ICD-10-CM (issue 9): the drug's indication.
+            E("condition", "wheezing", "wheezing"),
+            # Discontinued = taken before, stopped: historical (was negated before issue 9).
+            E("medication", "glipizide", "glipizide", historical=True),
             E("allergy", "penicillin", "Penicillin"),
             E("allergy", "sulfonamide antibiotics", "sulfa"),
         ),
@@ -325,6 +328,7 @@ Dr. R. Jones
             E("medication", "losartan", "losartan", value="50", unit="mg", frequency="once daily"),
             E("medication", "empagliflozin", "Jardiance", value="10", unit="mg", frequency="once daily"),
             E("allergy", "codeine", "codeine"),
+            E("condition", "systemic lupus erythematosus", "lupus", family=True),  # issue 9 vocabulary
             E("condition", "stroke", "stroke", family=True),
             E("condition", "heart failure", "heart failure", negated=True),
         ),
@@ -344,6 +348,7 @@ IMPRESSION: No acute cardiopulmonary process. Emphysema.
         facts=(
             E("procedure", "chest x-ray", "Chest radiograph"),
             E("condition", "pneumonia", "pneumonia", negated=True),
+            E("condition", "pleural effusion", "pleural effusion", negated=True),  # issue 9 vocabulary
             E("condition", "chronic obstructive pulmonary disease", "Emphysema"),
         ),
     ),

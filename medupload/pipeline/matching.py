@@ -6,9 +6,12 @@ accepted kind and concept that is neither negated nor about a family member; a r
 with ``document_types`` also accepts a whole document of such a type. Then:
 
 - ``satisfied``: a candidate dated within ``max_age_days`` with OCR confidence >= 0.6 (fact
-  and document) and no uncertain/hypothetical assertion; the most recent one is the evidence;
+  and document), no uncertain/hypothetical assertion and, for a lab, a result; the most recent
+  one is the evidence;
 - ``needs_review``: otherwise, a candidate that would be current but has low confidence, an
-  uncertain/hypothetical assertion, or no date at all when an age limit applies;
+  uncertain/hypothetical assertion, no date at all when an age limit applies, or is a lab
+  mentioned without a result ("HbA1c - see comment, sample hemolysed, repeat sent": a human
+  must look, but a clinic must never skip a test because of it);
 - ``expired``: only candidates older than ``max_age_days`` (evidence: the most recent);
 - ``missing``: no candidate.
 
@@ -137,11 +140,20 @@ def _candidates(requirement: Requirement, documents: Sequence[DocumentFacts]) ->
                 continue
             if fact.negated or fact.family:
                 continue  # never evidence
-            doubtful = bool(fact.uncertain or fact.hypothetical)
+            doubtful = bool(fact.uncertain or fact.hypothetical) or not _has_result(fact)
             low = doc_low or (fact.confidence is not None and fact.confidence < REVIEW_BELOW)
             when = _parse_date(fact.date) or doc_date
             found.append(_Candidate(document, fact, when, doubtful or low))
     return found
+
+
+def _has_result(fact: Any) -> bool:
+    """A lab counts only with its result: a value, or a qualitative one ("negative") where the
+    test has one. Other kinds (a diagnosis, a drug, an ECG report) are their own evidence."""
+    if fact.kind != "lab":
+        return True
+    value = getattr(fact, "value", None)
+    return value is not None and str(value).strip() != ""
 
 
 def _summary(candidate: _Candidate) -> dict[str, Any]:

@@ -1,0 +1,236 @@
+"""Extraction figures (not a test: prints numbers and ratios against a baseline from the same run).
+
+    .venv/bin/python bench/extraction.py [--threads 4] [--labels PATH]
+
+Each configuration runs in a fresh process, so build time and memory are its own:
+- ``curated``: the curated CSVs only (the vocabulary before issue 9) - the baseline;
+- ``full``: ICD-10-CM and the drug dictionary under the curated layer (what ships);
+- ``packages``: the two packages used directly (import cost, and drug-named-entity-recognition's
+  ``find_drugs`` on the same notes), to show why the gazetteer is generated ahead of time.
+
+Per configuration: build time (imports + vocabulary + spaCy/medspaCy pipeline), RSS growth over
+the interpreter, extraction p50/p95 per note over all MTSamples notes (one thread), the same notes
+on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the labelled set's scores
+(tests/data/mtsamples_labels.jsonl, or --labels / MTSAMPLES_LABELS). On a shared machine the
+absolute figures move with the load; the ratios between configurations are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def _rss_mb() -> float:
+    """Current resident set size (Linux /proc), in MB."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _measure_extractor(with_base: bool, threads: int) -> dict[str, object]:
+    import mtsamples_scoring
+
+    rss0 = _rss_mb()
+    began = time.perf_counter()
+    from medupload.pipeline.extraction import extract, nlp
+
+    nlp(with_base)
+    build = time.perf_counter() - began
+    rss_built = _rss_mb()
+    _, notes = mtsamples_scoring.load()
+    texts = list(notes.values())
+
+    def run(text: str) -> object:
+        return extract(text, with_base=with_base)
+
+    run(texts[0])  # first-call costs (pint, regex caches) are not per note
+    seconds = []
+    for text in texts:
+        start = time.perf_counter()
+        run(text)
+        seconds.append(time.perf_counter() - start)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run, texts))
+    threaded = time.perf_counter() - began
+    result: dict[str, object] = {
+        "build_s": build,
+        "rss_growth_mb": rss_built - rss0,
+        "rss_after_threads_mb": _rss_mb() - rss0,
+        "notes": len(texts),
+        "p50_ms": 1000 * statistics.median(seconds),
+        "p95_ms": 1000 * _percentile(seconds, 0.95),
+        "mean_ms": 1000 * statistics.mean(seconds),
+        "threads_wall_s": threaded,
+    }
+    if mtsamples_scoring.missing_inputs() is None:
+        labels, _ = mtsamples_scoring.load()
+        tallies = mtsamples_scoring.score(labels, notes, run)
+        result["scores"] = {
+            kind: {"recall": t.recall, "precision": t.precision, "right": t.right, "labelled": t.labelled}
+            for kind, t in tallies.items()
+        }
+    return result
+
+
+def _measure_packages() -> dict[str, object]:
+    import re
+
+    import mtsamples_scoring
+
+    rss0 = _rss_mb()
+    began = time.perf_counter()
+    import simple_icd_10_cm  # noqa: F401
+
+    icd_import = time.perf_counter() - began
+    rss_icd = _rss_mb()
+    began = time.perf_counter()
+    from drug_named_entity_recognition import find_drugs
+
+    drug_import = time.perf_counter() - began
+    rss_drug = _rss_mb()
+    _, notes = mtsamples_scoring.load()
+    seconds = []
+    found: dict[int, set[str]] = {}
+    for note_id, text in notes.items():
+        tokens = re.findall(r"[A-Za-z][A-Za-z0-9-]*", text)
+        start = time.perf_counter()
+        drugs = find_drugs(tokens, is_ignore_case=True)
+        seconds.append(time.perf_counter() - start)
+        names: set[str] = set()
+        for data, _, _ in drugs:
+            names |= {
+                part
+                for part in re.split(r"\s*(?:/|,\s*and\s+|\s+and\s+|,)\s*", str(data.get("name", "")).lower())
+                if part
+            }
+        found[note_id] = names
+    result: dict[str, object] = {
+        "icd_import_s": icd_import,
+        "icd_rss_mb": rss_icd - rss0,
+        "drug_import_s": drug_import,
+        "drug_rss_mb": rss_drug - rss_icd,
+        "find_drugs_p50_ms": 1000 * statistics.median(seconds),
+        "find_drugs_p95_ms": 1000 * _percentile(seconds, 0.95),
+    }
+    if mtsamples_scoring.missing_inputs() is None:
+        labels, _ = mtsamples_scoring.load()
+        right = labelled = predicted = 0
+        for label in labels:
+            wanted = {m.lower() for m in label["medications"]}
+            got = found[int(label["id"])]
+            right += len(wanted & got)
+            labelled += len(wanted)
+            predicted += len(got)
+        result["find_drugs_recall"] = right / labelled
+        result["find_drugs_precision"] = right / predicted if predicted else 1.0
+    return result
+
+
+def _child(mode: str, threads: int) -> None:
+    if mode == "packages":
+        print(json.dumps(_measure_packages()))
+    else:
+        print(json.dumps(_measure_extractor(mode == "full", threads)))
+
+
+def _run(mode: str, threads: int) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--threads", str(threads)],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--labels", help="the labelled set (default tests/data/mtsamples_labels.jsonl)")
+    parser.add_argument("--child", choices=("curated", "full", "packages"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.labels:
+        os.environ["MTSAMPLES_LABELS"] = str(Path(args.labels).resolve())
+    if args.child:
+        _child(args.child, args.threads)
+        return 0
+    import mtsamples_scoring
+
+    reason = mtsamples_scoring.missing_inputs()
+    if reason and not Path(mtsamples_scoring.NOTES).exists():
+        print(f"cannot run: {reason}")
+        return 1
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared; absolute times move with it)")
+    base = _run("curated", args.threads)
+    full = _run("full", args.threads)
+    packages = _run("packages", args.threads)
+
+    def row(name: str, key: str, unit: str, fmt: str = ".2f") -> None:
+        a, b = float(base[key]), float(full[key])  # type: ignore[arg-type]
+        ratio = f"x{b / a:.2f}" if a else "-"
+        print(f"  {name:<34} curated {a:{fmt}} {unit:<3} full {b:{fmt}} {unit:<3} ratio {ratio}")
+
+    print(f"extraction over {full['notes']} MTSamples notes (one process per configuration)")
+    row("NLP build (imports + pipeline)", "build_s", "s")
+    row("RSS growth after build", "rss_growth_mb", "MB", ".0f")
+    row(f"RSS growth after {args.threads} threads", "rss_after_threads_mb", "MB", ".0f")
+    row("extraction p50 per note", "p50_ms", "ms", ".1f")
+    row("extraction p95 per note", "p95_ms", "ms", ".1f")
+    row("extraction mean per note", "mean_ms", "ms", ".1f")
+    row(f"all notes on {args.threads} threads (wall)", "threads_wall_s", "s")
+    print(
+        f"  targets: build <= 3 s, RSS growth <= 150 MB (full {float(full['rss_growth_mb']):.0f}), "  # type: ignore[arg-type]
+        f"p50 <= 50 ms (full {float(full['p50_ms']):.1f})"  # type: ignore[arg-type]
+    )
+    if "scores" in full:
+        print("labelled set (recall / precision; assertions: share right):")
+        for kind, figures in full["scores"].items():  # type: ignore[union-attr]
+            before = base["scores"][kind]  # type: ignore[index]
+            print(
+                f"  {kind:<17} curated {before['recall']:.3f} / {before['precision']:.3f}   "
+                f"full {figures['recall']:.3f} / {figures['precision']:.3f}   "
+                f"({figures['right']}/{figures['labelled']})"
+            )
+    else:
+        print(f"labelled set: not scored ({reason})")
+    print("the packages used directly (why the gazetteer is generated ahead of time):")
+    p = packages
+    print(
+        f"  simple-icd-10-cm import {p['icd_import_s']:.2f} s, +{p['icd_rss_mb']:.0f} MB; "
+        f"drug-named-entity-recognition import {p['drug_import_s']:.2f} s, +{p['drug_rss_mb']:.0f} MB"
+    )
+    line = f"  find_drugs p50 {p['find_drugs_p50_ms']:.1f} ms, p95 {p['find_drugs_p95_ms']:.1f} ms per note"
+    if "find_drugs_recall" in p:
+        line += (
+            f"; ingredient recall {p['find_drugs_recall']:.3f}, precision {p['find_drugs_precision']:.3f}"
+            " on the labelled set (raw dictionary, no guards or curated layer)"
+        )
+    print(line)
+    print(f"peak RSS of this parent: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Assertion flags of a mention: medspaCy ConText's, plus what a section implies.
+
+ConText (rules: medspaCy's defaults adjusted by ``data/context_rules.yaml``) gives negated,
+historical, family, hypothetical and uncertain from the sentence. A section adds its own
+(``section_attributes`` in the same file: a family-history section makes every mention in it
+family), scoped to the header's paragraph, and the rules below cover phrasing ConText's
+window misses on real notes:
+- a family word that names the informant ("Mother reports that ...") or the patient ("the
+  child") is not a family history; "past medical history is significant for X" is a list of
+  current problems, not a past;
+- "family history of X", "FH: X", "mother with X" before the mention on the same line -> family.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_FAMILY_LEAD = re.compile(
+    r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
+    r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
+    r"(?:has|had|have|with|died|passed|suffer\w*|was\s+diagnosed|diagnosed)\b)[^.;\n]*$",
+    re.IGNORECASE,
+)
+_PATIENT_AGAIN = re.compile(
+    r"\b(?:she|he|the\s+patient|patient)\s+(?:has|had|is|was|denies)\b", re.IGNORECASE
+)
+
+
+# A dated or "ago" event right after the mention: "Myocardial infarction in 2015", "a stroke
+# three years ago", "appendicitis as a child".
+_PAST_AFTER = re.compile(
+    r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
+    r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
+    r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Flags:
+    negated: bool = False
+    historical: bool = False
+    family: bool = False
+    hypothetical: bool = False
+    uncertain: bool = False
+
+
+# Family words that are not about a relative's condition: the informant ("Mother reports that
+# he has loose stools") or the patient ("the child is being treated for sepsis").
+_INFORMANT_AFTER = re.compile(
+    r"^\s*(?:'s\s+)?(?:reports?|reported|states?|stated|says|said|notes?|noted|relates?|feels|believes"
+    r"|thinks|brought|brings|is\s+concerned|was\s+concerned)\b",
+    re.IGNORECASE,
+)
+_PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
+# "Past medical history is significant for hypertension": a list of current problems.
+_HISTORY_LIST_AFTER = re.compile(
+    r"^\s*(?:is\s+|was\s+)?(?:significant|remarkable|notable|positive)\s+for\b|^\s*(?:includes?|including|:)",
+    re.IGNORECASE,
+)
+
+
+def _counts(text: str, modifier: Any, doc: Any) -> bool:
+    """Whether a ConText modifier means what its category says here."""
+    start, end = modifier.modifier_span
+    span = doc[start:end]
+    after = text[span.end_char : span.end_char + 40]
+    before = text[max(0, span.start_char - 12) : span.start_char]
+    if modifier.category == "FAMILY":
+        return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
+    if modifier.category == "HISTORICAL" and "history" in span.text.lower():
+        return not _HISTORY_LIST_AFTER.match(after)
+    return True
+
+
+def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
+    """The flags of the medspaCy entity ``ent`` in ``text``."""
+    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent.doc)}
+    found = {
+        "negated": "NEGATED_EXISTENCE" in categories,
+        "historical": "HISTORICAL" in categories,
+        "family": "FAMILY" in categories,
+        "hypothetical": "HYPOTHETICAL" in categories,
+        "uncertain": "POSSIBLE_EXISTENCE" in categories,
+    }
+    title = ent._.section_title
+    attribute = implied.get(ent._.section_category or "")
+    if attribute and title is not None and not _BLANK_LINE.search(text, title.end_char, ent.start_char):
+        found[attribute] = True
+    if not found["historical"] and ent.label_ == "CONDITION" and _PAST_AFTER.match(text, ent.end_char):
+        found["historical"] = True
+    line_start = text.rfind("\n", 0, ent.start_char) + 1
+    lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
+    if lead and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char):
+        found["family"] = True
+    return Flags(**found)

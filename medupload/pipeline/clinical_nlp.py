@@ -1,0 +1,187 @@
+"""The spaCy / medspaCy pipeline, built once per process and shared by threads.
+
+A blank English tokenizer; our line-aware sentence splitter (clinical text is line-oriented);
+a gazetteer matcher over ``vocabulary()`` (longest match from each token: case-sensitive
+abbreviations, then OCR-folded names; hyphens skipped; a plural's singular); medspaCy's ConText
+(rules: its defaults adjusted by data/context_rules.yaml) and its Sectionizer. Each entity's
+vocabulary hit is kept in ``doc.user_data[HITS]`` by start character.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from medupload.pipeline.vocabulary import Hit, blank_english, fold, vocabulary
+
+_BUILD_LOCK = threading.Lock()
+NLP_LOCK = threading.Lock()  # spaCy components share mutable state: one document at a time
+_NLP: dict[bool, Any] = {}
+HITS = "medupload_hits"  # doc.user_data key: entity start char -> Hit
+
+
+def _quiet_loggers() -> None:
+    # medspaCy and PyRuSH log every sentence at DEBUG level through loguru.
+    try:
+        from loguru import logger
+
+        logger.disable("medspacy")
+        logger.disable("PyRuSH")
+    except ImportError:  # pragma: no cover - loguru comes with medspacy
+        pass
+
+
+def _lines(doc: Any) -> Any:
+    # Clinical text is line-oriented: a list item must not inherit the negation of the line
+    # above, so every line break and every full stop ends a sentence.
+    for i, token in enumerate(doc):
+        if i == 0:
+            token.is_sent_start = True
+            continue
+        prev = doc[i - 1]
+        if "\n" in prev.text or "\n" in prev.whitespace_:
+            # A wrapped line of prose continues ("her father had\na stroke"); a line starting
+            # with a capital, digit or bullet starts a new item.
+            before = doc[i - 2] if prev.is_space and i >= 2 else prev
+            wrapped = token.text[:1].islower() and before.text not in {".", ":", ";", "!", "?"}
+            token.is_sent_start = not wrapped
+        else:
+            token.is_sent_start = prev.text in {".", "!", "?", ";"}
+    return doc
+
+
+def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -> Hit | None:
+    """The name as written, else with its last word singular ("chest pains", "strokes")."""
+    hit = table.get(tokens)
+    if hit is None and len(tokens[-1]) > 4 and tokens[-1].endswith("s") and not tokens[-1].endswith("ss"):
+        hit = table.get((*tokens[:-1], tokens[-1][:-1]))
+    return hit
+
+
+def _gazetteer(doc: Any, with_base: bool) -> Any:
+    """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
+    folded names; hyphens are skipped so "end-stage" meets "end stage"."""
+    from spacy.tokens import Span
+
+    vocab = vocabulary(with_base)
+    lexicon = vocab.lexicon
+    tokens = [t for t in doc if not t.is_space and t.text != "-"]
+    texts = [t.text for t in tokens]
+    folded = [fold(t) for t in texts]
+    spans: list[Any] = []
+    hits: dict[int, Hit] = {}
+    i, count = 0, len(tokens)
+    while i < count:
+        found: tuple[int, Hit] | None = None
+        for n in range(min(lexicon.longest_exact.get(texts[i], 0), count - i), 0, -1):
+            hit = lexicon.exact.get(tuple(texts[i : i + n]))
+            if hit is not None:
+                found = (n, hit)
+                break
+        shortest = found[0] if found else 0
+        first = folded[i]
+        longest = lexicon.longest_folded.get(first, 0)
+        if first.endswith("s"):
+            longest = max(longest, lexicon.longest_folded.get(first[:-1], 0))
+        for n in range(min(longest, count - i), shortest, -1):
+            hit = _lookup_plural(lexicon.folded, tuple(folded[i : i + n]))
+            if hit is not None:
+                found = (n, hit)
+                break
+        if found is None:
+            i += 1
+            continue
+        n, hit = found
+        first, last = tokens[i], tokens[i + n - 1]
+        if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
+            label = vocab.concepts[hit.concepts[0]].kind.upper()
+            spans.append(Span(doc, first.i, last.i + 1, label=label))
+            hits[first.idx] = hit
+        i += n
+    doc.ents = spans
+    doc.user_data[HITS] = hits
+    return doc
+
+
+def _register_components() -> None:
+    from spacy.language import Language
+
+    if "medupload_lines" not in Language.factories:
+        Language.component("medupload_lines", func=_lines)
+    if "medupload_gazetteer" not in Language.factories:
+        Language.component("medupload_gazetteer", func=lambda doc: _gazetteer(doc, True))
+    if "medupload_gazetteer_curated" not in Language.factories:
+        Language.component("medupload_gazetteer_curated", func=lambda doc: _gazetteer(doc, False))
+
+
+def _near_medication(target: Any, modifier: Any, between: Any) -> bool:
+    # A negation far from a drug name in the sentence ("if the pain does not improve, I will
+    # consider adding methotrexate") is about something else; next to it ("no aspirin") it counts.
+    return target.label_ != "MEDICATION" or between is None or len(between) <= 3
+
+
+def _context_rules(default_path: str, with_base: bool) -> list[Any]:
+    """medspaCy's default ConText rules, adjusted by data/context_rules.yaml."""
+    from medspacy.context import ConTextRule
+
+    config = vocabulary(with_base).context
+    dropped = {literal.lower() for literal in config.get("drop", [])}
+    conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
+    raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
+    raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
+    rules = []
+    for literal, category, pattern, direction in raw:
+        if literal.lower() in dropped:
+            continue
+        negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
+        rules.append(
+            ConTextRule(
+                literal,
+                category,
+                pattern=pattern,
+                direction=direction,
+                on_modifies=_near_medication if negation else None,
+                allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+            )
+        )
+    return rules
+
+
+def build_nlp(with_base: bool = True) -> Any:
+    """Build the pipeline (slow: ~1-2 s). Use ``nlp()`` to get the shared instance.
+    ``with_base=False`` matches the curated vocabularies only (the bench's baseline)."""
+    _quiet_loggers()
+    import medspacy  # noqa: F401  (registers the medspacy_* factories)
+    from medspacy.section_detection import SectionRule
+
+    _register_components()
+    import spacy
+
+    vocabulary(with_base)  # load before the pipeline is used
+    # The tokenizer that split the vocabulary's names, unless another pipeline already uses it.
+    nlp = blank_english() if not blank_english().pipe_names else spacy.blank("en")
+    nlp.add_pipe("medupload_lines")
+    nlp.add_pipe("medupload_gazetteer" if with_base else "medupload_gazetteer_curated")
+    # NKDA says "no known ..." itself: a statement, not a negated allergy; test names yield nothing.
+    context = nlp.add_pipe(
+        "medspacy_context", config={"rules": None, "excluded_types": ["NKDA", "TEST_NAME"]}
+    )
+    context.add(_context_rules(context.DEFAULT_RULES_FILEPATH, with_base))
+    # Section-implied assertions are applied in ``_mentions``, scoped to the header's
+    # paragraph: medspaCy's defaults would mark everything after "ALLERGIES:" as hypothetical
+    # until the next header. Headers must start a line: "she used to have allergies" is prose.
+    sectionizer = nlp.add_pipe(
+        "medspacy_sectionizer", config={"span_attrs": None, "require_start_line": True}
+    )
+    # Its default rules are all phrases: one never-matching token pattern avoids W036 warnings.
+    sectionizer.add([SectionRule("unused", "unused", pattern=[{"ORTH": "\u2063medupload\u2063"}])])
+    return nlp
+
+
+def nlp(with_base: bool = True) -> Any:
+    """The process-wide pipeline, built on first use."""
+    if with_base not in _NLP:
+        with _BUILD_LOCK:
+            if with_base not in _NLP:
+                _NLP[with_base] = build_nlp(with_base)
+    return _NLP[with_base]

@@ -1,0 +1,258 @@
+"""The base gazetteer: condition and medication names from two maintained packages.
+
+- Conditions: the ICD-10-CM release shipped by ``simple-icd-10-cm`` (descriptions and
+  inclusion terms), normalised to everyday phrasing ("Type 2 diabetes mellitus without
+  complications" -> "type 2 diabetes mellitus", "Epilepsy, unspecified, not intractable ..."
+  -> "epilepsy"); a name keeps the most specific code it supports (a leaf that differs only
+  by a default qualifier beats its category); chapters and blocks are never used.
+- Medications: ``drug-named-entity-recognition``'s dictionary (generic names, brands and
+  synonyms -> the canonical ingredient; a combination maps to every ingredient), with its own
+  identifiers (DrugBank, else MeSH, else MedlinePlus), ``system`` saying which.
+
+Importing either package costs ~3 s and ~250 MB (measured; see bench/extraction.py), far
+over the per-process budget, so the normalised result is generated once with
+``python -m medupload.pipeline.gazetteer`` into ``data/gazetteer.tsv.gz`` (committed; the
+vocabulary test regenerates it and compares). Names are stored pre-tokenised (spaCy's English
+tokenizer, lower case) so loading needs no tokenizer pass.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "gazetteer.tsv.gz"
+#: Kinds of entry: a condition, or a medication (a combination lists its ingredients with "|").
+TokenizeFn = Callable[[str], tuple[str, ...]]
+HEADER = "kind\ttokens\tconcept\tcode\tsystem\tneeds_context"
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # condition | medication
+    tokens: tuple[str, ...]  # spaCy tokens, lower case
+    concept: str  # for a combination: ingredients joined by "|"
+    code: str  # for a combination: one identifier per ingredient, "|"-joined ("" if none)
+    system: str
+    needs_context: bool  # counts only with drug context (dose, route, sig, medications section)
+
+
+# ---------------------------------------------------------------------------------------------
+# ICD-10-CM
+
+_PAREN = re.compile(r"\s*[(\[][^)\]]*[)\]]")
+_NOS = re.compile(r"\s+NOS\b", re.IGNORECASE)
+_LEADING_UNSPECIFIED = re.compile(r"^unspecified\s+", re.IGNORECASE)
+# Tails that only say "the default": dropped, and the code is the default for the bare name.
+_DEFAULT_TAIL = re.compile(
+    r"^(?:unspecified(?:\s+\w+)?|\w+\s+not\s+specified|not\s+specified|not\s+elsewhere\s+classified"
+    r"|not\s+intractable|without\s+[\w\s-]+|initial\s+encounter|uncomplicated|site\s+unspecified)$",
+    re.IGNORECASE,
+)
+# Only tails that state the default are dropped: "Migraine without aura" is its own diagnosis.
+_WITHOUT_TAIL = re.compile(
+    r"\s+without\s+(?:complications?|mention\s+of\s+[\w\s]+|status\s+epilepticus|intractability|coma"
+    r"|behavioral\s+disturbance|hemorrhage\s+or\s+perforation|obstruction\s+or\s+gangrene|esophagitis|hematuria)$",
+    re.IGNORECASE,
+)
+_NOT_EVERYDAY = re.compile(
+    r"\b(?:other|specified|elsewhere|classified|unspecified|in\s+diseases|complicating|sequela|encounter"
+    r"|unknown|following|and/or|effects?\s+of)\b|[;:]",
+    re.IGNORECASE,
+)
+
+
+def normalise_condition(description: str) -> tuple[str, bool] | None:
+    """Everyday phrasing of an ICD-10-CM description and whether a default qualifier was
+    dropped; None when the description is not something a note would say."""
+    name = _NOS.sub("", _PAREN.sub("", description)).strip()
+    name = _LEADING_UNSPECIFIED.sub("", name)
+    dropped = name != description
+    head, *tails = [part.strip() for part in name.split(",")]
+    if tails:
+        if not all(_DEFAULT_TAIL.match(tail) for tail in tails):
+            return None
+        dropped = True
+    stripped = _WITHOUT_TAIL.sub("", head)
+    dropped = dropped or stripped != head
+    name = re.sub(r"\s+", " ", stripped).strip().lower()
+    if not name or _NOT_EVERYDAY.search(name) or len(name) <= 3 or len(name.split()) > 7:
+        return None
+    return name, dropped
+
+
+def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
+    import simple_icd_10_cm as cm
+
+    best: dict[str, tuple[tuple[int, int, int, str], str]] = {}
+    for code in cm.get_all_codes(True):
+        if cm.is_chapter_or_block(code) or code[0] in "VWXYZ" or len(code.replace(".", "")) >= 7:
+            continue
+        leaf = cm.is_leaf(code)
+        names = [(cm.get_description(code), 0)] + [(term, 1) for term in cm.get_inclusion_term(code)]
+        for description, is_inclusion in names:
+            normal = normalise_condition(description)
+            if normal is None:
+                continue
+            name, defaulted = normal
+            # Leaf first; then a description over an inclusion term; then an exact name over
+            # a defaulted one for categories, the defaulted leaf ("... unspecified") for leaves.
+            rank = (0 if leaf else 1, is_inclusion, 0 if (defaulted == leaf) else 1, code)
+            if name not in best or rank < best[name][0]:
+                best[name] = (rank, code)
+    for name, (_, code) in sorted(best.items()):
+        yield Entry("condition", tokenize(name), name, code, "ICD-10-CM", False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Medications
+
+_VARIANT_OK = re.compile(r"^[a-z][a-z0-9 .'+-]*[a-z0-9]$")
+_SPLIT_COMBINATION = re.compile(r"\s*(?:/|,\s*and\s+|\s+and\s+|,\s*|\s+with\s+)\s*")
+# Words that are ordinary English or too short to be a drug on their own (a dictionary
+# synonym "today" or "plan" would otherwise be a medication in every note).
+_SHORT = 4
+
+
+def _identifier(data: dict[str, object] | None) -> tuple[str, str]:
+    for key, system in (("drugbank_id", "DrugBank"), ("mesh_id", "MeSH"), ("medline_plus_id", "MedlinePlus")):
+        value = (data or {}).get(key)
+        if isinstance(value, str) and value:
+            return value, system
+    return "", ""
+
+
+# A dosage form or salt in a dictionary name is not part of the ingredient ("lidocaine viscous",
+# "timolol eye drops", "losartan potassium" -> lidocaine, timolol, losartan), unless what is left
+# is an element or not a drug of its own ("ferrous sulfate", "calcium acetate" stay).
+_FORM = re.compile(
+    r"\s+(?:viscous|eye\s+drops?|ear\s+drops?|ophthalmic(?:\s+solution)?|otic|urogenital|topical|nasal\s+spray"
+    r"|injection|oral(?:\s+solution)?|extended[\s-]release|er|xr|sr)$"
+)
+_SALT = re.compile(
+    r"\s+(?:hydrochloride|hcl|sodium|potassium|sulfate|succinate|tartrate|maleate|mesylate|besylate|citrate"
+    r"|fumarate|bromide|acetate|phosphate|hyclate|monohydrate|dihydrate)$"
+)
+_ELEMENTS = frozenset(
+    {"calcium", "magnesium", "sodium", "potassium", "zinc", "iron", "ferrous", "lithium", "aluminum"}
+)
+
+
+def _ingredient(name: str, canonical_data: dict[str, dict[str, object]]) -> str:
+    name = _FORM.sub("", name)
+    bare = _SALT.sub("", name)
+    return bare if bare != name and bare in canonical_data and bare not in _ELEMENTS else name
+
+
+def _is_medicine(data: dict[str, object] | None) -> bool:
+    return any((data or {}).get(key) for key in ("drugbank_id", "medline_plus_id", "nhs_url"))
+
+
+def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[Entry]:
+    import bz2
+    import pickle
+    from importlib.resources import files
+
+    source = files("drug_named_entity_recognition").joinpath("drug_ner_dictionary.pkl.bz2")
+    with bz2.open(str(source), "rb") as handle:
+        data = pickle.load(handle)  # the package's own shipped file
+    canonical_data: dict[str, dict[str, object]] = data["drug_canonical_to_data"]
+    for variant, canonicals in sorted(data["drug_variant_to_canonical"].items()):
+        if len(set(canonicals)) != 1 or not _VARIANT_OK.match(variant) or len(variant) < 3:
+            continue
+        canonical = canonicals[0]
+        ingredients = [
+            _ingredient(part, canonical_data) for part in _SPLIT_COMBINATION.split(canonical) if part
+        ]
+        if not ingredients or any(not _VARIANT_OK.match(part) for part in ingredients):
+            continue
+        # A MeSH-only entry is mostly a chemical or a protein ("serum amyloid a protein"), not a
+        # medicine: only ingredients known to DrugBank, MedlinePlus or the NHS are kept.
+        if not all(_is_medicine(canonical_data.get(i) or canonical_data.get(canonical)) for i in ingredients):
+            continue
+        codes, systems = [], set()
+        for ingredient in ingredients:
+            code, system = _identifier(canonical_data.get(ingredient))
+            if not code and len(ingredients) == 1:
+                code, system = _identifier(canonical_data.get(canonical))
+            codes.append(code)
+            systems.add(system)
+        system = (
+            systems.pop()
+            if len(systems) == 1
+            else "|".join(_identifier(canonical_data.get(i))[1] for i in ingredients)
+        )
+        tokens = tokenize(variant)
+        if len(tokens) > 6:
+            continue
+        needs_context = len(variant) <= _SHORT or variant in ordinary
+        yield Entry("medication", tokens, "|".join(ingredients), "|".join(codes), system, needs_context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _tokenizer() -> TokenizeFn:
+    import spacy
+
+    nlp = spacy.blank("en")
+
+    def tokenize(text: str) -> tuple[str, ...]:
+        # Hyphens are not significant in matching ("end-stage" = "end stage"): not stored.
+        return tuple(t.text.lower() for t in nlp.make_doc(text) if not t.is_space and t.text != "-")
+
+    return tokenize
+
+
+def ordinary_words() -> frozenset[str]:
+    """Ordinary English words that a drug dictionary also lists (data/ordinary_words.txt)."""
+    path = GAZETTEER_PATH.parent / "ordinary_words.txt"
+    words = (line.split("#", 1)[0].strip().lower() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(word for word in words if word)
+
+
+def generate() -> list[Entry]:
+    """Every entry, read from the packages (slow: imports both)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    tokenize = _tokenizer()
+    ordinary = ordinary_words() | frozenset(STOP_WORDS)
+    return list(_icd_entries(tokenize)) + list(_drug_entries(tokenize, ordinary))
+
+
+def serialise(entries: list[Entry]) -> bytes:
+    lines = [HEADER] + [
+        "\t".join((e.kind, " ".join(e.tokens), e.concept, e.code, e.system, "1" if e.needs_context else ""))
+        for e in entries
+    ]
+    # mtime=0: the same entries give the same bytes, so the committed file can be compared.
+    return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)
+
+
+def rows(path: Path = GAZETTEER_PATH) -> list[list[str]]:
+    """The committed gazetteer as raw rows (fast: a gzip'd TSV, no objects per entry):
+    kind, space-joined tokens, concept, code, system, needs_context ("1" or "")."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    return [line.split("\t") for line in text.splitlines()[1:]]
+
+
+def load(path: Path = GAZETTEER_PATH) -> list[Entry]:
+    """The committed gazetteer as entries."""
+    return [Entry(k, tuple(t.split(" ")), c, code, s, n == "1") for k, t, c, code, s, n in rows(path)]
+
+
+def main() -> int:
+    entries = generate()
+    GAZETTEER_PATH.write_bytes(serialise(entries))
+    kinds = {k: sum(1 for e in entries if e.kind == k) for k in ("condition", "medication")}
+    print(f"wrote {GAZETTEER_PATH.name}: {kinds}, {GAZETTEER_PATH.stat().st_size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The vocabularies: every code against the package that ships its release, the generated
+gazetteer against a fresh generation, and the precision guards.
+
+RxNorm and LOINC releases are not installable offline, so their codes are checked for form only
+(RxNorm: digits; LOINC: digits, dash, and the Mod 10 check digit LOINC defines).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+import simple_icd_10_cm as cm
+
+from medupload.pipeline import gazetteer
+from medupload.pipeline.extraction import extract
+from medupload.pipeline.vocabulary import DATA_DIR, vocabulary
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA_DIR / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _icd_code_ok(code: str) -> bool:
+    # B20 is both a block ("B20-B20") and a category: a category is fine, a pure block is not.
+    return cm.is_valid_item(code) and (
+        cm.is_category_or_subcategory(code) or not cm.is_chapter_or_block(code)
+    )
+
+
+def test_every_curated_icd10cm_code_is_in_the_release() -> None:
+    bad = [(row["concept"], row["code"]) for row in _rows("conditions.csv") if not _icd_code_ok(row["code"])]
+    assert bad == []
+
+
+def test_every_gazetteer_condition_code_is_in_the_release() -> None:
+    entries = [e for e in gazetteer.load() if e.kind == "condition"]
+    assert len(entries) > 15_000
+    bad = [(e.concept, e.code) for e in entries if not _icd_code_ok(e.code)]
+    assert bad == []
+
+
+def test_every_gazetteer_drug_identifier_is_in_the_dictionary() -> None:
+    import bz2
+    import pickle
+    from importlib.resources import files
+
+    source = files("drug_named_entity_recognition").joinpath("drug_ner_dictionary.pkl.bz2")
+    with bz2.open(str(source), "rb") as handle:
+        canonical = pickle.load(handle)["drug_canonical_to_data"]
+    known: dict[str, set[str]] = {"DrugBank": set(), "MeSH": set(), "MedlinePlus": set()}
+    for data in canonical.values():
+        for key, system in (
+            ("drugbank_id", "DrugBank"),
+            ("mesh_id", "MeSH"),
+            ("medline_plus_id", "MedlinePlus"),
+        ):
+            if data.get(key):
+                known[system].add(data[key])
+    entries = [e for e in gazetteer.load() if e.kind == "medication"]
+    assert len(entries) > 20_000
+    bad = []
+    for entry in entries:
+        systems = (
+            entry.system.split("|") if "|" in entry.system else [entry.system] * len(entry.code.split("|"))
+        )
+        for code, system in zip(entry.code.split("|"), systems, strict=True):
+            if code and code not in known.get(system, set()):
+                bad.append((entry.concept, code, system))
+    assert bad == []
+
+
+def _loinc_ok(code: str) -> bool:
+    match = re.fullmatch(r"(\d{1,7})-(\d)", code)
+    if match is None:
+        return False
+    digits = match[1]
+    # LOINC's Mod 10: double every other digit from the right (starting with the last).
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value // 10 + value % 10
+    return (10 - total % 10) % 10 == int(match[2])
+
+
+def test_rxnorm_and_loinc_codes_have_their_form() -> None:
+    rxnorm = [row["rxnorm"] for name in ("medications.csv", "allergens.csv") for row in _rows(name)]
+    assert [c for c in rxnorm if c and not re.fullmatch(r"\d{2,8}", c)] == []
+    loinc = [row["loinc"] for name in ("labs.csv", "procedures.csv") for row in _rows(name)]
+    assert [c for c in loinc if c and not _loinc_ok(c)] == []
+
+
+def test_the_committed_gazetteer_is_what_the_packages_give() -> None:
+    """Regenerates from the installed packages (slow: ~15 s) and compares byte for byte."""
+    assert gazetteer.serialise(gazetteer.generate()) == gazetteer.GAZETTEER_PATH.read_bytes(), (
+        "data/gazetteer.tsv.gz is stale: run python -m medupload.pipeline.gazetteer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("Type 2 diabetes mellitus without complications", ("type 2 diabetes mellitus", True)),
+        ("Essential (primary) hypertension", ("essential hypertension", True)),
+        ("Epilepsy, unspecified, not intractable, without status epilepticus", ("epilepsy", True)),
+        ("Unspecified adrenocortical insufficiency", ("adrenocortical insufficiency", True)),
+        ("Dysuria", ("dysuria", False)),
+        ("Primary osteoarthritis, right knee", None),  # laterality: not everyday phrasing
+        ("Other specified disorders of kidney and ureter", None),
+    ],
+)
+def test_icd_descriptions_are_normalised_to_everyday_phrasing(
+    description: str, expected: tuple[str, bool] | None
+) -> None:
+    assert gazetteer.normalise_condition(description) == expected
+
+
+def test_the_most_specific_code_the_text_supports() -> None:
+    codes = {e.concept: e.code for e in gazetteer.load() if e.kind == "condition"}
+    assert codes["type 2 diabetes mellitus"] == "E11.9"  # the leaf, not the category E11
+    assert codes["dysuria"] == "R30.0"
+    assert codes["hypercalcemia"] == "E83.52"
+    assert all(not cm.is_chapter(code) for code in codes.values())
+
+
+def _found(text: str) -> set[tuple[str, str]]:
+    return {(f.kind, f.concept) for f in extract(text).facts}
+
+
+def test_brands_map_to_ingredients_and_combinations_to_every_ingredient() -> None:
+    facts = extract(
+        "MEDICATIONS:\nBactrim DS 1 tab PO BID\nFlonase 2 sprays daily\nsirolimus 2 mg daily"
+    ).facts
+    meds = {(f.concept, f.system) for f in facts if f.kind == "medication"}
+    assert {"trimethoprim", "sulfamethoxazole", "fluticasone", "sirolimus"} <= {c for c, _ in meds}
+    assert ("fluticasone", "RxNorm") in meds  # a curated ingredient keeps its RxNorm code
+    assert ("sirolimus", "DrugBank") in meds  # the dictionary's identifier otherwise
+    assert all(
+        f.text.startswith("Bactrim") for f in facts if f.concept in {"trimethoprim", "sulfamethoxazole"}
+    )
+
+
+def test_ordinary_words_and_short_names_need_drug_context() -> None:
+    assert not any(
+        k == "medication" for k, _ in _found("Plan: ensure follow up today. Lead poisoning screen.")
+    )
+    assert ("medication", "aspirin") not in _found("ASA class II.")
+    assert ("medication", "aspirin") in _found("ASA 81 mg daily.")
+    assert ("medication", "aspirin") in _found("Discharged home on Dilantin, ASA, and diltiazem.")
+
+
+def test_test_and_method_names_are_never_conditions() -> None:
+    for text in (
+        "eGFR (CKD-EPI 2021) 68 mL/min/1.73m2",
+        "HIV test negative.",
+        "Hepatitis panel pending.",
+        "Influenza vaccine given 10/01/2025.",
+    ):
+        assert not any(f.kind == "condition" for f in extract(text).facts), text
+    facts = extract("eGFR (CKD-EPI 2021) 68 mL/min/1.73m2").facts
+    assert [(f.kind, f.concept, f.value) for f in facts] == [("lab", "egfr", "68")]
+
+
+def test_allergens_are_never_medications() -> None:
+    found = _found("ALLERGIES:\nPenicillin (hives), sulfa, codeine.")
+    assert not any(kind == "medication" for kind, _ in found)
+    assert {("allergy", "penicillin"), ("allergy", "codeine")} <= found
+    assert not any(kind == "condition" for kind, _ in found)  # hives is the reaction
+
+
+def test_curated_layer_wins_and_base_fills_gaps() -> None:
+    curated, full = vocabulary(with_base=False), vocabulary()
+    assert len(full.concepts) > 10 * len(curated.concepts)
+    assert ("condition", "essential hypertension") in _found("HTN")  # a curated abbreviation
+    assert ("condition", "dysuria") in _found("Complains of dysuria.")  # from ICD-10-CM
+    assert Path(gazetteer.GAZETTEER_PATH).stat().st_size < 2_000_000  # small enough to commit
