@@ -21,6 +21,7 @@ from medupload.ui.pages.staff import staff_page
 from medupload.ui.state.auth import AuthState
 from medupload.ui.state.patient import PatientState
 from medupload.ui.state.staff import StaffState
+from medupload.web.perimeter import Perimeter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ async def _lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(
-    api_transformer=_api(),
+    # The API is mounted around Reflex's own routes; the perimeter then wraps all of it, pages included.
+    api_transformer=[_api(), Perimeter],
     stylesheets=["/medupload.css"],
 )
 app.add_page(login_page, route="/login", title="Sign in · MedUpload", on_load=AuthState.redirect_if_signed_in)

@@ -4,15 +4,24 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
+import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import docgen
 import httpx
 import pytest
 from perimeter_server import AppServer, start_app_server
 
 EVIL = "https://evil.example"
+# PatientState.handle_upload by its Reflex name, as the page's upload posts it.
+UPLOAD_HANDLER = ("reflex___state____state.medupload___ui___state___auth____auth_state"
+                  ".medupload___ui___state___patient____patient_state.handle_upload")
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +95,109 @@ def test_allowed_origins_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MEDUPLOAD_ALLOWED_ORIGINS", bad)
         with pytest.raises(ValidationError, match="allowed_origins"):
             Settings()
+
+
+# -- 2. CSRF: cookie-authenticated state changes only from our origins --------------------------
+
+
+@pytest.fixture(scope="module")
+def patient(app_server: AppServer) -> tuple[str, str]:
+    """(patient id, access token) of a new patient account made with the real CLI."""
+    username = f"pat{uuid.uuid4().hex[:6]}"
+    out = app_server.cli("user", "add", "--role", "patient", "--username", username, "--password",
+                         "perimeter-pass-1", "--name", "Perimeter Patient", "--program", "diabetes-annual")
+    patient_id = out.split()[-1]
+    response = httpx.post(app_server.base_url + "/api/v1/auth/token",
+                          json={"username": username, "password": "perimeter-pass-1"})
+    return patient_id, response.json()["access_token"]
+
+
+def stored(server: AppServer) -> tuple[int, int]:
+    """(document rows, stored files) on the server."""
+    db = server.env["MEDUPLOAD_DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    files = sum(1 for path in Path(server.env["MEDUPLOAD_STORAGE_DIR"]).rglob("*") if path.is_file())
+    return rows, files
+
+
+def a_pdf() -> bytes:
+    return docgen.born_digital_pdf([f"Clinic letter {uuid.uuid4().hex}\nHemoglobin A1c 6.9 %"])
+
+
+def wait_terminal(server: AppServer, patient_id: str, document_id: str, token: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{server.base_url}/api/v1/patients/{patient_id}/documents/{document_id}",
+                           headers={"Authorization": f"Bearer {token}"}).json()["status"]
+        if status in ("processed", "failed"):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(document_id)
+
+
+# (name, credentials, origin headers, refused?)
+CSRF_CASES = [
+    ("cookie, Origin evil", "cookie", {"Origin": EVIL}, True),
+    ("cookie, Referer evil, no Origin", "cookie", {"Referer": EVIL + "/page"}, True),
+    ("cookie, Origin null", "cookie", {"Origin": "null"}, True),
+    ("cookie+bearer, Origin evil", "both", {"Origin": EVIL}, True),
+    ("cookie, Origin localhost:other port", "cookie", {"Origin": "http://localhost:1"}, True),
+    ("cookie, own Origin", "cookie", {"Origin": "OWN"}, False),
+    ("cookie, own Referer, no Origin", "cookie", {"Referer": "OWN/patient"}, False),
+    ("cookie, no Origin/Referer (not a browser page)", "cookie", {}, False),
+    ("bearer only, Origin evil", "bearer", {"Origin": EVIL}, False),
+]
+
+
+@pytest.mark.parametrize(("name", "credentials", "origin", "refused"), CSRF_CASES,
+                         ids=[case[0] for case in CSRF_CASES])
+def test_csrf_matrix_upload_and_retry(app_server: AppServer, patient: tuple[str, str], name: str,
+                                      credentials: str, origin: dict[str, str], refused: bool) -> None:
+    patient_id, token = patient
+    headers = {key: value.replace("OWN", app_server.origin) for key, value in origin.items()}
+    cookies = {"medupload_session": token} if credentials in ("cookie", "both") else {}
+    if credentials in ("bearer", "both"):
+        headers["Authorization"] = f"Bearer {token}"
+    documents = f"{app_server.base_url}/api/v1/patients/{patient_id}/documents"
+    with httpx.Client(cookies=cookies) as client:
+        before = stored(app_server)
+        upload = client.post(documents, headers=headers,
+                             files={"file": ("letter.pdf", a_pdf(), "application/pdf")})
+        if refused:
+            assert upload.status_code == 403, upload.text
+            assert upload.json()["error"]["code"] == "auth.csrf"
+            assert stored(app_server) == before
+        else:
+            assert upload.status_code == 202, upload.text
+            assert stored(app_server) == (before[0] + 1, before[1] + 1)
+        # Retry a document of this patient (uploaded with the bearer token, no cookie, no Origin).
+        own = httpx.post(documents, headers={"Authorization": f"Bearer {token}"},
+                         files={"file": ("letter.pdf", a_pdf(), "application/pdf")}).json()["id"]
+        wait_terminal(app_server, patient_id, own, token)
+        retry = client.post(f"{documents}/{own}/retry", headers=headers)
+        events_before = len(httpx.get(f"{documents}/{own}", headers={"Authorization": f"Bearer {token}"})
+                            .json()["events"])
+        assert retry.status_code == (403 if refused else 202), retry.text
+        if refused:
+            assert retry.json()["error"]["code"] == "auth.csrf"
+            time.sleep(0.3)
+            after = httpx.get(f"{documents}/{own}", headers={"Authorization": f"Bearer {token}"}).json()
+            assert len(after["events"]) == events_before and after["status"] in ("processed", "failed")
+    print(f"CSRF {name}: upload {upload.status_code}, retry {retry.status_code}")
+
+
+def test_csrf_on_reflex_upload(app_server: AppServer, patient: tuple[str, str]) -> None:
+    _patient_id, token = patient
+    before = stored(app_server)
+    headers = {"Reflex-Client-Token": str(uuid.uuid4()), "Reflex-Event-Handler": UPLOAD_HANDLER}
+    files = {"files": ("letter.pdf", a_pdf(), "application/pdf")}
+    with httpx.Client(cookies={"medupload_session": token}) as client:
+        foreign = client.post(app_server.base_url + "/_upload", headers={**headers, "Origin": EVIL},
+                              files=files)
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "auth.csrf"
+        own = client.post(app_server.base_url + "/_upload", headers={**headers, "Origin": app_server.origin},
+                          files=files)
+    assert own.status_code == 200, own.text
+    assert stored(app_server)[0] == before[0]  # a socket-less client token has no signed-in state

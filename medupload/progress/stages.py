@@ -89,6 +89,7 @@ MESSAGES: dict[str, str] = {
     "request.invalid": "The request is not valid.",
     "not_found": "Not found.",
     "conflict.processing": "This document is still being processed.",
+    "auth.csrf": "This request came from another site and was refused. Use MedUpload's own pages.",
 }
 
 
