@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -201,3 +203,67 @@ def test_csrf_on_reflex_upload(app_server: AppServer, patient: tuple[str, str]) 
                           files=files)
     assert own.status_code == 200, own.text
     assert stored(app_server)[0] == before[0]  # a socket-less client token has no signed-in state
+
+
+# -- 3. Security headers on every response; Swagger UI from this server -------------------------
+
+HEADER_ROUTES = [
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
+    ("GET", "/api/v1/docs/init.js"),
+    ("GET", "/api/v1/docs/assets/swagger-ui-bundle.js"),
+    ("GET", "/api/v1/docs/assets/swagger-ui.css"),
+    ("GET", "/api/v1/patients/p_x/documents"),  # 401
+    ("GET", "/api/v1/nowhere"),  # 404
+    ("GET", "/ping"),
+    ("GET", "/_health"),
+    ("POST", "/_upload"),  # refused by the perimeter itself
+]
+
+
+def test_security_headers_on_every_route(app_server: AppServer) -> None:
+    with httpx.Client(base_url=app_server.base_url) as client:
+        for method, path in HEADER_ROUTES:
+            headers = client.request(method, path, headers={"Origin": EVIL},
+                                     cookies={"medupload_session": "x"}).headers
+            assert headers["x-content-type-options"] == "nosniff", path
+            assert headers["referrer-policy"] == "same-origin", path
+            assert headers["x-frame-options"] == "DENY", path
+            csp = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
+            assert csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'", path
+            assert csp["script-src"].split()[0] == "'self'" and "'unsafe-inline'" not in csp["script-src"]
+            sockets = {app_server.origin.replace("http", "ws"), app_server.origin.replace("http://127.0.0.1",
+                                                                                       "ws://localhost")}
+            assert set(csp["connect-src"].split()) == {"'self'", *sockets}, path
+    print(f"security headers present on {len(HEADER_ROUTES)} server routes")
+
+
+def test_swagger_ui_is_served_from_this_server(app_server: AppServer) -> None:
+    page = httpx.get(app_server.base_url + "/api/v1/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(source.startswith("/api/v1/docs/") for source in sources), sources
+    assert "<script>" not in page.text  # no inline script: the CSP allows none here
+    for source in sources:
+        asset = httpx.get(app_server.base_url + source)
+        assert asset.status_code == 200 and len(asset.content) > 0, source
+    bundle = httpx.get(app_server.base_url + "/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in bundle.text
+
+
+def test_inline_script_hashes_come_from_the_built_pages(tmp_path: Path) -> None:
+    from medupload.web.perimeter import inline_script_hashes, security_headers
+
+    (tmp_path / "login").mkdir()
+    (tmp_path / "login" / "index.html").write_text(
+        '<script src="/a.js"></script><script>window.x = 1;</script><script type="module">go()</script>')
+    (tmp_path / "index.html").write_text("<script>window.x = 1;</script>")
+    digests = inline_script_hashes(tmp_path)
+    expected = sorted(base64.b64encode(hashlib.sha256(text).digest()).decode()
+                      for text in (b"window.x = 1;", b"go()"))
+    assert digests == expected
+    csp = security_headers(("https://clinic.example",), digests)["content-security-policy"]
+    assert f"script-src 'self' 'unsafe-eval' 'sha256-{expected[0]}' 'sha256-{expected[1]}';" in csp
+    assert "connect-src 'self' wss://clinic.example;" in csp
+    assert inline_script_hashes(tmp_path / "missing") == []
