@@ -8,8 +8,10 @@ import contextlib
 import hashlib
 import os
 import re
+import select
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import docgen
 import httpx
+import psutil
 import pytest
 from perimeter_server import AppServer, start_app_server
 
@@ -267,3 +270,130 @@ def test_inline_script_hashes_come_from_the_built_pages(tmp_path: Path) -> None:
     assert f"script-src 'self' 'unsafe-eval' 'sha256-{expected[0]}' 'sha256-{expected[1]}';" in csp
     assert "connect-src 'self' wss://clinic.example;" in csp
     assert inline_script_hashes(tmp_path / "missing") == []
+
+
+# -- 4. /_upload: no session, no body; past the limit, no more body ----------------------------
+
+MB = 1024 * 1024
+ATTACK_BYTES = 300 * MB
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def spooled_bytes(pid: int, tmp: Path) -> int:
+    """Bytes in files under ``tmp``, counting those the process holds open after unlinking them
+    (Python's TemporaryFile on Linux is O_TMPFILE: never listed in the directory)."""
+    total = tree_bytes(tmp)
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith(str(tmp)) and target.endswith("(deleted)"):
+                total += fd.stat().st_size
+    return total
+
+
+class Watch:
+    """Peak RSS of the server process and peak size of its temp dir while a request runs."""
+
+    def __init__(self, server: AppServer) -> None:
+        self.process = psutil.Process(server.process.pid)
+        self.tmp = Path(server.env["TMPDIR"])
+        self.rss0, self.tmp0 = self.process.memory_info().rss, spooled_bytes(self.process.pid, self.tmp)
+        self.rss_peak, self.tmp_peak = self.rss0, self.tmp0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(0.05):
+            self.rss_peak = max(self.rss_peak, self.process.memory_info().rss)
+            with contextlib.suppress(OSError):
+                self.tmp_peak = max(self.tmp_peak, spooled_bytes(self.process.pid, self.tmp))
+
+    def done(self) -> tuple[float, float]:
+        """(RSS growth, temp-dir growth) in MB."""
+        self.stop.set()
+        self.thread.join()
+        return (self.rss_peak - self.rss0) / MB, (self.tmp_peak - self.tmp0) / MB
+
+
+def raw_upload(server: AppServer, cookie: str | None, *, chunked: bool, total: int = ATTACK_BYTES,
+               ) -> tuple[int, int]:
+    """POST /_upload with a ``total``-byte multipart body sent 1 MB at a time, stopping as soon as
+    the server answers. Returns (status, body bytes sent before the answer)."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    boundary = "perimeterboundary"
+    lines = ["POST /_upload HTTP/1.1", f"Host: {host}:{port}", f"Origin: {server.origin}",
+             f"Reflex-Client-Token: {uuid.uuid4()}", f"Reflex-Event-Handler: {UPLOAD_HANDLER}",
+             f"Content-Type: multipart/form-data; boundary={boundary}"]
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + total + len(tail)
+    lines += ["Transfer-Encoding: chunked"] if chunked else [f"Content-Length: {length}"]
+    if cookie is not None:
+        lines.append(f"Cookie: medupload_session={cookie}")
+    chunk = b"\0" * MB
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        pieces = iter([head, *[chunk] * (total // MB), tail])
+        while True:
+            readable, _, _ = select.select([sock], [], [], 0.2 if sent == 0 else 0)
+            if readable:
+                break
+            piece = next(pieces, None)
+            try:
+                if piece is None:
+                    sock.sendall(b"0\r\n\r\n" if chunked else b"")
+                    break
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+        sock.settimeout(30)
+        status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]), sent
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_upload_without_a_session_is_refused_before_the_body(app_server: AppServer, chunked: bool) -> None:
+    for cookie in (None, "not-a-token"):
+        watch = Watch(app_server)
+        status, sent = raw_upload(app_server, cookie, chunked=chunked)
+        rss_mb, tmp_mb = watch.done()
+        assert status == 401
+        assert sent < 8 * MB  # only what was in flight before the answer
+        assert tmp_mb == 0
+        print(f"/_upload no session ({'chunked' if chunked else 'content-length'}, cookie={cookie}): "
+              f"401 after {sent / MB:.1f} MB sent of 300; server RSS +{rss_mb:.1f} MB, temp +{tmp_mb:.1f} MB")
+
+
+def test_upload_over_the_limit_is_cut_off(app_server: AppServer, patient: tuple[str, str]) -> None:
+    _patient_id, token = patient
+    limit_mb = 25
+    watch = Watch(app_server)
+    status, sent = raw_upload(app_server, token, chunked=False)
+    rss_mb, tmp_mb = watch.done()
+    assert status == 413 and sent < 8 * MB and tmp_mb == 0
+    print(f"/_upload signed in, Content-Length 300 MB: 413 after {sent / MB:.1f} MB sent; "
+          f"RSS +{rss_mb:.1f} MB, temp +{tmp_mb:.1f} MB")
+
+    watch = Watch(app_server)
+    status, sent = raw_upload(app_server, token, chunked=True)
+    rss_mb, tmp_mb = watch.done()
+    assert status == 413
+    assert sent < (limit_mb + 16) * MB  # the limit plus what the sockets buffer
+    assert tmp_mb <= limit_mb + 1 and rss_mb < 100
+    time.sleep(0.5)
+    assert tree_bytes(Path(app_server.env["TMPDIR"])) == 0  # the spooled part is gone
+    print(f"/_upload signed in, chunked 300 MB: 413 after {sent / MB:.1f} MB sent; "
+          f"peak RSS +{rss_mb:.1f} MB, peak temp +{tmp_mb:.1f} MB")
+
+
+def test_upload_within_the_limit_still_works(app_server: AppServer, patient: tuple[str, str]) -> None:
+    _patient_id, token = patient
+    status, sent = raw_upload(app_server, token, chunked=True, total=2 * MB)
+    assert status == 200 and sent > 2 * MB

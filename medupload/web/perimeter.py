@@ -11,6 +11,9 @@ It refuses what must never reach Reflex or the API, before a byte of the body is
   only from this server and the inline scripts of the compiled pages, by hash), ``nosniff``,
   ``Referrer-Policy: same-origin`` (``no-referrer`` would make browsers send ``Origin: null`` on
   our own POSTs, which the CSRF check must refuse), and no framing.
+- Reflex's ``POST /_upload`` (which parses the whole multipart body, spooling it to disk, before
+  any handler runs): 401 without a valid session cookie and 413 when Content-Length is over the
+  limit, both before reading the body; a chunked body is cut off once it passes the limit.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from medupload.api.documents import _MULTIPART_OVERHEAD
 from medupload.api.errors import ApiError
-from medupload.auth import SESSION_COOKIE
+from medupload.auth import SESSION_COOKIE, AuthError, decode_access_token
 from medupload.settings import get_settings
 
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+UPLOAD_PATH = "/_upload"
 
 
 class Perimeter:
@@ -53,6 +58,13 @@ class Perimeter:
         headers = _headers(scope)
         if scope["method"] in _STATE_CHANGING and _cross_site(headers):
             await _refuse(send, ApiError(403, "auth.csrf"))
+            return
+        if scope["method"] == "POST" and scope["path"] == UPLOAD_PATH:
+            refusal = upload_refusal(headers)
+            if refusal is not None:
+                await _refuse(send, refusal)
+                return
+            await _CappedUpload(self.app, _upload_limit()).run(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -105,6 +117,68 @@ def inline_script_hashes(pages_dir: Path) -> list[str]:
         for match in _INLINE_SCRIPT.finditer(page.read_bytes()):
             digests.add(base64.b64encode(hashlib.sha256(match.group(1)).digest()).decode())
     return sorted(digests)
+
+
+def _upload_limit() -> int:
+    # The whole request, as the REST upload route counts it: the file limit plus multipart framing.
+    return get_settings().max_upload_bytes + _MULTIPART_OVERHEAD
+
+
+def upload_refusal(headers: dict[str, str]) -> ApiError | None:
+    """Why a ``POST /_upload`` is refused before its body is read (None: let it in)."""
+    token = session_cookie(headers)
+    if token is None:
+        return ApiError(401, "auth.required")
+    try:
+        decode_access_token(token)
+    except AuthError as exc:
+        return ApiError(401, exc.code)
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > _upload_limit():
+        return _too_large()
+    return None
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "error.too_large", limit_mb=get_settings().max_upload_mb)
+
+
+class _CappedUpload:
+    """Passes the body on until it passes ``limit`` bytes; then tells the app the client left
+    (Reflex stops parsing and answers nothing useful) and answers 413 in its place."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+        self.started = False
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def capped_receive() -> Message:
+            if self.exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                self.received += len(message.get("body", b""))
+                if self.received > self.limit:
+                    self.exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if self.exceeded and not self.started:
+                return  # the app's answer to a body we cut off; ours follows
+            self.started = self.started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except Exception:
+            if not self.exceeded:
+                raise
+        if self.exceeded and not self.started:
+            await _refuse(send, _too_large(), {"connection": "close"})
 
 
 def _headers(scope: Scope) -> dict[str, str]:
