@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 from fastapi import FastAPI
+from reflex.utils.prerequisites import get_states_dir
 
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
+from medupload.fsmodes import private_tree, restrict_process
 from medupload.pipeline import runner
 from medupload.progress.hub import get_hub
 from medupload.ui import live
@@ -24,6 +26,11 @@ from medupload.ui.state.staff import StaffState
 from medupload.web.perimeter import Perimeter
 
 log = logging.getLogger(__name__)
+
+# Before anything is written: Reflex pickles UI state (tokens, PHI) under .states, we write uploads
+# and the database. Files from an earlier run are put right too.
+restrict_process()
+private_tree(get_states_dir())
 
 
 def _api() -> FastAPI:

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from medupload.fsmodes import private_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 
@@ -41,8 +43,8 @@ class Settings(BaseSettings):
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
     # Origins (scheme://host[:port], comma-separated) whose pages may use the session cookie: CORS,
-    # the UI's socket and the CSRF check. Empty: this server's own (localhost and 127.0.0.1 on PORT).
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # the UI's socket and the CSRF check. Unset: this server's own (localhost and 127.0.0.1 on PORT).
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field("", validate_default=True)
 
     @field_validator("database_url")
     @classmethod
@@ -104,7 +106,7 @@ def _stored_secret(path: Path) -> str:
     """Generate the signing key once and keep it (mode 600) so tokens survive restarts."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

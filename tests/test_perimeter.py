@@ -397,3 +397,94 @@ def test_upload_within_the_limit_still_works(app_server: AppServer, patient: tup
     _patient_id, token = patient
     status, sent = raw_upload(app_server, token, chunked=True, total=2 * MB)
     assert status == 200 and sent > 2 * MB
+
+
+# -- 5. PHI and file modes at the edges ---------------------------------------------------------
+
+
+def test_a_failed_statement_logs_no_parameters(any_db: str, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from sqlalchemy.exc import IntegrityError
+    from support import PHI_CANARY, make_document, make_patient
+
+    from medupload.db import session_scope
+    from medupload.models import Document
+
+    patient_id = make_patient()
+    document_id = make_document(patient_id)
+    log = logging.getLogger("medupload.test")
+    with pytest.raises(IntegrityError) as failure:
+        try:
+            with session_scope() as session:
+                session.add(Document(id=document_id, patient_id=patient_id, filename=f"{PHI_CANARY}.pdf",
+                                     content_type="application/pdf", size=1, sha256="0" * 64,
+                                     storage_path="/nonexistent"))
+        except IntegrityError:
+            log.exception("storing the document failed")
+            raise
+    assert "hide_parameters=True" in str(failure.value)
+    (record,) = [r for r in caplog.records if r.name == "medupload.test"]
+    assert record.exc_text and "IntegrityError" in record.exc_text
+    assert PHI_CANARY not in caplog.text and PHI_CANARY not in str(failure.value)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_new_sqlite_database_and_stored_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          request: pytest.FixtureRequest) -> None:
+    import sqlalchemy as sa
+    from support import reset_caches
+
+    from medupload.db import make_engine
+    from medupload.pipeline import storage
+
+    previous = os.umask(0o022)  # as a shell leaves it: the code, not the umask, must make these private
+    request.addfinalizer(lambda: os.umask(previous))
+    db = tmp_path / "data" / "nested" / "app.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (x TEXT)"))
+        conn.execute(sa.text("INSERT INTO t VALUES ('a')"))
+        assert {mode(p) for p in db.parent.iterdir()} == {0o600}  # the database, -wal and -shm
+    engine.dispose()
+    assert mode(tmp_path / "data") == 0o700 and mode(db.parent) == 0o700 and mode(db) == 0o600
+
+    monkeypatch.setenv("MEDUPLOAD_STORAGE_DIR", str(tmp_path / "store" / "uploads"))
+    reset_caches()
+    incoming = storage.incoming_dir()
+    part = incoming / ".upload-x.part"
+    part.write_bytes(b"raw upload")  # 0644 under the umask above
+    part.chmod(0o600)  # as mkstemp makes it (intake.SizeLimitedSink)
+    final = storage.store(part, "ab" * 32)
+    made = (tmp_path / "store", storage.storage_root(), incoming, final.parent)
+    assert [mode(path) for path in made] == [0o700] * 4
+    assert mode(final) == 0o600
+    reset_caches()
+
+
+def test_the_running_app_keeps_its_files_private(app_server: AppServer, patient: tuple[str, str]) -> None:
+    """The server's database, uploads and Reflex's state files after an upload and a page's socket."""
+    from reflex.utils.prerequisites import get_states_dir
+
+    patient_id, token = patient
+    upload = httpx.post(f"{app_server.base_url}/api/v1/patients/{patient_id}/documents",
+                        headers={"Authorization": f"Bearer {token}"},
+                        files={"file": ("letter.pdf", a_pdf(), "application/pdf")})
+    assert upload.status_code == 202
+    assert websocket_handshake(app_server, app_server.origin) == 101
+
+    data = app_server.run_dir / "data"
+    db = data / "app.db"
+    uploads = Path(app_server.env["MEDUPLOAD_STORAGE_DIR"])
+    files = [path for path in uploads.rglob("*") if path.is_file()]
+    dirs = [data, uploads, *(path for path in uploads.rglob("*") if path.is_dir())]
+    assert files and len(dirs) > 3
+    assert {mode(path) for path in dirs} == {0o700}
+    assert {mode(path) for path in [db, *files, *data.glob("app.db-*")]} == {0o600}
+    states = Path.cwd() / get_states_dir() if not get_states_dir().is_absolute() else get_states_dir()
+    state_files = list(states.glob("*"))
+    assert state_files, "the UI state was pickled to disk"
+    assert mode(states) == 0o700 and {mode(path) for path in state_files} == {0o600}
