@@ -11,6 +11,7 @@ import re
 import select
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 import uuid
@@ -488,3 +489,23 @@ def test_the_running_app_keeps_its_files_private(app_server: AppServer, patient:
     state_files = list(states.glob("*"))
     assert state_files, "the UI state was pickled to disk"
     assert mode(states) == 0o700 and {mode(path) for path in state_files} == {0o600}
+
+
+# -- 6. make audit -----------------------------------------------------------------------------
+
+
+def test_make_audit_never_passes_without_asking_a_database() -> None:
+    """Here no vulnerability database answers: the target must say so and fail (exit 2), not
+    report a clean audit. Where one answers, 0 means checked and clean, 1 lists findings."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["make", "-s", "audit"], cwd=root, capture_output=True, text=True, timeout=600,
+                          check=False)
+    output = done.stdout + done.stderr
+    failed = re.search(r"audit\] Error (\d+)", output)  # make itself exits 2 on any failure
+    audit_status = 0 if done.returncode == 0 else int(failed.group(1)) if failed else -1
+    if audit_status == 2:
+        assert "could not reach a vulnerability database" in output and "nothing was checked" in output
+    elif audit_status == 0:
+        assert "No known vulnerabilities" in output
+    else:
+        assert audit_status == 1 and "Found" in output, output[-2000:]
