@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Origins (scheme://host[:port], comma-separated) whose pages may use the session cookie: CORS,
     # the UI's socket and the CSRF check. Unset: this server's own (localhost and 127.0.0.1 on PORT).
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field("", validate_default=True)
+    # Files one upload from the page may carry (each up to max_upload_mb); the /_upload gate refuses
+    # a bigger request before reading it.
+    upload_max_files: int = Field(5, ge=1, le=50)
 
     @field_validator("database_url")
     @classmethod

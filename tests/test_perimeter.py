@@ -8,11 +8,9 @@ import contextlib
 import hashlib
 import os
 import re
-import select
 import socket
 import sqlite3
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,14 +18,18 @@ from pathlib import Path
 
 import docgen
 import httpx
-import psutil
 import pytest
-from perimeter_server import AppServer, start_app_server
+from perimeter_server import (
+    MB,
+    UPLOAD_HANDLER,
+    AppServer,
+    Watch,
+    raw_upload,
+    spooled_bytes,
+    start_app_server,
+)
 
 EVIL = "https://evil.example"
-# PatientState.handle_upload by its Reflex name, as the page's upload posts it.
-UPLOAD_HANDLER = ("reflex___state____state.medupload___ui___state___auth____auth_state"
-                  ".medupload___ui___state___patient____patient_state.handle_upload")
 
 
 @pytest.fixture(scope="module")
@@ -275,90 +277,6 @@ def test_inline_script_hashes_come_from_the_built_pages(tmp_path: Path) -> None:
 
 # -- 4. /_upload: no session, no body; past the limit, no more body ----------------------------
 
-MB = 1024 * 1024
-ATTACK_BYTES = 300 * MB
-
-
-def tree_bytes(path: Path) -> int:
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-
-
-def spooled_bytes(pid: int, tmp: Path) -> int:
-    """Bytes in files under ``tmp``, counting those the process holds open after unlinking them
-    (Python's TemporaryFile on Linux is O_TMPFILE: never listed in the directory)."""
-    total = tree_bytes(tmp)
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith(str(tmp)) and target.endswith("(deleted)"):
-                total += fd.stat().st_size
-    return total
-
-
-class Watch:
-    """Peak RSS of the server process and peak size of its temp dir while a request runs."""
-
-    def __init__(self, server: AppServer) -> None:
-        self.process = psutil.Process(server.process.pid)
-        self.tmp = Path(server.env["TMPDIR"])
-        self.rss0, self.tmp0 = self.process.memory_info().rss, spooled_bytes(self.process.pid, self.tmp)
-        self.rss_peak, self.tmp_peak = self.rss0, self.tmp0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-
-    def _poll(self) -> None:
-        while not self.stop.wait(0.05):
-            self.rss_peak = max(self.rss_peak, self.process.memory_info().rss)
-            with contextlib.suppress(OSError):
-                self.tmp_peak = max(self.tmp_peak, spooled_bytes(self.process.pid, self.tmp))
-
-    def done(self) -> tuple[float, float]:
-        """(RSS growth, temp-dir growth) in MB."""
-        self.stop.set()
-        self.thread.join()
-        return (self.rss_peak - self.rss0) / MB, (self.tmp_peak - self.tmp0) / MB
-
-
-def raw_upload(server: AppServer, cookie: str | None, *, chunked: bool, total: int = ATTACK_BYTES,
-               ) -> tuple[int, int]:
-    """POST /_upload with a ``total``-byte multipart body sent 1 MB at a time, stopping as soon as
-    the server answers. Returns (status, body bytes sent before the answer)."""
-    host, port = server.base_url.removeprefix("http://").split(":")
-    boundary = "perimeterboundary"
-    lines = ["POST /_upload HTTP/1.1", f"Host: {host}:{port}", f"Origin: {server.origin}",
-             f"Reflex-Client-Token: {uuid.uuid4()}", f"Reflex-Event-Handler: {UPLOAD_HANDLER}",
-             f"Content-Type: multipart/form-data; boundary={boundary}"]
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.png\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = len(head) + total + len(tail)
-    lines += ["Transfer-Encoding: chunked"] if chunked else [f"Content-Length: {length}"]
-    if cookie is not None:
-        lines.append(f"Cookie: medupload_session={cookie}")
-    chunk = b"\0" * MB
-    sent = 0
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        pieces = iter([head, *[chunk] * (total // MB), tail])
-        while True:
-            readable, _, _ = select.select([sock], [], [], 0.2 if sent == 0 else 0)
-            if readable:
-                break
-            piece = next(pieces, None)
-            try:
-                if piece is None:
-                    sock.sendall(b"0\r\n\r\n" if chunked else b"")
-                    break
-                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(piece)
-        sock.settimeout(30)
-        status_line = sock.recv(4096).split(b"\r\n", 1)[0]
-    return int(status_line.split()[1]), sent
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_upload_without_a_session_is_refused_before_the_body(app_server: AppServer, chunked: bool) -> None:
     for cookie in (None, "not-a-token"):
@@ -374,7 +292,7 @@ def test_upload_without_a_session_is_refused_before_the_body(app_server: AppServ
 
 def test_upload_over_the_limit_is_cut_off(app_server: AppServer, patient: tuple[str, str]) -> None:
     _patient_id, token = patient
-    limit_mb = 25
+    limit_mb = 5 * 25  # MEDUPLOAD_UPLOAD_MAX_FILES files of MEDUPLOAD_MAX_UPLOAD_MB (defaults)
     watch = Watch(app_server)
     status, sent = raw_upload(app_server, token, chunked=False)
     rss_mb, tmp_mb = watch.done()
@@ -386,18 +304,20 @@ def test_upload_over_the_limit_is_cut_off(app_server: AppServer, patient: tuple[
     status, sent = raw_upload(app_server, token, chunked=True)
     rss_mb, tmp_mb = watch.done()
     assert status == 413
-    assert sent < (limit_mb + 16) * MB  # the limit plus what the sockets buffer
+    assert limit_mb * MB < sent < (limit_mb + 16) * MB  # the limit plus what the sockets buffer
     assert tmp_mb <= limit_mb + 1 and rss_mb < 100
     time.sleep(0.5)
-    assert tree_bytes(Path(app_server.env["TMPDIR"])) == 0  # the spooled part is gone
+    assert spooled_bytes(app_server.process.pid, Path(app_server.env["TMPDIR"])) == 0  # spool gone
     print(f"/_upload signed in, chunked 300 MB: 413 after {sent / MB:.1f} MB sent; "
           f"peak RSS +{rss_mb:.1f} MB, peak temp +{tmp_mb:.1f} MB")
 
 
 def test_upload_within_the_limit_still_works(app_server: AppServer, patient: tuple[str, str]) -> None:
+    """Also one file over MEDUPLOAD_MAX_UPLOAD_MB: the page's handler must see it to name it."""
     _patient_id, token = patient
-    status, sent = raw_upload(app_server, token, chunked=True, total=2 * MB)
-    assert status == 200 and sent > 2 * MB
+    for total in (2 * MB, 30 * MB):
+        status, sent = raw_upload(app_server, token, chunked=True, total=total)
+        assert status == 200 and sent > total
 
 
 # -- 5. PHI and file modes at the edges ---------------------------------------------------------
@@ -467,7 +387,8 @@ def test_new_sqlite_database_and_stored_files_are_private(tmp_path: Path, monkey
 
 
 def test_the_running_app_keeps_its_files_private(app_server: AppServer, patient: tuple[str, str]) -> None:
-    """The server's database, uploads and Reflex's state files after an upload and a page's socket."""
+    """The server's database, uploads and Reflex's state files after a REST and a UI upload."""
+    from perimeter_server import ROOT
     from reflex.utils.prerequisites import get_states_dir
 
     patient_id, token = patient
@@ -475,7 +396,13 @@ def test_the_running_app_keeps_its_files_private(app_server: AppServer, patient:
                         headers={"Authorization": f"Bearer {token}"},
                         files={"file": ("letter.pdf", a_pdf(), "application/pdf")})
     assert upload.status_code == 202
-    assert websocket_handshake(app_server, app_server.origin) == 101
+    states = ROOT / get_states_dir()  # relative to the app's directory unless set absolute
+    before = set(states.glob("*"))
+    # A new UI session (client token): Reflex pickles its state under .states.
+    ui_headers = {"Reflex-Client-Token": str(uuid.uuid4()), "Reflex-Event-Handler": UPLOAD_HANDLER}
+    ui_upload = httpx.post(app_server.base_url + "/_upload", cookies={"medupload_session": token},
+                           headers=ui_headers, files={"files": ("letter.pdf", a_pdf(), "application/pdf")})
+    assert ui_upload.status_code == 200
 
     data = app_server.run_dir / "data"
     db = data / "app.db"
@@ -485,10 +412,11 @@ def test_the_running_app_keeps_its_files_private(app_server: AppServer, patient:
     assert files and len(dirs) > 3
     assert {mode(path) for path in dirs} == {0o700}
     assert {mode(path) for path in [db, *files, *data.glob("app.db-*")]} == {0o600}
-    states = Path.cwd() / get_states_dir() if not get_states_dir().is_absolute() else get_states_dir()
-    state_files = list(states.glob("*"))
-    assert state_files, "the UI state was pickled to disk"
-    assert mode(states) == 0o700 and {mode(path) for path in state_files} == {0o600}
+    deadline = time.monotonic() + 10
+    while not (new_states := set(states.glob("*")) - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert new_states, "the UI state was pickled to disk"
+    assert mode(states) == 0o700 and {mode(path) for path in states.glob("*")} == {0o600}
 
 
 # -- 6. make audit -----------------------------------------------------------------------------

@@ -12,8 +12,10 @@ It refuses what must never reach Reflex or the API, before a byte of the body is
   ``Referrer-Policy: same-origin`` (``no-referrer`` would make browsers send ``Origin: null`` on
   our own POSTs, which the CSRF check must refuse), and no framing.
 - Reflex's ``POST /_upload`` (which parses the whole multipart body, spooling it to disk, before
-  any handler runs): 401 without a valid session cookie and 413 when Content-Length is over the
-  limit, both before reading the body; a chunked body is cut off once it passes the limit.
+  any handler runs): 401 without a valid session cookie and 413 when Content-Length is over what
+  the page can send (``upload_max_files`` files of ``max_upload_mb``), both before reading the
+  body; a chunked body is cut off once it passes that. The page's handler still tells a patient
+  which single file is over ``max_upload_mb`` (it must see the file to name it).
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ def inline_script_hashes(pages_dir: Path) -> list[str]:
 
 
 def _upload_limit() -> int:
-    # The whole request, as the REST upload route counts it: the file limit plus multipart framing.
-    return get_settings().max_upload_bytes + _MULTIPART_OVERHEAD
+    # Each file as the REST upload route counts it (the file limit plus multipart framing).
+    settings = get_settings()
+    return settings.upload_max_files * (settings.max_upload_bytes + _MULTIPART_OVERHEAD)
 
 
 def upload_refusal(headers: dict[str, str]) -> ApiError | None:
@@ -140,7 +143,9 @@ def upload_refusal(headers: dict[str, str]) -> ApiError | None:
 
 
 def _too_large() -> ApiError:
-    return ApiError(413, "error.too_large", limit_mb=get_settings().max_upload_mb)
+    settings = get_settings()
+    return ApiError(413, "error.upload_too_large", files=settings.upload_max_files,
+                    limit_mb=settings.max_upload_mb)
 
 
 class _CappedUpload:
