@@ -195,6 +195,20 @@ def test_csrf_matrix_upload_and_retry(app_server: AppServer, patient: tuple[str,
     print(f"CSRF {name}: upload {upload.status_code}, retry {retry.status_code}")
 
 
+def test_sign_in_from_a_foreign_page_is_refused(app_server: AppServer) -> None:
+    """Login CSRF: a foreign page must not sign the browser in to an account of its choosing (the
+    patient's uploads would land there). Programs (no Origin) and our pages sign in as before."""
+    username = f"pat{uuid.uuid4().hex[:6]}"
+    app_server.cli("user", "add", "--role", "patient", "--username", username, "--password", "pw-123456",
+                   "--name", "Login Csrf", "--program", "diabetes-annual")
+    body = {"username": username, "password": "pw-123456"}
+    url = app_server.base_url + "/api/v1/auth/token"
+    foreign = httpx.post(url, json=body, headers={"Origin": EVIL})
+    assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "auth.csrf"
+    assert httpx.post(url, json=body, headers={"Origin": app_server.origin}).status_code == 200
+    assert httpx.post(url, json=body).status_code == 200
+
+
 def test_csrf_on_reflex_upload(app_server: AppServer, patient: tuple[str, str]) -> None:
     _patient_id, token = patient
     before = stored(app_server)

@@ -7,6 +7,7 @@ It refuses what must never reach Reflex or the API, before a byte of the body is
   with an ``Authorization`` header and carries no session cookie is exempt: a page on another
   origin cannot set that header without a CORS preflight, which only our origins pass. Requests
   with neither header come from programs, not from a browser page, so they cannot be forged.
+  Requests without a cookie are checked too: that covers sign-in (login CSRF).
 - Security headers on every response, static pages included: a Content-Security-Policy (scripts
   only from this server and the inline scripts of the compiled pages, by hash), ``nosniff``,
   ``Referrer-Policy: same-origin`` (``no-referrer`` would make browsers send ``Origin: null`` on
