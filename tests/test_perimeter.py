@@ -1,5 +1,9 @@
 """The web perimeter against the whole app on a real server: CORS, CSRF, security headers, the
-/_upload gate, and PHI/file modes at the edges."""
+/_upload gate, PHI/file modes at the edges, and `make audit`.
+
+Over 400 lines on purpose: the six parts share one running app (a module fixture that compiles the
+pages and starts a server, several seconds), and each part is a short section below.
+"""
 
 from __future__ import annotations
 
