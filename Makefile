@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON_VENV := .venv/bin/python
 
-.PHONY: help run test setup lint migrate migration requirements
+.PHONY: help run test setup lint migrate migration requirements audit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,3 +30,6 @@ migration:  ## autogenerate the next migration from medupload/models.py: make mi
 requirements:  ## re-pin requirements.txt from what is installed in .venv
 	@{ sed -n '/^#/p' requirements.txt; $(PYTHON_VENV) -m pip freeze --exclude-editable --disable-pip-version-check; } > requirements.txt.new
 	@mv requirements.txt.new requirements.txt && $(PYTHON_VENV) -m pip check
+
+audit:  ## known vulnerabilities in requirements.txt (pip-audit; needs PyPI's or OSV's advisory data)
+	@scripts/audit.sh

@@ -1,5 +1,7 @@
 import reflex as rx
 
+from medupload.settings import Settings
+
 # Reflex also reads REFLEX_* environment variables: REFLEX_REDIS_URL switches its state manager
 # to Redis, which several backend workers need (see README).
 config = rx.Config(
@@ -10,4 +12,7 @@ config = rx.Config(
     plugins=[rx.plugins.RadixThemesPlugin()],
     # Every page is behind a login: a sitemap would only advertise the routes.
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # Reflex's default "*" mirrors any Origin with credentials (CORS and the socket): only ours.
+    # A fresh Settings, not the cached one: this file is read before `reflex run` exports the port.
+    cors_allowed_origins=list(Settings().allowed_origins),
 )

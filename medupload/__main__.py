@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from medupload.fsmodes import restrict_process
 from medupload.settings import PROJECT_ROOT, get_settings
 
 DEMO_PROGRAM = "diabetes-annual"
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_process()  # the database, uploads and keys this command writes: owner-only
     args = build_parser().parse_args(argv)
     try:
         get_settings()  # bad settings fail here, naming the setting, before any work

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from medupload.fsmodes import private_dir, private_file
 from medupload.settings import get_settings
 
 
@@ -22,11 +23,25 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            _private_sqlite_file(Path(path))
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+
+
+# hide_parameters: a failed statement's message (and so any log of it) would otherwise carry its
+# bound values: filenames, names, OCR snippets.
+
+
+def _private_sqlite_file(path: Path) -> None:
+    # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+    private_dir(path.parent)
+    private_file(path)
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists():
+            companion.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

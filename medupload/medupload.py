@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 from fastapi import FastAPI
+from reflex.utils.prerequisites import get_states_dir
 
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
+from medupload.fsmodes import private_tree, restrict_process
 from medupload.pipeline import recovery
 from medupload.progress.hub import get_hub
 from medupload.ui import live
@@ -21,8 +23,14 @@ from medupload.ui.pages.staff import staff_page
 from medupload.ui.state.auth import AuthState
 from medupload.ui.state.patient import PatientState
 from medupload.ui.state.staff import StaffState
+from medupload.web.perimeter import Perimeter
 
 log = logging.getLogger(__name__)
+
+# Before anything is written: Reflex pickles UI state (tokens, PHI) under .states, we write uploads
+# and the database. Files from an earlier run are put right too.
+restrict_process()
+private_tree(get_states_dir())
 
 
 def _api() -> FastAPI:
@@ -51,7 +59,8 @@ async def _lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(
-    api_transformer=_api(),
+    # The API is mounted around Reflex's own routes; the perimeter then wraps all of it, pages included.
+    api_transformer=[_api(), Perimeter],
     stylesheets=["/medupload.css"],
 )
 app.add_page(login_page, route="/login", title="Sign in · MedUpload", on_load=AuthState.redirect_if_signed_in)

@@ -6,10 +6,12 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from medupload.fsmodes import private_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
+    # Origins (scheme://host[:port], comma-separated) whose pages may use the session cookie: CORS,
+    # the UI's socket and the CSRF check. Unset: this server's own (localhost and 127.0.0.1 on PORT).
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field("", validate_default=True)
+    # Files one upload from the page may carry (each up to max_upload_mb); the /_upload gate refuses
+    # a bigger request before reading it.
+    upload_max_files: int = Field(5, ge=1, le=50)
 
     @field_validator("database_url")
     @classmethod
@@ -57,6 +65,17 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
         return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
+        origins = tuple(str(item).strip().rstrip("/").lower() for item in items if str(item).strip())
+        for origin in origins:
+            scheme, sep, host = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not host or "/" in host or "*" in host:
+                raise ValueError(f"{origin!r} is not an origin like https://clinic.example")
+        return origins or own_origins()
 
     @model_validator(mode="after")
     def _secret(self) -> Settings:
@@ -79,11 +98,18 @@ class Settings(BaseSettings):
         return f"{self.redis_prefix}{name}"
 
 
+def own_origins() -> tuple[str, ...]:
+    """The origins the app itself is served from: ``reflex run`` exports its port as
+    REFLEX_FRONTEND_PORT to the server process; ``make run`` passes PORT."""
+    port = os.environ.get("REFLEX_FRONTEND_PORT") or os.environ.get("PORT") or "3000"
+    return (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+
+
 def _stored_secret(path: Path) -> str:
     """Generate the signing key once and keep it (mode 600) so tokens survive restarts."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from medupload.api import auth_routes, documents, health, stream
+from medupload.api.docs import install_docs
 from medupload.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -14,11 +15,12 @@ def create_api() -> FastAPI:
     api = FastAPI(
         title="MedUpload API",
         version="1",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served from local files by install_docs below
         openapi_url=f"{API_PREFIX}/openapi.json",
         redoc_url=None,
     )
     install_error_handlers(api)
+    install_docs(api, API_PREFIX)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in (health.router, auth_routes.router, stream.router, documents.router):
         v1.include_router(router)

@@ -11,6 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from medupload.fsmodes import private_dir
 from medupload.settings import get_settings
 
 
@@ -20,9 +21,8 @@ def storage_root() -> Path:
 
 def incoming_dir() -> Path:
     """Where uploads are received before their hash is known (same filesystem: rename is atomic)."""
-    path = storage_root() / "incoming"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    private_dir(storage_root())
+    return private_dir(storage_root() / "incoming")
 
 
 def path_for(sha256: str) -> Path:
@@ -46,7 +46,7 @@ def store(temp_path: Path, sha256: str) -> Path:
         with contextlib.suppress(FileNotFoundError):
             temp_path.unlink()
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(final.parent)
     with open(temp_path, "rb+") as handle:
         os.fsync(handle.fileno())
     # os.replace is atomic on one filesystem; two concurrent uploads of the same bytes both

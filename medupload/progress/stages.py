@@ -100,6 +100,8 @@ MESSAGES: dict[str, str] = {
     "request.invalid": "The request is not valid.",
     "not_found": "Not found.",
     "conflict.processing": "This document is still being processed.",
+    "auth.csrf": "This request came from another site and was refused. Use MedUpload's own pages.",
+    "error.upload_too_large": "Too much at once: upload at most {files} files of up to {limit_mb} MB each.",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from medupload.settings import get_settings
 from medupload.ui.state.patient import UPLOAD_ID, PatientState
 from medupload.ui.viewmodels import ACCEPT_TYPES
 
@@ -24,6 +25,8 @@ def upload_box() -> rx.Component:
             id=UPLOAD_ID,
             accept=ACCEPT_TYPES,
             multiple=True,
+            # What the /_upload gate lets one request carry (web/perimeter.py).
+            max_files=get_settings().upload_max_files,
             class_name="mu-dropzone",
             custom_attrs={
                 "data-testid": "upload-dropzone",
