@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
+    # Sessions (issue 8): how long a process may trust its last revocation answer, and how
+    # often open streams re-check theirs; together they bound "ended within 5 s".
+    revocation_cache_seconds: float = Field(1.0, ge=0, le=2)
+    session_check_seconds: float = Field(2.0, gt=0, le=5)
 
     @field_validator("database_url")
     @classmethod

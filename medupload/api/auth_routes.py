@@ -1,20 +1,24 @@
-"""``/auth``: access tokens and one-time stream tickets."""
+"""``/auth``: access tokens, sign-out and one-time stream tickets."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
-from medupload.api.deps import PrincipalDep, SessionDep
+from medupload.api.deps import PrincipalDep, SessionDep, bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import (
+    SESSION_COOKIE,
     STREAM_TICKET_SECONDS,
     AuthError,
     authenticate,
     create_access_token,
+    decode_access_token,
     issue_stream_ticket,
 )
 from medupload.redis_client import async_redis
+from medupload.sessions import revoke_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -58,3 +62,25 @@ async def stream_ticket(body: TicketRequest, principal: PrincipalDep) -> TicketR
         raise ApiError(403, "auth.forbidden")
     ticket = await issue_stream_ticket(async_redis(), principal, body.patient_id)
     return TicketResponse(ticket=ticket, expires_in=STREAM_TICKET_SECONDS)
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+async def logout(request: Request) -> Response:
+    """Sign out: the presented token (bearer or cookie) is refused from now on, in every process,
+    and its open streams end. Idempotent: an unknown, expired or already revoked token still gets
+    204, so a second click or a stale tab never shows an error."""
+    token = bearer_or_cookie(request)
+    if token is not None:
+        try:
+            principal = decode_access_token(token)
+        except AuthError:
+            principal = None
+        if principal is not None:
+            try:
+                await revoke_token(async_redis(), principal)
+            except (RedisError, OSError) as exc:
+                # Not "signed out" while the token still works: the client may try again.
+                raise ApiError(503, "error.internal") from exc
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

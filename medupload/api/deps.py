@@ -11,6 +11,7 @@ from sqlmodel import Session
 from medupload.api.errors import ApiError
 from medupload.auth import SESSION_COOKIE, AuthError, Principal, decode_access_token
 from medupload.db import get_engine
+from medupload.sessions import principal_active
 
 
 def get_session() -> Iterator[Session]:
@@ -26,14 +27,22 @@ def bearer_or_cookie(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def current_principal(request: Request) -> Principal:
+async def verified_principal(token: str) -> Principal:
+    """A token's principal, refused (401) when forged, expired, signed out or its user disabled."""
+    try:
+        principal = decode_access_token(token)
+    except AuthError as exc:
+        raise ApiError(401, exc.code) from exc
+    if not await principal_active(principal):
+        raise ApiError(401, "auth.revoked")
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
     token = bearer_or_cookie(request)
     if token is None:
         raise ApiError(401, "auth.required")
-    try:
-        return decode_access_token(token)
-    except AuthError as exc:
-        raise ApiError(401, exc.code) from exc
+    return await verified_principal(token)
 
 
 def require_staff(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -21,12 +21,13 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from medupload import records
-from medupload.api.deps import bearer_or_cookie
+from medupload.api.deps import bearer_or_cookie, verified_principal
 from medupload.api.errors import ApiError
-from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
+from medupload.auth import AuthError, Principal, redeem_stream_ticket
 from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
+from medupload.sessions import principal_active
 from medupload.settings import get_settings
 
 router = APIRouter(tags=["stream"])
@@ -51,18 +52,21 @@ async def document_stream(
         raise ApiError(404, "not_found")
     cursor = request.headers.get("last-event-id") or last_event_id
     return StreamingResponse(
-        _events(patient_id, (cursor or "")[:64] or None, documents),
+        _events(patient_id, (cursor or "")[:64] or None, documents, principal),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )
 
 
 async def _authenticate(request: Request, patient_id: str, ticket: str | None) -> Principal:
     token = bearer_or_cookie(request)
+    if token is not None:
+        return await verified_principal(token)
     try:
-        if token is not None:
-            return decode_access_token(token)
         if ticket:
-            return await redeem_stream_ticket(async_redis(), ticket, patient_id)
+            principal = await redeem_stream_ticket(async_redis(), ticket, patient_id)
+            if not await principal_active(principal):
+                raise AuthError("auth.revoked")
+            return principal
     except AuthError as exc:
         raise ApiError(401, exc.code) from exc
     except (RedisError, OSError) as exc:
@@ -104,7 +108,8 @@ class _Told:
         return True
 
 
-async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut]) -> AsyncIterator[str]:
+async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut],
+                  principal: Principal) -> AsyncIterator[str]:
     settings = get_settings()
     told = _Told(documents)
     yield f"retry: {RETRY_MS}\n\n"
@@ -114,11 +119,17 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
     deadline = now + settings.stream_max_seconds
     next_heartbeat = now + settings.heartbeat_seconds
     next_poll: float | None = None  # set while Redis is down
+    next_session_check = now + settings.session_check_seconds
     async with get_hub().subscribe(patient_id, cursor) as subscription:
         while True:
             now = time.monotonic()
             if now >= deadline:
                 return  # EventSource reconnects with Last-Event-ID and loses nothing
+            if now >= next_session_check:
+                # Signed out or disabled since the stream opened: end it (issue 8, within 5 s).
+                next_session_check = now + settings.session_check_seconds
+                if not await principal_active(principal):
+                    return
             if now >= next_heartbeat:
                 next_heartbeat = now + settings.heartbeat_seconds
                 yield _frame("heartbeat", "{}")
@@ -126,7 +137,8 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                 next_poll = now + settings.db_poll_seconds
                 for frame in await _poll(patient_id, told):
                     yield frame
-            wake = min(deadline, next_heartbeat, next_poll if next_poll is not None else deadline)
+            wake = min(deadline, next_heartbeat, next_session_check,
+                       next_poll if next_poll is not None else deadline)
             try:
                 message = await subscription.get(timeout=max(0.0, wake - time.monotonic()))
             except SubscriptionClosed:

@@ -89,6 +89,8 @@ MESSAGES: dict[str, str] = {
     "request.invalid": "The request is not valid.",
     "not_found": "Not found.",
     "conflict.processing": "This document is still being processed.",
+    # sessions (issue 8)
+    "auth.revoked": "You have been signed out. Sign in again.",
 }
 
 
