@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # often open streams re-check theirs; together they bound "ended within 5 s".
     revocation_cache_seconds: float = Field(1.0, ge=0, le=2)
     session_check_seconds: float = Field(2.0, gt=0, le=5)
+    # Sign-in throttling (issue 8): attempts allowed per moving window, per account and per
+    # client address; past either, 429 until the oldest attempt leaves the window.
+    signin_window_seconds: int = Field(60, ge=1, le=3600)
+    signin_account_attempts: int = Field(5, ge=1)
+    signin_address_attempts: int = Field(20, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
@@ -12,13 +13,13 @@ from medupload.auth import (
     SESSION_COOKIE,
     STREAM_TICKET_SECONDS,
     AuthError,
-    authenticate,
     create_access_token,
     decode_access_token,
     issue_stream_ticket,
 )
 from medupload.redis_client import async_redis
 from medupload.sessions import revoke_token
+from medupload.throttle import Throttled, sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -45,10 +46,24 @@ class TicketResponse(BaseModel):
     expires_in: int
 
 
-@router.post("/token", response_model=TokenResponse)
-def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
+_THROTTLED = {429: {"description": "Too many sign-in attempts (`auth.throttled`, `Retry-After`)"}}
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def throttled_response(exc: Throttled) -> JSONResponse:
+    error = ApiError(429, exc.code, {"retry_after": exc.retry_after}, seconds=exc.retry_after)
+    return JSONResponse(error.body(), status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+@router.post("/token", response_model=TokenResponse, responses=_THROTTLED)
+def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenResponse | JSONResponse:
     try:
-        user = authenticate(session, body.username, body.password)
+        user = sign_in(session, body.username, body.password, client_address(request))
+    except Throttled as exc:
+        return throttled_response(exc)
     except AuthError as exc:
         raise ApiError(401, exc.code) from exc
     access_token, expires_in = create_access_token(user)

@@ -91,6 +91,7 @@ MESSAGES: dict[str, str] = {
     "conflict.processing": "This document is still being processed.",
     # sessions (issue 8)
     "auth.revoked": "You have been signed out. Sign in again.",
+    "auth.throttled": "Too many sign-in attempts. Try again in {seconds} second{seconds_s}.",
 }
 
 

@@ -12,13 +12,13 @@ from medupload.auth import (
     SESSION_COOKIE,
     AuthError,
     Principal,
-    authenticate,
     create_access_token,
     decode_access_token,
 )
 from medupload.db import session_scope
 from medupload.progress.stages import message
 from medupload.settings import get_settings
+from medupload.throttle import Throttled, sign_in
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,11 @@ class AuthState(rx.State):
         self.signing_in = True
         try:
             # Argon2 verification takes tens of ms: keep it off the event loop.
-            user_token = await asyncio.to_thread(_check_credentials, username, password)
+            user_token = await asyncio.to_thread(_check_credentials, username, password,
+                                                 self.router.session.client_ip or "unknown")
+        except Throttled as exc:
+            self.login_error = message(exc.code, seconds=exc.retry_after)
+            return None
         finally:
             self.signing_in = False
         if user_token is None:
@@ -89,10 +93,12 @@ class AuthState(rx.State):
         return rx.redirect(HOME[principal.role] if principal is not None else "/login")
 
 
-def _check_credentials(username: str, password: str) -> tuple[str, str] | None:
+def _check_credentials(username: str, password: str, address: str) -> tuple[str, str] | None:
     with session_scope() as session:
         try:
-            user = authenticate(session, username, password)
+            user = sign_in(session, username, password, address)
+        except Throttled:
+            raise
         except AuthError:
             return None
         token, _ = create_access_token(user)
