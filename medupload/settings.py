@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     # client address; past either, 429 until the oldest attempt leaves the window.
     signin_window_seconds: int = Field(60, ge=1, le=3600)
     signin_account_attempts: int = Field(5, ge=1)
-    signin_address_attempts: int = Field(20, ge=1)
+    signin_address_attempts: int = Field(50, ge=1)
+    # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS ends at
+    # a proxy in front); requests that arrive over HTTPS get it regardless.
+    secure_cookies: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from support import reset_caches
 from test_stream import LiveServer, sse
 
-from medupload import redis_client, sessions
+from medupload import redis_client, sessions, throttle
 from medupload.__main__ import add_user
 from medupload.api import create_api
 from medupload.auth import decode_access_token
@@ -33,6 +33,11 @@ PASSWORD = "alice-password"
 def fresh_state() -> Iterator[None]:
     redis_client._async_clients.clear()
     sessions.forget_cached()
+    throttle.reset()
+    # These tests sign in often from one address: earlier tests' attempts must not throttle them.
+    client = redis_client.sync_redis()
+    for key in client.scan_iter(get_settings().redis_key("signin*")):
+        client.delete(key)
     yield
     redis_client._async_clients.clear()
     sessions.forget_cached()
@@ -247,3 +252,41 @@ def test_disable_without_redis_says_sessions_were_not_ended(alice: str,
     with Session(get_engine()) as session:  # the sign-in refusal holds regardless
         user = session.exec(select(User).where(User.username == "alice")).one()
         assert user.disabled
+
+
+# --- the browser's session cookie ------------------------------------------------------------
+
+async def test_session_cookie_is_set_by_the_server_httponly(alice: str) -> None:
+    for base, secure in (("http://clinic.test", False), ("https://clinic.test", True)):
+        transport = httpx.ASGITransport(app=create_api())
+        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+            response = await client.post("/api/v1/auth/session",
+                                         json={"username": "alice", "password": PASSWORD})
+            assert response.status_code == 200
+            assert response.json() == {"role": "patient", "patient_id": alice,
+                                       "expires_in": get_settings().token_ttl_seconds}
+            set_cookie = response.headers["set-cookie"]
+            token = response.cookies["medupload_session"]
+            assert token not in response.text  # only in the cookie, never readable by scripts
+            assert "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie and "Path=/" in set_cookie
+            assert ("Secure" in set_cookie) is secure
+            # The cookie is what the API (and the UI) accept; sign-out clears and revokes it.
+            documents = f"/api/v1/patients/{alice}/documents"
+            assert (await client.get(documents)).status_code == 200
+            assert (await client.post("/api/v1/auth/logout")).status_code == 204
+            assert "medupload_session" not in client.cookies
+            assert (await client.get(documents, headers=_bearer(token))).status_code == 401
+
+            wrong = await client.post("/api/v1/auth/session", json={"username": "alice", "password": "nope"})
+            assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+            assert wrong.json()["error"]["message"] == "Wrong username or password."
+
+
+async def test_secure_cookies_setting_marks_the_cookie_secure_behind_a_proxy(
+        alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDUPLOAD_SECURE_COOKIES", "true")
+    reset_caches()
+    transport = httpx.ASGITransport(app=create_api())
+    async with httpx.AsyncClient(transport=transport, base_url="http://behind-proxy") as client:
+        response = await client.post("/api/v1/auth/session", json={"username": "alice", "password": PASSWORD})
+    assert "Secure" in response.headers["set-cookie"]

@@ -1,4 +1,4 @@
-"""``/auth``: access tokens, sign-out and one-time stream tickets."""
+"""``/auth``: access tokens, the browser's session cookie, sign-out and one-time stream tickets."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from medupload.auth import (
 )
 from medupload.redis_client import async_redis
 from medupload.sessions import revoke_token
+from medupload.settings import get_settings
 from medupload.throttle import Throttled, sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -32,6 +33,14 @@ class TokenRequest(BaseModel):
 class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"
+    role: str
+    patient_id: str | None
+    expires_in: int
+
+
+class SessionResponse(BaseModel):
+    """The browser's sign-in: the token itself goes only into the HttpOnly cookie."""
+
     role: str
     patient_id: str | None
     expires_in: int
@@ -71,6 +80,29 @@ def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenRes
                          expires_in=expires_in)
 
 
+@router.post("/session", response_model=SessionResponse, responses=_THROTTLED)
+def session_cookie(body: TokenRequest, request: Request,
+                   session: SessionDep) -> SessionResponse | JSONResponse:
+    """Browser sign-in: sets the ``medupload_session`` cookie (HttpOnly, SameSite=Lax, Secure over
+    HTTPS), which the UI, the REST API and the SSE stream all accept. Same throttling and errors
+    as ``/auth/token``."""
+    try:
+        user = sign_in(session, body.username, body.password, client_address(request))
+    except Throttled as exc:
+        return throttled_response(exc)
+    except AuthError as exc:
+        raise ApiError(401, exc.code) from exc
+    access_token, expires_in = create_access_token(user)
+    payload = SessionResponse(role=user.role, patient_id=user.patient_id, expires_in=expires_in)
+    response = JSONResponse(payload.model_dump())
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE, access_token, max_age=expires_in, path="/", httponly=True, samesite="lax",
+        secure=settings.secure_cookies or request.url.scheme == "https",
+    )
+    return response
+
+
 @router.post("/stream-ticket", response_model=TicketResponse)
 async def stream_ticket(body: TicketRequest, principal: PrincipalDep) -> TicketResponse:
     if not principal.can_access(body.patient_id):
@@ -97,5 +129,6 @@ async def logout(request: Request) -> Response:
                 # Not "signed out" while the token still works: the client may try again.
                 raise ApiError(503, "error.internal") from exc
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=get_settings().secure_cookies or request.url.scheme == "https")
     return response
