@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from medupload.api.deps import PrincipalDep, SessionDep, bearer_or_cookie
+from medupload.api.deps import PrincipalDep, SessionDep, TokenDep
 from medupload.api.errors import ApiError
 from medupload.auth import (
     SESSION_COOKIE,
@@ -112,11 +112,10 @@ async def stream_ticket(body: TicketRequest, principal: PrincipalDep) -> TicketR
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-async def logout(request: Request) -> Response:
+async def logout(request: Request, token: TokenDep) -> Response:
     """Sign out: the presented token (bearer or cookie) is refused from now on, in every process,
     and its open streams end. Idempotent: an unknown, expired or already revoked token still gets
     204, so a second click or a stale tab never shows an error."""
-    token = bearer_or_cookie(request)
     if token is not None:
         try:
             principal = decode_access_token(token)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from medupload.api.errors import ApiError
@@ -19,12 +20,22 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def bearer_or_cookie(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token.strip()
-    return request.cookies.get(SESSION_COOKIE) or None
+# Declared as security schemes so OpenAPI (and Swagger's Authorize button) shows both; neither
+# raises by itself: a missing credential is answered by current_principal in the API's error shape.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="Access token from `POST /api/v1/auth/token`.")
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session_cookie",
+                             description="HttpOnly session cookie set by `POST /api/v1/auth/session`.")
+
+
+def session_token(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    cookie: Annotated[str | None, Security(cookie_scheme)],
+) -> str | None:
+    """The caller's token: the ``Authorization: Bearer`` header first, else the session cookie."""
+    if bearer is not None and bearer.credentials.strip():
+        return bearer.credentials.strip()
+    return cookie or None
 
 
 async def verified_principal(token: str) -> Principal:
@@ -38,8 +49,10 @@ async def verified_principal(token: str) -> Principal:
     return principal
 
 
-async def current_principal(request: Request) -> Principal:
-    token = bearer_or_cookie(request)
+TokenDep = Annotated[str | None, Depends(session_token)]
+
+
+async def current_principal(token: TokenDep) -> Principal:
     if token is None:
         raise ApiError(401, "auth.required")
     return await verified_principal(token)

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from medupload import records
-from medupload.api.deps import bearer_or_cookie, verified_principal
+from medupload.api.deps import TokenDep, verified_principal
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, redeem_stream_ticket
 from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
@@ -41,10 +41,11 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connecti
 async def document_stream(
     patient_id: str,
     request: Request,
+    token: TokenDep,
     last_event_id: Annotated[str | None, Query(max_length=64)] = None,
     ticket: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
-    principal = await _authenticate(request, patient_id, ticket)
+    principal = await _authenticate(token, patient_id, ticket)
     if not principal.can_access(patient_id):
         raise ApiError(403, "auth.forbidden")
     documents = await asyncio.to_thread(_load_documents, patient_id)
@@ -57,8 +58,7 @@ async def document_stream(
     )
 
 
-async def _authenticate(request: Request, patient_id: str, ticket: str | None) -> Principal:
-    token = bearer_or_cookie(request)
+async def _authenticate(token: str | None, patient_id: str, ticket: str | None) -> Principal:
     if token is not None:
         return await verified_principal(token)
     try:

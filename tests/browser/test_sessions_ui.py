@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from .browser_helpers import ARTIFACTS, Server, api_token, at, lab_report_text, login, unique
+from .browser_helpers import ARTIFACTS, ROOT, Server, api_token, at, lab_report_text, login, unique
 
 pytestmark = pytest.mark.browser
 
@@ -71,6 +71,12 @@ def test_replayed_client_token_without_cookie_gets_no_phi(server: Server, browse
     cookie = next(c for c in context.cookies() if c["name"] == "medupload_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert "medupload_session" not in page.evaluate("document.cookie")
+    # Reflex pickles state under .states/: the token must not be in it (nor in any other form).
+    page.wait_for_timeout(1000)
+    pickles = list((ROOT / ".states").glob("*.pkl"))
+    assert pickles, "no state written: the check below would prove nothing"
+    token_bytes = cookie["value"].encode()
+    assert not [p.name for p in pickles if token_bytes in p.read_bytes()]
 
     # A closed tab of a signed-in user: its client token on a socket without the cookie sees nothing.
     # (While the tab is open Reflex hands a second socket a new token, so the tab is closed first.)
