@@ -123,6 +123,9 @@ async def redeem_stream_ticket(client: aioredis.Redis, ticket: str, patient_id: 
     data = json.loads(raw)
     if data["for"] != patient_id:
         raise AuthError("auth.ticket_invalid")
+    if data.get("exp") and float(data["exp"]) <= time.time():
+        # Follow-up tickets renew a stream, never the token behind it.
+        raise AuthError("auth.expired")
     # The stream it opens stays tied to the token that asked for it: sign-out ends both.
     return Principal(user_id=data["sub"], role=data["role"], patient_id=data["pid"],
                      token_id=data.get("jti"), issued_at=float(data.get("iat") or 0),
