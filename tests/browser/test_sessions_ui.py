@@ -53,9 +53,13 @@ def _replay(browser: object, server: Server, client_token: str) -> list[str]:
     return frames
 
 
-def _open_patient_page(server: Server, context, username: str, filename: str):  # type: ignore[no-untyped-def]
+def _open_patient_page(server: Server, context, username: str, filename: str,  # type: ignore[no-untyped-def]
+                       signed_in: bool = False):
     page = context.new_page()
-    login(page, server.base_url, username, PASSWORD, "/patient")
+    if signed_in:  # the cookie is still there: /login would only redirect
+        page.goto(f"{server.base_url}/patient")
+    else:
+        login(page, server.base_url, username, PASSWORD, "/patient")
     expect(page.get_by_text(filename)).to_be_visible(timeout=15_000)
     client_token = page.evaluate("window.sessionStorage.getItem('token')")
     assert client_token
@@ -85,7 +89,7 @@ def test_replayed_client_token_without_cookie_gets_no_phi(server: Server, browse
     assert not [f for f in frames if filename in f]
 
     # The case: sign out, then the signed-out tab's token is replayed.
-    page, client_token = _open_patient_page(server, context, username, filename)
+    page, client_token = _open_patient_page(server, context, username, filename, signed_in=True)
     page.get_by_test_id("logout").click()
     page.wait_for_url(at("/login"), timeout=10_000)
     assert not [c for c in context.cookies() if c["name"] == "medupload_session" and c["value"]]
