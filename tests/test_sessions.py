@@ -290,3 +290,14 @@ async def test_secure_cookies_setting_marks_the_cookie_secure_behind_a_proxy(
     async with httpx.AsyncClient(transport=transport, base_url="http://behind-proxy") as client:
         response = await client.post("/api/v1/auth/session", json={"username": "alice", "password": PASSWORD})
     assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_logout_without_redis_clears_the_cookie_and_says_the_token_lives(
+        api: httpx.AsyncClient, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await _token(api)
+    monkeypatch.setenv("MEDUPLOAD_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    reset_caches()
+    response = await api.post("/api/v1/auth/logout", cookies={"medupload_session": token})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "error.internal"
+    assert 'medupload_session=""' in response.headers["set-cookie"]

@@ -111,11 +111,15 @@ async def stream_ticket(body: TicketRequest, principal: PrincipalDep) -> TicketR
     return TicketResponse(ticket=ticket, expires_in=STREAM_TICKET_SECONDS)
 
 
-@router.post("/logout", status_code=204, response_class=Response)
+_NOT_REVOKED = {503: {"description": "Redis unreachable: the cookie is cleared, the token not revoked"}}
+
+
+@router.post("/logout", status_code=204, response_class=Response, responses=_NOT_REVOKED)
 async def logout(request: Request, token: TokenDep) -> Response:
     """Sign out: the presented token (bearer or cookie) is refused from now on, in every process,
     and its open streams end. Idempotent: an unknown, expired or already revoked token still gets
     204, so a second click or a stale tab never shows an error."""
+    response: Response = Response(status_code=204)
     if token is not None:
         try:
             principal = decode_access_token(token)
@@ -124,10 +128,11 @@ async def logout(request: Request, token: TokenDep) -> Response:
         if principal is not None:
             try:
                 await revoke_token(async_redis(), principal)
-            except (RedisError, OSError) as exc:
-                # Not "signed out" while the token still works: the client may try again.
-                raise ApiError(503, "error.internal") from exc
-    response = Response(status_code=204)
+            except (RedisError, OSError):
+                # The browser is signed out either way (the cookie goes), but the token still works
+                # until it expires: say so, so an API client can try again.
+                error = ApiError(503, "error.internal")
+                response = JSONResponse(error.body(), status_code=503)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
                            secure=get_settings().secure_cookies or request.url.scheme == "https")
     return response

@@ -20,11 +20,13 @@ tab's client token reaches them), so nothing here trusts the state's own memory 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 import reflex as rx
+from redis.exceptions import RedisError
 from reflex.istate.data import HeaderData
 from reflex.middleware.middleware import Middleware
 from reflex_base import constants
@@ -151,7 +153,8 @@ class AuthState(rx.State):
             # Revoked here too, so the token is dead even if the browser never sends the request.
             from medupload.redis_client import async_redis
 
-            await revoke_token(async_redis(), principal)
+            with contextlib.suppress(RedisError, OSError):  # Redis down: the cookie still goes
+                await revoke_token(async_redis(), principal)
         await self._clear_phi()
         self._session = {}
         self.role = ""
