@@ -133,10 +133,13 @@ class AuthState(rx.State):
     def sign_in_failed(self, result: dict[str, Any] | None) -> None:
         """The sign-in script's answer: an error code (shown from the catalogue), or None."""
         self.signing_in = False
-        if not result:
+        if not isinstance(result, dict) or not result:
             return
         code = str(result.get("code", ""))
-        seconds = int(result.get("retry_after") or 0)
+        try:  # sent by the browser: a number, or nothing worth showing
+            seconds = max(0, int(result.get("retry_after") or 0))
+        except (TypeError, ValueError):
+            seconds = 0
         self.login_error = message(code if code.startswith("auth.") else "error.internal", seconds=seconds)
 
     @staticmethod
