@@ -1,4 +1,4 @@
-"""The command line: ``python -m medupload {user add, seed-demo, migrate, worker}``."""
+"""The command line: ``python -m medupload {user add|disable|enable, seed-demo, migrate, worker}``."""
 
 from __future__ import annotations
 
@@ -121,6 +121,45 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_disabled(username: str, disabled: bool) -> str:
+    """``user disable``: refuse sign-in and void every token of the account (every process sees
+    it within seconds); ``user enable``: allow sign-in again — old tokens stay void."""
+    import redis as redis_lib
+
+    from medupload.db import session_scope
+    from medupload.models import User
+    from medupload.redis_client import sync_redis
+    from medupload.sessions import revoke_user_tokens
+
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            raise CliError(f"no user {username!r}")
+        user.disabled = disabled
+        session.add(user)
+        user_id = user.id
+    if disabled:
+        try:
+            revoke_user_tokens(sync_redis(), user_id)
+        except (redis_lib.RedisError, OSError) as exc:
+            raise CliError(f"{username!r} is disabled in the database, but its open sessions could not "
+                           f"be ended: Redis is unreachable ({type(exc).__name__}). Run the command again."
+                           ) from exc
+    return user_id
+
+
+def _cmd_user_disable(args: argparse.Namespace) -> int:
+    set_disabled(args.username, True)
+    print(f"{args.username} disabled; every session of this account is ended.")
+    return 0
+
+
+def _cmd_user_enable(args: argparse.Namespace) -> int:
+    set_disabled(args.username, False)
+    print(f"{args.username} enabled; they can sign in again.")
+    return 0
+
+
 def _cmd_seed_demo(_args: argparse.Namespace) -> int:
     from medupload.db import session_scope
 
@@ -163,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--program", action="append", metavar="PROGRAM",
                      help="enrol the patient in a care program (repeatable), e.g. diabetes-annual")
     add.set_defaults(func=_cmd_user_add)
+    disable = user_commands.add_parser("disable", help="refuse sign-in and end every session of an account")
+    disable.add_argument("--username", required=True)
+    disable.set_defaults(func=_cmd_user_disable)
+    enable = user_commands.add_parser("enable", help="allow a disabled account to sign in again")
+    enable.add_argument("--username", required=True)
+    enable.set_defaults(func=_cmd_user_enable)
 
     seed = commands.add_parser("seed-demo", help="create the demo accounts (embedded set-up only)")
     seed.set_defaults(func=_cmd_seed_demo)

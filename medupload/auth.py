@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import jwt
@@ -40,6 +40,10 @@ class Principal:
     user_id: str
     role: Role
     patient_id: str | None
+    # The token behind this principal: what revocation keys on (medupload.sessions).
+    token_id: str | None = field(default=None, compare=False)
+    issued_at: float = field(default=0.0, compare=False)
+    expires_at: float = field(default=0.0, compare=False)
 
     def can_access(self, patient_id: str) -> bool:
         """Staff reach every patient; a patient only their own record."""
@@ -70,13 +74,15 @@ def authenticate(session: Session, username: str, password: str) -> User:
 def create_access_token(user: User, settings: Settings | None = None) -> tuple[str, int]:
     """A signed HS256 token carrying user id, role and patient id; returns (token, expires_in)."""
     settings = settings or get_settings()
-    now = int(time.time())
+    now = time.time()
     claims = {
         "sub": user.id,
         "role": user.role,
         "pid": user.patient_id,
-        "iat": now,
-        "exp": now + settings.token_ttl_seconds,
+        # Milliseconds: a token issued just after ``user enable`` must outrank the disable epoch.
+        "iat": round(now, 3),
+        "exp": int(now) + settings.token_ttl_seconds,
+        "jti": secrets.token_urlsafe(16),
     }
     token = jwt.encode(claims, _key(settings), algorithm=_ALGORITHM)
     return token, settings.token_ttl_seconds
@@ -92,16 +98,19 @@ def decode_access_token(token: str, settings: Settings | None = None) -> Princip
         raise AuthError("auth.expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("auth.invalid") from exc
-    if claims["role"] not in ROLES:
-        raise AuthError("auth.invalid")
-    return Principal(user_id=claims["sub"], role=claims["role"], patient_id=claims.get("pid"))
+    if claims["role"] not in ROLES or not isinstance(claims.get("jti"), str):
+        raise AuthError("auth.invalid")  # no jti: a token that could not be revoked is not accepted
+    return Principal(user_id=claims["sub"], role=claims["role"], patient_id=claims.get("pid"),
+                     token_id=claims["jti"], issued_at=float(claims.get("iat", 0)),
+                     expires_at=float(claims["exp"]))
 
 
 async def issue_stream_ticket(client: aioredis.Redis, principal: Principal, patient_id: str) -> str:
     """A one-time ticket (60 s) for EventSource clients that cannot send headers."""
     ticket = secrets.token_urlsafe(32)
     payload = json.dumps({"sub": principal.user_id, "role": principal.role,
-                          "pid": principal.patient_id, "for": patient_id})
+                          "pid": principal.patient_id, "for": patient_id, "jti": principal.token_id,
+                          "iat": principal.issued_at, "exp": principal.expires_at})
     await client.set(_ticket_key(ticket), payload, ex=STREAM_TICKET_SECONDS)
     return ticket
 
@@ -114,7 +123,13 @@ async def redeem_stream_ticket(client: aioredis.Redis, ticket: str, patient_id: 
     data = json.loads(raw)
     if data["for"] != patient_id:
         raise AuthError("auth.ticket_invalid")
-    return Principal(user_id=data["sub"], role=data["role"], patient_id=data["pid"])
+    if data.get("exp") and float(data["exp"]) <= time.time():
+        # Follow-up tickets renew a stream, never the token behind it.
+        raise AuthError("auth.expired")
+    # The stream it opens stays tied to the token that asked for it: sign-out ends both.
+    return Principal(user_id=data["sub"], role=data["role"], patient_id=data["pid"],
+                     token_id=data.get("jti"), issued_at=float(data.get("iat") or 0),
+                     expires_at=float(data.get("exp") or 0))
 
 
 def _ticket_key(ticket: str) -> str:

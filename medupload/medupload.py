@@ -20,7 +20,7 @@ from medupload.ui import live
 from medupload.ui.pages.login import login_page
 from medupload.ui.pages.patient import patient_page
 from medupload.ui.pages.staff import staff_page
-from medupload.ui.state.auth import AuthState
+from medupload.ui.state.auth import AuthState, SessionGuard
 from medupload.ui.state.patient import PatientState
 from medupload.ui.state.staff import StaffState
 from medupload.web.perimeter import Perimeter
@@ -63,6 +63,8 @@ app = rx.App(
     api_transformer=[_api(), Perimeter],
     stylesheets=["/medupload.css"],
 )
+# Before every event (hydrate included): who is asking, from the cookie; PHI cleared if nobody.
+app.add_middleware(SessionGuard(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · MedUpload", on_load=AuthState.redirect_if_signed_in)
 app.add_page(patient_page, route="/patient", title="My documents · MedUpload", on_load=PatientState.load)
 app.add_page(staff_page, route="/staff", title="Clinic dashboard · MedUpload", on_load=StaffState.load)

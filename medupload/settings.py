@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     # Files one upload from the page may carry (each up to max_upload_mb); the /_upload gate refuses
     # a bigger request before reading it.
     upload_max_files: int = Field(5, ge=1, le=50)
+    # Sessions (issue 8): how long a process may trust its last revocation answer, and how
+    # often open streams re-check theirs; together they bound "ended within 5 s".
+    revocation_cache_seconds: float = Field(1.0, ge=0, le=2)
+    session_check_seconds: float = Field(2.0, gt=0, le=5)
+    # Sign-in throttling (issue 8): attempts allowed per moving window, per account and per
+    # client address; past either, 429 until the oldest attempt leaves the window.
+    signin_window_seconds: int = Field(60, ge=1, le=3600)
+    signin_account_attempts: int = Field(5, ge=1)
+    signin_address_attempts: int = Field(50, ge=1)
+    # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS ends at
+    # a proxy in front); requests that arrive over HTTPS get it regardless.
+    secure_cookies: bool = False
 
     @field_validator("database_url")
     @classmethod

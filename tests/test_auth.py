@@ -222,3 +222,39 @@ async def test_staff_get_tickets_for_any_patient(api: httpx.AsyncClient,
     ticket = response.json()["ticket"]
     with pytest.raises(AuthError):  # a ticket for bob does not open alice's stream
         await redeem_stream_ticket(redis_client.async_redis(), ticket, str(accounts["alice"]))
+
+
+# --- OpenAPI security schemes (issue 12) -----------------------------------------------------
+
+async def test_openapi_declares_bearer_and_cookie_schemes(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/api/v1/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer",
+                                 "description": "Access token from `POST /api/v1/auth/token`."}
+    cookie = schemes["session_cookie"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "medupload_session")
+    paths = spec["paths"]
+    for path, method in (("/api/v1/patients/{patient_id}/documents", "get"),
+                         ("/api/v1/patients/{patient_id}/documents/stream", "get"),
+                         ("/api/v1/auth/stream-ticket", "post")):
+        assert {"bearer": []} in paths[path][method]["security"], path
+        assert {"session_cookie": []} in paths[path][method]["security"], path
+    assert "security" not in paths["/api/v1/auth/token"]["post"]
+    assert "security" not in paths["/api/v1/health"]["get"]
+
+
+async def test_bearer_wins_over_cookie_and_other_schemes_fall_back_to_it(
+        api: httpx.AsyncClient, accounts: dict[str, str | None]) -> None:
+    alice = (await _login(api, "alice", "alice-password")).json()["access_token"]
+    bob = (await _login(api, "bob", "bob-password")).json()["access_token"]
+    alice_docs = f"/api/v1/patients/{accounts['alice']}/documents"
+    api.cookies.set("medupload_session", bob)
+    try:
+        assert (await api.get(alice_docs, headers={"Authorization": f"Bearer {alice}"})).status_code == 200
+        assert (await api.get(alice_docs)).status_code == 403  # the cookie is bob's
+        assert (await api.get(alice_docs, headers={"Authorization": "Basic eDp5"})).status_code == 403
+        api.cookies.clear()
+        response = await api.get(alice_docs, headers={"Authorization": "Basic eDp5"})
+        assert (response.status_code, response.json()["error"]["code"]) == (401, "auth.required")
+    finally:
+        api.cookies.clear()

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from medupload.__main__ import DEMO_ACCOUNTS, DEMO_PROGRAM, main
-from medupload.auth import authenticate
+from medupload.auth import AuthError, authenticate
 from medupload.db import make_engine
 from medupload.models import Patient, ProgramEnrollment, User
 from medupload.settings import PROJECT_ROOT
@@ -118,3 +118,30 @@ def test_worker_delegates_to_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "medupload.pipeline.worker", fake)
     assert main(["worker", "--processes", "3", "--threads", "4"]) == 0
     assert calls == [(3, 4)]
+
+
+def test_user_disable_and_enable(migrated_url: str) -> None:
+    added = _cli("user", "add", "--role", "patient", "--username", "dora", "--password", "dora-secret-1",
+                 db_url=migrated_url)
+    assert added.returncode == 0, added.stderr
+    engine = make_engine(migrated_url)
+
+    def disabled() -> bool:
+        with Session(engine) as session:
+            return session.exec(select(User).where(User.username == "dora")).one().disabled
+
+    result = _cli("user", "disable", "--username", "dora", db_url=migrated_url)
+    assert result.returncode == 0, result.stderr
+    assert "dora disabled" in result.stdout and disabled()
+    with Session(engine) as session, pytest.raises(AuthError):
+        authenticate(session, "dora", "dora-secret-1")
+
+    result = _cli("user", "enable", "--username", "dora", db_url=migrated_url)
+    assert result.returncode == 0, result.stderr
+    assert not disabled()
+    with Session(engine) as session:
+        assert authenticate(session, "dora", "dora-secret-1").username == "dora"
+
+    missing = _cli("user", "enable", "--username", "nobody", db_url=migrated_url)
+    assert missing.returncode == 1 and "no user 'nobody'" in missing.stderr
+    engine.dispose()

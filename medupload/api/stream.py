@@ -21,18 +21,29 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from medupload import records
-from medupload.api.deps import bearer_or_cookie
+from medupload.api.deps import TokenDep, verified_principal
 from medupload.api.errors import ApiError
-from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
+from medupload.auth import (
+    STREAM_TICKET_SECONDS,
+    AuthError,
+    Principal,
+    issue_stream_ticket,
+    redeem_stream_ticket,
+)
 from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
 from medupload.progress.stages import TERMINAL_STATUSES
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
+from medupload.sessions import principal_active
 from medupload.settings import get_settings
 
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 3000
+# A stream opened with a one-time ticket gets a follow-up ticket (``event: ticket``) on connect,
+# again before each one runs out, and just before the server closes: EventSource cannot change
+# its URL, so such clients reopen the stream with ``?ticket=<latest>&last_event_id=<last id>``.
+TICKET_RENEW_SECONDS = STREAM_TICKET_SECONDS * 0.75
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
@@ -40,29 +51,33 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connecti
 async def document_stream(
     patient_id: str,
     request: Request,
+    token: TokenDep,
     last_event_id: Annotated[str | None, Query(max_length=64)] = None,
     ticket: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
-    principal = await _authenticate(request, patient_id, ticket)
+    principal = await _authenticate(token, patient_id, ticket)
     if not principal.can_access(patient_id):
         raise ApiError(403, "auth.forbidden")
     documents = await asyncio.to_thread(_load_documents, patient_id)
     if documents is None:
         raise ApiError(404, "not_found")
     cursor = request.headers.get("last-event-id") or last_event_id
+    renew_ticket = token is None  # opened with a ticket: it is spent, hand out the next one
     return StreamingResponse(
-        _events(patient_id, (cursor or "")[:64] or None, documents),
+        _events(patient_id, (cursor or "")[:64] or None, documents, principal, renew_ticket),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )
 
 
-async def _authenticate(request: Request, patient_id: str, ticket: str | None) -> Principal:
-    token = bearer_or_cookie(request)
+async def _authenticate(token: str | None, patient_id: str, ticket: str | None) -> Principal:
+    if token is not None:
+        return await verified_principal(token)
     try:
-        if token is not None:
-            return decode_access_token(token)
         if ticket:
-            return await redeem_stream_ticket(async_redis(), ticket, patient_id)
+            principal = await redeem_stream_ticket(async_redis(), ticket, patient_id)
+            if not await principal_active(principal):
+                raise AuthError("auth.revoked")
+            return principal
     except AuthError as exc:
         raise ApiError(401, exc.code) from exc
     except (RedisError, OSError) as exc:
@@ -104,21 +119,46 @@ class _Told:
         return True
 
 
-async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut]) -> AsyncIterator[str]:
+async def _ticket_frame(principal: Principal, patient_id: str) -> str:
+    """A follow-up one-time ticket for the same principal and patient (nothing while Redis is down:
+    tickets live there, and the next renewal tries again)."""
+    try:
+        ticket = await issue_stream_ticket(async_redis(), principal, patient_id)
+    except (RedisError, OSError):
+        return ""
+    return _frame("ticket", json.dumps({"ticket": ticket, "expires_in": STREAM_TICKET_SECONDS}))
+
+
+async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut],
+                  principal: Principal, renew_ticket: bool = False) -> AsyncIterator[str]:
     settings = get_settings()
     told = _Told(documents)
     yield f"retry: {RETRY_MS}\n\n"
     yield _frame("snapshot", json.dumps([doc.model_dump(mode="json") for doc in documents]))
+    if renew_ticket:
+        yield await _ticket_frame(principal, patient_id)
 
     now = time.monotonic()
     deadline = now + settings.stream_max_seconds
     next_heartbeat = now + settings.heartbeat_seconds
     next_poll: float | None = None  # set while Redis is down
+    next_session_check = now + settings.session_check_seconds
+    next_ticket = now + TICKET_RENEW_SECONDS if renew_ticket else deadline
     async with get_hub().subscribe(patient_id, cursor) as subscription:
         while True:
             now = time.monotonic()
             if now >= deadline:
+                if renew_ticket:
+                    yield await _ticket_frame(principal, patient_id)
                 return  # EventSource reconnects with Last-Event-ID and loses nothing
+            if now >= next_ticket:
+                next_ticket = now + TICKET_RENEW_SECONDS
+                yield await _ticket_frame(principal, patient_id)
+            if now >= next_session_check:
+                # Signed out or disabled since the stream opened: end it (issue 8, within 5 s).
+                next_session_check = now + settings.session_check_seconds
+                if not await principal_active(principal):
+                    return
             if now >= next_heartbeat:
                 next_heartbeat = now + settings.heartbeat_seconds
                 yield _frame("heartbeat", "{}")
@@ -126,7 +166,8 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                 next_poll = now + settings.db_poll_seconds
                 for frame in await _poll(patient_id, told):
                     yield frame
-            wake = min(deadline, next_heartbeat, next_poll if next_poll is not None else deadline)
+            wake = min(deadline, next_heartbeat, next_session_check, next_ticket,
+                       next_poll if next_poll is not None else deadline)
             try:
                 message = await subscription.get(timeout=max(0.0, wake - time.monotonic()))
             except SubscriptionClosed:

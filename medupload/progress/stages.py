@@ -102,6 +102,9 @@ MESSAGES: dict[str, str] = {
     "conflict.processing": "This document is still being processed.",
     "auth.csrf": "This request came from another site and was refused. Use MedUpload's own pages.",
     "error.upload_too_large": "Too much at once: upload at most {files} files of up to {limit_mb} MB each.",
+    # sessions (issue 8)
+    "auth.revoked": "You have been signed out. Sign in again.",
+    "auth.throttled": "Too many sign-in attempts. Try again in {seconds} second{seconds_s}.",
 }
 
 

@@ -53,7 +53,8 @@ def login_page() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
-                on_submit=AuthState.login,
+                # Signs in over HTTP (the server sets the HttpOnly cookie), then reloads.
+                on_submit=[AuthState.start_sign_in, AuthState.sign_in_script()],
                 reset_on_submit=False,
             ),
             width="100%",

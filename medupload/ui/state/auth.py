@@ -1,83 +1,177 @@
-"""Sign-in: the JWT lives in the ``medupload_session`` cookie, which the REST/SSE API reads too."""
+"""Who is signed in, for the Reflex UI: decided from the ``medupload_session`` cookie on every event.
+
+Every Reflex event handler and state var is a public endpoint (a socket to ``/_event`` with a
+tab's client token reaches them), so nothing here trusts the state's own memory of a sign-in:
+
+- The cookie is HttpOnly and set by the server (``POST /api/v1/auth/session``; the login page
+  calls it with fetch, then reloads so the socket handshake carries it). No token is kept in
+  state: ``SessionGuard`` reads the cookie from the socket's handshake headers, verifies it
+  (signature, expiry, and ``principal_active`` — not signed out, account not disabled), keeps
+  only the principal's ids as a backend var, and strips the cookie from the router data that
+  Reflex would otherwise pickle under ``.states/``.
+- Whenever the signed-in user changes or goes away (sign-out, revoked or missing cookie), the
+  state that holds PHI (every substate of ``AuthState``) is reset BEFORE the event runs, so a
+  ``hydrate`` from a signed-out tab or a replayed client token gets defaults, not documents.
+- Events without handshake headers (uploads over HTTP, chained events) keep the principal the
+  last socket event established, re-checked against revocation.
+- Live loops call ``still_signed_in()`` every tick; when it fails they return ``session_ended``,
+  which sends the tab to /login.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from typing import Any
+import contextlib
+import dataclasses
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
+from redis.exceptions import RedisError
+from reflex.istate.data import HeaderData
+from reflex.middleware.middleware import Middleware
+from reflex_base import constants
 
-from medupload.auth import (
-    SESSION_COOKIE,
-    AuthError,
-    Principal,
-    authenticate,
-    create_access_token,
-    decode_access_token,
-)
-from medupload.db import session_scope
+from medupload.auth import SESSION_COOKIE, AuthError, Principal, decode_access_token
 from medupload.progress.stages import message
-from medupload.settings import get_settings
+from medupload.sessions import principal_active, revoke_token
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from reflex.app import App
+    from reflex.state import BaseState, StateUpdate
+    from reflex_base.event import Event
 
 HOME = {"patient": "/patient", "staff": "/staff"}
+# Marks router data whose cookie was already taken out: an event that brings no new handshake
+# headers (an upload, a chained event) still carries this and keeps the established principal.
+_CHECKED = "x-medupload-session-checked"
+
+# The browser signs in and out over HTTP so the server can set and clear the HttpOnly cookie;
+# a full page load follows so the next socket handshake carries (or lacks) the cookie.
+_SIGN_IN_JS = """
+(async () => {
+  const field = (id) => document.getElementById(id).value;
+  try {
+    const response = await fetch("/api/v1/auth/session", {
+      method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({username: field("login-username").trim(), password: field("login-password")}),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) {
+      window.location.assign({patient: "/patient", staff: "/staff"}[body.role] || "/");
+      return null;
+    }
+    const error = body.error || {};
+    return {code: error.code || "error.internal", retry_after: error.retry_after || 0};
+  } catch (e) {
+    return {code: "error.internal", retry_after: 0};
+  }
+})()
+"""
+_SIGN_OUT_JS = """
+fetch("/api/v1/auth/logout", {method: "POST", credentials: "same-origin"})
+  .catch(() => null).finally(() => window.location.assign("/login"))
+"""
 
 
 class AuthState(rx.State):
-    """The signed-in user, as far as the browser is concerned: only the cookie."""
-
-    # Not HttpOnly (rx.Cookie is written by the page), but signed and short-lived; the API
-    # verifies the same token, so one sign-in serves the UI and the REST/SSE endpoints.
-    session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, path="/", max_age=get_settings().token_ttl_seconds, same_site="lax"
-    )
+    role: str = ""
     login_error: str = ""
     signing_in: bool = False
+    # The verified principal of the current event (ids and token id only; never the token).
+    _session: dict[str, Any] = rx.field(default_factory=dict)
 
     def _principal(self) -> Principal | None:
-        """The verified principal, or None when the cookie is missing, forged or expired."""
-        if not self.session_token:
+        """The principal ``SessionGuard`` verified from the cookie for this event, or None."""
+        if not self._session:
             return None
-        try:
-            return decode_access_token(self.session_token)
-        except AuthError:
-            return None
+        return Principal(**self._session)
 
-    @rx.var
-    def role(self) -> str:
-        principal = self._principal()
-        return principal.role if principal else ""
+    async def _reauthorise(self, fresh: bool, token: str | None) -> None:
+        """Decide who is asking (see the module docstring); reset PHI if that changed."""
+        principal: Principal | None
+        if fresh:
+            try:
+                principal = decode_access_token(token) if token else None
+            except AuthError:
+                principal = None
+        else:
+            principal = self._principal()
+        if principal is not None and not await principal_active(principal):
+            principal = None
+        if (principal.user_id if principal else None) != self._session.get("user_id"):
+            await self._clear_phi()
+        session = dataclasses.asdict(principal) if principal else {}
+        if session != self._session:
+            self._session = session
+        role = principal.role if principal else ""
+        if role != self.role:
+            self.role = role
 
+    async def _clear_phi(self) -> None:
+        pending = list(type(self).get_substates())
+        while pending:
+            cls = pending.pop()
+            pending.extend(cls.get_substates())
+            (await self.get_state(cls)).reset()
+
+    async def still_signed_in(self, principal: Principal) -> bool:
+        """For live loops (background tasks), each tick: the token is still good and this tab
+        is still signed in as the same user. Call outside ``async with self``."""
+        if not await principal_active(principal):
+            return False
+        async with self:
+            current = self._principal()
+        return current is not None and current.user_id == principal.user_id
+
+    # -- sign-in -------------------------------------------------------------------------------
     @rx.event
-    async def login(self, form: dict[str, Any]) -> Any:
-        username = str(form.get("username", "")).strip()
-        password = str(form.get("password", ""))
-        if not username or not password:
-            self.login_error = message("auth.invalid")
-            return None
+    def start_sign_in(self) -> None:
         self.signing_in = True
-        try:
-            # Argon2 verification takes tens of ms: keep it off the event loop.
-            user_token = await asyncio.to_thread(_check_credentials, username, password)
-        finally:
-            self.signing_in = False
-        if user_token is None:
-            self.login_error = message("auth.invalid")
-            return None
-        token, role = user_token
         self.login_error = ""
-        self.session_token = token
-        return rx.redirect(HOME.get(role, "/login"))
 
     @rx.event
-    def logout(self) -> Any:
-        self.session_token = ""
-        return rx.redirect("/login")
+    def sign_in_failed(self, result: dict[str, Any] | None) -> None:
+        """The sign-in script's answer: an error code (shown from the catalogue), or None."""
+        self.signing_in = False
+        if not isinstance(result, dict) or not result:
+            return
+        code = str(result.get("code", ""))
+        try:  # sent by the browser: a number, or nothing worth showing
+            seconds = max(0, int(result.get("retry_after") or 0))
+        except (TypeError, ValueError):
+            seconds = 0
+        self.login_error = message(code if code.startswith("auth.") else "error.internal", seconds=seconds)
 
+    @staticmethod
+    def sign_in_script() -> Any:
+        """The login form's submit action (an EventSpec): the password goes to the API over
+        HTTP, never through the Reflex socket or state."""
+        return rx.call_script(_SIGN_IN_JS, callback=AuthState.sign_in_failed)
+
+    # -- sign-out ------------------------------------------------------------------------------
+    @rx.event
+    async def logout(self) -> Any:
+        principal = self._principal()
+        if principal is not None:
+            # Revoked here too, so the token is dead even if the browser never sends the request.
+            from medupload.redis_client import async_redis
+
+            with contextlib.suppress(RedisError, OSError):  # Redis down: the cookie still goes
+                await revoke_token(async_redis(), principal)
+        await self._clear_phi()
+        self._session = {}
+        self.role = ""
+        return rx.call_script(_SIGN_OUT_JS)
+
+    @rx.event
+    def session_ended(self) -> Any:
+        """A live loop found the session revoked: SessionGuard has already cleared the state."""
+        return rx.call_script(_SIGN_OUT_JS)
+
+    # -- routing -------------------------------------------------------------------------------
     @rx.event
     def redirect_if_signed_in(self) -> Any:
+        self.signing_in = False
         principal = self._principal()
         if principal is not None:
             return rx.redirect(HOME[principal.role])
@@ -89,11 +183,33 @@ class AuthState(rx.State):
         return rx.redirect(HOME[principal.role] if principal is not None else "/login")
 
 
-def _check_credentials(username: str, password: str) -> tuple[str, str] | None:
-    with session_scope() as session:
+class SessionGuard(Middleware):
+    """Runs before every event handler (hydrate included): see the module docstring."""
+
+    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
+        fresh, token = _take_cookie(state)
+        auth = await state.get_state(AuthState)
+        await auth._reauthorise(fresh, token)
+        return None
+
+
+def _take_cookie(state: BaseState) -> tuple[bool, str | None]:
+    """(whether this event brought handshake headers, the session token in them); the cookie is
+    then removed from the router data and header var, so it is never pickled with the state."""
+    headers = state.router_data.get(constants.RouteVar.HEADERS)
+    if not isinstance(headers, dict) or _CHECKED in headers:
+        return False, None
+    raw = headers.get("cookie", "")
+    token = None
+    if raw:
         try:
-            user = authenticate(session, username, password)
-        except AuthError:
-            return None
-        token, _ = create_access_token(user)
-        return token, user.role
+            jar = SimpleCookie(raw)
+        except CookieError:
+            jar = SimpleCookie()
+        morsel = jar.get(SESSION_COOKIE)
+        token = morsel.value if morsel is not None and morsel.value else None
+    stripped = {key: value for key, value in headers.items() if key != "cookie"}
+    stripped[_CHECKED] = "1"
+    state.router_data = {**state.router_data, constants.RouteVar.HEADERS: stripped}
+    state.rx_router_headers = HeaderData.from_router_data(state.router_data)
+    return True, token

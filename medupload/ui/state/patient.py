@@ -17,6 +17,7 @@ from typing import Any
 
 import reflex as rx
 
+from medupload.auth import Principal
 from medupload.pipeline import accept, runner
 from medupload.progress.stages import TERMINAL_STATUSES, message
 from medupload.schemas import DocumentOut
@@ -79,21 +80,23 @@ class PatientState(AuthState):
 
     # -- live updates -----------------------------------------------------------------------
     @rx.event(background=True)
-    async def follow(self) -> None:
+    async def follow(self) -> Any:
         async with self:
             principal = self._principal()
             if principal is None or principal.role != "patient" or not principal.patient_id:
-                return
+                return None
             patient_id = principal.patient_id
             token = self.router.session.client_token
             cursor = self._cursor or None
         live.claim(token)
         try:
-            await self._follow(token, patient_id, cursor)
+            signed_in = await self._follow(token, patient_id, cursor, principal)
         finally:
             live.release(token)
+        return None if signed_in else AuthState.session_ended
 
-    async def _follow(self, token: str, patient_id: str, cursor: str | None) -> None:
+    async def _follow(self, token: str, patient_id: str, cursor: str | None, principal: Principal) -> bool:
+        """Follow until the tab goes (True) or its session is revoked (False)."""
         async with contextlib.aclosing(live.follow(token, patient_id, cursor)) as items:
             async for item in items:
                 if isinstance(item, live.Refresh):
@@ -101,7 +104,9 @@ class PatientState(AuthState):
                 elif isinstance(item, live.Connection):
                     await self._set_connection(item.state)
                 elif isinstance(item, live.Tick):
-                    continue
+                    # Signed out or disabled elsewhere: stop within a tick (issue 8).
+                    if not await self.still_signed_in(principal):
+                        return False
                 elif item.kind == "progress":
                     await self._apply(events=[item.data], cursor=item.id)
                 elif item.kind == "document_update":
@@ -109,6 +114,7 @@ class PatientState(AuthState):
                 elif item.kind == "done":
                     await self._apply(cursor=item.id)
                     await self._refresh(patient_id, requirements=True)
+        return True
 
     async def _apply(
         self,

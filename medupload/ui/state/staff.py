@@ -14,6 +14,7 @@ from typing import Any
 
 import reflex as rx
 
+from medupload.auth import Principal
 from medupload.progress.stages import IN_FLIGHT_STATUSES, DocumentStatus
 from medupload.records import RequirementOut
 from medupload.ui import data, live
@@ -125,19 +126,21 @@ class StaffState(AuthState):
             await asyncio.to_thread(runner.retry_document, document_id, actor=principal)
 
     @rx.event(background=True)
-    async def follow(self) -> None:
+    async def follow(self) -> Any:
         async with self:
             principal = self._principal()
             if principal is None or principal.role != "staff":
-                return
+                return None
             token = self.router.session.client_token
         live.claim(token)
         try:
-            await self._follow(token)
+            signed_in = await self._follow(token, principal)
         finally:
             live.release(token)
+        return None if signed_in else AuthState.session_ended
 
-    async def _follow(self, token: str) -> None:
+    async def _follow(self, token: str, principal: Principal) -> bool:
+        """Follow until the tab goes (True) or its session is revoked (False)."""
         # Whole-clinic subscriptions are live only; every Refresh re-reads the database.
         last_aggregate = 0.0
         aggregate_due = False
@@ -149,6 +152,9 @@ class StaffState(AuthState):
                 elif isinstance(item, live.Connection):
                     await self._set(connection=item.state)
                 elif isinstance(item, live.Tick):
+                    # Signed out or disabled elsewhere: stop within a tick (issue 8).
+                    if not await self.still_signed_in(principal):
+                        return False
                     await self._tick()
                     if aggregate_due and time.monotonic() - last_aggregate >= AGGREGATE_REFRESH_SECONDS:
                         aggregate_due, last_aggregate = False, time.monotonic()
@@ -160,6 +166,7 @@ class StaffState(AuthState):
                         self.documents = merge_documents(self.documents, [item.data])
                 elif item.kind == "done":
                     aggregate_due = True
+        return True
 
     async def _apply_progress(self, event: Mapping[str, Any]) -> None:
         document_id = str(event.get("document_id"))
