@@ -89,6 +89,32 @@ def render_page(
     return image
 
 
+def two_column_page(
+    rows: Sequence[tuple[str, str]],
+    *,
+    title: str = "MEDICATION LIST",
+    size: tuple[float, float] = LETTER,
+    font_pt: float = 11.0,
+    gap_in: float = 0.6,
+    dpi: int = DPI,
+) -> Image.Image:
+    """A page with a table of two columns (e.g. drug | sig), like a printed medication list: the
+    right column starts ``gap_in`` after the widest left cell, so each row reads across."""
+    width, height = round(size[0] * dpi), round(size[1] * dpi)
+    image = Image.new("L", (width, height), 255)
+    font = ImageFont.truetype(str(font_path("sans")), round(font_pt / 72 * dpi))
+    margin = round(0.75 * dpi)
+    line_height = round(font_pt * 1.8 / 72 * dpi)
+    right = margin + round(max(font.getlength(left) for left, _ in rows)) + round(gap_in * dpi)
+    draw = ImageDraw.Draw(image)
+    draw.text((margin, margin), title, fill=0, font=font)
+    for index, (left, right_text) in enumerate(rows, start=2):
+        top = margin + index * line_height
+        draw.text((margin, top), left, fill=0, font=font)
+        draw.text((right, top), right_text, fill=0, font=font)
+    return image
+
+
 def phone_photo(
     image: Image.Image,
     *,

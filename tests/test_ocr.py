@@ -233,6 +233,24 @@ def test_turned_sparse_scan_is_read(docs: Path, rotate: int) -> None:
     assert docgen.cer(SPARSE, result.text) <= 0.05, result.text
 
 
+MEDICATIONS = [
+    ("insulin glargine", "22 units subcutaneously at bedtime"),
+    ("metformin", "1000 mg by mouth twice daily"),
+    ("atorvastatin", "40 mg by mouth at night"),
+    ("levothyroxine", "75 mcg before breakfast"),
+]
+
+
+def test_two_column_medication_photo_keeps_each_drug_with_its_sig(docs: Path) -> None:
+    # A printed list with the sig in a second column far to the right: read by rows, not columns.
+    page = docgen.two_column_page(MEDICATIONS, size=(8.5, 4.0), gap_in=2.5)
+    photo = docgen.phone_photo(page, rotate=1.0, blur=0.8, noise=8)
+    result, _ = _read(_write(docs, "medlist.jpg", photo), "jpeg")
+    lines = result.text.splitlines()
+    for drug, sig in MEDICATIONS:
+        assert f"{drug} {sig}" in lines, result.text
+
+
 def test_blank_page_is_no_text(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_tesseract(*_: object, **__: object) -> bytes:
         raise AssertionError("tesseract ran on an empty page")

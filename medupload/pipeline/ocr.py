@@ -46,11 +46,21 @@ OSD_BELOW_CONFIDENCE = 0.70
 OSD_BELOW_WORDS = 5
 #: tesseract's "Orientation confidence" needed before we turn a page.
 OSD_MIN_CONFIDENCE = 2.0
+#: tesseract's page segmentation: 6, "a single uniform block of text", read by lines across the
+#: page. Measured on our fixtures (bench/ocr_modes.py, bench/README.md): the only mode that keeps
+#: every row of a two-column medication list together (drug with its sig) at any column gap,
+#: and as good or better than 3, 4 and 11 on scans, skewed/noisy and shadowed photos.
+PSM = "6"
 #: A word counts as read when tesseract is at least this sure of it and it has 2+ letters/digits.
 CONFIDENT_WORD = 0.60
-#: A document with fewer confident words than this, over all its pages, has no readable text:
-#: a blank page, a photo of a table top or a page too blurred to read give 0-2.
+#: A document has readable text when, over all its pages, at least this many words are confident
+#: and they are at least this share of all the words read. A blank page gives none; a photo of a
+#: grainy table top read at --psm 6 gives 175-680 "words" of which 1-2 % look confident.
 MIN_READABLE_WORDS = 3
+MIN_CONFIDENT_SHARE = 0.25
+#: Only a reading with at most this many words is tried in other orientations when OSD cannot
+#: tell: a sparse page. Dense turned pages are OSD's job; hundreds of weak words are noise.
+MAX_WORDS_TO_TURN = 40
 #: A binarised page with less ink than this (share of pixels) is empty: tesseract is not run.
 MIN_INK = 0.00002
 #: A page whose darkest and lightest pixels differ by less than this is one flat shade.
@@ -139,10 +149,15 @@ def read_document(
             else:
                 pages.append((_ocr_page(item, page_timeout).words, "ocr"))
             del item  # the page image goes before the next one is decoded
-    if sum(_is_confident(word, confidence) for words, _ in pages for word, confidence, _ in words) \
-            < MIN_READABLE_WORDS:
+    if not _readable([word for words, _ in pages for word in words]):
         raise OcrError("error.no_text")
     return _assemble(pages)
+
+
+def _readable(words: list[tuple[str, float, tuple[int, int, int]]]) -> bool:
+    """Enough confident words, and they are not a few lucky hits among noise read as letters."""
+    confident = sum(_is_confident(word, confidence) for word, confidence, _ in words)
+    return confident >= MIN_READABLE_WORDS and confident >= MIN_CONFIDENT_SHARE * len(words)
 
 
 def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]]) -> OcrResult:
@@ -272,9 +287,9 @@ def _image_pages(path: Path, kind: str) -> Iterator[tuple[int, int, str | Image.
 
 
 def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
-    """Preprocess and read (--psm 4). A reading that looks like a turned page (few words, low
-    confidence) is checked: OSD's orientation if it is sure, else the other three orientations,
-    keeping the best reading. An empty page is not sent to tesseract at all."""
+    """Preprocess and read (--psm 6). A reading that looks like a turned page (few words, low
+    confidence) is checked: OSD's orientation if it is sure, and for a sparse page the other
+    three orientations, keeping the best reading. An empty page is not sent to tesseract."""
     deadline = time.monotonic() + page_timeout
     low, high = image.convert("L").getextrema()
     if high - low < MIN_CONTRAST:
@@ -283,18 +298,21 @@ def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
     if ink_fraction(binary) < MIN_INK:
         return _Words([])
     encoded = _encode(binary)
-    best = _parse_tsv(_tesseract(encoded, ["-l", "eng", "--psm", "4", "tsv"], deadline))
+    best = _parse_tsv(_tesseract(encoded, ["-l", "eng", "--psm", PSM, "tsv"], deadline))
     if _looks_upright(best):
         return best
     rotate = _detect_rotation(encoded, deadline)
+    turns = [rotate] if rotate else []
+    if len(best.words) <= MAX_WORDS_TO_TURN:
+        turns += [90, 270, 180]
     tried = {0}
-    for turn in ([rotate] if rotate else []) + [90, 270, 180]:
+    for turn in turns:
         if turn in tried:
             continue
         tried.add(turn)
         # tesseract's "Rotate: n" is clockwise; PIL rotates counter-clockwise.
         turned = binary.rotate(-turn, expand=True)
-        reading = _parse_tsv(_tesseract(_encode(turned), ["-l", "eng", "--psm", "4", "tsv"], deadline))
+        reading = _parse_tsv(_tesseract(_encode(turned), ["-l", "eng", "--psm", PSM, "tsv"], deadline))
         if reading.score > best.score:
             best = reading
         if _looks_upright(best):
