@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
+    # How tesseract runs (pipeline/tesseract.py): "tesserocr" loaded once per thread (fastest),
+    # "cli" one subprocess per pass (a tesseract crash then costs a pass, not the worker).
+    ocr_engine: Literal["tesserocr", "cli"] = "tesserocr"
 
     @field_validator("database_url")
     @classmethod

@@ -5,13 +5,14 @@ and error codes keep their contracts. Real tesseract throughout."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import docgen
 import pytest
 from PIL import Image
 
-from medupload.pipeline import ocr, preprocess
+from medupload.pipeline import ocr, preprocess, tesseract
 from medupload.pipeline.ocr import PAGE_SEPARATOR, OcrError, OcrResult, read_document
 
 PAGE_ONE = (
@@ -101,10 +102,10 @@ def test_text_joins_pages_and_spans_line_up(scanned: tuple[OcrResult, list[tuple
 def test_born_digital_pdf_uses_the_text_layer_without_ocr(
     docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_tesseract(*_: object, **__: object) -> bytes:
+    def no_tesseract(*_: object, **__: object) -> object:
         raise AssertionError("tesseract ran on a page with a text layer")
 
-    monkeypatch.setattr(ocr, "_tesseract", no_tesseract)
+    monkeypatch.setattr(tesseract, "engine", no_tesseract)
     result, calls = _read(_write(docs, "born.pdf", docgen.born_digital_pdf([PAGE_ONE, PAGE_TWO])), "pdf")
     assert calls == [(1, 2), (2, 2)]
     assert [(p.method, p.confidence) for p in result.pages] == [("text_layer", 1.0), ("text_layer", 1.0)]
@@ -252,10 +253,10 @@ def test_two_column_medication_photo_keeps_each_drug_with_its_sig(docs: Path) ->
 
 
 def test_blank_page_is_no_text(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_tesseract(*_: object, **__: object) -> bytes:
+    def no_tesseract(*_: object, **__: object) -> object:
         raise AssertionError("tesseract ran on an empty page")
 
-    monkeypatch.setattr(ocr, "_tesseract", no_tesseract)
+    monkeypatch.setattr(tesseract, "engine", no_tesseract)
     path = _write(docs, "blank.png", docgen.png(Image.new("L", (1200, 800), 255)))
     with pytest.raises(OcrError) as caught:
         _read(path, "png")
@@ -312,12 +313,32 @@ def test_page_timeout_is_ocr_timeout(docs: Path) -> None:
     assert caught.value.code == "error.ocr_timeout"
 
 
-def test_tesseract_failure_is_ocr_failed(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ocr.shutil, "which", lambda _name: None)
+@pytest.mark.parametrize("engine", ["cli", "tesserocr"])
+def test_tesseract_failure_is_ocr_failed(docs: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    # No binary (CLI), no language data (library): both are ocr_failed, not a crash.
+    monkeypatch.setattr(tesseract.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(tesseract, "TESSDATA_DIRS", ())
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    fresh = tesseract.CliEngine() if engine == "cli" else tesseract.TesserocrEngine()
+    monkeypatch.setattr(tesseract, "engine", lambda name=None: fresh)
     path = _write(docs, "nobinary.png", docgen.png(docgen.render_page(PAGE_THREE, size=(8.5, 2.5))))
     with pytest.raises(OcrError) as caught:
         read_document(path, "png")
     assert caught.value.code == "error.ocr_failed"
+
+
+@pytest.mark.parametrize("engine", ["cli", "tesserocr"])
+def test_engine_stops_at_the_deadline_and_reads_the_next_page(engine: str) -> None:
+    # A letter page cannot be read in 50 ms: the CLI child is killed, the library's pass is
+    # cancelled (its partial results never touched). The same engine then reads normally.
+    reader = tesseract.engine(engine)
+    page = preprocess.preprocess(docgen.render_page(PAGE_ONE + "\n\n" + PAGE_TWO))
+    with pytest.raises(tesseract.EngineTimeout):
+        reader.read_tsv(page, ocr.PSM, time.monotonic() + 0.05)
+    small = preprocess.preprocess(docgen.render_page(PAGE_THREE, size=(8.5, 2.5)))
+    words = ocr._parse_tsv(reader.read_tsv(small, ocr.PSM, time.monotonic() + 60)).words
+    text = ocr._assemble([(words, "ocr")]).text
+    assert docgen.cer(PAGE_THREE, text) <= MAX_CER_CLEAN, text
 
 
 @pytest.mark.parametrize(("data", "kind"), [(docgen.corrupt_pdf(), "pdf"), (b"\x89PNG\r\n\x1a\n", "png")])

@@ -2,8 +2,8 @@
 
 A PDF page with a real text layer is read directly (no OCR); other pages and images are
 brought down to what tesseract needs and cleaned up in bounded memory (``preprocess.py``), one
-page at a time, and read by tesseract, one subprocess per pass with a per-page time budget and
-``OMP_THREAD_LIMIT=1`` (tesseract's OpenMP threads only slow it down on a shared machine).
+page at a time, and read by tesseract (``tesseract.py``: the library loaded per thread, or the
+CLI) within a per-page time budget.
 
 Orientation detection (tesseract --psm 0) costs about 0.6 s a page, so it only runs when the
 first pass reads little or reads it with low confidence, which is what a sideways or
@@ -16,11 +16,7 @@ Plain functions on plain data: no database, HTTP or Reflex here.
 from __future__ import annotations
 
 import contextlib
-import io
-import os
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from medupload.pipeline import tesseract
 from medupload.pipeline.intake import PDFIUM_LOCK, decode_heic, image_page_count, open_image
 from medupload.pipeline.preprocess import (
     OCR_MAX_PIXELS,
@@ -297,11 +294,11 @@ def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
     binary = preprocess(image)
     if ink_fraction(binary) < MIN_INK:
         return _Words([])
-    encoded = _encode(binary)
-    best = _parse_tsv(_tesseract(encoded, ["-l", "eng", "--psm", PSM, "tsv"], deadline))
+    engine = tesseract.engine()
+    best = _read(engine, binary, deadline)
     if _looks_upright(best):
         return best
-    rotate = _detect_rotation(encoded, deadline)
+    rotate = _detect_rotation(engine, binary, deadline)
     turns = [rotate] if rotate else []
     if len(best.words) <= MAX_WORDS_TO_TURN:
         turns += [90, 270, 180]
@@ -310,9 +307,8 @@ def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
         if turn in tried:
             continue
         tried.add(turn)
-        # tesseract's "Rotate: n" is clockwise; PIL rotates counter-clockwise.
-        turned = binary.rotate(-turn, expand=True)
-        reading = _parse_tsv(_tesseract(_encode(turned), ["-l", "eng", "--psm", PSM, "tsv"], deadline))
+        # Degrees clockwise; PIL rotates counter-clockwise.
+        reading = _read(engine, binary.rotate(-turn, expand=True), deadline)
         if reading.score > best.score:
             best = reading
         if _looks_upright(best):
@@ -324,64 +320,32 @@ def _looks_upright(reading: _Words) -> bool:
     return len(reading.words) >= OSD_BELOW_WORDS and reading.mean >= OSD_BELOW_CONFIDENCE
 
 
-def _detect_rotation(encoded: bytes, deadline: float) -> int:
+def _read(engine: tesseract.Engine, binary: Image.Image, deadline: float) -> _Words:
+    try:
+        return _parse_tsv(engine.read_tsv(binary, PSM, deadline))
+    except tesseract.EngineTimeout:
+        raise OcrError("error.ocr_timeout") from None
+    except tesseract.EngineFailed:
+        raise OcrError("error.ocr_failed") from None
+
+
+def _detect_rotation(engine: tesseract.Engine, binary: Image.Image, deadline: float) -> int:
     """Clockwise degrees to turn the page upright, 0 when unsure (too little text, low confidence)."""
     try:
-        output = _tesseract(encoded, ["-l", "osd", "--psm", "0"], deadline).decode("utf-8", "replace")
-    except _TesseractFailed:
-        return 0  # OSD refuses pages with too few characters: keep the first reading
-    rotate = re.search(r"Rotate:\s*(\d+)", output)
-    confidence = re.search(r"Orientation confidence:\s*([\d.]+)", output)
-    if not rotate or not confidence or float(confidence.group(1)) < OSD_MIN_CONFIDENCE:
-        return 0
-    return int(rotate.group(1)) % 360
+        found = engine.orientation(binary, deadline)
+    except tesseract.EngineTimeout:
+        raise OcrError("error.ocr_timeout") from None
+    except tesseract.EngineFailed:
+        raise OcrError("error.ocr_failed") from None
+    if found is None or found[1] < OSD_MIN_CONFIDENCE:
+        return 0  # OSD refuses pages with too few characters, or is unsure
+    return found[0]
 
 
-def _encode(binary: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    binary.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-class _TesseractFailed(Exception):
-    pass
-
-
-def _tesseract(image: bytes, args: list[str], deadline: float) -> bytes:
-    """Run tesseract on an encoded image from stdin. Called directly rather than through
-    pytesseract so the child gets OMP_THREAD_LIMIT=1 without touching this process's
-    environment (the runner runs pages in threads), and is killed at the deadline."""
-    binary = shutil.which("tesseract")
-    if binary is None:
-        raise OcrError("error.ocr_failed")
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise OcrError("error.ocr_timeout")
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    try:
-        done = subprocess.run(
-            [binary, "stdin", "stdout", *args],
-            input=image,
-            capture_output=True,
-            env=env,
-            timeout=remaining,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise OcrError("error.ocr_timeout") from exc
-    except OSError as exc:
-        raise OcrError("error.ocr_failed") from exc
-    if done.returncode != 0:
-        if "--psm" in args and args[args.index("--psm") + 1] == "0":
-            raise _TesseractFailed
-        raise OcrError("error.ocr_failed")
-    return done.stdout
-
-
-def _parse_tsv(raw: bytes) -> _Words:
+def _parse_tsv(raw: str) -> _Words:
     """Words with confidence 0..1 from tesseract's TSV (level 5 rows; -1 marks non-words)."""
     words: list[tuple[str, float, tuple[int, int, int]]] = []
-    for line in raw.decode("utf-8", "replace").splitlines()[1:]:
+    for line in raw.splitlines():
         fields = line.split("\t")
         if len(fields) < 12 or fields[0] != "5":
             continue
