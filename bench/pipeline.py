@@ -42,7 +42,7 @@ from medupload import records  # noqa: E402
 from medupload.db import get_engine, session_scope  # noqa: E402
 from medupload.models import Document, Patient, ProgramEnrollment  # noqa: E402
 from medupload.pipeline import runner  # noqa: E402
-from medupload.pipeline.ocr import read_document  # noqa: E402
+from medupload.pipeline.ocr import PSM, read_document  # noqa: E402
 from medupload.settings import get_settings  # noqa: E402
 
 TEXT = (
@@ -76,7 +76,7 @@ def pages_per_minute(pages: int, seconds: float) -> float:
 def bench_tesseract(pngs: list[Path]) -> float:
     start = time.perf_counter()
     for path in pngs:
-        subprocess.run(["tesseract", str(path), "-", "--psm", "4"], check=True, capture_output=True)
+        subprocess.run(["tesseract", str(path), "-", "--psm", PSM], check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -223,8 +223,8 @@ def main() -> None:
     overhead = (t_inline - t_inline_ocr) / t_inline
     load = os.getloadavg()[0]
     print(f"pages: {n} clean letter pages at 300 dpi; cores: {os.cpu_count()}; load: {load:.1f}")
-    for label, seconds in (("raw tesseract CLI (--psm 4)", t_cli), ("OCR stage (ocr.read_document)", t_ocr),
-                           ("full pipeline inline", t_inline)):
+    for label, seconds in ((f"raw tesseract CLI (--psm {PSM})", t_cli),
+                           ("OCR stage (ocr.read_document)", t_ocr), ("full pipeline inline", t_inline)):
         print(f"{label:33s}{pages_per_minute(n, seconds):7.1f} pages/min  ({seconds / n:.2f} s/page)")
     print(f"queue, 1 worker                  {pages_per_minute(2 * n, t_q1):7.1f} pages/min")
     print(f"queue, 2 workers                 {pages_per_minute(2 * n, t_q2):7.1f} pages/min")

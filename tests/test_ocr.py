@@ -280,6 +280,33 @@ def test_blank_pages_next_to_text_are_fine(docs: Path) -> None:
     assert docgen.cer(PAGE_THREE, result.pages[0].text) <= MAX_CER_CLEAN
 
 
+def _palette_on_transparent_black(page: Image.Image) -> Image.Image:
+    # Ink is palette entry 1 (black); the paper is entry 0, also black but fully transparent:
+    # read without compositing onto white, the page would be solid black.
+    ink = page.point(lambda v: 1 if v < 128 else 0).convert("P")
+    ink.putpalette([0, 0, 0, 0, 0, 0] + [0, 0, 0] * 254)
+    ink.info["transparency"] = 0
+    return ink
+
+
+def _sixteen_bit(page: Image.Image) -> Image.Image:
+    # A 16-bit greyscale scan using only the middle of its range: rescaled, not clipped.
+    import numpy as np
+
+    values = 20_000 + np.asarray(page, dtype=np.uint16) * 40
+    return Image.fromarray(values.astype(np.uint16))  # mode I;16
+
+
+@pytest.mark.parametrize("convert", [_palette_on_transparent_black, _sixteen_bit])
+def test_palette_and_16_bit_images_are_read(docs: Path, convert: object) -> None:
+    page = convert(docgen.render_page(PAGE_THREE, size=(8.5, 2.5)))  # type: ignore[operator]
+    path = _write(docs, f"{page.mode}.png", docgen.png(page))
+    with Image.open(path) as reopened:
+        assert reopened.mode == page.mode
+    result, _ = _read(path, "png")
+    assert docgen.cer(PAGE_THREE, result.text) <= MAX_CER_CLEAN, result.text
+
+
 def test_pdfs_read_from_several_threads_at_once(docs: Path) -> None:
     # pdfium is not thread-safe; the runner reads documents in a thread pool. Without
     # PDFIUM_LOCK this aborts the interpreter (heap corruption) in most runs.
