@@ -1,11 +1,12 @@
 """Which tesseract page-segmentation mode (--psm) keeps reading order on our fixtures (not a test:
 prints character error rate, table rows read together, and seconds per mode).
 
-    .venv/bin/python bench/ocr_modes.py [--modes 3,4,6,11]
+    .venv/bin/python bench/ocr_modes.py [--modes 3,4,6,11] [--engine cli|tesserocr]
 
 Every fixture goes through the real preprocessing (``preprocess.page_from_frame`` +
-``preprocess.preprocess``), then one tesseract pass per mode. A table row counts as "together"
-when its left cell and its right cell come out on the same text line (the drug with its sig).
+``preprocess.preprocess``), then one tesseract pass per mode (the CLI unless ``--engine``). A
+table row counts as "together" when its left cell and its right cell come out on the same text
+line (the drug with its sig).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 import docgen  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from medupload.pipeline import ocr  # noqa: E402
+from medupload.pipeline import ocr, tesseract  # noqa: E402
 from medupload.pipeline.preprocess import page_from_frame, preprocess  # noqa: E402
 
 MEDICATIONS = [
@@ -81,19 +82,20 @@ def rows_together(text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--modes", default="3,4,6,11")
+    parser.add_argument("--engine", default="cli", choices=["cli", "tesserocr"])
     args = parser.parse_args()
     modes = args.modes.split(",")
-    print(f"cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
+    print(f"engine: {args.engine}; cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
     print(f"{'fixture':26s}" + "".join(f"{'psm ' + m:>26s}" for m in modes))
     totals = {mode: 0.0 for mode in modes}
     for name, (truth, make) in fixtures().items():
         with Image.open(io.BytesIO(make())) as image:
             page = page_from_frame(image)
-        encoded = ocr._encode(preprocess(page))
+        binary = preprocess(page)
         cells = []
         for mode in modes:
             start = time.perf_counter()
-            raw = ocr._tesseract(encoded, ["-l", "eng", "--psm", mode, "tsv"], time.monotonic() + 120)
+            raw = tesseract.engine(args.engine).read_tsv(binary, mode, time.monotonic() + 120)
             seconds = time.perf_counter() - start
             totals[mode] += seconds
             text = ocr._assemble([(ocr._parse_tsv(raw).words, "ocr")]).text

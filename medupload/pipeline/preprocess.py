@@ -21,6 +21,9 @@ from PIL import Image, ImageFilter, ImageOps
 OCR_MAX_PIXELS = 10_000_000
 #: Images whose longer side is shorter than this are upscaled: tesseract wants tall letters.
 MIN_LONG_SIDE = 2000
+#: Downscaling first reduces by the whole factor (a box average), then Lanczos for the rest:
+#: half the time of Lanczos with Pillow's "fair" gap of 3 on a 60 MP page (0.57 vs 1.08 s).
+REDUCING_GAP = 1.0
 #: Rows per band in the clean-up: bounds the temporary arrays to a few MB whatever the page.
 BAND_ROWS = 256
 
@@ -76,7 +79,9 @@ def heic_page(heif: Any) -> Image.Image:
         grey[top:top + BAND_ROWS] = luma
     page = Image.fromarray(grey, "L")
     size = target_size(width, height)
-    return page if page.size == size else page.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if page.size == size:
+        return page
+    return page.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
 
 
 def _small_grey(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -88,9 +93,8 @@ def _small_grey(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     elif mode in ("1", "P"):
         image = image.convert("L")  # 1 byte a pixel, like the source; "1"/"P" only resize by nearest
     if image.size != size:
-        # reducing_gap: an integer box reduction first (cheap), then Lanczos for the last step
-        # (Pillow's reduce() has no 16-bit greyscale; those take Lanczos all the way).
-        gap = None if image.mode.startswith("I;16") else 3.0
+        # Pillow's reduce() has no 16-bit greyscale: those take Lanczos all the way.
+        gap = None if image.mode.startswith("I;16") else REDUCING_GAP
         image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
     if image.mode in ("RGBA", "LA", "PA"):
         rgba = image.convert("RGBA")
@@ -135,7 +139,7 @@ def preprocess(image: Image.Image) -> Image.Image:
             size = (round(grey.width * factor), round(grey.height * factor))
             grey = grey.resize(size, Image.Resampling.LANCZOS)
     elif grey.width * grey.height > OCR_MAX_PIXELS:
-        grey = grey.resize(target_size(*grey.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        grey = grey.resize(target_size(*grey.size), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
     # No clipping cutoff: on a sparse page the darkest 1% is paper, and stretching paper grain
     # to full contrast turns it into speckle. The median filter already removed outliers.
     grey = ImageOps.autocontrast(_flatten_lighting(median3x3(grey)))
