@@ -59,7 +59,10 @@ def page_from_frame(image: Image.Image) -> Image.Image:
     orientation = image.getexif().get(0x0112, 1)
     page = _small_grey(image, target_size(*image.size))
     transpose = _EXIF_TRANSPOSE.get(orientation)
-    return page.transpose(transpose) if transpose is not None else page
+    if transpose is not None:
+        return page.transpose(transpose)
+    # A small grey image comes back as itself: copy it, so closing the file cannot take it away.
+    return page.copy() if page is image else page
 
 
 def heic_page(heif: Any) -> Image.Image:
