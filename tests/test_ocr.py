@@ -4,6 +4,7 @@ and error codes keep their contracts. Real tesseract throughout."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -305,6 +306,28 @@ def test_palette_and_16_bit_images_are_read(docs: Path, convert: object) -> None
         assert reopened.mode == page.mode
     result, _ = _read(path, "png")
     assert docgen.cer(PAGE_THREE, result.text) <= MAX_CER_CLEAN, result.text
+
+
+def test_big_pages_are_read_at_most_ocr_max_pixels(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 200 x 200 in PDF page (3.6 GP at 300 dpi) renders, and a 16 MP scan is decoded, at what
+    # tesseract needs: never more than OCR_MAX_PIXELS reach the page reader.
+    sizes: list[tuple[int, int]] = []
+    real_ocr_page = ocr._ocr_page
+
+    def recording_ocr_page(image: Image.Image, page_timeout: float) -> object:
+        sizes.append(image.size)
+        return real_ocr_page(image, page_timeout)
+
+    monkeypatch.setattr(ocr, "_ocr_page", recording_ocr_page)
+    big_scan = Image.new("L", (4000, 4000), 255)
+    big_scan.paste(docgen.render_page(PAGE_THREE, size=(8.5, 2.5)), (0, 0))
+    files = (("poster.pdf", docgen.huge_page_pdf(), "pdf"), ("big.png", docgen.png(big_scan), "png"))
+    for name, data, kind in files:
+        with pytest.raises(OcrError) if kind == "pdf" else contextlib.nullcontext():
+            read_document(_write(docs, name, data), kind)
+    assert len(sizes) == 2
+    for width, height in sizes:
+        assert preprocess.OCR_MAX_PIXELS * 0.99 <= width * height <= preprocess.OCR_MAX_PIXELS
 
 
 def test_pdfs_read_from_several_threads_at_once(docs: Path) -> None:

@@ -32,6 +32,7 @@ from medupload.pipeline.preprocess import (
     ink_fraction,
     page_from_frame,
     preprocess,
+    target_size,
 )
 
 PAGE_SEPARATOR = "\n\f\n"
@@ -241,9 +242,10 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
                         scale = RENDER_DPI / 72
                         # A poster-sized page (PDF allows 200 x 200 in) renders at what tesseract
                         # needs, not at 300 dpi: the bitmap never exceeds OCR_MAX_PIXELS.
-                        pixels = width * height * scale * scale
-                        if pixels > OCR_MAX_PIXELS:
-                            scale *= (OCR_MAX_PIXELS / pixels) ** 0.5
+                        if width * height * scale * scale > OCR_MAX_PIXELS:
+                            # pdfium rounds the bitmap size up: aim just under the capped size.
+                            fit_width, fit_height = target_size(width * scale, height * scale)
+                            scale = min(fit_width / width, fit_height / height) * (1 - 1e-9)
                         bitmap = page.render(scale=scale, grayscale=True)
                         item = bitmap.to_pil().convert("L")
                         bitmap.close()

@@ -39,10 +39,10 @@ _EXIF_TRANSPOSE: dict[int, Image.Transpose] = {
 }
 
 
-def target_size(width: int, height: int, max_pixels: int = OCR_MAX_PIXELS) -> tuple[int, int]:
+def target_size(width: float, height: float, max_pixels: int = OCR_MAX_PIXELS) -> tuple[int, int]:
     """The size a width x height page is read at: unchanged if within max_pixels, else scaled down."""
     if width * height <= max_pixels:
-        return width, height
+        return round(width), round(height)
     factor = math.sqrt(max_pixels / (width * height))
     return max(1, int(width * factor)), max(1, int(height * factor))
 
