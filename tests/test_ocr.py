@@ -377,6 +377,15 @@ def test_tesseract_failure_is_ocr_failed(docs: Path, monkeypatch: pytest.MonkeyP
     assert caught.value.code == "error.ocr_failed"
 
 
+def test_without_tesserocr_the_cli_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = tesseract.importlib.util.find_spec
+    monkeypatch.setattr(tesseract.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tesserocr" else real_find_spec(name, *a))
+    assert isinstance(tesseract.engine("tesserocr"), tesseract.CliEngine)
+    monkeypatch.undo()
+    assert isinstance(tesseract.engine("tesserocr"), tesseract.TesserocrEngine)
+
+
 @pytest.mark.parametrize("engine", ["cli", "tesserocr"])
 def test_engine_stops_at_the_deadline_and_reads_the_next_page(engine: str) -> None:
     # A letter page cannot be read in 50 ms: the CLI child is killed, the library's pass is

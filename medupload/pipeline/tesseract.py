@@ -16,7 +16,9 @@ Two ways to run the same tesseract, chosen by ``settings.ocr_engine``:
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import logging
 import os
 import re
 import shutil
@@ -26,6 +28,8 @@ import time
 from typing import Any, Protocol
 
 from PIL import Image
+
+log = logging.getLogger(__name__)
 
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata", "/usr/local/share/tessdata")
@@ -165,11 +169,16 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def engine(name: str | None = None) -> Engine:
-    """The engine named ``name``, else the configured one (``settings.ocr_engine``)."""
+    """The engine named ``name``, else the configured one (``settings.ocr_engine``). Without the
+    tesserocr package installed, the CLI: slower, but documents are still read."""
     if name is None:
         from medupload.settings import get_settings
 
         name = get_settings().ocr_engine
+    if name == "tesserocr" and importlib.util.find_spec("tesserocr") is None:
+        if "cli" not in _ENGINES:
+            log.warning("tesserocr is not installed: OCR runs the tesseract CLI")
+        name = "cli"
     with _ENGINES_LOCK:
         if name not in _ENGINES:
             _ENGINES[name] = TesserocrEngine() if name == "tesserocr" else CliEngine()
