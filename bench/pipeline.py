@@ -1,6 +1,7 @@
 """Pipeline throughput figures (not a test: prints numbers and ratios against the targets).
 
     .venv/bin/python bench/pipeline.py [--pages 4]
+    .venv/bin/python bench/pipeline.py --engines [--pages 4]   # only the OCR engine comparison
 
 Uses its own SQLite file, storage dir and Redis prefix (db 15), real tesseract and real Dramatiq
 workers. On a shared machine the absolute figures move with the load; the ratios are the point.
@@ -33,6 +34,7 @@ os.environ.update({
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import docgen  # noqa: E402
+from PIL import Image  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import medupload.models  # noqa: E402,F401
@@ -40,7 +42,7 @@ from medupload import records  # noqa: E402
 from medupload.db import get_engine, session_scope  # noqa: E402
 from medupload.models import Document, Patient, ProgramEnrollment  # noqa: E402
 from medupload.pipeline import accept, runner  # noqa: E402
-from medupload.pipeline.ocr import read_document  # noqa: E402
+from medupload.pipeline.ocr import PSM, read_document  # noqa: E402
 from medupload.settings import get_settings  # noqa: E402
 
 TEXT = (
@@ -74,7 +76,7 @@ def pages_per_minute(pages: int, seconds: float) -> float:
 def bench_tesseract(pngs: list[Path]) -> float:
     start = time.perf_counter()
     for path in pngs:
-        subprocess.run(["tesseract", str(path), "-", "--psm", "4"], check=True, capture_output=True)
+        subprocess.run(["tesseract", str(path), "-", "--psm", PSM], check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -83,6 +85,43 @@ def bench_ocr_only(pngs: list[Path]) -> float:
     for path in pngs:
         read_document(path, "png")
     return time.perf_counter() - start
+
+
+def bench_engines(pngs: list[Path], rounds: int = 2) -> dict[str, float]:
+    """Seconds per page for each way of running tesseract on the same binarised pages (--psm as
+    the OCR stage uses), then the whole OCR stage with each engine the stage can use. Engines
+    alternate page by page so machine load hits them alike; each is warmed first."""
+    import pytesseract
+
+    from medupload.pipeline import ocr, tesseract
+    from medupload.pipeline.preprocess import preprocess
+
+    pages = [preprocess(Image.open(path)) for path in pngs]
+
+    def cli(page: Image.Image) -> object:
+        return tesseract.engine("cli").read_tsv(page, ocr.PSM, time.monotonic() + 60)
+
+    def library(page: Image.Image) -> object:
+        return tesseract.engine("tesserocr").read_tsv(page, ocr.PSM, time.monotonic() + 60)
+
+    def wrapper(page: Image.Image) -> object:  # pytesseract: the CLI through temp files
+        return pytesseract.image_to_data(page, lang="eng", config=f"--psm {ocr.PSM}", timeout=60)
+
+    passes = {"tesseract CLI per pass": cli, "pytesseract 0.3.13": wrapper,
+              "tesserocr, loaded per thread": library}
+    stage = {f"OCR stage, engine={name}": name for name in ("cli", "tesserocr")}
+    totals = dict.fromkeys([*passes, *stage], 0.0)
+    for func in passes.values():
+        func(pages[0])
+    for _ in range(rounds):
+        for path, page in zip(pngs, pages, strict=True):
+            for label, func in passes.items():
+                totals[label] += _timed(lambda func=func, page=page: func(page))  # type: ignore[misc]
+            for label, name in stage.items():
+                get_settings().ocr_engine = name  # type: ignore[assignment]
+                totals[label] += _timed(lambda path=path: read_document(path, "png"))  # type: ignore[misc]
+    get_settings().ocr_engine = "tesserocr"
+    return {label: seconds / (rounds * len(pages)) for label, seconds in totals.items()}
 
 
 def bench_inline(pngs: list[Path], tag: str) -> tuple[float, float]:
@@ -147,6 +186,7 @@ def wait_all(ids: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=4)
+    parser.add_argument("--engines", action="store_true", help="only the OCR engine comparison")
     args = parser.parse_args()
     SQLModel.metadata.create_all(get_engine())
     texts = [page_text(i) for i in range(args.pages)]
@@ -156,6 +196,14 @@ def main() -> None:
         path.write_bytes(docgen.png(docgen.render_page(text)))  # letter, 300 dpi, clean
         pngs.append(path)
     n = len(pngs)
+    if args.engines:
+        figures = bench_engines(pngs)
+        base = figures["tesseract CLI per pass"]
+        print(f"pages: {n} clean letter pages at 300 dpi; cores: {os.cpu_count()}; "
+              f"load: {os.getloadavg()[0]:.1f}")
+        for label, seconds in figures.items():
+            print(f"{label:33s}{seconds:6.2f} s/page   {base / seconds:5.2f}x the CLI pass")
+        return
     read_document(pngs[0], "png")  # warm caches
     bench_inline(pngs[:1], "warm")  # imports and extraction models
 
@@ -175,8 +223,8 @@ def main() -> None:
     overhead = (t_inline - t_inline_ocr) / t_inline
     load = os.getloadavg()[0]
     print(f"pages: {n} clean letter pages at 300 dpi; cores: {os.cpu_count()}; load: {load:.1f}")
-    for label, seconds in (("raw tesseract CLI (--psm 4)", t_cli), ("OCR stage (ocr.read_document)", t_ocr),
-                           ("full pipeline inline", t_inline)):
+    for label, seconds in ((f"raw tesseract CLI (--psm {PSM})", t_cli),
+                           ("OCR stage (ocr.read_document)", t_ocr), ("full pipeline inline", t_inline)):
         print(f"{label:33s}{pages_per_minute(n, seconds):7.1f} pages/min  ({seconds / n:.2f} s/page)")
     print(f"queue, 1 worker                  {pages_per_minute(2 * n, t_q1):7.1f} pages/min")
     print(f"queue, 2 workers                 {pages_per_minute(2 * n, t_q2):7.1f} pages/min")

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS ends at
     # a proxy in front); requests that arrive over HTTPS get it regardless.
     secure_cookies: bool = False
+    # How tesseract runs (pipeline/tesseract.py): "tesserocr" loaded once per thread (fastest),
+    # "cli" one subprocess per pass (a tesseract crash then costs a pass, not the worker).
+    ocr_engine: Literal["tesserocr", "cli"] = "tesserocr"
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,7 @@ with_test=false
 [[ "${1:-}" == "--test" ]] && with_test=true
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd redis-server fonts-dejavu-core)
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd redis-server fonts-dejavu-core libtesseract-dev pkg-config)
 $with_test && apt_packages+=(chromium)
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     apt_packages+=(python3.11 python3.11-venv)

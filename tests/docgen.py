@@ -89,6 +89,32 @@ def render_page(
     return image
 
 
+def two_column_page(
+    rows: Sequence[tuple[str, str]],
+    *,
+    title: str = "MEDICATION LIST",
+    size: tuple[float, float] = LETTER,
+    font_pt: float = 11.0,
+    gap_in: float = 0.6,
+    dpi: int = DPI,
+) -> Image.Image:
+    """A page with a table of two columns (e.g. drug | sig), like a printed medication list: the
+    right column starts ``gap_in`` after the widest left cell, so each row reads across."""
+    width, height = round(size[0] * dpi), round(size[1] * dpi)
+    image = Image.new("L", (width, height), 255)
+    font = ImageFont.truetype(str(font_path("sans")), round(font_pt / 72 * dpi))
+    margin = round(0.75 * dpi)
+    line_height = round(font_pt * 1.8 / 72 * dpi)
+    right = margin + round(max(font.getlength(left) for left, _ in rows)) + round(gap_in * dpi)
+    draw = ImageDraw.Draw(image)
+    draw.text((margin, margin), title, fill=0, font=font)
+    for index, (left, right_text) in enumerate(rows, start=2):
+        top = margin + index * line_height
+        draw.text((margin, top), left, fill=0, font=font)
+        draw.text((right, top), right_text, fill=0, font=font)
+    return image
+
+
 def phone_photo(
     image: Image.Image,
     *,
@@ -129,6 +155,18 @@ def phone_photo(
     extra = _exif_orientation(exif_orientation)
     photo.save(buffer, format="JPEG", quality=jpeg_quality, **extra)
     return buffer.getvalue()
+
+
+def surface_photo(size: tuple[int, int] = (2400, 1800), seed: int = 0) -> bytes:
+    """JPEG bytes of a phone photo with no document in it: a mottled, grainy table top with
+    streaks, the kind of picture that makes an OCR engine "read" noise."""
+    rng = np.random.default_rng(seed)
+    blotches = rng.normal(150.0, 35.0, (size[1] // 40, size[0] // 40))
+    surface = np.asarray(Image.fromarray(np.clip(blotches, 0, 255).astype(np.uint8), "L")
+                         .resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+    streaks = rng.normal(0.0, 18.0, (1, size[0])).repeat(size[1], axis=0)
+    photo = Image.fromarray(np.clip(surface + streaks, 0, 255).astype(np.uint8), "L")
+    return phone_photo(photo, blur=1.2, noise=12, seed=seed)
 
 
 def png(image: Image.Image) -> bytes:
@@ -359,17 +397,49 @@ def corrupt_pdf() -> bytes:
     return b"%PDF-1.7\n" + bytes(rng.randrange(256) for _ in range(4096))
 
 
-def bomb_png(width: int = 10_000, height: int = 10_000) -> bytes:
-    """A valid 1-bit PNG declaring width x height pixels (100 MP by default) in ~12 KB of file."""
-    row = b"\x00" + bytes((width + 7) // 8)
-    compressor = zlib.compressobj(9)
+def bomb_png(width: int = 10_000, height: int = 10_000, bit_depth: int = 1, rgba: bool = False) -> bytes:
+    """A valid PNG declaring width x height pixels (100 MP by default) in a few KB of file:
+    greyscale ``bit_depth`` 1 (black rows; ~12 KB) or 8 (white rows, a blank page; ~60 KB at
+    60 MP), or with ``rgba`` 8-bit RGBA (transparent rows; 4 bytes a pixel once decoded)."""
+    if rgba:
+        row = b"\x00" + bytes(width * 4)
+    else:
+        row = b"\x00" + (bytes((width + 7) // 8) if bit_depth == 1 else b"\xff" * width)
+    compressor = zlib.compressobj(1 if rgba else 9)  # level 1: 240 MB of zero rows in a second
     data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8 if rgba else bit_depth, 6 if rgba else 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def bomb_page(text: str, side: int = 7_745) -> Image.Image:
+    """A side x side greyscale page with ``text`` at 300 dpi in its top-left corner: it compresses
+    like a bomb but is not blank, so reading it runs every step (clean-up and tesseract)."""
+    page = Image.new("L", (side, side), 255)
+    page.paste(render_page(text), (0, 0))
+    return page
+
+
+#: The largest square a 60 MP limit lets through: the size of the bombs below.
+BOMB_SIDE = 7_745
+
+
+def bomb_tiff(frames: int = 4, side: int = BOMB_SIDE) -> bytes:
+    """A multi-page 1-bit TIFF (CCITT G4) of blank side x side pages: a few KB, 60 MP a frame."""
+    page = Image.new("1", (side, side), 1)
+    buffer = io.BytesIO()
+    page.save(buffer, format="TIFF", save_all=True, append_images=[page] * (frames - 1),
+              compression="group4", dpi=(DPI, DPI))
+    return buffer.getvalue()
+
+
+def huge_page_pdf(size_in: float = 200.0) -> bytes:
+    """An image-only PDF with one empty size_in x size_in inch page (200 in is the largest page
+    PDF allows): rendered at 300 dpi it would be 3.6 gigapixels, in a file of under 1 KB."""
+    return _build_pdf([("blank", "")], size=(size_in, size_in))
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:

@@ -370,7 +370,7 @@ def test_200mb_upload_refused_without_memory_growth(server: str, tmp_path: Path)
                 except httpx.TransportError:
                     time.sleep(0.1)
             # Warm up the upload path (imports, first allocations) before the baseline.
-            warm = _upload(client, patient, _png("warm up"))
+            warm = _upload(client, patient, _png("warm up page"))
             assert warm.status_code == 202
             # Let its processing (OCR, extraction models) finish, so only the upload is measured.
             assert _wait_terminal(client, patient, warm.json()["id"])["status"] == "processed"

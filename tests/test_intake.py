@@ -14,6 +14,7 @@ from PIL import Image, ImageFile
 
 from medupload.api.errors import http_status
 from medupload.pipeline.intake import (
+    MAX_DECODED_BYTES,
     MAX_PAGES,
     MAX_PIXELS,
     IntakeError,
@@ -197,6 +198,22 @@ def test_bomb_is_refused_from_its_header_without_decoding(
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     assert _refusal(_write(tmp_path, "bomb.png", data)).code == "error.image_too_large"
+
+
+def test_colour_image_under_the_pixel_limit_is_refused_by_its_decoded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 41 MP passes the pixel limit, but in RGBA that is 164 MB of memory once decoded: refused
+    # from the header, like a bomb. The same pixel count in greyscale is a 41 MB page.
+    side = 6_400
+    assert side * side < MAX_PIXELS and side * side * 4 > MAX_DECODED_BYTES >= side * side
+    data = docgen.bomb_png(side, side, rgba=True)
+
+    def no_decoding(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert _refusal(_write(tmp_path, "rgba.png", data)).code == "error.image_too_large"
 
 
 def test_unreadable_path_is_unreadable(tmp_path: Path) -> None:

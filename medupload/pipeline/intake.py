@@ -17,12 +17,18 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import Image
 
 MAX_PAGES = 50
 MAX_PIXELS = 60_000_000
+#: The most memory one decoded image frame may take, as Pillow holds it (``_BYTES_PER_PIXEL``):
+#: 60 MP in 1-bit, grey or palette (a 600 dpi legal scan is 43 MP), 40 MP in colour or 32-bit
+#: (a 600 dpi colour letter scan is 34 MP). JPEGs are exempt (decoded already scaled down), HEIC
+#: counts libheif's 3-byte RGB (decoded straight to greyscale: a 48 MP iPhone photo passes).
+MAX_DECODED_BYTES = 160_000_000
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 #: pdfium is not thread-safe and the runner works on documents in threads: every pdfium call
 #: in this process (here and in ocr.py) holds this lock.
 PDFIUM_LOCK = threading.RLock()
@@ -163,10 +169,14 @@ def _inspect_image(path: Path, kind: str) -> int:
             for index in range(frames):
                 image.seek(index)
                 width, height = image.size
-                if width * height > MAX_PIXELS:
+                pixels = width * height
+                if pixels > MAX_PIXELS or pixels * _decoded_bytes(image, kind) > MAX_DECODED_BYTES:
                     raise IntakeError("error.image_too_large")
                 if width == 0 or height == 0:
                     raise IntakeError("error.unreadable")
+            if kind == "heic":
+                decode_heic(path)
+                return frames
             for index in range(frames):
                 image.seek(index)
                 if kind == "jpeg":
@@ -180,6 +190,25 @@ def _inspect_image(path: Path, kind: str) -> int:
     except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as exc:
         # Pillow signals truncated/corrupt data with any of these.
         raise IntakeError("error.unreadable") from exc
+
+
+def _decoded_bytes(image: Image.Image, kind: str) -> int:
+    """Bytes a pixel of this frame takes once decoded the way intake and OCR decode it."""
+    if kind == "jpeg":
+        return 0
+    if kind == "heic":
+        return 4 if image.mode == "RGBA" else 3
+    return _BYTES_PER_PIXEL.get(image.mode, 4)
+
+
+def decode_heic(path: Path) -> Any:
+    """The primary HEIC image decoded by libheif (8-bit RGB, 3 bytes a pixel, rotations and flips
+    applied) without Pillow's 4-byte copy; dropping it frees the pixels. Raises what libheif raises."""
+    import pillow_heif
+
+    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    heif.data  # noqa: B018  (decodes now: a truncated file fails here)
+    return heif
 
 
 class SizeLimitedSink:

@@ -1,32 +1,39 @@
 """OCR: turn an accepted upload into text per page, with a confidence for every word.
 
 A PDF page with a real text layer is read directly (no OCR); other pages and images are
-cleaned up (EXIF orientation, median filter, autocontrast, Otsu threshold) and read by
-tesseract, one subprocess per pass with a per-page time budget and ``OMP_THREAD_LIMIT=1``
-(tesseract's OpenMP threads only slow it down on a shared machine).
+brought down to what tesseract needs and cleaned up in bounded memory (``preprocess.py``), one
+page at a time, and read by tesseract (``tesseract.py``: the library loaded per thread, or the
+CLI) within a per-page time budget.
 
 Orientation detection (tesseract --psm 0) costs about 0.6 s a page, so it only runs when the
 first pass reads little or reads it with low confidence, which is what a sideways or
-upside-down page produces. Plain functions on plain data: no database, HTTP or Reflex here.
+upside-down page produces; when OSD refuses (too little text) or is unsure, the other three
+orientations are read and the best reading kept. A document in which no page gives readable
+text fails with ``error.no_text`` rather than ending "processed" with nothing in it.
+Plain functions on plain data: no database, HTTP or Reflex here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import os
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image
 
-from medupload.pipeline.intake import MAX_PIXELS, PDFIUM_LOCK, image_page_count, open_image
+from medupload.pipeline import tesseract
+from medupload.pipeline.intake import PDFIUM_LOCK, decode_heic, image_page_count, open_image
+from medupload.pipeline.preprocess import (
+    OCR_MAX_PIXELS,
+    heic_page,
+    ink_fraction,
+    page_from_frame,
+    preprocess,
+    target_size,
+)
 
 PAGE_SEPARATOR = "\n\f\n"
 RENDER_DPI = 300
@@ -37,8 +44,25 @@ OSD_BELOW_CONFIDENCE = 0.70
 OSD_BELOW_WORDS = 5
 #: tesseract's "Orientation confidence" needed before we turn a page.
 OSD_MIN_CONFIDENCE = 2.0
-#: Images whose longer side is shorter than this are upscaled: tesseract wants tall letters.
-MIN_LONG_SIDE = 2000
+#: tesseract's page segmentation: 6, "a single uniform block of text", read by lines across the
+#: page. Measured on our fixtures (bench/ocr_modes.py, bench/README.md): the only mode that keeps
+#: every row of a two-column medication list together (drug with its sig) at any column gap,
+#: and as good or better than 3, 4 and 11 on scans, skewed/noisy and shadowed photos.
+PSM = "6"
+#: A word counts as read when tesseract is at least this sure of it and it has 2+ letters/digits.
+CONFIDENT_WORD = 0.60
+#: A document has readable text when, over all its pages, at least this many words are confident
+#: and they are at least this share of all the words read. A blank page gives none; a photo of a
+#: grainy table top read at --psm 6 gives 175-680 "words" of which 1-2 % look confident.
+MIN_READABLE_WORDS = 3
+MIN_CONFIDENT_SHARE = 0.25
+#: Only a reading with at most this many words is tried in other orientations when OSD cannot
+#: tell: a sparse page. Dense turned pages are OSD's job; hundreds of weak words are noise.
+MAX_WORDS_TO_TURN = 40
+#: A binarised page with less ink than this (share of pixels) is empty: tesseract is not run.
+MIN_INK = 0.00002
+#: A page whose darkest and lightest pixels differ by less than this is one flat shade.
+MIN_CONTRAST = 8
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 
@@ -82,6 +106,19 @@ class _Words:
     def mean(self) -> float:
         return sum(c for _, c, _ in self.words) / len(self.words) if self.words else 0.0
 
+    @property
+    def confident(self) -> int:
+        return sum(_is_confident(word, confidence) for word, confidence, _ in self.words)
+
+    @property
+    def score(self) -> tuple[int, float]:
+        """How good a reading is, to choose between orientations: confident words, then mean."""
+        return self.confident, self.mean
+
+
+def _is_confident(word: str, confidence: float) -> bool:
+    return confidence >= CONFIDENT_WORD and sum(ch.isalnum() for ch in word) >= 2
+
 
 # --------------------------------------------------------------------------- entry point
 
@@ -94,7 +131,9 @@ def read_document(
     page_timeout: float = 30.0,
 ) -> OcrResult:
     """Read every page of an upload that intake accepted. ``on_page(n, total)`` is called as
-    page n (1-based) starts. Raises OcrError(error.ocr_timeout | error.ocr_failed | error.unreadable).
+    page n (1-based) starts. Raises OcrError(error.ocr_timeout | error.ocr_failed | error.unreadable
+    | error.no_text). Pages are decoded and read one at a time: at most one page image (plus the
+    next being decoded) is held, whatever the document's page count.
     """
     pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]] = []
     source = _pdf_pages(path) if kind == "pdf" else _image_pages(path, kind)
@@ -107,7 +146,16 @@ def read_document(
                 pages.append((_text_layer_words(item), "text_layer"))
             else:
                 pages.append((_ocr_page(item, page_timeout).words, "ocr"))
+            del item  # the page image goes before the next one is decoded
+    if not _readable([word for words, _ in pages for word in words]):
+        raise OcrError("error.no_text")
     return _assemble(pages)
+
+
+def _readable(words: list[tuple[str, float, tuple[int, int, int]]]) -> bool:
+    """Enough confident words, and they are not a few lucky hits among noise read as letters."""
+    confident = sum(_is_confident(word, confidence) for word, confidence, _ in words)
+    return confident >= MIN_READABLE_WORDS and confident >= MIN_CONFIDENT_SHARE * len(words)
 
 
 def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]]) -> OcrResult:
@@ -192,16 +240,19 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
                     else:
                         width, height = page.get_size()
                         scale = RENDER_DPI / 72
-                        # A poster-sized page would render past the pixel limit: scale it down.
-                        pixels = width * height * scale * scale
-                        if pixels > MAX_PIXELS:
-                            scale *= (MAX_PIXELS / pixels) ** 0.5
+                        # A poster-sized page (PDF allows 200 x 200 in) renders at what tesseract
+                        # needs, not at 300 dpi: the bitmap never exceeds OCR_MAX_PIXELS.
+                        if width * height * scale * scale > OCR_MAX_PIXELS:
+                            # pdfium rounds the bitmap size up: aim just under the capped size.
+                            fit_width, fit_height = target_size(width * scale, height * scale)
+                            scale = min(fit_width / width, fit_height / height) * (1 - 1e-9)
                         bitmap = page.render(scale=scale, grayscale=True)
                         item = bitmap.to_pil().convert("L")
                         bitmap.close()
                 finally:
                     page.close()
             yield index + 1, total, item
+            del item
     except pdfium.PdfiumError as exc:
         raise OcrError("error.unreadable") from exc
     finally:
@@ -210,173 +261,93 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
 
 
 def _image_pages(path: Path, kind: str) -> Iterator[tuple[int, int, str | Image.Image]]:
-    """Each image page (TIFF frames; the first image of anything else), upright per EXIF."""
+    """Each image page (TIFF frames; the first image of anything else), upright per EXIF, at
+    most OCR_MAX_PIXELS. The file is reopened for each frame and closed before the page is
+    yielded, so the full-size decode is freed before the page is read."""
     try:
         with open_image(path, kind) as image:
             total = image_page_count(image, kind)
-            for index in range(total):
-                image.seek(index)
-                page = _to_grey(ImageOps.exif_transpose(image))
-                yield index + 1, total, page
+        for index in range(total):
+            if kind == "heic":
+                page = heic_page(decode_heic(path))
+            else:
+                with open_image(path, kind) as image:
+                    image.seek(index)
+                    page = page_from_frame(image)
+            yield index + 1, total, page
+            del page
     except OcrError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, RuntimeError, Image.DecompressionBombError) as exc:
         raise OcrError("error.unreadable") from exc
-
-
-def _to_grey(image: Image.Image) -> Image.Image:
-    """8-bit greyscale; transparent areas become white paper, 16-bit scans keep their range."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L")
-    if image.mode.startswith("I") or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.full_like(values, 255.0)
-        return Image.fromarray(scaled.astype(np.uint8), "L")
-    return image.convert("L")
 
 
 # --------------------------------------------------------------------------- one page
 
 
-def preprocess(image: Image.Image) -> Image.Image:
-    """Median filter (speckle), even out lighting, autocontrast (dim photos), Otsu threshold -> 1-bit page."""
-    grey = image.convert("L")
-    longest = max(grey.size)
-    if longest < MIN_LONG_SIDE:
-        factor = min(MIN_LONG_SIDE / longest, (MAX_PIXELS / (grey.width * grey.height)) ** 0.5)
-        if factor > 1.05:
-            size = (round(grey.width * factor), round(grey.height * factor))
-            grey = grey.resize(size, Image.Resampling.LANCZOS)
-    # No clipping cutoff: on a sparse page the darkest 1% is paper, and stretching paper grain
-    # to full contrast turns it into speckle. The median filter already removed outliers.
-    grey = ImageOps.autocontrast(_flatten_lighting(median3x3(grey)))
-    pixels = np.asarray(grey)
-    return Image.fromarray(pixels > _otsu(pixels))
-
-
-# Paeth's 19 compare-exchanges that leave the median of 9 values in slot 4.
-_MEDIAN9_NETWORK = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
-                    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
-
-
-def median3x3(grey: Image.Image) -> Image.Image:
-    """The same result as Pillow's ``MedianFilter(3)`` (edges replicated), 5-10x faster: a
-    sorting network over whole-image numpy arrays instead of a per-pixel sort. Speckle removal
-    was the largest cost of a page after tesseract itself."""
-    pixels = np.asarray(grey)
-    height, width = pixels.shape
-    padded = np.pad(pixels, 1, mode="edge")
-    values = [padded[row:row + height, col:col + width] for row in range(3) for col in range(3)]
-    for low, high in _MEDIAN9_NETWORK:
-        a, b = values[low], values[high]
-        values[low], values[high] = np.minimum(a, b), np.maximum(a, b)
-    return Image.fromarray(values[4], "L")
-
-
-def _flatten_lighting(grey: Image.Image) -> Image.Image:
-    """Divide by the paper's brightness so a phone photo's shadow or lamp gradient does not make
-    one global threshold swallow the dark side of the page. The paper is estimated on a 1/16
-    image with a max filter wider than a line of text; on an evenly lit scan this is a no-op."""
-    small = grey.reduce(16)
-    paper = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.BoxBlur(2))
-    paper = paper.resize(grey.size, Image.Resampling.BILINEAR)
-    values = np.asarray(grey, dtype=np.float32)
-    background = np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
-    return Image.fromarray(np.clip(values * (255.0 / background), 0, 255).astype(np.uint8), "L")
-
-
-def _otsu(pixels: np.ndarray) -> int:
-    """The Otsu threshold of an 8-bit image (maximises between-class variance)."""
-    histogram = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
-    total = histogram.sum()
-    weights = np.cumsum(histogram)
-    means = np.cumsum(histogram * np.arange(256))
-    background = weights
-    foreground = total - weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        variance = (means[-1] * background - means * total) ** 2 / (background * foreground)
-    variance = np.nan_to_num(variance)
-    return int(np.argmax(variance))
-
-
 def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
-    """Preprocess, read (--psm 4), and only if that looks like a turned page: OSD, turn, reread."""
+    """Preprocess and read (--psm 6). A reading that looks like a turned page (few words, low
+    confidence) is checked: OSD's orientation if it is sure, and for a sparse page the other
+    three orientations, keeping the best reading. An empty page is not sent to tesseract."""
     deadline = time.monotonic() + page_timeout
+    low, high = image.convert("L").getextrema()
+    if high - low < MIN_CONTRAST:
+        return _Words([])  # one flat shade: nothing on it to clean up or read
     binary = preprocess(image)
-    encoded = _encode(binary)
-    first = _parse_tsv(_tesseract(encoded, ["-l", "eng", "--psm", "4", "tsv"], deadline))
-    if len(first.words) >= OSD_BELOW_WORDS and first.mean >= OSD_BELOW_CONFIDENCE:
-        return first
-    rotate = _detect_rotation(encoded, deadline)
-    if not rotate:
-        return first
-    # tesseract's "Rotate: n" is clockwise; PIL rotates counter-clockwise.
-    turned = binary.rotate(-rotate, expand=True)
-    second = _parse_tsv(_tesseract(_encode(turned), ["-l", "eng", "--psm", "4", "tsv"], deadline))
-    return second if second.mean * len(second.words) > first.mean * len(first.words) else first
+    if ink_fraction(binary) < MIN_INK:
+        return _Words([])
+    engine = tesseract.engine()
+    best = _read(engine, binary, deadline)
+    if _looks_upright(best):
+        return best
+    rotate = _detect_rotation(engine, binary, deadline)
+    turns = [rotate] if rotate else []
+    if len(best.words) <= MAX_WORDS_TO_TURN:
+        turns += [90, 270, 180]
+    tried = {0}
+    for turn in turns:
+        if turn in tried:
+            continue
+        tried.add(turn)
+        # Degrees clockwise; PIL rotates counter-clockwise.
+        reading = _read(engine, binary.rotate(-turn, expand=True), deadline)
+        if reading.score > best.score:
+            best = reading
+        if _looks_upright(best):
+            break  # a clear reading: the remaining orientations cannot beat it
+    return best
 
 
-def _detect_rotation(encoded: bytes, deadline: float) -> int:
+def _looks_upright(reading: _Words) -> bool:
+    return len(reading.words) >= OSD_BELOW_WORDS and reading.mean >= OSD_BELOW_CONFIDENCE
+
+
+def _read(engine: tesseract.Engine, binary: Image.Image, deadline: float) -> _Words:
+    try:
+        return _parse_tsv(engine.read_tsv(binary, PSM, deadline))
+    except tesseract.EngineTimeout:
+        raise OcrError("error.ocr_timeout") from None
+    except tesseract.EngineFailed:
+        raise OcrError("error.ocr_failed") from None
+
+
+def _detect_rotation(engine: tesseract.Engine, binary: Image.Image, deadline: float) -> int:
     """Clockwise degrees to turn the page upright, 0 when unsure (too little text, low confidence)."""
     try:
-        output = _tesseract(encoded, ["-l", "osd", "--psm", "0"], deadline).decode("utf-8", "replace")
-    except _TesseractFailed:
-        return 0  # OSD refuses pages with too few characters: keep the first reading
-    rotate = re.search(r"Rotate:\s*(\d+)", output)
-    confidence = re.search(r"Orientation confidence:\s*([\d.]+)", output)
-    if not rotate or not confidence or float(confidence.group(1)) < OSD_MIN_CONFIDENCE:
-        return 0
-    return int(rotate.group(1)) % 360
+        found = engine.orientation(binary, deadline)
+    except tesseract.EngineTimeout:
+        raise OcrError("error.ocr_timeout") from None
+    except tesseract.EngineFailed:
+        raise OcrError("error.ocr_failed") from None
+    if found is None or found[1] < OSD_MIN_CONFIDENCE:
+        return 0  # OSD refuses pages with too few characters, or is unsure
+    return found[0]
 
 
-def _encode(binary: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    binary.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-class _TesseractFailed(Exception):
-    pass
-
-
-def _tesseract(image: bytes, args: list[str], deadline: float) -> bytes:
-    """Run tesseract on an encoded image from stdin. Called directly rather than through
-    pytesseract so the child gets OMP_THREAD_LIMIT=1 without touching this process's
-    environment (the runner runs pages in threads), and is killed at the deadline."""
-    binary = shutil.which("tesseract")
-    if binary is None:
-        raise OcrError("error.ocr_failed")
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise OcrError("error.ocr_timeout")
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    try:
-        done = subprocess.run(
-            [binary, "stdin", "stdout", *args],
-            input=image,
-            capture_output=True,
-            env=env,
-            timeout=remaining,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise OcrError("error.ocr_timeout") from exc
-    except OSError as exc:
-        raise OcrError("error.ocr_failed") from exc
-    if done.returncode != 0:
-        if "--psm" in args and args[args.index("--psm") + 1] == "0":
-            raise _TesseractFailed
-        raise OcrError("error.ocr_failed")
-    return done.stdout
-
-
-def _parse_tsv(raw: bytes) -> _Words:
+def _parse_tsv(raw: str) -> _Words:
     """Words with confidence 0..1 from tesseract's TSV (level 5 rows; -1 marks non-words)."""
     words: list[tuple[str, float, tuple[int, int, int]]] = []
-    for line in raw.decode("utf-8", "replace").splitlines()[1:]:
+    for line in raw.splitlines():
         fields = line.split("\t")
         if len(fields) < 12 or fields[0] != "5":
             continue

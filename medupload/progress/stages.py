@@ -91,6 +91,10 @@ MESSAGES: dict[str, str] = {
     "error.time_limit": "Processing took too long.",
     "error.interrupted": "Processing was interrupted.",
     "error.internal": "Something went wrong on our side.",
+    "error.no_text": (
+        "No readable text was found in this document. Photograph it upright, in good light, "
+        "filling the frame, then press Retry."
+    ),
     # auth and API
     "auth.invalid": "Wrong username or password.",
     "auth.required": "Sign in to continue.",
