@@ -185,3 +185,91 @@ def test_extract_is_safe_from_a_thread_pool() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda t: extract(t, today=TODAY), texts))
     assert parallel == sequential
+
+
+# Rows, lines and assertions on real-note phrasing (issue 9).
+
+
+def _labs(text: str) -> list[tuple[str, str | None, str | None]]:
+    return [(f.concept, f.value, f.unit) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+
+
+def test_a_value_after_a_parenthesised_method_and_no_condition_from_it() -> None:
+    facts = extract("eGFR (CKD-EPI 2021) 68 mL/min/1.73m2", today=TODAY).facts
+    assert [(f.kind, f.concept, f.value, f.unit) for f in facts] == [("lab", "egfr", "68", "mL/min/1.73m2")]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("Potassium   H   5.9 mmol/L   (3.5-5.1)", [("potassium", "5.9", "mmol/L")]),
+        ("Potassium   5.9  H  mmol/L   3.5-5.1", [("potassium", "5.9", "mmol/L")]),
+        ("Glucose (70-99 mg/dL) 182 mg/dL", [("glucose", "182", "mg/dL")]),
+        ("Potassium   Ref: 3.5-5.1 mmol/L", [("potassium", None, None)]),
+        ("Sodium L 128", [("sodium", "128", "mmol/L")]),
+    ],
+)
+def test_flags_and_reference_ranges_are_never_values(
+    row: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(row) == expected
+
+
+def test_two_names_with_two_values_and_a_value_that_moved() -> None:
+    text = (
+        "H and H are 10.8 and 38.7, and BUN and creatinine are of 27 and 1.9. Potassium went from 5.4 to 6.1."
+    )
+    assert _labs(text) == [
+        ("hemoglobin", "10.8", "g/dL"),
+        ("hematocrit", "38.7", "%"),
+        ("blood urea nitrogen", "27", "mg/dL"),
+        ("creatinine", "1.9", "mg/dL"),
+        ("potassium", "5.4", "mmol/L"),
+        ("potassium", "6.1", "mmol/L"),
+    ]
+
+
+def test_a_sig_on_the_next_line_belongs_to_the_drug() -> None:
+    text = "MEDICATIONS:\ninsulin glargine\n22 units subcutaneously at bedtime\nmetformin 500 mg PO BID\n"
+    meds = {f.concept: f for f in extract(text, today=TODAY).facts if f.kind == "medication"}
+    glargine = meds["insulin glargine"]
+    assert (glargine.value, glargine.unit, glargine.route, glargine.frequency) == (
+        "22",
+        "units",
+        "subcutaneous",
+        "at bedtime",
+    )
+    assert meds["metformin"].value == "500"  # the next drug keeps its own sig
+
+
+def _status(text: str) -> dict[str, tuple[bool, bool, bool, bool]]:
+    return {
+        f.concept: (f.negated, f.historical, f.family, f.uncertain)
+        for f in extract(text, today=TODAY).facts
+        if f.kind == "condition"
+    }
+
+
+def test_assertions_on_real_note_phrasing() -> None:
+    assert _status("He denies fever, chills or dysuria.") == {
+        "fever": (True, False, False, False),
+        "chills": (True, False, False, False),
+        "dysuria": (True, False, False, False),
+    }
+    assert _status("History of pulmonary edema.")["pulmonary edema"] == (False, True, False, False)
+    assert _status("Rule out pneumonia.")["pneumonia"] == (False, False, False, True)
+    assert _status("1. Gastroenteritis versus bowel obstruction.")["bowel obstruction"][3]
+    assert _status("There is a history of migraine in the family.")["migraine"][2]
+    assert _status("FAMILY HISTORY:\nMother had breast cancer.\n")["breast cancer"][2]
+    assert _status("Family history is negative for hypertension.")["essential hypertension"][0]
+    assert _status("Mother reports that he has loose stools.")["diarrhea"] == (False, False, False, False)
+    # A past-medical-history list holds current conditions; a dated event is historical.
+    pmh = _status("PAST MEDICAL HISTORY:\nHypertension.\nMyocardial infarction in 2015.\n")
+    assert pmh["essential hypertension"] == (False, False, False, False)
+    assert pmh["myocardial infarction"][1]
+
+
+def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() -> None:
+    facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
+    assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
+    assert not facts["aspirin"].negated

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from medupload.pipeline.vocabulary import Hit, blank_english, fold, vocabulary
+from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
 
 _BUILD_LOCK = threading.Lock()
 NLP_LOCK = threading.Lock()  # spaCy components share mutable state: one document at a time
@@ -31,22 +31,35 @@ def _quiet_loggers() -> None:
         pass
 
 
+_ENDS = frozenset({".", "!", "?", ";"})
+_HEAD_ENDS = frozenset({".", ":", ";", "!", "?"})
+
+
 def _lines(doc: Any) -> Any:
     # Clinical text is line-oriented: a list item must not inherit the negation of the line
-    # above, so every line break and every full stop ends a sentence.
-    for i, token in enumerate(doc):
+    # above, so every line break and every full stop ends a sentence. Set in one array call:
+    # token by token, spaCy re-checks the document's annotations on every assignment.
+    import numpy
+    from spacy.attrs import SENT_START
+
+    texts = [t.text for t in doc]
+    spaces = [t.whitespace_ for t in doc]
+    starts = numpy.full((len(texts), 1), -1, dtype="int64")
+    for i in range(len(texts)):
         if i == 0:
-            token.is_sent_start = True
+            starts[i, 0] = 1
             continue
-        prev = doc[i - 1]
-        if "\n" in prev.text or "\n" in prev.whitespace_:
+        prev = texts[i - 1]
+        if "\n" in prev or "\n" in spaces[i - 1]:
             # A wrapped line of prose continues ("her father had\na stroke"); a line starting
             # with a capital, digit or bullet starts a new item.
-            before = doc[i - 2] if prev.is_space and i >= 2 else prev
-            wrapped = token.text[:1].islower() and before.text not in {".", ":", ";", "!", "?"}
-            token.is_sent_start = not wrapped
-        else:
-            token.is_sent_start = prev.text in {".", "!", "?", ";"}
+            before = texts[i - 2] if i >= 2 and not prev.strip() else prev
+            wrapped = texts[i][:1].islower() and before not in _HEAD_ENDS
+            starts[i, 0] = -1 if wrapped else 1
+        elif prev in _ENDS:
+            starts[i, 0] = 1
+    if len(texts):
+        doc.from_array([SENT_START], starts.view("uint64"))  # spaCy reads -1 from its uint64 form
     return doc
 
 
@@ -65,7 +78,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
 
     vocab = vocabulary(with_base)
     lexicon = vocab.lexicon
-    tokens = [t for t in doc if not t.is_space and t.text != "-"]
+    tokens = [t for t in doc if not t.is_space and t.text not in SKIPPED_TOKENS]
     texts = [t.text for t in tokens]
     folded = [fold(t) for t in texts]
     spans: list[Any] = []

@@ -168,7 +168,7 @@ def _is_reaction(text: str, mention: _Mention, before: list[_Mention]) -> bool:
     return previous.kind in {"medication", "allergen"} and "\n" not in text[previous.end : mention.start]
 
 
-_LIST_GLUE = re.compile(r"^[\s,;/]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
+_LIST_GLUE = re.compile(r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
 
 
 def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:

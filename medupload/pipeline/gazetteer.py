@@ -19,6 +19,7 @@ tokenizer, lower case) so loading needs no tokenizer pass.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -234,11 +235,13 @@ def serialise(entries: list[Entry]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)
 
 
-def rows(path: Path = GAZETTEER_PATH) -> list[list[str]]:
-    """The committed gazetteer as raw rows (fast: a gzip'd TSV, no objects per entry):
+def rows(path: Path = GAZETTEER_PATH) -> Iterator[list[str]]:
+    """The committed gazetteer as raw rows, one at a time (no objects per entry are kept):
     kind, space-joined tokens, concept, code, system, needs_context ("1" or "")."""
-    text = gzip.decompress(path.read_bytes()).decode("utf-8")
-    return [line.split("\t") for line in text.splitlines()[1:]]
+    lines = io.StringIO(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    next(lines)  # header
+    for line in lines:
+        yield line.rstrip("\n").split("\t")
 
 
 def load(path: Path = GAZETTEER_PATH) -> list[Entry]:

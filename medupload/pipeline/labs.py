@@ -77,7 +77,8 @@ class LabReading:
 # A value a few words after the name, after a linking word: "potassium on a heel stick was 6.3",
 # "creatinine has gone up from 2.1", "white count of 9.6".
 GAP_VALUE_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?(?:was|were|is|are|of|at|reached|from|showed|shows)[ \t]+"
+    r"[ \t]*,?[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?"
+    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows)[ \t]+"
     r"(?:(?:of|about|approximately|around|only)[ \t]+)*"
     r"(?P<cmp>[<>≤≥]=?[ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
