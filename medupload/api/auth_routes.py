@@ -17,6 +17,7 @@ from medupload.auth import (
     decode_access_token,
     issue_stream_ticket,
 )
+from medupload.models import User
 from medupload.redis_client import async_redis
 from medupload.sessions import revoke_token
 from medupload.settings import get_settings
@@ -67,15 +68,25 @@ def throttled_response(exc: Throttled) -> JSONResponse:
     return JSONResponse(error.body(), status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
 
-@router.post("/token", response_model=TokenResponse, responses=_THROTTLED)
-def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenResponse | JSONResponse:
+def _sign_in(body: TokenRequest, request: Request, session: SessionDep) -> tuple[User, str, int]:
+    """The one sign-in path of ``/token`` and ``/session``: throttled, then checked, then a token.
+    Raises ``Throttled`` (answered by ``throttled_response``) or ApiError 401."""
     try:
         user = sign_in(session, body.username, body.password, client_address(request))
-    except Throttled as exc:
-        return throttled_response(exc)
+    except Throttled:
+        raise  # an AuthError too, but answered with 429 by the route
     except AuthError as exc:
         raise ApiError(401, exc.code) from exc
     access_token, expires_in = create_access_token(user)
+    return user, access_token, expires_in
+
+
+@router.post("/token", response_model=TokenResponse, responses=_THROTTLED)
+def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenResponse | JSONResponse:
+    try:
+        user, access_token, expires_in = _sign_in(body, request, session)
+    except Throttled as exc:
+        return throttled_response(exc)
     return TokenResponse(access_token=access_token, role=user.role, patient_id=user.patient_id,
                          expires_in=expires_in)
 
@@ -87,12 +98,9 @@ def session_cookie(body: TokenRequest, request: Request,
     HTTPS), which the UI, the REST API and the SSE stream all accept. Same throttling and errors
     as ``/auth/token``."""
     try:
-        user = sign_in(session, body.username, body.password, client_address(request))
+        user, access_token, expires_in = _sign_in(body, request, session)
     except Throttled as exc:
         return throttled_response(exc)
-    except AuthError as exc:
-        raise ApiError(401, exc.code) from exc
-    access_token, expires_in = create_access_token(user)
     payload = SessionResponse(role=user.role, patient_id=user.patient_id, expires_in=expires_in)
     response = JSONResponse(payload.model_dump())
     settings = get_settings()
