@@ -26,7 +26,7 @@ from medupload.api import create_api
 from medupload.auth import Principal, create_access_token, issue_stream_ticket
 from medupload.progress import tracing
 from medupload.progress.emitter import emit_progress, emit_progress_async, stream_name
-from medupload.progress.hub import _hubs, get_hub
+from medupload.progress.hub import current_hub, get_hub
 from medupload.progress.stages import Stage
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
@@ -49,8 +49,9 @@ class LiveServer:
         try:
             await self.server.serve()
         finally:
-            if self.loop in _hubs:
-                await get_hub().close()
+            hub = current_hub()
+            if hub is not None:
+                await hub.close()
 
     def start(self) -> None:
         redis_client._async_clients.clear()  # a fresh loop must not inherit a stale client

@@ -1,18 +1,19 @@
 """SSE: ``GET /api/v1/patients/{patient_id}/documents/stream`` (DESIGN.md, "SSE API").
 
-retry + snapshot (from the DB), then replay after Last-Event-ID (``reset`` first if the cursor
-is too old), then live ``progress`` / ``document_update`` / ``done`` from the process's hub,
-``heartbeat`` every HEARTBEAT_SECONDS, closing after STREAM_MAX_SECONDS. While the hub reports
-Redis down, the stream polls the DB every DB_POLL_SECONDS and still sends ``document_update``
-and ``done``. A plain StreamingResponse is enough: Starlette cancels the generator as soon as
-the client disconnects, which leaves the ``async with`` and unsubscribes.
+retry + snapshot (from the DB), then what ``progress.follow`` yields, rendered as frames: replay
+after Last-Event-ID (``reset`` first if the cursor is too old), live ``progress`` /
+``document_update`` / ``done`` from the process's hub, ``heartbeat`` every HEARTBEAT_SECONDS
+(each after the ``still_allowed`` check), closing after STREAM_MAX_SECONDS. While the hub
+reports Redis down, the stream polls the DB every DB_POLL_SECONDS and still sends
+``document_update`` and ``done``. A plain StreamingResponse is enough: Starlette cancels the
+generator as soon as the client disconnects, which closes the follow loop and unsubscribes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -24,7 +25,8 @@ from medupload import records
 from medupload.api.deps import bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
-from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
+from medupload.progress.follow import Batch, Refresh, StillAllowed, Tick, always_allowed, follow
+from medupload.progress.hub import HubMessage
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
 from medupload.settings import get_settings
@@ -104,45 +106,28 @@ class _Told:
         return True
 
 
-async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut]) -> AsyncIterator[str]:
+async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut],
+                  still_allowed: StillAllowed = always_allowed) -> AsyncIterator[str]:
     settings = get_settings()
     told = _Told(documents)
     yield f"retry: {RETRY_MS}\n\n"
     yield _frame("snapshot", json.dumps([doc.model_dump(mode="json") for doc in documents]))
-
-    now = time.monotonic()
-    deadline = now + settings.stream_max_seconds
-    next_heartbeat = now + settings.heartbeat_seconds
-    next_poll: float | None = None  # set while Redis is down
-    async with get_hub().subscribe(patient_id, cursor) as subscription:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                return  # EventSource reconnects with Last-Event-ID and loses nothing
-            if now >= next_heartbeat:
-                next_heartbeat = now + settings.heartbeat_seconds
+    items = follow(patient_id, cursor, still_allowed=still_allowed, tick_seconds=settings.heartbeat_seconds,
+                   max_seconds=settings.stream_max_seconds, snapshot_taken=True)
+    async with contextlib.aclosing(items):
+        async for item in items:
+            if isinstance(item, Batch):
+                frames = [frame for message in item.messages if (frame := _hub_frame(message, told))]
+                if frames:
+                    yield "".join(frames)  # one write for a replay, not one per event
+            elif isinstance(item, Tick):
                 yield _frame("heartbeat", "{}")
-            if next_poll is not None and now >= next_poll:
-                next_poll = now + settings.db_poll_seconds
-                for frame in await _poll(patient_id, told):
-                    yield frame
-            wake = min(deadline, next_heartbeat, next_poll if next_poll is not None else deadline)
-            try:
-                message = await subscription.get(timeout=max(0.0, wake - time.monotonic()))
-            except SubscriptionClosed:
-                return  # fell too far behind: the client reconnects from its last id
-            if message is None:
-                continue
-            if message.kind == "redis_down":
-                next_poll = time.monotonic()
-            elif message.kind == "redis_up":
-                next_poll = None
-                for frame in await _poll(patient_id, told):  # changes since the last poll
-                    yield frame
-            else:
-                frame = _hub_frame(message, told)
-                if frame is not None:
-                    yield frame
+            elif isinstance(item, Refresh):
+                frames = await _poll(patient_id, told)  # changes since the client was last told
+                if frames:
+                    yield "".join(frames)
+    # Ended: max duration (EventSource reconnects with Last-Event-ID and loses nothing), or
+    # still_allowed() said no, or this process is shutting down.
 
 
 def _hub_frame(message: HubMessage, told: _Told) -> str | None:
