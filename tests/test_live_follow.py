@@ -11,7 +11,7 @@ from support import make_document, make_patient, reset_caches
 
 from medupload.progress import tracing
 from medupload.progress.emitter import emit_progress_async
-from medupload.progress.follow import Batch, Connection, Refresh, Tick, follow
+from medupload.progress.follow import DRAIN_RETRY_MS, Batch, Connection, Draining, Refresh, Tick, follow
 from medupload.progress.hub import HubMessage, get_hub
 from medupload.progress.stages import Stage
 from medupload.ui import live
@@ -144,7 +144,8 @@ async def test_max_seconds_ends_the_loop(patient: str, closing_hub: None) -> Non
     assert got == [Refresh(full=True), Connection("live")]
 
 
-async def test_closing_the_hub_ends_followers(patient: str) -> None:
+async def test_closing_the_hub_ends_followers_with_a_jittered_retry(patient: str) -> None:
+    """A process shutting down (shutdown.drain closes the hub) sends its clients elsewhere."""
     hub = get_hub()
     items = follow(patient, None, tick_seconds=10)
     async with contextlib.aclosing(items):
@@ -154,7 +155,9 @@ async def test_closing_the_hub_ends_followers(patient: str) -> None:
         await asyncio.sleep(0.1)
         await hub.close()
         async with asyncio.timeout(3):
-            assert await rest is None
+            last = await rest
+            assert isinstance(last, Draining) and DRAIN_RETRY_MS[0] <= last.retry_ms <= DRAIN_RETRY_MS[1]
+            assert await anext(items, None) is None
 
 
 async def test_sse_frames_end_when_still_allowed_says_no(patient: str, closing_hub: None,

@@ -14,6 +14,7 @@
   ``Refresh(full=True)`` when it is back (what only a ``done`` would have told may be missed).
 - ``Tick`` every ``tick_seconds``, after ``still_allowed()`` said yes. When it says no
   (tab gone, newer tab task, token revoked), or after ``max_seconds``, the loop ends.
+- ``Draining(retry_ms)`` last, when the hub closed because this process is shutting down.
 
 A subscriber that overflowed resubscribes from its cursor: replay fills the gap. Use it under
 ``contextlib.aclosing`` so a cancelled consumer leaves the subscription at once.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -63,7 +65,18 @@ class Batch:
     messages: tuple[HubMessage, ...]
 
 
-FollowItem = Batch | Refresh | Connection | Tick
+@dataclass(frozen=True)
+class Draining:
+    """The last item when this process is shutting down: reconnect (to another process) after
+    ``retry_ms`` — jittered, so a process's clients do not all arrive at once elsewhere."""
+
+    retry_ms: int
+
+
+FollowItem = Batch | Refresh | Connection | Tick | Draining
+
+#: Reconnect delay window after a drain (ms).
+DRAIN_RETRY_MS = (250, 3000)
 
 
 async def always_allowed() -> bool:
@@ -137,7 +150,9 @@ async def follow(
                         yield Batch(tuple(batch))
         except SubscriptionClosed:
             if hub.closing:
-                return  # the hub is shutting down (process exit): the client reconnects elsewhere
+                # The process is shutting down: the client reconnects to another one.
+                yield Draining(random.randint(*DRAIN_RETRY_MS))
+                return
             continue  # overflowed: resubscribe from the cursor; replay and the refresh fill the gap
         except (RedisError, OSError) as exc:
             log.warning("follow: hub unavailable (%s); polling the database", type(exc).__name__)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from medupload.progress.follow import Batch, Connection, Refresh, StillAllowed, Tick, always_allowed
+from medupload.progress.follow import Batch, Connection, Draining, Refresh, StillAllowed, Tick, always_allowed
 from medupload.progress.follow import FollowItem as BatchItem
 from medupload.progress.follow import follow as follow_progress
 from medupload.progress.hub import HubMessage, hub_stats
@@ -61,14 +61,16 @@ FollowItem = HubMessage | Refresh | Connection | Tick
 
 
 async def follow_batches(token: str, patient_id: str | None, cursor: str | None = None, *,
-                         still_allowed: StillAllowed = always_allowed) -> AsyncIterator[BatchItem]:
+                         still_allowed: StillAllowed = always_allowed,
+                         snapshot_taken: bool = False) -> AsyncIterator[BatchItem]:
     """Follow for the tab ``token`` until it is gone, a newer task took it over, or
     ``still_allowed()`` (e.g. the session was revoked) says no."""
 
     async def wanted() -> bool:
         return is_current(token) and await is_client_connected(token) and await still_allowed()
 
-    items = follow_progress(patient_id, cursor, still_allowed=wanted, tick_seconds=CONNECTED_CHECK_SECONDS)
+    items = follow_progress(patient_id, cursor, still_allowed=wanted, tick_seconds=CONNECTED_CHECK_SECONDS,
+                            snapshot_taken=snapshot_taken)
     async with contextlib.aclosing(items):
         async for item in items:
             yield item
@@ -83,5 +85,5 @@ async def follow(token: str, patient_id: str | None, cursor: str | None = None, 
             if isinstance(item, Batch):
                 for message in item.messages:
                     yield message
-            else:
+            elif not isinstance(item, Draining):  # the tab's socket is being closed anyway
                 yield item
