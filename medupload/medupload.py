@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from fastapi import FastAPI
 
+from medupload import shutdown
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
 from medupload.pipeline import runner
@@ -42,6 +43,7 @@ async def _lifespan() -> AsyncIterator[None]:
     # Documents left mid-pipeline by a crash are re-queued (or failed) by the runner's watchdog.
     stop = threading.Event()
     runner.start_watchdog(stop=stop)
+    shutdown.install()  # SIGTERM: streams get ``retry`` and close, tabs reconnect to another process
     try:
         yield
     finally:

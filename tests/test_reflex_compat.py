@@ -32,3 +32,28 @@ async def test_token_manager_answers_for_connected_and_unknown_tokens() -> None:
 
 async def test_outside_a_running_app_a_tab_counts_as_connected() -> None:
     assert await reflex_compat.is_client_connected("any-token") is True
+
+
+def test_reflex_builds_granian_from_the_module_attribute_and_reads_granian_workers() -> None:
+    from reflex.utils import exec as reflex_exec
+
+    source = inspect.getsource(reflex_exec.run_granian_backend_prod)
+    assert "from granian.server import Server" in source  # looked up at call time: our class is used
+    assert 'os.getenv("GRANIAN_WORKERS"' in source
+    assert list(inspect.signature(reflex_exec.run_granian_backend_prod).parameters)[:3] == [
+        "host", "port", "loglevel"]
+
+
+def test_configure_granian_fills_in_our_options() -> None:
+    import granian.server
+
+    original = granian.server.Server
+    try:
+        reflex_compat.configure_granian(backpressure=777, backlog=2048, respawn_failed_workers=True,
+                                        workers_kill_timeout=9)
+        server = granian.server.Server(target="medupload.medupload:app", workers=2)
+        got = (server.backpressure, server.backlog, server.respawn_failed_workers,
+               server.workers_kill_timeout, server.workers)
+        assert got == (777, 2048, True, 9, 2)
+    finally:
+        granian.server.Server = original

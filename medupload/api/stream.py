@@ -25,7 +25,7 @@ from medupload import records
 from medupload.api.deps import bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
-from medupload.progress.follow import Batch, Refresh, StillAllowed, Tick, always_allowed, follow
+from medupload.progress.follow import Batch, Draining, Refresh, StillAllowed, Tick, always_allowed, follow
 from medupload.progress.hub import HubMessage
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
@@ -126,6 +126,8 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                 frames = await _poll(patient_id, told)  # changes since the client was last told
                 if frames:
                     yield "".join(frames)
+            elif isinstance(item, Draining):
+                yield f"retry: {item.retry_ms}\n\n"  # this process is stopping: come back elsewhere
     # Ended: max duration (EventSource reconnects with Last-Event-ID and loses nothing), or
     # still_allowed() said no, or this process is shutting down.
 
