@@ -19,12 +19,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from prometheus_client import Gauge
 from redis.exceptions import RedisError
 
 from medupload import records
 from medupload.api.deps import bearer_or_cookie
 from medupload.api.errors import ApiError
 from medupload.auth import AuthError, Principal, decode_access_token, redeem_stream_ticket
+from medupload.metrics import OPEN_STREAMS
 from medupload.progress.follow import Batch, Draining, Refresh, StillAllowed, Tick, always_allowed, follow
 from medupload.progress.hub import HubMessage
 from medupload.redis_client import async_redis
@@ -114,7 +116,7 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
     yield _frame("snapshot", json.dumps([doc.model_dump(mode="json") for doc in documents]))
     items = follow(patient_id, cursor, still_allowed=still_allowed, tick_seconds=settings.heartbeat_seconds,
                    max_seconds=settings.stream_max_seconds, snapshot_taken=True)
-    async with contextlib.aclosing(items):
+    async with contextlib.aclosing(items), _counted(OPEN_STREAMS):
         async for item in items:
             if isinstance(item, Batch):
                 frames = [frame for message in item.messages if (frame := _hub_frame(message, told))]
@@ -130,6 +132,15 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                 yield f"retry: {item.retry_ms}\n\n"  # this process is stopping: come back elsewhere
     # Ended: max duration (EventSource reconnects with Last-Event-ID and loses nothing), or
     # still_allowed() said no, or this process is shutting down.
+
+
+@contextlib.asynccontextmanager
+async def _counted(gauge: Gauge) -> AsyncIterator[None]:
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 def _hub_frame(message: HubMessage, told: _Told) -> str | None:

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from medupload.db import session_scope
+from medupload.metrics import EMIT_FAILURES
 from medupload.models import Document, ProgressEventRow
 from medupload.progress.stages import STAGE_FRACTIONS, ProgressEvent, Stage, message
 from medupload.progress.wire import EMIT_SCRIPT, STREAM_MAXLEN, emit_args, stream_name
@@ -56,6 +57,7 @@ class _RateLimitedWarning:
         self._lock = threading.Lock()
 
     def __call__(self, kind: str, exc: BaseException) -> None:
+        EMIT_FAILURES.labels(kind).inc()
         now = time.monotonic()
         with self._lock:
             if now - self._last.get(kind, -1e9) < self.interval:

@@ -37,6 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from medupload.metrics import HUB_SUBSCRIBERS
 from medupload.progress.wire import (
     HubMessage,
     channel_prefix,
@@ -252,6 +253,7 @@ class Hub:
             self._all.add(subscription)
         else:
             self._by_patient.setdefault(patient_id, set()).add(subscription)
+        HUB_SUBSCRIBERS.inc()
         try:
             self._ensure_listener()
             await subscription._start()
@@ -262,11 +264,14 @@ class Hub:
 
     def _remove(self, subscription: Subscription) -> None:
         if subscription.patient_id is None:
-            self._all.discard(subscription)
+            if subscription in self._all:
+                self._all.discard(subscription)
+                HUB_SUBSCRIBERS.dec()
             return
         subs = self._by_patient.get(subscription.patient_id)
-        if subs is not None:
+        if subs is not None and subscription in subs:
             subs.discard(subscription)
+            HUB_SUBSCRIBERS.dec()
             if not subs:
                 del self._by_patient[subscription.patient_id]
 
@@ -360,10 +365,10 @@ class Hub:
         for subs in list(self._by_patient.values()):
             for sub in list(subs):
                 sub._close()
+                self._remove(sub)
         for sub in list(self._all):
             sub._close()
-        self._by_patient.clear()
-        self._all.clear()
+            self._remove(sub)
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
