@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from fastapi import FastAPI
 
-from medupload import shutdown
+from medupload import gctune, shutdown
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
 from medupload.pipeline import runner
@@ -44,9 +45,11 @@ async def _lifespan() -> AsyncIterator[None]:
     stop = threading.Event()
     runner.start_watchdog(stop=stop)
     shutdown.install()  # SIGTERM: streams get ``retry`` and close, tabs reconnect to another process
+    heap = asyncio.get_running_loop().create_task(gctune.keep_heap_frozen(), name="gc-freeze")
     try:
         yield
     finally:
+        heap.cancel()
         stop.set()
         await get_hub().close()
 
