@@ -376,8 +376,17 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
     redis_client.flushdb()
     port = free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
-                               str(args.backpressure)], env=env, cwd=ROOT)
+    if args.server == "served":
+        # The served app as `make run` starts it (python -m medupload.serve: Reflex app, Granian,
+        # WEB_WORKERS processes on one port; the frontend build is mounted if there is one).
+        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"]}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
+             str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
+            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
+                                   str(args.backpressure)], env=env, cwd=ROOT)
     try:
         wait_http(port)
         if args.gc_freeze == "startup":
@@ -561,8 +570,10 @@ def main() -> None:
                              "connect or once they all are")
     parser.add_argument("--diag", action="store_true",
                         help="also measure event-loop lag and GC pauses in the server and client processes")
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
-                        help="granian: one ASGI worker configured as Reflex's production backend")
+    parser.add_argument("--server", choices=["uvicorn", "granian", "served"], default="uvicorn",
+                        help="granian: one ASGI worker configured as Reflex's production backend; "
+                             "served: the whole app as make run serves it (python -m medupload.serve)")
+    parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,

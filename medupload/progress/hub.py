@@ -19,6 +19,9 @@ How a subscription stays lossless and exactly-once:
 
 Whole-clinic subscriptions (``patient_id=None``) are live only: there is no cross-patient
 stream to replay from; on ``redis_up`` they should refresh from the database.
+
+(Just over 400 lines: the subscription's replay/live merge and the listener that feeds it share
+one invariant — nothing missed, nothing twice — and are easier to check side by side.)
 """
 
 from __future__ import annotations
