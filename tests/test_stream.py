@@ -412,3 +412,27 @@ async def wait_for_state(server: LiveServer, read: Callable[[], tuple[int, int]]
         await asyncio.sleep(0.05)
         value = server.call(read)
     return value
+
+
+async def test_a_later_message_kind_is_passed_on_with_its_id(start_server: Callable[..., LiveServer],
+                                                             patient: tuple[str, dict[str, str]]) -> None:
+    """A kind added later (e.g. ``requirements_update``) reaches SSE clients without a stream change."""
+    from medupload.progress.wire import EMIT_SCRIPT, emit_args
+
+    server = start_server()
+    patient_id, headers = patient
+    got = []
+    async with httpx.AsyncClient(timeout=15) as client, client.stream(
+            "GET", url(server, patient_id), headers=headers) as response:
+        events = sse(response)
+        assert [(await anext(events)).event, (await anext(events)).event] == ["retry", "snapshot"]
+        key = stream_name(patient_id)
+        sync_redis().eval(EMIT_SCRIPT, 2, key, key,
+                          *emit_args([("requirements_update", '{"requirement_id":"hba1c"}')], 3600))
+        async with asyncio.timeout(15):
+            async for event in events:
+                if event.event != "heartbeat":
+                    got.append(event)
+                    break
+    assert got[0].event == "requirements_update" and got[0].json() == {"requirement_id": "hba1c"}
+    assert got[0].id == sync_redis().xrange(stream_name(patient_id))[-1][0]

@@ -156,6 +156,8 @@ def _hub_frame(message: HubMessage, told: _Told) -> str | None:
         return _frame("done", message.raw, message.id)
     if message.kind == "reset":
         return _frame("reset", message.raw)
+    if message.id is not None:
+        return _frame(message.kind, message.raw, message.id)  # a later kind (requirements_update)
     return None
 
 

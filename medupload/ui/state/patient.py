@@ -156,7 +156,7 @@ class PatientState(AuthState):
             self._absorb(documents, groups[-1] if groups else ())
             if cursor:
                 self._cursor = cursor
-        return any(m.kind in ("done", "reset") for m in batch.messages)
+        return any(m.kind in ("done", "reset", "requirements_update") for m in batch.messages)
 
     async def _refresh(self, patient_id: str, *, requirements: bool = False) -> None:
         docs, events = await asyncio.to_thread(data.snapshot, patient_id)
