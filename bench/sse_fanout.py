@@ -367,6 +367,30 @@ def wait_http(port: int) -> None:
     raise TimeoutError("server did not start")
 
 
+def served_gc_pauses(port: int) -> dict[str, float]:
+    """Full (gen-2) collections in the served app's processes since they started (GET /metrics)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    out = {"gc2_count": 0.0, "gc2_seconds": 0.0, "gc2_over_250ms": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != "medupload_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("generation") != "2":
+                continue
+            if sample.name.endswith("_count"):
+                out["gc2_count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                out["gc2_seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels.get("le") == "0.25":
+                out["gc2_over_250ms"] = -sample.value
+    out["gc2_over_250ms"] += out["gc2_count"]
+    return out
+
+
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
              patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
     import urllib.request
@@ -379,7 +403,10 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
     if args.server == "served":
         # The served app as `make run` starts it (python -m medupload.serve: Reflex app, Granian,
         # WEB_WORKERS processes on one port; the frontend build is mounted if there is one).
-        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"]}
+        metrics_dir = tempfile.mkdtemp(prefix="medupload-bench-metrics-")
+        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"],
+                      "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+                      "MEDUPLOAD_GC_FREEZE": "false" if args.no_gc_freeze else "true"}
         server = subprocess.Popen(
             [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
              str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
@@ -433,6 +460,8 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         clients.stdin.flush()
         result = json.loads(clients.stdout.readline())
         clients.wait(30)
+        if args.server == "served":
+            result.update(served_gc_pauses(port))
     finally:
         server.terminate()
         server.wait(30)
@@ -529,7 +558,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
             "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
-            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms"]
+            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
+            "gc2_seconds", "gc2_over_250ms"]
     keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
@@ -574,6 +604,7 @@ def main() -> None:
                         help="granian: one ASGI worker configured as Reflex's production backend; "
                              "served: the whole app as make run serves it (python -m medupload.serve)")
     parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,

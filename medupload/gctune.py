@@ -16,6 +16,9 @@ import asyncio
 import gc
 import logging
 import time
+from typing import Any
+
+from medupload.metrics import GC_PAUSES
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,28 @@ THAW_SECONDS = 3600.0
 THRESHOLDS = (10_000, 10, 10)
 
 
-async def keep_heap_frozen() -> None:
-    """Run for the life of the process (cancel it at shutdown)."""
+_started: list[float] = []
+
+
+def _time_collections(phase: str, info: dict[str, Any]) -> None:
+    """gc callback: every collection's pause, by generation (``medupload_gc_pause_seconds``)."""
+    if phase == "start":
+        _started[:] = [time.perf_counter()]
+    elif _started:
+        GC_PAUSES.labels(str(info.get("generation", ""))).observe(time.perf_counter() - _started[0])
+
+
+def measure_pauses() -> None:
+    if _time_collections not in gc.callbacks:
+        gc.callbacks.append(_time_collections)
+
+
+async def keep_heap_frozen(freeze: bool = True) -> None:
+    """Run for the life of the process (cancel it at shutdown). ``freeze=False`` (the setting
+    MEDUPLOAD_GC_FREEZE) leaves the collector as Python sets it, and only measures it."""
+    measure_pauses()
+    if not freeze:
+        return
     gc.set_threshold(*THRESHOLDS)
     await asyncio.sleep(WARM_SECONDS)
     _thaw_collect_freeze()

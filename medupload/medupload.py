@@ -16,6 +16,7 @@ from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
 from medupload.pipeline import runner
 from medupload.progress.hub import get_hub
+from medupload.settings import get_settings
 from medupload.ui import live
 from medupload.ui.pages.login import login_page
 from medupload.ui.pages.patient import patient_page
@@ -45,7 +46,8 @@ async def _lifespan() -> AsyncIterator[None]:
     stop = threading.Event()
     runner.start_watchdog(stop=stop)
     shutdown.install()  # SIGTERM: streams get ``retry`` and close, tabs reconnect to another process
-    heap = asyncio.get_running_loop().create_task(gctune.keep_heap_frozen(), name="gc-freeze")
+    heap = asyncio.get_running_loop().create_task(
+        gctune.keep_heap_frozen(get_settings().gc_freeze), name="gc-freeze")
     try:
         yield
     finally:

@@ -10,7 +10,7 @@ What the database or Redis knows (documents by status, stage durations, queue de
 scrape time by collectors the API registers (``api/metrics.py``), so every process answers alike.
 
 For other rooms: ``LOGIN_THROTTLED.inc()`` (auth), ``EMIT_FAILURES.labels(kind).inc()``
-(emitter), ``OPEN_STREAMS`` (SSE), ``HUB_SUBSCRIBERS`` (hub).
+(emitter), ``OPEN_STREAMS`` (SSE), ``HUB_SUBSCRIBERS`` (hub), ``GC_PAUSES`` (gctune).
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.registry import Collector
 
@@ -30,6 +37,8 @@ LOGIN_THROTTLED = Counter("medupload_login_throttled", "Sign-ins refused by thro
 EMIT_FAILURES = Counter("medupload_emit_failures", "Progress publishes or spans that failed (swallowed)",
                         ["kind"])
 OPEN_STREAMS = Gauge("medupload_open_streams", "Open SSE streams", multiprocess_mode="livesum")
+GC_PAUSES = Histogram("medupload_gc_pause_seconds", "Garbage-collection pauses of server processes",
+                      ["generation"], buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0))
 HUB_SUBSCRIBERS = Gauge("medupload_hub_subscribers", "Hub subscriptions (SSE streams and page tabs)",
                         multiprocess_mode="livesum")
 
@@ -44,7 +53,7 @@ def render(collectors: Iterable[Collector] = ()) -> bytes:
         _multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
-        for instrument in (LOGIN_THROTTLED, EMIT_FAILURES, OPEN_STREAMS, HUB_SUBSCRIBERS):
+        for instrument in (LOGIN_THROTTLED, EMIT_FAILURES, OPEN_STREAMS, HUB_SUBSCRIBERS, GC_PAUSES):
             registry.register(instrument)
     for collector in collectors:
         registry.register(collector)

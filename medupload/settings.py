@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
+    # Server processes freeze their warm heap so full collections stay short (medupload.gctune).
+    gc_freeze: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -59,3 +59,15 @@ async def test_thaws_collects_and_refreezes_on_schedule(monkeypatch: pytest.Monk
         assert gc.get_freeze_count() < ref_count_before
     finally:
         task.cancel()
+
+
+def test_collections_are_timed_by_generation() -> None:
+    from medupload.metrics import GC_PAUSES
+
+    gctune.measure_pauses()
+    gctune.measure_pauses()  # once only
+    assert gc.callbacks.count(gctune._time_collections) == 1
+    before = GC_PAUSES.labels("2")._sum.get(), sum(b.get() for b in GC_PAUSES.labels("2")._buckets)
+    gc.collect(2)
+    after = GC_PAUSES.labels("2")._sum.get(), sum(b.get() for b in GC_PAUSES.labels("2")._buckets)
+    assert after[1] == before[1] + 1 and after[0] > before[0]
