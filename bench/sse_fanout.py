@@ -276,6 +276,8 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
                       xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
     else:
         result = {"received": 0}
+    if os.environ.get("BENCH_RAW_LATENCIES"):  # merged over several client processes
+        result.update(lat=latencies, fan=fanout)
     if diag is not None:
         result.update({f"client_{k}": v for k, v in diag.summary().items()})
         if slow_at:
@@ -367,6 +369,46 @@ def wait_http(port: int) -> None:
     raise TimeoutError("server did not start")
 
 
+class ClientGroup:
+    """The client processes as one: summed readiness and CPU, merged latencies."""
+
+    def __init__(self, procs: list[subprocess.Popen[str]]) -> None:
+        import psutil
+
+        self.procs = procs
+        self.ps = [psutil.Process(p.pid) for p in procs]
+
+    def cpu_times(self) -> Any:
+        from types import SimpleNamespace
+
+        times = [p.cpu_times() for p in self.ps]
+        return SimpleNamespace(user=sum(t.user for t in times), system=sum(t.system for t in times))
+
+    def ready(self) -> dict[str, int]:
+        lines = [json.loads(p.stdout.readline()) for p in self.procs]  # type: ignore[union-attr]
+        return {"ready": sum(r["ready"] for r in lines), "failed": sum(r["failed"] for r in lines)}
+
+    def stop(self) -> dict[str, Any]:
+        for p in self.procs:
+            p.stdin.write("stop\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        results = [json.loads(p.stdout.readline()) for p in self.procs]  # type: ignore[union-attr]
+        for p in self.procs:
+            p.wait(30)
+        if len(results) == 1:
+            return results[0]
+        latencies = sorted(x for r in results for x in r.pop("lat", []))
+        fanout = sorted(x for r in results for x in r.pop("fan", []))
+        merged: dict[str, Any] = {"received": sum(r["received"] for r in results)}
+        if latencies:
+            merged.update(p50_ms=1000 * latencies[len(latencies) // 2],
+                          p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+                          max_ms=1000 * latencies[-1], mean_ms=1000 * statistics.fmean(latencies),
+                          xadd_p50_ms=1000 * fanout[len(fanout) // 2],
+                          xadd_p99_ms=1000 * fanout[min(len(fanout) - 1, int(len(fanout) * 0.99))])
+        return merged
+
+
 def served_gc_pauses(port: int) -> dict[str, float]:
     """Full (gen-2) collections in the served app's processes since they started (GET /metrics)."""
     import urllib.request
@@ -421,14 +463,18 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         proc = ProcTree(server.pid)
         time.sleep(0.5)
         rss_before = proc.rss()
-        clients = subprocess.Popen(
-            [*me, "_clients", str(port), str(args.clients), token, ",".join(patients),
+        # One client process per 10,000 connections at most (its open-file limit): K processes,
+        # each with its own patients, so each event still reaches --per-patient connections.
+        k = args.client_processes
+        client_env = {**env, "BENCH_RAW_LATENCIES": "1"} if k > 1 else env
+        procs = [subprocess.Popen(
+            [*me, "_clients", str(port), str(args.clients // k), token, ",".join(patients[i::k]),
              str(args.connect_timeout)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert clients.stdout is not None and clients.stdin is not None
-        client_proc, redis_proc = psutil.Process(clients.pid), psutil.Process(redis_pid)
+            env=client_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(k)]
+        clients = ClientGroup(procs)
+        client_proc, redis_proc = clients, psutil.Process(redis_pid)
         t0 = time.monotonic()
-        ready = json.loads(clients.stdout.readline())
+        ready = clients.ready()
         connect_seconds = time.monotonic() - t0
         print(f"[bench] {mode}: {ready['ready']} connected in {connect_seconds:.0f} s; "
               f"idle for {args.idle_seconds:.0f} s, then the emitter", file=sys.stderr, flush=True)
@@ -456,10 +502,7 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
                         if k != "at"} if args.diag else {})
         time.sleep(1.0)  # let the last events arrive
-        clients.stdin.write("stop\n")
-        clients.stdin.flush()
-        result = json.loads(clients.stdout.readline())
-        clients.wait(30)
+        result = clients.stop()
         if args.server == "served":
             result.update(served_gc_pauses(port))
     finally:
@@ -605,6 +648,8 @@ def main() -> None:
                              "served: the whole app as make run serves it (python -m medupload.serve)")
     parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
     parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
+    parser.add_argument("--client-processes", type=int, default=1,
+                        help="client processes sharing --clients (each holds at most ~19,000 sockets)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,
