@@ -128,6 +128,7 @@ async def follow(
                     while message is not None:
                         if message.kind in ("redis_down", "redis_up"):
                             if batch:
+                                cursor = _last_id(batch, cursor)
                                 yield Batch(tuple(batch))
                                 batch = []
                             if message.kind == "redis_down":
@@ -140,13 +141,15 @@ async def follow(
                                 yield Refresh(full=True)
                         else:
                             batch.append(message)
-                            if message.id:
-                                cursor = message.id
                             if len(batch) >= BATCH_MAX:
+                                cursor = _last_id(batch, cursor)
                                 yield Batch(tuple(batch))
                                 batch = []
+                        # (If this raises SubscriptionClosed, the cursor has not passed the batch
+                        # held here: the resubscription replays it.)
                         message = await subscription.get(timeout=0)
                     if batch:
+                        cursor = _last_id(batch, cursor)
                         yield Batch(tuple(batch))
         except SubscriptionClosed:
             if hub.closing:
@@ -163,3 +166,8 @@ async def follow(
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+
+def _last_id(batch: list[HubMessage], cursor: str | None) -> str | None:
+    """The cursor once ``batch`` is handed on: its last stream id."""
+    return next((m.id for m in reversed(batch) if m.id), cursor)
