@@ -3,7 +3,8 @@ import reflex as rx
 from medupload.settings import Settings
 
 # Reflex also reads REFLEX_* environment variables: REFLEX_REDIS_URL switches its state manager
-# to Redis, which several backend workers need (see README).
+# to Redis, which several server processes need: `WEB_WORKERS=N make run` sets it from
+# MEDUPLOAD_REDIS_URL (scripts/run.sh, docs/deploy.md).
 config = rx.Config(
     app_name="medupload",
     telemetry_enabled=False,

@@ -276,6 +276,8 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
                       xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
     else:
         result = {"received": 0}
+    if os.environ.get("BENCH_RAW_LATENCIES"):  # merged over several client processes
+        result.update(lat=latencies, fan=fanout)
     if diag is not None:
         result.update({f"client_{k}": v for k, v in diag.summary().items()})
         if slow_at:
@@ -367,6 +369,70 @@ def wait_http(port: int) -> None:
     raise TimeoutError("server did not start")
 
 
+class ClientGroup:
+    """The client processes as one: summed readiness and CPU, merged latencies."""
+
+    def __init__(self, procs: list[subprocess.Popen[str]]) -> None:
+        import psutil
+
+        self.procs = procs
+        self.ps = [psutil.Process(p.pid) for p in procs]
+
+    def cpu_times(self) -> Any:
+        from types import SimpleNamespace
+
+        times = [p.cpu_times() for p in self.ps]
+        return SimpleNamespace(user=sum(t.user for t in times), system=sum(t.system for t in times))
+
+    def ready(self) -> dict[str, int]:
+        lines = [json.loads(p.stdout.readline()) for p in self.procs]  # type: ignore[union-attr]
+        return {"ready": sum(r["ready"] for r in lines), "failed": sum(r["failed"] for r in lines)}
+
+    def stop(self) -> dict[str, Any]:
+        for p in self.procs:
+            p.stdin.write("stop\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        results = [json.loads(p.stdout.readline()) for p in self.procs]  # type: ignore[union-attr]
+        for p in self.procs:
+            p.wait(30)
+        if len(results) == 1:
+            return results[0]
+        latencies = sorted(x for r in results for x in r.pop("lat", []))
+        fanout = sorted(x for r in results for x in r.pop("fan", []))
+        merged: dict[str, Any] = {"received": sum(r["received"] for r in results)}
+        if latencies:
+            merged.update(p50_ms=1000 * latencies[len(latencies) // 2],
+                          p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+                          max_ms=1000 * latencies[-1], mean_ms=1000 * statistics.fmean(latencies),
+                          xadd_p50_ms=1000 * fanout[len(fanout) // 2],
+                          xadd_p99_ms=1000 * fanout[min(len(fanout) - 1, int(len(fanout) * 0.99))])
+        return merged
+
+
+def served_gc_pauses(port: int) -> dict[str, float]:
+    """Full (gen-2) collections in the served app's processes since they started (GET /metrics)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    out = {"gc2_count": 0.0, "gc2_seconds": 0.0, "gc2_over_250ms": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != "medupload_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("generation") != "2":
+                continue
+            if sample.name.endswith("_count"):
+                out["gc2_count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                out["gc2_seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels.get("le") == "0.25":
+                out["gc2_over_250ms"] = -sample.value
+    out["gc2_over_250ms"] += out["gc2_count"]
+    return out
+
+
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
              patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
     import urllib.request
@@ -376,8 +442,20 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
     redis_client.flushdb()
     port = free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
-                               str(args.backpressure)], env=env, cwd=ROOT)
+    if args.server == "served":
+        # The served app as `make run` starts it (python -m medupload.serve: Reflex app, Granian,
+        # WEB_WORKERS processes on one port; the frontend build is mounted if there is one).
+        metrics_dir = tempfile.mkdtemp(prefix="medupload-bench-metrics-")
+        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"],
+                      "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+                      "MEDUPLOAD_GC_FREEZE": "false" if args.no_gc_freeze else "true"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
+             str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
+            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
+                                   str(args.backpressure)], env=env, cwd=ROOT)
     try:
         wait_http(port)
         if args.gc_freeze == "startup":
@@ -385,14 +463,18 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         proc = ProcTree(server.pid)
         time.sleep(0.5)
         rss_before = proc.rss()
-        clients = subprocess.Popen(
-            [*me, "_clients", str(port), str(args.clients), token, ",".join(patients),
+        # One client process per 10,000 connections at most (its open-file limit): K processes,
+        # each with its own patients, so each event still reaches --per-patient connections.
+        k = args.client_processes
+        client_env = {**env, "BENCH_RAW_LATENCIES": "1"} if k > 1 else env
+        procs = [subprocess.Popen(
+            [*me, "_clients", str(port), str(args.clients // k), token, ",".join(patients[i::k]),
              str(args.connect_timeout)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert clients.stdout is not None and clients.stdin is not None
-        client_proc, redis_proc = psutil.Process(clients.pid), psutil.Process(redis_pid)
+            env=client_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(k)]
+        clients = ClientGroup(procs)
+        client_proc, redis_proc = clients, psutil.Process(redis_pid)
         t0 = time.monotonic()
-        ready = json.loads(clients.stdout.readline())
+        ready = clients.ready()
         connect_seconds = time.monotonic() - t0
         print(f"[bench] {mode}: {ready['ready']} connected in {connect_seconds:.0f} s; "
               f"idle for {args.idle_seconds:.0f} s, then the emitter", file=sys.stderr, flush=True)
@@ -420,10 +502,9 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
                         if k != "at"} if args.diag else {})
         time.sleep(1.0)  # let the last events arrive
-        clients.stdin.write("stop\n")
-        clients.stdin.flush()
-        result = json.loads(clients.stdout.readline())
-        clients.wait(30)
+        result = clients.stop()
+        if args.server == "served":
+            result.update(served_gc_pauses(port))
     finally:
         server.terminate()
         server.wait(30)
@@ -459,6 +540,8 @@ def orchestrate(args: argparse.Namespace) -> None:
            "MEDUPLOAD_STORAGE_DIR": str(work / "uploads"),
            "MEDUPLOAD_SECRET_KEY": secrets.token_urlsafe(32),
            "MEDUPLOAD_STREAM_MAX_SECONDS": "3600",
+           # Every watcher uses the one staff token: lift the per-account stream cap for the bench.
+           "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": "100000",
            "PYTHONPATH": str(ROOT)}
     if args.diag:
         env["BENCH_DIAG"] = str(work / "server-diag.json")
@@ -520,7 +603,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
             "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
-            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms"]
+            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
+            "gc2_seconds", "gc2_over_250ms"]
     keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
@@ -561,8 +645,13 @@ def main() -> None:
                              "connect or once they all are")
     parser.add_argument("--diag", action="store_true",
                         help="also measure event-loop lag and GC pauses in the server and client processes")
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
-                        help="granian: one ASGI worker configured as Reflex's production backend")
+    parser.add_argument("--server", choices=["uvicorn", "granian", "served"], default="uvicorn",
+                        help="granian: one ASGI worker configured as Reflex's production backend; "
+                             "served: the whole app as make run serves it (python -m medupload.serve)")
+    parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
+    parser.add_argument("--client-processes", type=int, default=1,
+                        help="client processes sharing --clients (each holds at most ~19,000 sockets)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,

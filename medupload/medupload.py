@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -11,11 +12,13 @@ import reflex as rx
 from fastapi import FastAPI
 from reflex.utils.prerequisites import get_states_dir
 
+from medupload import gctune, shutdown
 from medupload.api import API_PREFIX, create_api
 from medupload.api.deps import StaffDep
 from medupload.fsmodes import private_tree, restrict_process
 from medupload.pipeline import recovery
 from medupload.progress.hub import get_hub
+from medupload.settings import get_settings
 from medupload.ui import live
 from medupload.ui.pages.login import login_page
 from medupload.ui.pages.patient import patient_page
@@ -51,9 +54,13 @@ async def _lifespan() -> AsyncIterator[None]:
     # silent ones by the watchdog.
     stop = threading.Event()
     recovery.start_watchdog(stop=stop)
+    shutdown.install()  # SIGTERM: streams get ``retry`` and close, tabs reconnect to another process
+    heap = asyncio.get_running_loop().create_task(
+        gctune.keep_heap_frozen(get_settings().gc_freeze), name="gc-freeze")
     try:
         yield
     finally:
+        heap.cancel()
         stop.set()
         await get_hub().close()
 

@@ -60,9 +60,14 @@ class Settings(BaseSettings):
     # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS ends at
     # a proxy in front); requests that arrive over HTTPS get it regardless.
     secure_cookies: bool = False
+    # SSE streams one account may hold open at once, across every server process (issue 8): one
+    # misbehaving account cannot take the connection budget that health, sign-in and uploads need.
+    max_streams_per_account: int = Field(10, ge=1, le=100_000)
     # How tesseract runs (pipeline/tesseract.py): "tesserocr" loaded once per thread (fastest),
     # "cli" one subprocess per pass (a tesseract crash then costs a pass, not the worker).
     ocr_engine: Literal["tesserocr", "cli"] = "tesserocr"
+    # Server processes freeze their warm heap so full collections stay short (medupload.gctune).
+    gc_freeze: bool = True
 
     @field_validator("database_url")
     @classmethod

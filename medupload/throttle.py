@@ -24,6 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session
 
 from medupload.auth import AuthError, authenticate
+from medupload.metrics import LOGIN_THROTTLED
 from medupload.models import User
 from medupload.settings import get_settings
 
@@ -90,6 +91,7 @@ def _count(limiter: MovingWindowRateLimiter, limits: _Limits, username: str, add
     for item, identifier in ((limits.address, address), (limits.account, _account_id(username))):
         retry_after = _hit(limiter, item, identifier)
         if retry_after is not None:
+            LOGIN_THROTTLED.inc()
             raise Throttled(retry_after)
 
 

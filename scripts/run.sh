@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: set up what is missing, make sure Redis answers, migrate, seed the demo accounts
-# (embedded set-up only), then serve page, events and /api/v1 on one port. Ctrl-C stops it all.
+# (embedded set-up only), then serve page, events and /api/v1 on one port from WEB_WORKERS server
+# processes (default 1; python -m medupload.serve, see docs/deploy.md). Ctrl-C stops it all.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$ROOT/scripts/ensure-redis.sh"
@@ -10,6 +11,27 @@ port=${PORT:-3000}
 [[ "$port" =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$port'"
 # Loopback by default: the demo accounts have printed passwords. HOST=0.0.0.0 opens it up.
 host=${HOST:-127.0.0.1}
+workers=${WEB_WORKERS:-1}
+[[ "$workers" =~ ^[1-9][0-9]*$ ]] || die "WEB_WORKERS must be a positive number, got '$workers'"
+export WEB_WORKERS=$workers
+if (( workers > 1 )); then
+    # Several processes share page state through Reflex's Redis state manager (and its token
+    # manager, so a tab's socket is known to every process).
+    export REFLEX_REDIS_URL=${REFLEX_REDIS_URL:-${MEDUPLOAD_REDIS_URL:-redis://127.0.0.1:6379/0}}
+fi
+# Metrics of all the server processes (and of workers started with the same variable) are summed
+# at each scrape of GET /metrics: prometheus-client's multiprocess mode, fresh files per run.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$ROOT/data/metrics}
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+# Every open stream or tab socket is a file descriptor: up to the hard limit (docs/deploy.md).
+hard=$(ulimit -Hn)
+if [[ "$hard" == unlimited ]]; then hard=1048576; fi
+ulimit -n "$hard" 2>/dev/null || true
+backpressure=${WEB_BACKPRESSURE:-12000}
+if (( $(ulimit -n) < backpressure + 256 )); then
+    say "Open-file limit $(ulimit -n) is below WEB_BACKPRESSURE ($backpressure) + 256: raise the hard limit (docs/deploy.md)"
+fi
 
 "$ROOT/scripts/setup.sh"
 
@@ -38,8 +60,8 @@ if [[ -z "${MEDUPLOAD_DATABASE_URL:-}" ]]; then
     printf '%s\n' "$logins"
 fi
 
-say "Starting MedUpload on port $port (builds the frontend first)"
-reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --backend-host "$host" &
+say "Starting MedUpload on port $port with $workers server process(es) (builds the frontend first)"
+python -m medupload.serve --host "$host" --port "$port" --workers "$workers" &
 app_pid=$!
 
 # Say so once the app answers (the build output above is long); the logins again for convenience.

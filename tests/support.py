@@ -121,14 +121,15 @@ class LiveServer:
         self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
 
     async def _main(self) -> None:
-        from medupload.progress.hub import _hubs, get_hub
+        from medupload.progress.hub import current_hub
 
         self.loop = asyncio.get_running_loop()
         try:
             await self.server.serve()
         finally:
-            if self.loop in _hubs:
-                await get_hub().close()
+            hub = current_hub()
+            if hub is not None:
+                await hub.close()
 
     def start(self) -> LiveServer:
         from medupload import redis_client

@@ -225,3 +225,37 @@ async def test_replay_failing_again_and_again_falls_back_to_polling(
     async with hub.subscribe(patient, "0-0") as sub:
         (message,) = await take(sub, 1, kinds=("redis_down",), timeout=20)
     assert message.kind == "redis_down"
+
+
+async def test_close_ends_every_subscription_and_wakes_waiting_readers(patient: str) -> None:
+    hub = Hub()
+    ended: list[str] = []
+
+    async def reader(patient_id: str | None) -> None:
+        async with hub.subscribe(patient_id) as subscription:
+            async for _ in subscription:
+                pass
+        ended.append(str(patient_id))
+
+    readers = [asyncio.create_task(reader(patient)), asyncio.create_task(reader(None))]
+    async with asyncio.timeout(10):
+        while hub.subscriber_count < 2 or not hub.connected:
+            await asyncio.sleep(0.01)
+    await hub.close()
+    async with asyncio.timeout(5):  # blocked in get(): close() wakes them and iteration ends
+        await asyncio.gather(*readers)
+    assert sorted(ended) == sorted([patient, "None"])
+    assert hub.subscriber_count == 0 and hub.closing
+
+
+async def test_current_hub_and_stats_do_not_create_a_hub() -> None:
+    from medupload.progress.hub import current_hub, get_hub, hub_stats
+
+    assert current_hub() is None
+    assert hub_stats() == {"subscribers": 0, "connected": False}
+    hub = get_hub()
+    try:
+        assert current_hub() is hub
+    finally:
+        await hub.close()
+    assert current_hub() is None

@@ -1,4 +1,4 @@
-"""``ui.live.follow``, the loop both pages run per tab, against the real hub and Redis."""
+"""``progress.follow`` (the one follow loop) and ``ui.live`` (per tab), against the real hub and Redis."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from support import make_document, make_patient
+from support import make_document, make_patient, reset_caches
 
 from medupload.progress import tracing
 from medupload.progress.emitter import emit_progress_async
+from medupload.progress.follow import DRAIN_RETRY_MS, Batch, Connection, Draining, Refresh, Tick, follow
 from medupload.progress.hub import HubMessage, get_hub
 from medupload.progress.stages import Stage
 from medupload.ui import live
@@ -97,3 +98,83 @@ async def test_follow_ends_by_itself_once_another_task_owns_the_tab(patient: str
         finally:
             owner.cancel()
             live._followers.pop("tab-c", None)
+
+
+async def test_replay_comes_as_one_batch_in_stream_order(patient: str, closing_hub: None) -> None:
+    """A page load applies a long history in one push, not one per past event."""
+    document_id = make_document(patient)
+    for stage, code in ((Stage.OCR_STARTED, "ocr.started"), (Stage.OCR_COMPLETE, "ocr.done"),
+                        (Stage.ANALYSIS_STARTED, "analysis.started")):
+        await emit_progress_async(document_id, stage, code, numbers={"pages": 1})
+    items = follow(patient, None)
+    async with contextlib.aclosing(items):
+        assert await anext(items) == Refresh(full=True)
+        assert await anext(items) == Connection("live")
+        batch = await anext(items)
+    assert isinstance(batch, Batch)
+    progress = [m.data["seq"] for m in batch.messages if m.kind == "progress"]
+    assert progress == sorted(progress) and len(progress) >= 3
+    assert [m.kind for m in batch.messages].count("document_update") >= 1
+
+
+async def test_still_allowed_false_ends_the_loop_at_the_next_tick(patient: str, closing_hub: None) -> None:
+    allowed = True
+    checks = 0
+
+    async def still_allowed() -> bool:
+        nonlocal checks
+        checks += 1
+        return allowed
+
+    items = follow(patient, None, still_allowed=still_allowed, tick_seconds=0.1, snapshot_taken=True)
+    async with contextlib.aclosing(items):
+        assert await anext(items) == Connection("live")
+        assert await anext(items) == Tick()
+        allowed = False  # e.g. the account was disabled
+        async with asyncio.timeout(2):
+            rest = [item async for item in items]
+    assert rest == [] and checks == 2
+    assert get_hub().subscriber_count == 0
+
+
+async def test_max_seconds_ends_the_loop(patient: str, closing_hub: None) -> None:
+    items = follow(patient, None, tick_seconds=10, max_seconds=0.3)
+    async with contextlib.aclosing(items), asyncio.timeout(3):
+        got = [item async for item in items]
+    assert got == [Refresh(full=True), Connection("live")]
+
+
+async def test_closing_the_hub_ends_followers_with_a_jittered_retry(patient: str) -> None:
+    """A process shutting down (shutdown.drain closes the hub) sends its clients elsewhere."""
+    hub = get_hub()
+    items = follow(patient, None, tick_seconds=10)
+    async with contextlib.aclosing(items):
+        assert await anext(items) == Refresh(full=True)
+        assert await anext(items) == Connection("live")
+        rest = asyncio.ensure_future(anext(items, None))
+        await asyncio.sleep(0.1)
+        await hub.close()
+        async with asyncio.timeout(3):
+            last = await rest
+            assert isinstance(last, Draining) and DRAIN_RETRY_MS[0] <= last.retry_ms <= DRAIN_RETRY_MS[1]
+            assert await anext(items, None) is None
+
+
+async def test_sse_frames_end_when_still_allowed_says_no(patient: str, closing_hub: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream renders the same loop: a revoked session's stream closes at its heartbeat."""
+    from medupload.api.stream import _events
+    from medupload.records import list_documents
+
+    monkeypatch.setenv("MEDUPLOAD_HEARTBEAT_SECONDS", "0.1")
+    reset_caches()
+    answers = iter([True, False])
+
+    async def still_allowed() -> bool:
+        return next(answers)
+
+    frames = _events(patient, None, list_documents(patient), still_allowed)
+    async with contextlib.aclosing(frames), asyncio.timeout(5):
+        got = [frame async for frame in frames]
+    kinds = [f.split("\n", 1)[0] for f in got]
+    assert kinds == ["retry: 3000", "event: snapshot", "event: heartbeat"]

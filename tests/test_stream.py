@@ -343,3 +343,84 @@ async def wait_for_state(server: LiveServer, read: Callable[[], tuple[int, int]]
         await asyncio.sleep(0.05)
         value = server.call(read)
     return value
+
+
+async def test_a_later_message_kind_is_passed_on_with_its_id(start_server: Callable[..., LiveServer],
+                                                             patient: tuple[str, dict[str, str]]) -> None:
+    """A kind added later (e.g. ``requirements_update``) reaches SSE clients without a stream change."""
+    from medupload.progress.wire import EMIT_SCRIPT, emit_args
+
+    server = start_server()
+    patient_id, headers = patient
+    got = []
+    async with httpx.AsyncClient(timeout=15) as client, client.stream(
+            "GET", url(server, patient_id), headers=headers) as response:
+        events = sse(response)
+        assert [(await anext(events)).event, (await anext(events)).event] == ["retry", "snapshot"]
+        key = stream_name(patient_id)
+        sync_redis().eval(EMIT_SCRIPT, 2, key, key,
+                          *emit_args([("requirements_update", '{"requirement_id":"hba1c"}')], 3600))
+        async with asyncio.timeout(15):
+            async for event in events:
+                if event.event != "heartbeat":
+                    got.append(event)
+                    break
+    assert got[0].event == "requirements_update" and got[0].json() == {"requirement_id": "hba1c"}
+    assert got[0].id == sync_redis().xrange(stream_name(patient_id))[-1][0]
+
+
+async def test_streams_per_account_are_capped_across_servers(start_server: Callable[..., LiveServer],
+                                                             patient: tuple[str, dict[str, str]]) -> None:
+    """One account cannot hold more than MAX_STREAMS_PER_ACCOUNT streams, counted in Redis across
+    server processes; past it 429 stream.too_many, while health still answers; a closed stream
+    gives its slot back."""
+    first = start_server(max_streams_per_account=3)
+    second = LiveServer()  # another server on the same Redis (and settings)
+    second.start()
+    patient_id, headers = patient
+    try:
+        async with httpx.AsyncClient(timeout=15) as client, contextlib.AsyncExitStack() as open_streams:
+            for server in (first, second, first):
+                response = await open_streams.enter_async_context(
+                    client.stream("GET", url(server, patient_id), headers=headers))
+                assert response.status_code == 200
+            for server in (first, second):
+                refused = await client.get(url(server, patient_id), headers=headers)
+                assert refused.status_code == 429
+                assert refused.json()["error"]["code"] == "stream.too_many"
+                assert "3 live streams" in refused.json()["error"]["message"]
+                assert (await client.get(f"{server.base}/api/v1/health")).status_code == 200
+            # Staff (another account) are not affected by the patient's streams.
+            staff_token, _ = create_access_token(make_user("staff", None))
+            async with client.stream("GET", url(second, patient_id),
+                                     headers={"Authorization": f"Bearer {staff_token}"}) as staff:
+                assert staff.status_code == 200
+        # All three closed: their slots are back (the release runs as each stream ends).
+        async with httpx.AsyncClient(timeout=15) as client:
+            for _ in range(50):
+                async with client.stream("GET", url(second, patient_id), headers=headers) as again:
+                    if again.status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            assert again.status_code == 200
+    finally:
+        second.stop()
+
+
+async def test_stream_slot_of_a_dead_process_lapses(fresh_db: str) -> None:
+    """A slot nobody renews (its process died) stops counting after its lease."""
+    from medupload.api import stream_slots
+
+    reset_caches()
+    key = get_settings().redis_key("stream_slots:u_dead")
+    client = aioredis.from_url(get_settings().redis_url)
+    try:
+        cap = get_settings().max_streams_per_account
+        await client.zadd(key, {f"gone{n}": time.time() - 1 for n in range(cap)})  # lapsed leases
+        slot = await stream_slots.acquire("u_dead")
+        assert slot.in_redis and await client.zcard(key) == 1
+        await stream_slots.release(slot)
+        assert await client.zcard(key) == 0
+    finally:
+        await client.delete(key)
+        await client.aclose()

@@ -16,6 +16,7 @@ from medupload import auth, redis_client, sessions, throttle
 from medupload.__main__ import add_user
 from medupload.api import create_api
 from medupload.db import get_engine
+from medupload.metrics import LOGIN_THROTTLED
 from medupload.settings import get_settings
 
 PASSWORD = "alice-password"
@@ -62,12 +63,14 @@ async def _try(client: httpx.AsyncClient, username: str, password: str) -> httpx
 
 
 async def test_burst_of_wrong_passwords_is_throttled_then_the_user_gets_in(api: httpx.AsyncClient) -> None:
+    throttled_before = LOGIN_THROTTLED._value.get()
     responses = [await _try(api, "alice", f"guess-{n}") for n in range(40)]
     statuses = [r.status_code for r in responses]
     first_429 = statuses.index(429) + 1
     print(f"\nguesses until 429: the {first_429}th of 40 "
           f"({statuses.count(401)} x 401, {statuses.count(429)} x 429)")
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 35  # 429 from the 6th
+    assert LOGIN_THROTTLED._value.get() - throttled_before == 35  # the /metrics counter
     throttled = responses[5]
     body = throttled.json()["error"]
     assert body["code"] == "auth.throttled"

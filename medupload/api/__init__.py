@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from medupload.api import auth_routes, documents, health, stream
+from medupload.api import auth_routes, documents, health, metrics, stream
 from medupload.api.docs import install_docs
 from medupload.api.errors import install_error_handlers
 
@@ -25,4 +25,5 @@ def create_api() -> FastAPI:
     for router in (health.router, auth_routes.router, stream.router, documents.router):
         v1.include_router(router)
     api.include_router(v1)
+    api.include_router(metrics.router)  # GET /metrics, outside /api/v1 as Prometheus expects
     return api

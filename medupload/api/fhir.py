@@ -62,9 +62,11 @@ def document_reference(document: DocumentOut, sha1_base64: str | None) -> dict[s
         attachment["creation"] = document.document_date
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
-        "id": document.id,
+        # FHIR ids allow [A-Za-z0-9-.] only: ours (d_<hex>) with "-"; our own id is an identifier.
+        "id": document.id.replace("_", "-"),
         "meta": {"lastUpdated": _instant(document.updated_at)},
-        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:sha256:{document.sha256}"}],
+        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:sha256:{document.sha256}"},
+                       {"system": "urn:medupload:document", "value": document.id}],
         "status": "current",
         "docStatus": docstatus,
         "type": type_,

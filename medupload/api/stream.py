@@ -1,16 +1,18 @@
 """SSE: ``GET /api/v1/patients/{patient_id}/documents/stream`` (DESIGN.md, "SSE API").
 
-retry + snapshot (from the DB), then replay after Last-Event-ID (``reset`` first if the cursor
-is too old), then live ``progress`` / ``document_update`` / ``done`` from the process's hub,
-``heartbeat`` every HEARTBEAT_SECONDS, closing after STREAM_MAX_SECONDS. While the hub reports
-Redis down, the stream polls the DB every DB_POLL_SECONDS and still sends ``document_update``
-and ``done``. A plain StreamingResponse is enough: Starlette cancels the generator as soon as
-the client disconnects, which leaves the ``async with`` and unsubscribes.
+retry + snapshot (from the DB), then what ``progress.follow`` yields, rendered as frames: replay
+after Last-Event-ID (``reset`` first if the cursor is too old), live ``progress`` /
+``document_update`` / ``done`` from the process's hub, ``heartbeat`` every HEARTBEAT_SECONDS
+(each after the ``still_allowed`` check), closing after STREAM_MAX_SECONDS. While the hub
+reports Redis down, the stream polls the DB every DB_POLL_SECONDS and still sends
+``document_update`` and ``done``. A plain StreamingResponse is enough: Starlette cancels the
+generator as soon as the client disconnects, which closes the follow loop and unsubscribes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,11 +20,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from prometheus_client import Gauge
 from redis.exceptions import RedisError
 
 from medupload import records
 from medupload.api.deps import TokenDep, verified_principal
 from medupload.api.errors import ApiError
+from medupload.api.stream_slots import StreamSlot, TooManyStreams, acquire, held
 from medupload.auth import (
     STREAM_TICKET_SECONDS,
     AuthError,
@@ -30,7 +34,9 @@ from medupload.auth import (
     issue_stream_ticket,
     redeem_stream_ticket,
 )
-from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
+from medupload.metrics import OPEN_STREAMS
+from medupload.progress.follow import Batch, Draining, Refresh, Tick, follow
+from medupload.progress.hub import HubMessage
 from medupload.progress.stages import TERMINAL_STATUSES
 from medupload.redis_client import async_redis
 from medupload.schemas import DocumentOut
@@ -63,8 +69,13 @@ async def document_stream(
         raise ApiError(404, "not_found")
     cursor = request.headers.get("last-event-id") or last_event_id
     renew_ticket = token is None  # opened with a ticket: it is spent, hand out the next one
+    try:
+        # One account cannot hold the process's whole connection budget (issue 8).
+        slot = await acquire(principal.user_id)
+    except TooManyStreams:
+        raise ApiError(429, "stream.too_many", cap=get_settings().max_streams_per_account) from None
     return StreamingResponse(
-        _events(patient_id, (cursor or "")[:64] or None, documents, principal, renew_ticket),
+        _events(patient_id, (cursor or "")[:64] or None, documents, principal, slot, renew_ticket),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )
 
@@ -130,7 +141,7 @@ async def _ticket_frame(principal: Principal, patient_id: str) -> str:
 
 
 async def _events(patient_id: str, cursor: str | None, documents: list[DocumentOut],
-                  principal: Principal, renew_ticket: bool = False) -> AsyncIterator[str]:
+                  principal: Principal, slot: StreamSlot, renew_ticket: bool = False) -> AsyncIterator[str]:
     settings = get_settings()
     told = _Told(documents)
     yield f"retry: {RETRY_MS}\n\n"
@@ -138,52 +149,55 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
     if renew_ticket:
         yield await _ticket_frame(principal, patient_id)
 
-    now = time.monotonic()
-    deadline = now + settings.stream_max_seconds
-    next_heartbeat = now + settings.heartbeat_seconds
-    next_poll: float | None = None  # set while Redis is down
-    next_session_check = now + settings.session_check_seconds
-    next_ticket = now + TICKET_RENEW_SECONDS if renew_ticket else deadline
-    async with get_hub().subscribe(patient_id, cursor) as subscription:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                if renew_ticket:
+    async def still_allowed() -> bool:
+        # Signed out or disabled since the stream opened: end it (issue 8, within 5 s).
+        return await principal_active(principal)
+
+    # Ticks come every SESSION_CHECK_SECONDS (each after the revocation check); heartbeats and
+    # ticket renewals go out on their own cadence from those ticks.
+    started = time.monotonic()
+    next_heartbeat = started + settings.heartbeat_seconds
+    next_ticket = started + TICKET_RENEW_SECONDS
+    items = follow(patient_id, cursor, still_allowed=still_allowed,
+                   tick_seconds=min(settings.heartbeat_seconds, settings.session_check_seconds),
+                   max_seconds=settings.stream_max_seconds, snapshot_taken=True)
+    async with held(slot), contextlib.aclosing(items), _counted(OPEN_STREAMS):
+        async for item in items:
+            if isinstance(item, Batch):
+                frames = [frame for message in item.messages if (frame := _hub_frame(message, told))]
+                if frames:
+                    yield "".join(frames)  # one write for a replay, not one per event
+            elif isinstance(item, Tick):
+                now = time.monotonic()
+                await slot.renew()
+                if renew_ticket and now >= next_ticket:
+                    next_ticket = now + TICKET_RENEW_SECONDS
                     yield await _ticket_frame(principal, patient_id)
-                return  # EventSource reconnects with Last-Event-ID and loses nothing
-            if now >= next_ticket:
-                next_ticket = now + TICKET_RENEW_SECONDS
-                yield await _ticket_frame(principal, patient_id)
-            if now >= next_session_check:
-                # Signed out or disabled since the stream opened: end it (issue 8, within 5 s).
-                next_session_check = now + settings.session_check_seconds
-                if not await principal_active(principal):
-                    return
-            if now >= next_heartbeat:
-                next_heartbeat = now + settings.heartbeat_seconds
-                yield _frame("heartbeat", "{}")
-            if next_poll is not None and now >= next_poll:
-                next_poll = now + settings.db_poll_seconds
-                for frame in await _poll(patient_id, told):
-                    yield frame
-            wake = min(deadline, next_heartbeat, next_session_check, next_ticket,
-                       next_poll if next_poll is not None else deadline)
-            try:
-                message = await subscription.get(timeout=max(0.0, wake - time.monotonic()))
-            except SubscriptionClosed:
-                return  # fell too far behind: the client reconnects from its last id
-            if message is None:
-                continue
-            if message.kind == "redis_down":
-                next_poll = time.monotonic()
-            elif message.kind == "redis_up":
-                next_poll = None
-                for frame in await _poll(patient_id, told):  # changes since the last poll
-                    yield frame
-            else:
-                frame = _hub_frame(message, told)
-                if frame is not None:
-                    yield frame
+                if now >= next_heartbeat:
+                    next_heartbeat = now + settings.heartbeat_seconds
+                    yield _frame("heartbeat", "{}")
+            elif isinstance(item, Refresh):
+                frames = await _poll(patient_id, told)  # changes since the client was last told
+                if frames:
+                    yield "".join(frames)
+            elif isinstance(item, Draining):
+                if renew_ticket:  # the client comes back to another process: it needs a ticket
+                    yield await _ticket_frame(principal, patient_id)
+                yield f"retry: {item.retry_ms}\n\n"  # this process is stopping: come back elsewhere
+                return
+    # Ended: max duration (EventSource reconnects with Last-Event-ID and loses nothing), or
+    # still_allowed() said no. Only the first gets a ticket to come back with.
+    if renew_ticket and time.monotonic() - started >= settings.stream_max_seconds:
+        yield await _ticket_frame(principal, patient_id)
+
+
+@contextlib.asynccontextmanager
+async def _counted(gauge: Gauge) -> AsyncIterator[None]:
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 def _hub_frame(message: HubMessage, told: _Told) -> str | None:
@@ -199,6 +213,8 @@ def _hub_frame(message: HubMessage, told: _Told) -> str | None:
         return _frame("done", message.raw, message.id)
     if message.kind == "reset":
         return _frame("reset", message.raw)
+    if message.id is not None:
+        return _frame(message.kind, message.raw, message.id)  # a later kind (requirements_update)
     return None
 
 

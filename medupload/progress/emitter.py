@@ -1,8 +1,8 @@
 """``emit_progress()``: the one way a pipeline step reports progress.
 
 One DB transaction (sequence number, event row, document stage/status), then one Redis round
-trip (a Lua script: XADD the event — plus ``document_update``/``done`` entries when the status
-changed — EXPIRE, PUBLISH), then one Langfuse span. Redis and Langfuse failures are logged
+trip (``progress.wire.EMIT_SCRIPT``: XADD the event — plus ``document_update``/``done`` entries
+when the status changed — EXPIRE, PUBLISH), then one Langfuse span. Redis and Langfuse failures are logged
 (rate-limited, without PHI) and swallowed: progress reporting never breaks the pipeline. DB
 errors propagate, because the durable record is the source of truth.
 """
@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from medupload.db import session_scope
+from medupload.metrics import EMIT_FAILURES
 from medupload.models import Document, ProgressEventRow
 from medupload.progress.stages import (
     STAGE_FRACTIONS,
@@ -31,31 +32,16 @@ from medupload.progress.stages import (
     Stage,
     message,
 )
+from medupload.progress.wire import EMIT_SCRIPT, STREAM_MAXLEN, emit_args, stream_name
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-STREAM_MAXLEN = 1000
+# stream_name and STREAM_MAXLEN live in progress.wire (the Redis format); kept importable here.
+__all__ = ["STREAM_MAXLEN", "TERMINAL_STATUSES", "emit_progress", "emit_progress_async", "status_for",
+           "stream_name"]
 
-# KEYS[1] = stream, KEYS[2] = channel; ARGV = maxlen, ttl, then (kind, data) pairs.
-# Running XADD and PUBLISH in one script keeps the published order identical to the stream
-# order, and lets the PUBLISH carry the stream ids, so live listeners never read the stream.
-_LUA_EMIT = """
-local parts = {}
-for i = 3, #ARGV, 2 do
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[i], 'data', ARGV[i + 1])
-  parts[#parts + 1] = '["' .. id .. '","' .. ARGV[i] .. '",' .. ARGV[i + 1] .. ']'
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], '[' .. table.concat(parts, ',') .. ']')
-return #parts
-"""
-
-
-def stream_name(patient_id: str) -> str:
-    """The per-patient stream key, which is also the pub/sub channel (both prefixed)."""
-    return get_settings().redis_key(f"doc_progress:{patient_id}")
 
 
 def status_for(stage: Stage) -> DocumentStatus:
@@ -77,6 +63,7 @@ class _RateLimitedWarning:
         self._lock = threading.Lock()
 
     def __call__(self, kind: str, exc: BaseException) -> None:
+        EMIT_FAILURES.labels(kind).inc()
         now = time.monotonic()
         with self._lock:
             if now - self._last.get(kind, -1e9) < self.interval:
@@ -174,13 +161,9 @@ def emit_progress(
 
 
 def _publish(patient_id: str, entries: list[tuple[str, str]]) -> None:
-    settings = get_settings()
     key = stream_name(patient_id)
-    argv: list[Any] = [STREAM_MAXLEN, settings.event_ttl_seconds]
-    for kind, data in entries:
-        argv.extend((kind, data))
     try:
-        _script()(keys=[key, key], args=argv)
+        _script()(keys=[key, key], args=emit_args(entries, get_settings().event_ttl_seconds))
     except Exception as exc:
         _warn("redis", exc)
 
@@ -194,7 +177,7 @@ def _script() -> Any:
     script = _script_cache.get(id(client))
     if script is None:
         _script_cache.clear()
-        script = _script_cache[id(client)] = client.register_script(_LUA_EMIT)
+        script = _script_cache[id(client)] = client.register_script(EMIT_SCRIPT)
     return script
 
 

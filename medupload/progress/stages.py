@@ -109,6 +109,7 @@ MESSAGES: dict[str, str] = {
     # sessions (issue 8)
     "auth.revoked": "You have been signed out. Sign in again.",
     "auth.throttled": "Too many sign-in attempts. Try again in {seconds} second{seconds_s}.",
+    "stream.too_many": "This account already has {cap} live streams open. Close one and try again.",
 }
 
 

@@ -1,30 +1,28 @@
-"""The one live-follow task per connected browser tab, and what it follows.
+"""The one live-follow task per connected browser tab, rendered from ``progress.follow``.
 
 Each tab's background task registers here under its Reflex client token. A newer task for
 the same token (the page reconnected and ran its on_load again) cancels the older one, and
 every task ends when its tab's socket is gone, so no task or hub subscription outlives its
 client. ``counts()`` is exposed (staff only) so tests can observe exactly that.
 
-``follow()`` is the loop both pages share: hub messages in, plus when to re-read the database
-(after subscribing, while Redis is down, when it returns) and the connection state to show.
+``follow_batches()`` is ``progress.follow.follow`` for a tab (the patient page applies each
+batch in one state push); ``follow()`` yields the batch's messages one by one (staff page).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-from reflex_base.registry import RegistrationContext
+from medupload.progress.follow import Batch, Connection, Draining, Refresh, StillAllowed, Tick, always_allowed
+from medupload.progress.follow import FollowItem as BatchItem
+from medupload.progress.follow import follow as follow_progress
+from medupload.progress.hub import HubMessage, hub_stats
+from medupload.ui.reflex_compat import is_client_connected
 
-from medupload.progress.hub import HubMessage, SubscriptionClosed, get_hub
-from medupload.settings import get_settings
-
-log = logging.getLogger(__name__)
+__all__ = ["Batch", "Connection", "Refresh", "Tick", "claim", "counts", "follow", "follow_batches",
+           "is_current", "release"]
 
 _followers: dict[str, asyncio.Task[object]] = {}
 
@@ -51,108 +49,41 @@ def is_current(token: str) -> bool:
     return _followers.get(token) is asyncio.current_task()
 
 
-async def client_connected(token: str) -> bool:
-    """Whether the tab behind ``token`` still has a socket on this server."""
-    try:
-        app = RegistrationContext.get().app
-        namespace = app.event_namespace
-    except (LookupError, AttributeError):
-        return True  # outside a running app (unit tests): assume connected
-    if namespace is None:
-        return True
-    return await namespace._token_manager.is_token_connected(token)
-
-
 def counts() -> dict[str, int]:
     """Live followers on this process, and the hub's subscriber count on this loop."""
-    hub_subscribers = 0
-    with contextlib.suppress(RuntimeError):
-        from medupload.progress.hub import _hubs
-
-        hub = _hubs.get(asyncio.get_running_loop())
-        hub_subscribers = hub.subscriber_count if hub is not None else 0
     return {
         "followers": sum(1 for task in _followers.values() if not task.done()),
-        "hub_subscribers": hub_subscribers,
+        "hub_subscribers": int(hub_stats()["subscribers"]),
     }
-
-
-@dataclass(frozen=True)
-class Refresh:
-    """Re-read the database. ``full``: also what only a ``done`` notice would otherwise update
-    (requirements, aggregates), because messages may have been missed."""
-
-    full: bool = False
-
-
-@dataclass(frozen=True)
-class Connection:
-    state: str  # "live" | "polling"
-
-
-@dataclass(frozen=True)
-class Tick:
-    """About a second has passed: clocks on the page may move."""
 
 
 FollowItem = HubMessage | Refresh | Connection | Tick
 
 
-async def follow(token: str, patient_id: str | None, cursor: str | None = None) -> AsyncIterator[FollowItem]:
-    """Follow one patient's documents (or every patient's, ``None``) for the tab ``token``.
+async def follow_batches(token: str, patient_id: str | None, cursor: str | None = None, *,
+                         still_allowed: StillAllowed = always_allowed,
+                         snapshot_taken: bool = False) -> AsyncIterator[BatchItem]:
+    """Follow for the tab ``token`` until it is gone, a newer task took it over, or
+    ``still_allowed()`` (e.g. the session was revoked) says no."""
 
-    Yields progress/document_update/done messages from the hub, ``Refresh`` after each
-    (re)subscription — the snapshot comes after subscribing, so nothing falls in between —
-    every DB_POLL_SECONDS while Redis is down and when it is back, ``Connection`` changes and
-    ``Tick``s. Ends when the tab is gone or a newer task took over. Use it under
-    ``contextlib.aclosing`` so a cancelled consumer releases the subscription at once.
-    """
-    settings = get_settings()
-    hub = get_hub()
-    while True:
-        try:
-            async with hub.subscribe(patient_id, cursor, replay=patient_id is not None) as subscription:
-                yield Refresh(full=True)
-                polling = not hub.connected
-                yield Connection("polling" if polling else "live")
-                last_check = last_poll = time.monotonic()
-                while True:
-                    item = await subscription.get(timeout=CONNECTED_CHECK_SECONDS)
-                    now = time.monotonic()
-                    if item is None or now - last_check >= CONNECTED_CHECK_SECONDS:
-                        last_check = now
-                        if not await _still_wanted(token):
-                            return
-                        yield Tick()
-                    if item is None:
-                        if polling and now - last_poll >= settings.db_poll_seconds:
-                            last_poll = now
-                            yield Refresh()
-                        continue
-                    if item.id:
-                        cursor = item.id
-                    if item.kind == "redis_down":
-                        polling, last_poll = True, now
-                        yield Connection("polling")
-                        yield Refresh()
-                    elif item.kind == "redis_up":
-                        polling = False
-                        yield Connection("live")
-                        yield Refresh(full=True)
-                    elif item.kind == "reset":
-                        yield Refresh(full=True)
-                    else:
-                        yield item
-        except SubscriptionClosed:
-            continue  # overflowed: resubscribe from the cursor; replay and the refresh fill the gap
-        except (RedisError, OSError) as exc:
-            log.warning("live follow: hub unavailable (%s); polling the database", type(exc).__name__)
-            yield Connection("polling")
-            yield Refresh(full=True)
-            await asyncio.sleep(settings.db_poll_seconds)
-            if not await _still_wanted(token):
-                return
+    async def wanted() -> bool:
+        return is_current(token) and await is_client_connected(token) and await still_allowed()
+
+    items = follow_progress(patient_id, cursor, still_allowed=wanted, tick_seconds=CONNECTED_CHECK_SECONDS,
+                            snapshot_taken=snapshot_taken)
+    async with contextlib.aclosing(items):
+        async for item in items:
+            yield item
 
 
-async def _still_wanted(token: str) -> bool:
-    return is_current(token) and await client_connected(token)
+async def follow(token: str, patient_id: str | None, cursor: str | None = None, *,
+                 still_allowed: StillAllowed = always_allowed) -> AsyncIterator[FollowItem]:
+    """``follow_batches`` with each batch's messages yielded one by one."""
+    items = follow_batches(token, patient_id, cursor, still_allowed=still_allowed)
+    async with contextlib.aclosing(items):
+        async for item in items:
+            if isinstance(item, Batch):
+                for message in item.messages:
+                    yield message
+            elif not isinstance(item, Draining):  # the tab's socket is being closed anyway
+                yield item

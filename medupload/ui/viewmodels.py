@@ -168,6 +168,66 @@ def build_cards(documents: list[dict[str, Any]], events: list[dict[str, Any]]) -
     return [_card(doc, grouped.get(doc["id"], [])) for doc in documents]
 
 
+def build_card(doc: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> CardView:
+    """One document's card from its row and its own events."""
+    return _card(doc, [ProgressEvent.model_validate(raw) for raw in events])
+
+
+def is_known(events: Mapping[str, list[dict[str, Any]]], event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` (by document and seq) is already in the per-document map."""
+    seq = int(event["seq"])
+    return any(int(e["seq"]) == seq for e in events.get(str(event["document_id"]), ()))
+
+
+def absorb(
+    documents: dict[str, dict[str, Any]],
+    events: dict[str, list[dict[str, Any]]],
+    new_documents: Iterable[Mapping[str, Any]] = (),
+    new_events: Iterable[Mapping[str, Any]] = (),
+) -> set[str]:
+    """Merge rows (newer ``updated_at`` wins) and events (by seq) into the two maps, in place.
+
+    Returns the ids of the documents whose card may have changed: only those are rebuilt, so a
+    new event costs one card, and a replay of what is already known costs nothing.
+    """
+    changed: set[str] = set()
+    floor = datetime.min.replace(tzinfo=UTC)
+    for doc in new_documents:
+        doc_id = str(doc["id"])
+        old = documents.get(doc_id)
+        if old == doc:
+            continue
+        newer = old is None or (
+            (parse_dt(doc.get("updated_at")) or floor) >= (parse_dt(old.get("updated_at")) or floor)
+        )
+        if newer:
+            documents[doc_id] = dict(doc)
+            changed.add(doc_id)
+    for event in new_events:
+        doc_id = str(event["document_id"])
+        if is_known(events, event):
+            continue
+        current = events.setdefault(doc_id, [])
+        current.append(dict(event))
+        current.sort(key=lambda e: int(e["seq"]))
+        changed.add(doc_id)
+    return changed
+
+
+def arrange(cards: Iterable[CardView], documents: Mapping[str, Mapping[str, Any]]) -> tuple[
+        list[CardView], list[CardView]]:
+    """(cards in flight, finished cards), each newest upload first.
+
+    Two lists so that an event of a running document re-sends only the (few) cards in flight,
+    not a returning patient's whole history. In-flight cards show on top.
+    """
+    def newest_first(card: CardView) -> str:
+        return str(documents.get(card.id, {}).get("created_at", ""))
+
+    ordered = sorted((c for c in cards if c.id in documents), key=newest_first, reverse=True)
+    return [c for c in ordered if c.running], [c for c in ordered if not c.running]
+
+
 def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
     status = str(doc.get("status", DocumentStatus.RECEIVED))
     # The row goes in too: if events were lost (Redis down, an expired stream), steps() follows

@@ -42,7 +42,8 @@ def _content() -> rx.Component:
         rx.cond(
             PatientState.has_documents,
             rx.vstack(
-                rx.foreach(PatientState.cards, document_card),
+                rx.foreach(PatientState.live_cards, document_card),
+                rx.foreach(PatientState.settled_cards, document_card),
                 width="100%",
                 spacing="3",
                 custom_attrs={"data-testid": "documents"},

@@ -1,8 +1,13 @@
 """The patient's page: their documents, the live event list, uploads, retries, requirements.
 
-Everything shown is derived from two lists (document rows and progress events) through
-``viewmodels.build_cards`` -> ``progress.stages.steps()``; the follow task only appends to
-them, from the hub (snapshot, replay, live) or, while Redis is down, from the database.
+Everything shown is derived from document rows and progress events (backend-only maps, never
+sent to the browser) through ``viewmodels.build_card`` -> ``progress.stages.steps()``; the
+follow task only adds to them, from the hub (snapshot, replay, live) or, while Redis is down,
+from the database. What the browser gets is the cards, and only what changed: ``_absorb``
+rebuilds the cards of the documents that changed and assigns a card list only if it differs
+(Reflex sends a var whole whenever it is assigned). Cards in flight and finished cards are two
+lists, so a live event re-sends the few cards in flight, not a returning patient's history; a
+replay arrives as one batch and is applied in one push (nothing, if the snapshot had it all).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import reflex as rx
@@ -26,10 +31,11 @@ from medupload.ui.state.auth import HOME, AuthState
 from medupload.ui.viewmodels import (
     CardView,
     RequirementView,
-    build_cards,
+    absorb,
+    arrange,
+    build_card,
     fmt_date,
-    merge_documents,
-    merge_events,
+    is_known,
     requirement_views,
 )
 
@@ -37,12 +43,15 @@ log = logging.getLogger(__name__)
 
 UPLOAD_ID = "documents"
 _CHUNK = 1 << 20
+#: More new events than this in one batch is a catch-up (one push), not steps to show one by one.
+LIVE_STEP_PUSHES = 12
 _RESET_INPUT = "document.querySelectorAll('.mu-dropzone input[type=file]').forEach((i) => { i.value = ''; })"
 
 
 class PatientState(AuthState):
-    documents: list[dict[str, Any]] = rx.field(default_factory=list)
-    events: list[dict[str, Any]] = rx.field(default_factory=list)
+    live_cards: list[CardView] = rx.field(default_factory=list)
+    settled_cards: list[CardView] = rx.field(default_factory=list)
+    has_documents: bool = False
     requirements: list[RequirementView] = rx.field(default_factory=list)
     notices: list[dict[str, str]] = rx.field(default_factory=list)
     uploading: bool = False
@@ -51,14 +60,34 @@ class PatientState(AuthState):
     ready: bool = False
     _patient_id: str = ""
     _cursor: str = ""
+    _documents: dict[str, dict[str, Any]] = rx.field(default_factory=dict)
+    _events: dict[str, list[dict[str, Any]]] = rx.field(default_factory=dict)  # by document, seq order
 
-    @rx.var
-    def cards(self) -> list[CardView]:
-        return build_cards(self.documents, self.events)
+    def _absorb(self, documents: Iterable[Mapping[str, Any]] = (),
+                events: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Merge rows and events; re-send only the card list that changed (see the docstring)."""
+        # The raw maps (not Reflex's change-tracking proxies), re-assigned below so they persist.
+        known, history = self.get_value("_documents"), self.get_value("_events")
+        changed = absorb(known, history, documents, events)
+        if not changed:
+            return
+        self._documents, self._events = known, history
+        cards = {card.id: card for card in [*self.live_cards, *self.settled_cards]}
+        for doc_id in changed:
+            cards[doc_id] = build_card(self._documents[doc_id], self._events.get(doc_id, ())) \
+                if doc_id in self._documents else cards.get(doc_id)  # type: ignore[assignment]
+        live_cards, settled_cards = arrange([c for c in cards.values() if c is not None], self._documents)
+        if live_cards != list(self.live_cards):
+            self.live_cards = live_cards
+        if settled_cards != list(self.settled_cards):
+            self.settled_cards = settled_cards
+        if self.has_documents != bool(self._documents):
+            self.has_documents = bool(self._documents)
 
-    @rx.var
-    def has_documents(self) -> bool:
-        return len(self.documents) > 0
+    def _set_requirements(self, rows: Iterable[Any]) -> None:
+        views = requirement_views(rows)
+        if views != list(self.requirements):
+            self.requirements = views
 
     # -- page load ---------------------------------------------------------------------------
     @rx.event
@@ -68,13 +97,13 @@ class PatientState(AuthState):
             return rx.redirect("/login")
         if principal.role != "patient" or not principal.patient_id:
             return rx.redirect(HOME.get(principal.role, "/login"))
+        if self._patient_id != principal.patient_id:
+            self._documents, self._events = {}, {}
+            self.live_cards, self.settled_cards, self.has_documents = [], [], False
         self._patient_id = principal.patient_id
         docs, events = await asyncio.to_thread(data.snapshot, principal.patient_id)
-        self.documents = merge_documents([], docs)
-        self.events = merge_events([], events)
-        self.requirements = requirement_views(
-            await asyncio.to_thread(data.requirements, principal.patient_id)
-        )
+        self._absorb(docs, events)
+        self._set_requirements(await asyncio.to_thread(data.requirements, principal.patient_id))
         self.ready = True
         return PatientState.follow
 
@@ -96,40 +125,52 @@ class PatientState(AuthState):
         return None if signed_in else AuthState.session_ended
 
     async def _follow(self, token: str, patient_id: str, cursor: str | None, principal: Principal) -> bool:
-        """Follow until the tab goes (True) or its session is revoked (False)."""
-        async with contextlib.aclosing(live.follow(token, patient_id, cursor)) as items:
+        """Follow until the tab goes (True) or its session is revoked (False).
+
+        load() has just read the snapshot; the replay (whole stream, or after the cursor) covers
+        anything since, and while Redis is down the loop polls the database."""
+        revoked = False
+
+        async def still_allowed() -> bool:
+            # Signed out or disabled elsewhere: stop within a tick (issue 8).
+            nonlocal revoked
+            revoked = not await self.still_signed_in(principal)
+            return not revoked
+
+        items = live.follow_batches(token, patient_id, cursor, still_allowed=still_allowed,
+                                    snapshot_taken=True)
+        async with contextlib.aclosing(items):
             async for item in items:
                 if isinstance(item, live.Refresh):
                     await self._refresh(patient_id, requirements=item.full)
                 elif isinstance(item, live.Connection):
                     await self._set_connection(item.state)
-                elif isinstance(item, live.Tick):
-                    # Signed out or disabled elsewhere: stop within a tick (issue 8).
-                    if not await self.still_signed_in(principal):
-                        return False
-                elif item.kind == "progress":
-                    await self._apply(events=[item.data], cursor=item.id)
-                elif item.kind == "document_update":
-                    await self._apply(documents=[item.data], cursor=item.id)
-                elif item.kind == "done":
-                    await self._apply(cursor=item.id)
+                elif isinstance(item, live.Batch) and await self._apply(item):
                     await self._refresh(patient_id, requirements=True)
-        return True
+        return not revoked
 
-    async def _apply(
-        self,
-        *,
-        events: list[dict[str, Any]] | None = None,
-        documents: list[dict[str, Any]] | None = None,
-        cursor: str | None = None,
-    ) -> None:
+    async def _apply(self, batch: live.Batch) -> bool:
+        """Apply a batch; True if the checklist may have changed.
+
+        Events already shown (a replay after the snapshot) cost nothing. New events get a push
+        each, so every step is seen moving even when two arrive together, unless there are more
+        than LIVE_STEP_PUSHES of them (a catch-up after an outage): then one push for all.
+        """
+        events = [m.data for m in batch.messages if m.kind == "progress"]
+        documents = [m.data for m in batch.messages if m.kind == "document_update"]
+        cursor = next((m.id for m in reversed(batch.messages) if m.id), None)
         async with self:
-            if events:
-                self.events = merge_events(self.events, events)
-            if documents:
-                self.documents = merge_documents(self.documents, documents)
+            shown = self.get_value("_events")
+            fresh = [e for e in events if not is_known(shown, e)]
+        groups = [[e] for e in fresh] if len(fresh) <= LIVE_STEP_PUSHES else [fresh]
+        for group in groups[:-1]:
+            async with self:
+                self._absorb((), group)
+        async with self:
+            self._absorb(documents, groups[-1] if groups else ())
             if cursor:
                 self._cursor = cursor
+        return any(m.kind in ("done", "reset", "requirements_update") for m in batch.messages)
 
     async def _refresh(self, patient_id: str, *, requirements: bool = False) -> None:
         docs, events = await asyncio.to_thread(data.snapshot, patient_id)
@@ -137,18 +178,18 @@ class PatientState(AuthState):
             # A document that finished (or restarted) since the last look can change the checklist:
             # while Redis is down no ``done`` arrives, so this snapshot is the only one to notice.
             async with self:
-                finished_before = _finished(self.documents)
+                finished_before = _finished(self._documents.values())
             requirements = _finished(docs) != finished_before
         reqs = await asyncio.to_thread(data.requirements, patient_id) if requirements else None
         async with self:
-            self.documents = merge_documents(self.documents, docs)
-            self.events = merge_events(self.events, events)
+            self._absorb(docs, events)
             if reqs is not None:
-                self.requirements = requirement_views(reqs)
+                self._set_requirements(reqs)
 
     async def _set_connection(self, value: str) -> None:
         async with self:
-            self.connection = value
+            if self.connection != value:
+                self.connection = value
 
     # -- uploads -----------------------------------------------------------------------------
     @rx.event
@@ -193,11 +234,8 @@ class PatientState(AuthState):
                 accepted = None
             if document is not None:
                 doc = document.model_dump(mode="json")
-                self.documents = merge_documents(self.documents, [doc])
                 # The upload_received row is committed by now: show the first step at once.
-                self.events = merge_events(
-                    self.events, await asyncio.to_thread(data.events, patient_id, doc["id"])
-                )
+                self._absorb([doc], await asyncio.to_thread(data.events, patient_id, doc["id"]))
             if accepted is not None and accepted.duplicate:
                 first_upload = fmt_date(accepted.document.created_at)
                 self.notices.append(
@@ -254,10 +292,11 @@ class PatientState(AuthState):
         principal = self._principal()
         if principal is None or principal.patient_id is None:
             return False
-        return any(d["id"] == document_id and d["patient_id"] == principal.patient_id for d in self.documents)
+        doc = self._documents.get(document_id)
+        return doc is not None and doc.get("patient_id") == principal.patient_id
 
 
-def _finished(documents: list[dict[str, Any]]) -> set[tuple[str, str]]:
+def _finished(documents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
     return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in TERMINAL_STATUSES}
 
 

@@ -1,0 +1,59 @@
+"""The Reflex internals ``ui.reflex_compat`` relies on: fails when Reflex changes them."""
+
+from __future__ import annotations
+
+import inspect
+
+from reflex.app import App, EventNamespace
+from reflex.utils.token_manager import TokenManager
+from reflex_base.registry import RegistrationContext
+
+from medupload.ui import reflex_compat
+
+
+def test_the_private_path_is_still_there() -> None:
+    # RegistrationContext.get().app.event_namespace._token_manager.is_token_connected(token)
+    assert callable(RegistrationContext.get)
+    assert isinstance(inspect.getattr_static(App, "event_namespace"), property)
+    assert "_token_manager" in inspect.getsource(EventNamespace.__init__)
+    assert inspect.iscoroutinefunction(TokenManager.is_token_connected)
+    assert list(inspect.signature(TokenManager.is_token_connected).parameters) == ["self", "token"]
+
+
+async def test_token_manager_answers_for_connected_and_unknown_tokens() -> None:
+    manager = TokenManager.create()  # the local (no Redis URL) manager, as in the embedded set-up
+    sid = "sid-1"
+    await manager.link_token_to_sid("tab-1", sid)
+    assert await manager.is_token_connected("tab-1") is True
+    assert await manager.is_token_connected("tab-2") is False
+    await manager.disconnect_token("tab-1", sid)
+    assert await manager.is_token_connected("tab-1") is False
+
+
+async def test_outside_a_running_app_a_tab_counts_as_connected() -> None:
+    assert await reflex_compat.is_client_connected("any-token") is True
+
+
+def test_reflex_builds_granian_from_the_module_attribute_and_reads_granian_workers() -> None:
+    from reflex.utils import exec as reflex_exec
+
+    source = inspect.getsource(reflex_exec.run_granian_backend_prod)
+    assert "from granian.server import Server" in source  # looked up at call time: our class is used
+    assert 'os.getenv("GRANIAN_WORKERS"' in source
+    assert list(inspect.signature(reflex_exec.run_granian_backend_prod).parameters)[:3] == [
+        "host", "port", "loglevel"]
+
+
+def test_configure_granian_fills_in_our_options() -> None:
+    import granian.server
+
+    original = granian.server.Server
+    try:
+        reflex_compat.configure_granian(backpressure=777, backlog=2048, respawn_failed_workers=True,
+                                        workers_kill_timeout=9)
+        server = granian.server.Server(target="medupload.medupload:app", workers=2)
+        got = (server.backpressure, server.backlog, server.respawn_failed_workers,
+               server.workers_kill_timeout, server.workers)
+        assert got == (777, 2048, True, 9, 2)
+    finally:
+        granian.server.Server = original
