@@ -89,6 +89,10 @@ MESSAGES: dict[str, str] = {
     "request.invalid": "The request is not valid.",
     "not_found": "Not found.",
     "conflict.processing": "This document is still being processed.",
+    # staff review
+    "review.invalid": "This change to a finding is not valid.",
+    "review.unknown_concept": "Pick the finding from the vocabulary list.",
+    "page.not_rendered": "This page could not be shown.",
 }
 
 

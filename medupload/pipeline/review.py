@@ -1,0 +1,304 @@
+"""Staff review of extracted facts: confirm, correct, reject, add; then re-match the patient.
+
+A reviewed fact (``confirmed``/``corrected``/``added``) counts as a person's word: it is evidence
+whatever the OCR confidence of its document, and no longer doubtful. A ``rejected`` fact never
+counts. ``matching_bundle`` is where that rule lives, and ``rematch_patient`` is the one
+read-evaluate-replace of a patient's requirement matches (the runner's matching step should call
+it too, so a later document's matching keeps the review).
+
+After a change the patient's stream gets a ``requirements_update`` notice (ids only); readers load
+the new requirement list from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlmodel import Session, col, select
+
+from medupload.db import session_scope
+from medupload.models import Document, Fact, Patient, ProgramEnrollment, RequirementMatch
+from medupload.pipeline.matching import DocumentFacts, Outcome, evaluate, load_program
+from medupload.progress.stages import Stage
+
+log = logging.getLogger(__name__)
+
+REVIEWED = frozenset({"confirmed", "corrected", "added"})
+FACT_KINDS: tuple[str, ...] = ("condition", "medication", "lab", "allergy", "procedure")
+#: What a correction may change. Uncertain/hypothetical are not offered: a reviewed fact is
+#: either vouched for (it counts) or rejected.
+EDITABLE: tuple[str, ...] = ("concept", "value", "unit", "date", "negated", "historical", "family")
+_SNAPSHOT = ("status", "kind", "concept", "code", "system", "value", "unit", "date", "negated",
+             "historical", "family", "reviewed_by", "reviewed_at")
+
+
+class ReviewError(Exception):
+    """A refused change, with a catalogue code and the HTTP status it maps to."""
+
+    def __init__(self, http_status: int, code: str) -> None:
+        super().__init__(code)
+        self.http_status = http_status
+        self.code = code
+
+
+# --------------------------------------------------------------------------- matching input
+
+
+@dataclass(frozen=True)
+class ReviewedFact:
+    """A staff-reviewed fact as matching sees it: full confidence, no doubt."""
+
+    id: int | None
+    kind: str
+    concept: str
+    value: str | None
+    unit: str | None
+    date: str | None
+    section: str | None
+    negated: bool
+    family: bool
+    historical: bool
+    uncertain: bool = False
+    hypothetical: bool = False
+    confidence: float = 1.0
+
+
+def _reviewed(fact: Fact) -> ReviewedFact:
+    return ReviewedFact(id=fact.id, kind=fact.kind, concept=fact.concept, value=fact.value, unit=fact.unit,
+                        date=fact.date, section=fact.section, negated=fact.negated, family=fact.family,
+                        historical=fact.historical)
+
+
+def matching_bundle(documents: Sequence[Document],
+                    facts_by_doc: Mapping[str, Sequence[Fact]]) -> list[DocumentFacts]:
+    """The matching input for a patient's documents, with the review applied.
+
+    Reviewed facts travel in a second bundle of the same document without its OCR confidence
+    (a low-confidence scan must not send a confirmed value back to review) and without its type
+    (the document itself is already a candidate through the first bundle).
+    """
+    bundle: list[DocumentFacts] = []
+    for document in documents:
+        facts = [f for f in facts_by_doc.get(document.id, ()) if f.status != "rejected"]
+        machine = [f for f in facts if f.status not in REVIEWED]
+        reviewed = [_reviewed(f) for f in facts if f.status in REVIEWED]
+        bundle.append(DocumentFacts(document_id=document.id, document_type=document.document_type,
+                                    document_date=document.document_date,
+                                    ocr_confidence=document.ocr_confidence, facts=machine))
+        if reviewed:
+            bundle.append(DocumentFacts(document_id=document.id, document_type=None,
+                                        document_date=document.document_date, ocr_confidence=None,
+                                        facts=reviewed))
+    return bundle
+
+
+def rematch_patient(session: Session, patient_id: str, today: date, *,
+                    document_id: str | None = None) -> list[Outcome]:
+    """Re-evaluate and replace the patient's requirement matches inside ``session``.
+
+    Evidence comes from processed documents, documents past analysis (another run about to
+    match) and ``document_id`` (the one being matched now, if any). The no-op UPDATE of the
+    patient row takes a write lock until commit, so two re-matches of one patient never
+    interleave.
+    """
+    session.execute(update(Patient).where(col(Patient.id) == patient_id)
+                    .values(display_name=col(Patient.display_name)))
+    past_analysis = (col(Document.status) == "processing") & (
+        col(Document.stage) == Stage.ANALYSIS_COMPLETE.value)
+    wanted = or_(col(Document.status) == "processed", past_analysis)
+    if document_id is not None:
+        wanted = or_(col(Document.id) == document_id, wanted)
+    documents = session.exec(select(Document).where(Document.patient_id == patient_id, wanted)).all()
+    facts_by_doc: dict[str, list[Fact]] = {d.id: [] for d in documents}
+    if facts_by_doc:
+        for fact in session.exec(select(Fact).where(col(Fact.document_id).in_(list(facts_by_doc)))).all():
+            facts_by_doc[fact.document_id].append(fact)
+    bundle = matching_bundle(documents, facts_by_doc)
+    programs = session.exec(select(ProgramEnrollment.program)
+                            .where(ProgramEnrollment.patient_id == patient_id)).all()
+    outcomes = [outcome for program in programs for outcome in evaluate(load_program(program), bundle, today)]
+    session.execute(delete(RequirementMatch).where(col(RequirementMatch.patient_id) == patient_id))
+    now = datetime.now(UTC)
+    for outcome in outcomes:
+        session.add(RequirementMatch(
+            patient_id=patient_id, requirement_id=outcome.requirement_id, program=outcome.program,
+            title=outcome.title[:200], state=outcome.state, document_id=outcome.document_id,
+            fact_id=outcome.fact_id, evidence_date=outcome.evidence_date,
+            evidence=json.loads(json.dumps(outcome.evidence, default=str)) if outcome.evidence else None,
+            updated_at=now,
+        ))
+    return outcomes
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+@dataclass(frozen=True)
+class ConceptChoice:
+    kind: str
+    concept: str
+    code: str | None
+    system: str | None
+    unit: str | None  # a lab's usual unit
+
+
+# Extraction's vocabulary kinds that can stand for each fact kind.
+_VOCABULARY_KINDS: dict[str, tuple[str, ...]] = {
+    "condition": ("condition",), "medication": ("medication",), "lab": ("lab",),
+    "procedure": ("procedure",), "allergy": ("allergen", "nkda", "medication"),
+}
+
+
+def _choices(kind: str) -> list[ConceptChoice]:
+    from medupload.pipeline.extraction import vocabulary
+
+    vocab = vocabulary()
+    seen: dict[str, ConceptChoice] = {}
+    for source in _VOCABULARY_KINDS.get(kind, ()):
+        for concept in vocab.concepts:
+            if concept.kind == source and concept.concept not in seen:
+                lab = vocab.labs.get(concept.concept) if kind == "lab" else None
+                seen[concept.concept] = ConceptChoice(kind, concept.concept, concept.code or None,
+                                                      concept.system, lab.unit if lab else None)
+    return list(seen.values())
+
+
+def search_concepts(kind: str, query: str = "", limit: int = 20) -> list[ConceptChoice]:
+    """Concepts of ``kind`` whose name or synonym contains ``query``; prefix matches first."""
+    from medupload.pipeline.extraction import vocabulary
+
+    needle = query.strip().lower()
+    names = {c.concept: c.names for c in vocabulary().concepts}
+    ranked: list[tuple[int, str, ConceptChoice]] = []
+    for choice in _choices(kind):
+        texts = [choice.concept.lower(), *(n.lower() for n in names.get(choice.concept, ()))]
+        if not needle:
+            rank = 1
+        elif any(t.startswith(needle) for t in texts):
+            rank = 0
+        elif any(needle in t for t in texts) or (choice.code or "").lower() == needle:
+            rank = 1
+        else:
+            continue
+        ranked.append((rank, choice.concept, choice))
+    return [choice for _, _, choice in sorted(ranked, key=lambda r: (r[0], r[1]))[:limit]]
+
+
+def lookup_concept(kind: str, concept: str) -> ConceptChoice | None:
+    wanted = concept.strip().lower()
+    return next((c for c in _choices(kind) if c.concept.lower() == wanted), None)
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def _snapshot(fact: Fact) -> dict[str, Any]:
+    values = {name: getattr(fact, name) for name in _SNAPSHOT}
+    if isinstance(values["reviewed_at"], datetime):
+        values["reviewed_at"] = values["reviewed_at"].isoformat()
+    return values
+
+
+def _clean(kind: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated field values (ReviewError ``review.invalid`` / ``review.unknown_concept``)."""
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise ReviewError(422, "review.invalid")
+        if name == "concept":
+            choice = lookup_concept(kind, str(value or ""))
+            if choice is None:
+                raise ReviewError(422, "review.unknown_concept")
+            values.update(concept=choice.concept, code=choice.code, system=choice.system)
+        elif name == "date":
+            if value in (None, ""):
+                values["date"] = None
+            else:
+                try:
+                    values["date"] = date.fromisoformat(str(value)).isoformat()
+                except ValueError:
+                    raise ReviewError(422, "review.invalid") from None
+        elif name in ("value", "unit"):
+            text = None if value is None else str(value).strip()
+            if text is not None and len(text) > (64 if name == "value" else 32):
+                raise ReviewError(422, "review.invalid")
+            values[name] = text or None
+        else:
+            values[name] = bool(value)
+    return values
+
+
+def _editable_document(session: Session, patient_id: str, document_id: str) -> Document:
+    document = session.get(Document, document_id)
+    if document is None or document.patient_id != patient_id:
+        raise ReviewError(404, "not_found")
+    if document.status != "processed":
+        # Its facts are about to be replaced (or were never found): a change would be lost.
+        raise ReviewError(409, "conflict.processing")
+    return document
+
+
+def change_fact(patient_id: str, document_id: str, fact_id: int, action: str, changes: Mapping[str, Any],
+                user_id: str | None, today: date | None = None) -> Fact:
+    """Confirm, correct or reject one fact, then re-match the patient and notify their stream."""
+    if action not in ("confirm", "correct", "reject"):
+        raise ReviewError(422, "review.invalid")
+    with session_scope() as session:
+        _editable_document(session, patient_id, document_id)
+        fact = session.get(Fact, fact_id)
+        if fact is None or fact.document_id != document_id:
+            raise ReviewError(404, "not_found")
+        values = _clean(fact.kind, changes) if action == "correct" else {}
+        if action == "correct" and not values:
+            raise ReviewError(422, "review.invalid")
+        if action == "correct" and all(getattr(fact, k) == v for k, v in values.items()):
+            action = "confirm"  # nothing differs: the staff member vouched for it as it is
+        fact.previous = [*(fact.previous or []), _snapshot(fact)]
+        for name, value in values.items():
+            setattr(fact, name, value)
+        if action == "reject":
+            fact.status = "rejected"
+        elif action == "correct":
+            fact.status = "corrected"
+        else:
+            # An added fact keeps saying so; any other becomes confirmed (corrections too).
+            fact.status = "added" if fact.origin == "added" else "confirmed"
+        fact.reviewed_by, fact.reviewed_at = user_id, datetime.now(UTC)
+        session.add(fact)
+        session.flush()
+        rematch_patient(session, patient_id, today or date.today())
+    _notify(patient_id)
+    return fact
+
+
+def add_fact(patient_id: str, document_id: str, kind: str, fields: Mapping[str, Any], user_id: str | None,
+             today: date | None = None) -> Fact:
+    """A fact the pipeline missed, stated by a staff member; then re-match and notify."""
+    if kind not in FACT_KINDS:
+        raise ReviewError(422, "review.invalid")
+    if not fields.get("concept"):
+        raise ReviewError(422, "review.unknown_concept")
+    values = _clean(kind, fields)
+    with session_scope() as session:
+        _editable_document(session, patient_id, document_id)
+        fact = Fact(document_id=document_id, patient_id=patient_id, kind=kind, text="", start=0, end=0,
+                    confidence=1.0, status="added", origin="added", reviewed_by=user_id,
+                    reviewed_at=datetime.now(UTC), **values)
+        session.add(fact)
+        session.flush()
+        rematch_patient(session, patient_id, today or date.today())
+    _notify(patient_id)
+    return fact
+
+
+def _notify(patient_id: str) -> None:
+    from medupload.progress.emitter import publish_requirements_update
+
+    publish_requirements_update(patient_id)
+
