@@ -50,6 +50,11 @@ class FactOut(BaseModel):
     hypothetical: bool
     uncertain: bool
     confidence: float
+    status: str = "extracted"  # extracted | confirmed | corrected | rejected | added
+    origin: str = "extracted"  # extracted | added
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    previous: list[dict[str, Any]] | None = None
 
 
 class MatchOut(BaseModel):

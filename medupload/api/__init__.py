@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from medupload.api import auth_routes, documents, health, stream
+from medupload.api import auth_routes, documents, health, review, stream
 from medupload.api.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -20,7 +20,7 @@ def create_api() -> FastAPI:
     )
     install_error_handlers(api)
     v1 = APIRouter(prefix=API_PREFIX)
-    for router in (health.router, auth_routes.router, stream.router, documents.router):
+    for router in (health.router, auth_routes.router, stream.router, documents.router, review.router):
         v1.include_router(router)
     api.include_router(v1)
     return api

@@ -139,6 +139,8 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                 next_poll = None
                 for frame in await _poll(patient_id, told):  # changes since the last poll
                     yield frame
+            elif message.kind == "requirements_update":
+                yield await _requirements_frame(patient_id, message.id)
             else:
                 frame = _hub_frame(message, told)
                 if frame is not None:
@@ -159,6 +161,12 @@ def _hub_frame(message: HubMessage, told: _Told) -> str | None:
     if message.kind == "reset":
         return _frame("reset", message.raw)
     return None
+
+
+async def _requirements_frame(patient_id: str, event_id: str | None) -> str:
+    """The notice carries ids only: the requirement list itself is read from the database."""
+    rows = await asyncio.to_thread(records.requirement_status, patient_id)
+    return _frame("requirements_update", json.dumps([row.model_dump(mode="json") for row in rows]), event_id)
 
 
 async def _poll(patient_id: str, told: _Told) -> list[str]:
