@@ -17,8 +17,8 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import col, select
 
 from medupload.db import session_scope
-from medupload.models import AuditEntry, Document, Fact, Patient, RequirementMatch
-from medupload.pipeline.matching import REVIEW_BELOW
+from medupload.models import AuditEntry, Document, Fact, Patient, ProgramEnrollment, RequirementMatch
+from medupload.pipeline.matching import REVIEW_BELOW, load_program
 from medupload.records import DOCUMENT_STATUSES
 from medupload.schemas import DocumentOut
 
@@ -51,6 +51,21 @@ class PatientCounts(BaseModel):
     @property
     def total(self) -> int:
         return self.satisfied + self.missing + self.expired + self.needs_review
+
+
+class PatientRow(PatientOut):
+    """A patient with their requirement outcomes counted (requirements never evaluated are missing)."""
+
+    satisfied: int = 0
+    missing: int = 0
+    expired: int = 0
+    needs_review: int = 0
+    total: int = 0
+
+
+class PatientPage(BaseModel):
+    rows: list[PatientRow]
+    total: int
 
 
 class DashboardPage(BaseModel):
@@ -136,6 +151,37 @@ def _requirement_counts(session: Any, patient_ids: list[str]) -> list[PatientCou
         if state in PatientCounts.model_fields:
             setattr(found[pid], state, int(n))
     return [found[pid] for pid in patient_ids]
+
+
+def patient_page(q: str = "", limit: int = 50, offset: int = 0) -> PatientPage:
+    """Patients by name (then id), searchable by name, MRN or id, with requirement counts: three
+    queries whatever the page size (patients, their enrolments, their outcomes grouped by state)."""
+    with session_scope() as session:
+        query = _search(select(Patient), q)
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        patients = session.exec(query.order_by(col(Patient.display_name), col(Patient.id))
+                                .limit(limit).offset(offset)).all()
+        ids = [p.id for p in patients]
+        counts = {c.patient_id: c for c in _requirement_counts(session, ids)}
+        enrolments = session.exec(select(ProgramEnrollment.patient_id, ProgramEnrollment.program)
+                                  .where(col(ProgramEnrollment.patient_id).in_(ids))).all() if ids else []
+    sizes: dict[str, int] = {}
+    for pid, program in enrolments:
+        try:
+            sizes[pid] = sizes.get(pid, 0) + len(load_program(program))
+        except KeyError:
+            continue
+    rows = []
+    for patient_row in patients:
+        found = counts.get(patient_row.id, PatientCounts(patient_id=patient_row.id))
+        total_requirements = max(sizes.get(patient_row.id, 0), found.total)
+        decided = found.satisfied + found.expired + found.needs_review
+        rows.append(PatientRow(id=patient_row.id, display_name=patient_row.display_name,
+                               date_of_birth=patient_row.date_of_birth, mrn=patient_row.mrn,
+                               satisfied=found.satisfied, expired=found.expired,
+                               needs_review=found.needs_review, missing=total_requirements - decided,
+                               total=total_requirements))
+    return PatientPage(rows=rows, total=int(total))
 
 
 def review_queue(limit: int = 50, offset: int = 0, patient_id: str | None = None) -> ReviewPage:

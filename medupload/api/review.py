@@ -144,3 +144,13 @@ def dashboard(principal: StaffDep, q: str = Query(default="", max_length=80),
     page = staff_records.dashboard_page(q, status, limit, offset)
     _audit(principal, "dashboard.read", None)  # type: ignore[arg-type]  (the whole clinic)
     return page
+
+
+@router.get("/staff/patients", response_model=staff_records.PatientPage)
+def patients(principal: StaffDep, q: str = Query(default="", max_length=80),
+             limit: int = Query(default=50, ge=1, le=500),
+             offset: int = Query(default=0, ge=0, le=100_000)) -> staff_records.PatientPage:
+    """Patients by name with DOB, MRN and requirement counts; search by name, MRN or id (staff only)."""
+    page = staff_records.patient_page(q, limit, offset)
+    _audit(principal, "patients.list", None)  # type: ignore[arg-type]  (the whole clinic)
+    return page
