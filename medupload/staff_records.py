@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from medupload.db import session_scope
@@ -125,8 +125,10 @@ def dashboard_page(q: str = "", status: StatusFilter = "all", limit: int = 50,
             filtered = filtered.where(col(Document.status) == status)
         rows = session.exec(filtered.order_by(col(Document.updated_at).desc(), col(Document.id))
                             .limit(limit).offset(offset)).all()
-        grouped = _search(select(Document.status, func.count()).join(
-            Patient, col(Patient.id) == col(Document.patient_id)), q).group_by(col(Document.status))
+        grouped = select(Document.status, func.count())
+        if q.strip():  # the join only when searching: unfiltered counts come from the status index
+            grouped = _search(grouped.join(Patient, col(Patient.id) == col(Document.patient_id)), q)
+        grouped = grouped.group_by(col(Document.status))
         counts = {name: 0 for name in DOCUMENT_STATUSES} | {str(s): int(n) for s, n in session.exec(grouped)}
         page_patients = sorted({doc.patient_id for doc, *_ in rows})
         patients = _requirement_counts(session, page_patients)
@@ -195,10 +197,14 @@ def review_queue(limit: int = 50, offset: int = 0, patient_id: str | None = None
         requirements = select(RequirementMatch, Document.created_at, Patient.display_name).join(
             Document, col(Document.id) == col(RequirementMatch.document_id)).join(
             Patient, col(Patient.id) == col(RequirementMatch.patient_id)).where(*requirement_filter)
-        under_review = exists().where(and_(col(RequirementMatch.fact_id) == col(Fact.id),
-                                           col(RequirementMatch.state) == "needs_review"))
+        # Few rows (the needs_review outcomes, from their index): an anti-join on a small set.
+        under_review = select(RequirementMatch.fact_id).where(
+            col(RequirementMatch.state) == "needs_review", col(RequirementMatch.fact_id).is_not(None))
+        # coalesce() keeps the planner off the documents' status index (most documents are
+        # processed): it starts from the few low-confidence facts instead, through their index.
         fact_filter = [col(Fact.status) == "extracted", col(Fact.confidence) < REVIEW_BELOW,
-                       col(Document.status) == "processed", ~under_review]
+                       func.coalesce(col(Document.status), "") == "processed",
+                       col(Fact.id).not_in(under_review)]
         if patient_id is not None:
             fact_filter.append(col(Fact.patient_id) == patient_id)
         facts = select(Fact, Document.created_at, Patient.display_name).join(
