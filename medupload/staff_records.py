@@ -245,3 +245,10 @@ def audit_trail(patient_id: str, limit: int = 100) -> list[AuditOut]:
                             .limit(limit)).all()
         return [AuditOut(at=r.at, user_id=r.user_id, action=r.action, document_id=r.document_id)
                 for r in rows]
+
+
+def document_owner(document_id: str) -> str | None:
+    """The patient a document belongs to (None if there is no such document)."""
+    with session_scope() as session:
+        row = session.get(Document, document_id)
+        return None if row is None else row.patient_id

@@ -98,6 +98,7 @@ class StaffRow:
     error_code: str
     failed_stage: str
     updated: str
+    patient_name: str = ""  # staff rows: the patient's name (the id when there is none)
 
 
 def fmt_ms(ms: int | None) -> str:
@@ -277,4 +278,5 @@ def staff_row(doc: Mapping[str, Any], latest: Mapping[str, Any] | None, now: dat
         error_code=str(doc.get("error_code") or ""),
         failed_stage=str(doc.get("failed_stage") or ""),
         updated=str(doc.get("updated_at", "")),
+        patient_name=str(doc.get("patient_name") or doc.get("patient_id", "")),
     )

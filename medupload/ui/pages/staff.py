@@ -1,5 +1,5 @@
-"""/staff: documents across all patients (live), failures with retry, requirement completion,
-stage-duration chart. Staff role only."""
+"""/staff: documents across all patients (live, searchable, paged), failures with retry, the review
+queue, requirement completion, stage-duration chart. Staff role only."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import reflex as rx
 
 from medupload.ui.components.charts import stage_chart
 from medupload.ui.components.layout import frame, loading
-from medupload.ui.state.staff import STATUS_FILTER_LABELS, STATUS_FILTERS, PatientProgress, StaffState
+from medupload.ui.components.review import review_queue
+from medupload.ui.review_views import PatientView
+from medupload.ui.state.staff import STATUS_FILTER_LABELS, STATUS_FILTERS, StaffState, StatusCount
 from medupload.ui.viewmodels import StaffRow
+
+
+def _patient_link(row: rx.Var[StaffRow]) -> rx.Component:
+    return rx.link(row.patient_name, href="/staff/patients/" + row.patient_id)
 
 
 def _row(row: rx.Var[StaffRow]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(row.patient_id)),
+        rx.table.cell(_patient_link(row)),
+        rx.table.cell(rx.link(row.filename, href="/documents/" + row.id, class_name="mu-filename")),
         rx.table.cell(rx.text(row.filename, class_name="mu-filename")),
         rx.table.cell(
             rx.badge(
@@ -32,7 +39,7 @@ def _row(row: rx.Var[StaffRow]) -> rx.Component:
 
 def _failed(row: rx.Var[StaffRow]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(row.patient_id)),
+        rx.table.cell(_patient_link(row)),
         rx.table.cell(row.filename),
         rx.table.cell(rx.code(row.error_code)),
         rx.table.cell(row.failed_stage),
@@ -48,9 +55,11 @@ def _failed(row: rx.Var[StaffRow]) -> rx.Component:
     )
 
 
-def _patient(p: rx.Var[PatientProgress]) -> rx.Component:
+def _patient(p: rx.Var[PatientView]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(p.patient_id)),
+        rx.table.cell(rx.link(p.name, href=p.href)),
+        rx.table.cell(p.dob),
+        rx.table.cell(p.mrn),
         rx.table.cell(p.satisfied.to_string() + " of " + p.total.to_string()),
         rx.table.cell(rx.progress(value=p.percent, max=100, min_width="80px")),
         rx.table.cell(
@@ -77,7 +86,7 @@ def _filters() -> rx.Component:
         rx.el.label("Patient", html_for="staff-patient"),
         rx.input(
             id="staff-patient",
-            placeholder="Patient id",
+            placeholder="Name, MRN or patient id",
             value=StaffState.patient_filter,
             on_change=StaffState.set_patient_filter.debounce(300),
             custom_attrs={"data-testid": "staff-patient-filter"},
@@ -85,6 +94,22 @@ def _filters() -> rx.Component:
         align="center",
         wrap="wrap",
         spacing="2",
+    )
+
+
+def _count(c: rx.Var[StatusCount]) -> rx.Component:
+    return rx.badge(c.label + ": " + c.count.to_string(), variant="outline",
+                    custom_attrs={"data-testid": "staff-count-" + c.key})
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.button("Previous", size="1", variant="soft", disabled=StaffState.page == 0,
+                  on_click=StaffState.turn_page(-1), custom_attrs={"data-testid": "staff-page-prev"}),
+        rx.text(StaffState.page_label, size="2", custom_attrs={"data-testid": "staff-page-label"}),
+        rx.button("Next", size="1", variant="soft", disabled=~StaffState.has_next,
+                  on_click=StaffState.turn_page(1), custom_attrs={"data-testid": "staff-page-next"}),
+        align="center", spacing="2",
     )
 
 
@@ -114,11 +139,15 @@ def _content() -> rx.Component:
             spacing="3",
         ),
         _filters(),
+        rx.hstack(rx.foreach(StaffState.status_counts, _count), wrap="wrap", spacing="2"),
         _table(
             ["Patient", "File", "Status", "Stage", "Elapsed"],
             rx.foreach(StaffState.rows, _row),
             "staff-documents",
         ),
+        _pager(),
+        rx.heading("To review", size="4", as_="h2"),
+        review_queue(StaffState.review_items, StaffState.review_total),
         rx.heading("Failed documents", size="4", as_="h2"),
         rx.cond(
             StaffState.failed_rows.length() > 0,  # type: ignore[attr-defined]
@@ -131,7 +160,7 @@ def _content() -> rx.Component:
         ),
         rx.heading("Requirement completion", size="4", as_="h2"),
         _table(
-            ["Patient", "Satisfied", "", "Open"],
+            ["Patient", "Born", "MRN", "Satisfied", "", "Open"],
             rx.foreach(StaffState.patients, _patient),
             "staff-requirements",
         ),

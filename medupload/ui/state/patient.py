@@ -106,7 +106,7 @@ class PatientState(AuthState):
                     await self._apply(events=[item.data], cursor=item.id)
                 elif item.kind == "document_update":
                     await self._apply(documents=[item.data], cursor=item.id)
-                elif item.kind == "done":
+                elif item.kind == "done" or item.kind == "requirements_update":
                     await self._apply(cursor=item.id)
                     await self._refresh(patient_id, requirements=True)
 
