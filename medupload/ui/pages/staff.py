@@ -61,7 +61,8 @@ def _patient(p: rx.Var[PatientView]) -> rx.Component:
         rx.table.cell(p.dob),
         rx.table.cell(p.mrn),
         rx.table.cell(p.satisfied.to_string() + " of " + p.total.to_string()),
-        rx.table.cell(rx.progress(value=p.percent, max=100, min_width="80px")),
+        rx.table.cell(rx.progress(value=p.percent, max=100, min_width="80px",
+                                  aria_label="Requirements satisfied for " + p.name)),
         rx.table.cell(
             p.missing.to_string()
             + " missing, "
