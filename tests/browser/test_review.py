@@ -157,3 +157,56 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
         patient_ctx.close()
         staff_ctx.close()
         phone_ctx.close()
+
+
+# Spies on the page's notifications (headless Chromium shows none that a test could see); the
+# real constructor still runs. ``window.__hidden`` stands in for the tab being in the background.
+_SPY = """
+window.__notified = [];
+const RealNotification = window.Notification;
+class SpyNotification {
+  constructor(title, options) {
+    window.__notified.push({title, body: options && options.body});
+    try { return new RealNotification(title, options); } catch (e) { return this; }
+  }
+  static get permission() { return RealNotification.permission; }
+  static requestPermission() { return RealNotification.requestPermission(); }
+}
+window.Notification = SpyNotification;
+Object.defineProperty(document, 'hidden', {configurable: true, get: () => window.__hidden === true});
+"""
+
+
+def test_patient_notified_in_background_and_sees_what_we_found(server: Server, browser,
+                                                               tmp_path: Path) -> None:
+    patient = unique("rev-note")
+    server.add_user("patient", patient, "patient pass", "diabetes-annual")
+    ctx = browser.new_context(viewport={"width": 375, "height": 800})
+    ctx.grant_permissions(["notifications"], origin=server.base_url)
+    ctx.add_init_script(_SPY)
+    try:
+        page = ctx.new_page()
+        login(page, server.base_url, patient, "patient pass", "/patient")
+        assert page.evaluate("Notification.permission") == "granted"
+        scan = tmp_path / "private-name.png"
+        scan.write_bytes(docgen.png(docgen.render_page(TEXT, size=(6.0, 3.0))))
+        page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(scan))
+        page.get_by_test_id("upload-submit").click()
+        card = page.locator('[data-testid^="document-d_"]').first
+        expect(card).to_be_visible(timeout=15_000)
+        page.evaluate("window.__hidden = true")
+        expect(card).to_have_attribute("data-status", "processed", timeout=60_000)
+        page.wait_for_function("window.__notified.length > 0", timeout=5_000)
+        notified = page.evaluate("window.__notified")
+        assert notified == [{"title": "MedUpload", "body": "A document has been read."}]
+        expect(card.get_by_test_id("step-announcer")).to_contain_text("finished")
+
+        did = str(card.get_attribute("data-testid")).removeprefix("document-")
+        page.evaluate("window.__hidden = false")
+        page.get_by_test_id(f"doc-found-{did}").click()
+        page.wait_for_url(at(f"/documents/{did}"), timeout=15_000)
+        expect(page.locator('[data-testid^="fact-"][data-status="extracted"]').first).to_be_visible()
+        expect(page.locator('[data-testid^="fact-reject-"]')).to_have_count(0)
+        assert _no_horizontal_scroll(page)
+    finally:
+        ctx.close()

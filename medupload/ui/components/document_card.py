@@ -40,6 +40,23 @@ def document_card(card: rx.Var[CardView]) -> rx.Component:
                 color_scheme="gray",
             ),
             indicator(card.steps),
+            # Step changes for screen readers: only the step in progress (or the failed one) is
+            # read out, politely, when it changes.
+            rx.el.p(
+                rx.foreach(card.steps, lambda step: rx.cond(
+                    (step.state == "active") | (step.state == "failed"),
+                    rx.el.span(card.filename, ": ", step.label, ", ", step.state_label, ". "),
+                )),
+                rx.cond(card.status == "processed", rx.el.span(card.filename, ": finished.")),
+                aria_live="polite",
+                class_name="mu-sr-status",
+                custom_attrs={"data-testid": "step-announcer"},
+            ),
+            rx.cond(
+                card.status == "processed",
+                rx.link("What we found", href="/documents/" + card.id, size="2",
+                        custom_attrs={"data-testid": "doc-found-" + card.id}),
+            ),
             rx.cond(
                 card.failed,
                 rx.callout.root(

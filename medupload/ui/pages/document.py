@@ -18,6 +18,9 @@ def _content() -> rx.Component:
             rx.cond(DocumentState.document_type != "", rx.badge(DocumentState.document_type, variant="soft")),
             rx.cond(DocumentState.document_date != "",
                     rx.text("dated " + DocumentState.document_date, size="2", color_scheme="gray")),
+            rx.cond(DocumentState.reviewed != "", rx.badge(
+                rx.icon("badge-check", size=14, aria_hidden="true"), DocumentState.reviewed,
+                color_scheme="green", variant="soft", custom_attrs={"data-testid": "doc-reviewed"})),
             wrap="wrap", spacing="2", align="center",
         ),
         rx.box(

@@ -21,6 +21,7 @@ from medupload.pipeline import review
 from medupload.progress.stages import message
 from medupload.ui.review_views import KIND_LABELS, FactGroup, fact_groups
 from medupload.ui.state.auth import HOME, AuthState
+from medupload.ui.viewmodels import fmt_date
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class DocumentState(AuthState):
     adding: bool = False
     add_kind: str = "lab"
     concept_options: list[str] = rx.field(default_factory=list)
+    reviewed: str = ""  # "Reviewed by the clinic on 01 Dec 2026", or ""
     error: str = ""
     notice: str = ""
     ready: bool = False
@@ -104,6 +106,8 @@ class DocumentState(AuthState):
         self.document_date = detail.document_date or ""
         self.page_count = detail.page_count or 1
         self.groups = fact_groups(detail.facts)
+        times = [f.reviewed_at for f in detail.facts if f.status != "extracted" and f.reviewed_at]
+        self.reviewed = f"Reviewed by the clinic on {fmt_date(max(times))}" if times else ""
 
     # -- staff changes ----------------------------------------------------------------------
     def _staff(self) -> Principal | None:
