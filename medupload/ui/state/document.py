@@ -63,10 +63,14 @@ class DocumentState(AuthState):
     def back_href(self) -> str:
         return f"/staff/patients/{self.owner_id}" if self.is_staff else "/patient"
 
+    def _route_document_id(self) -> str:
+        # ``did`` is the route's dynamic argument (/documents/[did]), a var Reflex adds to the root state.
+        return str(getattr(self, "did", "") or "")[:40]
+
     def _viewer(self) -> tuple[Principal, str] | None:
         """The principal and the document's owner, if this principal may see the document."""
         principal = self._principal()
-        did = str(self.router.page.params.get("did", "") or self.document_id)
+        did = self._route_document_id() or self.document_id
         if principal is None or not did.startswith("d_"):
             return None
         owner = staff_records.document_owner(did)
@@ -79,7 +83,7 @@ class DocumentState(AuthState):
         principal = self._principal()
         if principal is None:
             return rx.redirect("/login")
-        self.document_id = str(self.router.page.params.get("did", ""))
+        self.document_id = self._route_document_id()
         viewer = await asyncio.to_thread(self._viewer)
         if viewer is None:
             self._clear()

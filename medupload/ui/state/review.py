@@ -56,7 +56,7 @@ def _requirement(row: records.RequirementOut) -> StaffRequirement:
 
 
 class StaffPatientState(AuthState):
-    pid: str = ""
+    shown_id: str = ""  # the patient on the page (the route's ``pid``, once checked)
     name: str = ""
     dob: str = ""
     mrn: str = ""
@@ -78,28 +78,29 @@ class StaffPatientState(AuthState):
         if principal.role != "staff":
             self.ready = False
             return rx.redirect(HOME.get(principal.role, "/login"))
-        self.pid = str(self.router.page.params.get("pid", ""))[:40]
-        found = await asyncio.to_thread(staff_records.patient, self.pid)
+        # ``pid`` is the route's dynamic argument (/staff/patients/[pid]), a var on the root state.
+        self.shown_id = str(getattr(self, "pid", "") or "")[:40]
+        found = await asyncio.to_thread(staff_records.patient, self.shown_id)
         if found is None:
             return rx.redirect("/staff")
         self.name, self.mrn = found.display_name, found.mrn or ""
         self.dob = found.date_of_birth.strftime("%d %b %Y") if found.date_of_birth else ""
-        await asyncio.to_thread(audit.record, principal.user_id, "patient.read", self.pid)
+        await asyncio.to_thread(audit.record, principal.user_id, "patient.read", self.shown_id)
         await self._reload()
         self.ready = True
         return StaffPatientState.follow
 
     async def _reload(self) -> None:
-        documents, checklist, queue, trail = await asyncio.to_thread(_snapshot, self.pid)
+        documents, checklist, queue, trail = await asyncio.to_thread(_snapshot, self.shown_id)
         self.documents, self.checklist = documents, checklist
         self.review_items, self.audit_entries = queue, trail
 
     @rx.event(background=True)
     async def follow(self) -> None:
         async with self:
-            if self._staff_id() is None or not self.pid:
+            if self._staff_id() is None or not self.shown_id:
                 return
-            pid, token = self.pid, self.router.session.client_token
+            pid, token = self.shown_id, self.router.session.client_token
         live.claim(token)
         try:
             async with contextlib.aclosing(live.follow(token, pid)) as items:
@@ -108,7 +109,7 @@ class StaffPatientState(AuthState):
                             "done", "requirements_update", "document_update"):
                         snapshot = await asyncio.to_thread(_snapshot, pid)
                         async with self:
-                            if self._staff_id() is None or self.pid != pid:
+                            if self._staff_id() is None or self.shown_id != pid:
                                 return
                             self.documents, self.checklist, self.review_items, self.audit_entries = snapshot
         finally:
