@@ -4,6 +4,7 @@ and the ``requirements_update`` notice on the patient's Redis stream (real DB an
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import date
 
 import pytest
@@ -24,7 +25,7 @@ TODAY = date(2026, 12, 1)
 def _document(patient_id: str, *, ocr_confidence: float = 0.95, status: str = "processed") -> str:
     with session_scope() as session:
         doc = Document(patient_id=patient_id, filename="x.png", content_type="image/png", size=1,
-                       sha256=f"{id(object()):064x}"[-64:], storage_path="/nonexistent", status=status,
+                       sha256=secrets.token_hex(32), storage_path="/nonexistent", status=status,
                        stage="matching_complete", document_type="lab_report", document_date="2026-11-15",
                        ocr_confidence=ocr_confidence)
         session.add(doc)
@@ -185,3 +186,17 @@ def test_vocabulary_search_prefers_prefix_matches() -> None:
     allergy = [c.concept for c in review.search_concepts("allergy", "penic")]
     assert "penicillin" in allergy
     assert review.search_concepts("unknown-kind", "a") == []
+
+
+def test_document_list_says_when_the_clinic_reviewed_it(patient: str) -> None:
+    from medupload import records
+
+    reviewed_doc = _document(patient)
+    untouched = _document(patient)
+    fid = _fact(reviewed_doc, patient, "lab", "hemoglobin a1c", value="7.2", date="2026-11-15")
+    _fact(untouched, patient, "lab", "glucose", value="99", date="2026-11-15")
+    review.change_fact(patient, reviewed_doc, fid, "confirm", {}, "u_staff", today=TODAY)
+    by_id = {d.id: d for d in records.list_documents(patient)}
+    assert by_id[untouched].reviewed_at is None
+    stamp = by_id[reviewed_doc].reviewed_at
+    assert stamp is not None and stamp.tzinfo is not None

@@ -70,6 +70,7 @@ class CardView:
     running: bool
     fraction: int
     attempt: int
+    reviewed: str = ""  # "01 Dec 2026" once clinic staff reviewed a finding, else ""
 
 
 @dataclasses.dataclass
@@ -203,6 +204,7 @@ def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
         fraction=round(100 * done / len(shown)),
         # Every attempt starts with an upload_received event (the first upload or a retry).
         attempt=max(1, sum(1 for e in events if e.stage is Stage.UPLOAD_RECEIVED)),
+        reviewed=fmt_date(doc.get("reviewed_at")) if doc.get("reviewed_at") else "",
     )
 
 

@@ -99,6 +99,7 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
 
         # The patient's checklist turns satisfied without a reload; the queue item goes.
         expect(hba1c_req).to_have_attribute("data-state", "satisfied", timeout=15_000)
+        expect(own.get_by_test_id(f"doc-reviewed-{did}")).to_contain_text("Reviewed by the clinic")
         expect(mine).to_have_count(0, timeout=15_000)
 
         # A wrong allergy: rejected, it stops counting (live for the patient too).

@@ -54,8 +54,15 @@ def document_card(card: rx.Var[CardView]) -> rx.Component:
             ),
             rx.cond(
                 card.status == "processed",
-                rx.link("What we found", href="/documents/" + card.id, size="2",
-                        custom_attrs={"data-testid": "doc-found-" + card.id}),
+                rx.hstack(
+                    rx.link("What we found", href="/documents/" + card.id, size="2",
+                            custom_attrs={"data-testid": "doc-found-" + card.id}),
+                    rx.cond(card.reviewed != "", rx.badge(
+                        rx.icon("badge-check", size=14, aria_hidden="true"),
+                        "Reviewed by the clinic on " + card.reviewed, color_scheme="green", variant="soft",
+                        custom_attrs={"data-testid": "doc-reviewed-" + card.id})),
+                    spacing="3", align="center", wrap="wrap",
+                ),
             ),
             rx.cond(
                 card.failed,
