@@ -162,6 +162,11 @@ def test_changes_refused_for_other_patients_and_documents_in_flight(patient: str
     with pytest.raises(review.ReviewError) as in_flight:
         review.change_fact(patient, busy, busy_fact, "reject", {}, "u_staff")
     assert (in_flight.value.http_status, in_flight.value.code) == (409, "conflict.processing")
+    failed = _document(patient, status="failed")
+    failed_fact = _fact(failed, patient, "lab", "glucose", value="99")
+    with pytest.raises(review.ReviewError) as not_read:
+        review.change_fact(patient, failed, failed_fact, "confirm", {}, "u_staff")
+    assert (not_read.value.http_status, not_read.value.code) == (409, "review.not_processed")
 
 
 def test_a_change_publishes_requirements_update_with_ids_only(patient: str) -> None:

@@ -22,7 +22,8 @@ router = APIRouter(tags=["review"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Staff only, or not this patient's record (`auth.forbidden`)"},
     404: {"description": "No such patient, document or fact (`not_found`)"},
-    409: {"description": "The document is still being processed (`conflict.processing`)"},
+    409: {"description": "The document is still being processed (`conflict.processing`) or failed "
+                          "(`review.not_processed`)"},
     422: {"description": "Not a valid change (`review.invalid`, `review.unknown_concept`)"},
 }
 FactKind = Literal["condition", "medication", "lab", "allergy", "procedure"]

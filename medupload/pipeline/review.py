@@ -238,9 +238,11 @@ def _editable_document(session: Session, patient_id: str, document_id: str) -> D
     document = session.get(Document, document_id)
     if document is None or document.patient_id != patient_id:
         raise ReviewError(404, "not_found")
-    if document.status != "processed":
-        # Its facts are about to be replaced (or were never found): a change would be lost.
+    if document.status in ("received", "processing"):
+        # Its facts are about to be replaced: a change would be lost.
         raise ReviewError(409, "conflict.processing")
+    if document.status != "processed":
+        raise ReviewError(409, "review.not_processed")  # failed: nothing to review until a retry works
     return document
 
 

@@ -92,7 +92,7 @@ MESSAGES: dict[str, str] = {
     # staff review
     "review.invalid": "This change to a finding is not valid.",
     "review.unknown_concept": "Pick the finding from the vocabulary list.",
-    "page.not_rendered": "This page could not be shown.",
+    "review.not_processed": "Findings can be reviewed once the document has been read.",
 }
 
 

@@ -106,7 +106,16 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
         review.get_by_test_id(f"fact-reject-{allergy['id']}").click()
         expect(review.get_by_test_id(f"fact-{allergy['id']}")).to_have_attribute("data-status", "rejected")
         expect(allergies_req).to_have_attribute("data-state", "missing", timeout=15_000)
-        review.get_by_test_id(f"fact-reject-{condition['id']}").click()
+        # Keyboard alone: Tab reaches the condition's Reject button, Enter presses it.
+        target = f"fact-reject-{condition['id']}"
+        review.locator("body").focus()
+        for _ in range(80):
+            review.keyboard.press("Tab")
+            if review.evaluate("document.activeElement?.getAttribute('data-testid')") == target:
+                break
+        else:
+            raise AssertionError(f"{target} is not reachable with Tab")
+        review.keyboard.press("Enter")
         expect(review.get_by_test_id(f"fact-{condition['id']}")).to_have_attribute("data-status", "rejected")
 
         # The staff patient page: checklist with evidence, no open items, the audit trail.
