@@ -209,7 +209,7 @@ def test_patient_notified_in_background_and_sees_what_we_found(server: Server, b
         page.wait_for_function("window.__notified.length > 0", timeout=5_000)
         notified = page.evaluate("window.__notified")
         assert notified == [{"title": "MedUpload", "body": "A document has been read."}]
-        expect(card.get_by_test_id("step-announcer")).to_contain_text("finished")
+        expect(card.get_by_test_id("doc-announcer")).to_contain_text("finished")
 
         did = str(card.get_attribute("data-testid")).removeprefix("document-")
         page.evaluate("window.__hidden = false")

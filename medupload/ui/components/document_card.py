@@ -50,7 +50,7 @@ def document_card(card: rx.Var[CardView]) -> rx.Component:
                 rx.cond(card.status == "processed", rx.el.span(card.filename, ": finished.")),
                 aria_live="polite",
                 class_name="mu-sr-status",
-                custom_attrs={"data-testid": "step-announcer"},
+                custom_attrs={"data-testid": "doc-announcer"},
             ),
             rx.cond(
                 card.status == "processed",
