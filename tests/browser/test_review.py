@@ -24,8 +24,8 @@ TEXT = ("LABORATORY REPORT\nHemoglobin A1c: see comment\nDiagnosis: Type 2 diabe
 
 def _serious(page: Page) -> list[str]:
     violations = Axe().run(page).response["violations"]
-    return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:4]}" for v in violations
-            if v.get("impact") in ("serious", "critical")]
+    return [f"{v['id']}: {v['help']} at {[(n['target'], n.get('html', '')[:120]) for n in v['nodes']][:4]}"
+            for v in violations if v.get("impact") in ("serious", "critical")]
 
 
 def _no_horizontal_scroll(page: Page) -> bool:

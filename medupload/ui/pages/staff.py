@@ -103,13 +103,19 @@ def _count(c: rx.Var[StatusCount]) -> rx.Component:
                     custom_attrs={"data-testid": "staff-count-" + c.key})
 
 
-def _pager() -> rx.Component:
+def _pager(what: str = "") -> rx.Component:
+    """Previous / label / Next for the documents (``what=""``) or the patients (``"patient"``)."""
+    page, label, has_next, turn = (
+        (StaffState.patient_page, StaffState.patient_page_label, StaffState.patient_has_next,
+         StaffState.turn_patient_page) if what else
+        (StaffState.page, StaffState.page_label, StaffState.has_next, StaffState.turn_page))
+    prefix = f"staff-{what}-page" if what else "staff-page"
     return rx.hstack(
-        rx.button("Previous", size="1", variant="soft", disabled=StaffState.page == 0,
-                  on_click=StaffState.turn_page(-1), custom_attrs={"data-testid": "staff-page-prev"}),
-        rx.text(StaffState.page_label, size="2", custom_attrs={"data-testid": "staff-page-label"}),
-        rx.button("Next", size="1", variant="soft", disabled=~StaffState.has_next,
-                  on_click=StaffState.turn_page(1), custom_attrs={"data-testid": "staff-page-next"}),
+        rx.button("Previous", size="1", variant="soft", disabled=page == 0,
+                  on_click=turn(-1), custom_attrs={"data-testid": f"{prefix}-prev"}),
+        rx.text(label, size="2", custom_attrs={"data-testid": f"{prefix}-label"}),
+        rx.button("Next", size="1", variant="soft", disabled=~has_next,
+                  on_click=turn(1), custom_attrs={"data-testid": f"{prefix}-next"}),
         align="center", spacing="2",
     )
 
@@ -165,6 +171,7 @@ def _content() -> rx.Component:
             rx.foreach(StaffState.patients, _patient),
             "staff-requirements",
         ),
+        _pager("patient"),
         rx.heading("Stage durations (recent documents)", size="4", as_="h2"),
         stage_chart(),
         spacing="4",

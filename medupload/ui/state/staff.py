@@ -56,6 +56,7 @@ class StaffState(AuthState):
     counts: dict[str, int] = rx.field(default_factory=dict)
     patients: list[PatientView] = rx.field(default_factory=list)
     patient_total: int = 0
+    patient_page: int = 0
     review_items: list[ReviewItemView] = rx.field(default_factory=list)
     review_total: int = 0
     # Plain dicts: recharts takes a list of records.
@@ -87,6 +88,17 @@ class StaffState(AuthState):
         return (self.page + 1) * PAGE_SIZE < self.total
 
     @rx.var
+    def patient_page_label(self) -> str:
+        if not self.patient_total:
+            return "No patients"
+        first = self.patient_page * PAGE_SIZE + 1
+        return f"{first}–{min(self.patient_total, first + PAGE_SIZE - 1)} of {self.patient_total}"
+
+    @rx.var
+    def patient_has_next(self) -> bool:
+        return (self.patient_page + 1) * PAGE_SIZE < self.patient_total
+
+    @rx.var
     def status_counts(self) -> list[StatusCount]:
         return [StatusCount(key=s, label=STATUS_FILTER_LABELS[s], count=int(self.counts.get(s, 0)))
                 for s in STATUS_FILTERS]
@@ -112,7 +124,8 @@ class StaffState(AuthState):
         return StaffState.follow
 
     async def _refresh_all(self) -> None:
-        self._put(await asyncio.to_thread(_aggregate, self.patient_filter, self.status_filter, self.page))
+        self._put(await asyncio.to_thread(_aggregate, self.patient_filter, self.status_filter, self.page,
+                                          self.patient_page))
 
     def _put(self, snapshot: Snapshot) -> None:
         self.documents = snapshot.documents
@@ -135,7 +148,7 @@ class StaffState(AuthState):
         if not self._is_staff():
             return
         self.patient_filter = value[:80]
-        self.page = 0
+        self.page = self.patient_page = 0
         await self._refresh_all()
 
     @rx.event
@@ -143,6 +156,13 @@ class StaffState(AuthState):
         if not self._is_staff():
             return
         self.page = max(0, self.page + (1 if step > 0 else -1))
+        await self._refresh_all()
+
+    @rx.event
+    async def turn_patient_page(self, step: int) -> None:
+        if not self._is_staff():
+            return
+        self.patient_page = max(0, self.patient_page + (1 if step > 0 else -1))
         await self._refresh_all()
 
     def _is_staff(self) -> bool:
@@ -216,7 +236,7 @@ class StaffState(AuthState):
         async with self:
             if not self._is_staff():
                 return
-            query = (self.patient_filter, self.status_filter, self.page)
+            query = (self.patient_filter, self.status_filter, self.page, self.patient_page)
         snapshot = await asyncio.to_thread(_aggregate, *query)
         async with self:
             self._put(snapshot)
@@ -244,12 +264,12 @@ class Snapshot:
     stats: list[dict[str, Any]]
 
 
-def _aggregate(search: str, status: str, page: int) -> Snapshot:
+def _aggregate(search: str, status: str, page: int, patient_page: int) -> Snapshot:
     """Everything the dashboard shows, from grouped queries: no query per patient or per row."""
     wanted = status if status in STATUS_FILTERS else "all"
     documents = staff_records.dashboard_page(search, wanted, PAGE_SIZE, page * PAGE_SIZE)  # type: ignore[arg-type]
     failed = staff_records.dashboard_page(search, "failed", 20, 0).rows
-    patients = staff_records.patient_page(search, PAGE_SIZE, 0)
+    patients = staff_records.patient_page(search, PAGE_SIZE, patient_page * PAGE_SIZE)
     review = staff_records.review_queue(limit=PAGE_SIZE)
     return Snapshot(
         documents=[row.model_dump(mode="json") for row in documents.rows],
