@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
 
 
 def add_user(session: Session, *, username: str, password: str, role: str, name: str | None = None,
-             programs: Sequence[str] = ()) -> tuple[str, str | None]:
+             programs: Sequence[str] = (), date_of_birth: str | None = None,
+             mrn: str | None = None) -> tuple[str, str | None]:
     """Create a user (for a patient also the patient record and enrolments); returns (user id, patient id)."""
     from medupload.auth import ROLES, hash_password
     from medupload.models import Patient, ProgramEnrollment, User
@@ -67,6 +69,19 @@ def add_user(session: Session, *, username: str, password: str, role: str, name:
         raise CliError(f"username {username!r} is taken")
     if programs and role != "patient":
         raise CliError("only patients are enrolled in programs")
+    if (date_of_birth or mrn) and role != "patient":
+        raise CliError("only patients have a date of birth or an MRN")
+    dob = None
+    if date_of_birth:
+        try:
+            dob = dt.date.fromisoformat(date_of_birth)
+        except ValueError:
+            raise CliError("--dob must be a date as YYYY-MM-DD") from None
+        if dob > dt.date.today() or dob.year < 1900:
+            raise CliError("--dob must be a past date after 1900")
+    mrn = (mrn or "").strip() or None
+    if mrn is not None and len(mrn) > 64:
+        raise CliError("--mrn must be at most 64 characters")
     if programs:
         from medupload.pipeline.matching import available_programs
 
@@ -75,7 +90,7 @@ def add_user(session: Session, *, username: str, password: str, role: str, name:
             raise CliError(f"unknown program {', '.join(unknown)}; known: {', '.join(known)}")
     patient_id = None
     if role == "patient":
-        patient = Patient(display_name=name or username)
+        patient = Patient(display_name=name or username, date_of_birth=dob, mrn=mrn)
         session.add(patient)
         session.flush()
         patient_id = patient.id
@@ -115,7 +130,8 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         user_id, patient_id = add_user(session, username=args.username, password=args.password,
-                                       role=args.role, name=args.name, programs=args.program or ())
+                                       role=args.role, name=args.name, programs=args.program or (),
+                                       date_of_birth=args.dob, mrn=args.mrn)
     # Scripts capture stdout: the patient id for a patient, the user id for staff.
     print(patient_id or user_id)
     return 0
@@ -199,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--username", required=True)
     add.add_argument("--password", required=True)
     add.add_argument("--name", help="display name (patients; defaults to the username)")
+    add.add_argument("--dob", help="date of birth, YYYY-MM-DD (patients; optional)")
+    add.add_argument("--mrn", help="the clinic's medical record number (patients; optional)")
     add.add_argument("--program", action="append", metavar="PROGRAM",
                      help="enrol the patient in a care program (repeatable), e.g. diabetes-annual")
     add.set_defaults(func=_cmd_user_add)

@@ -20,11 +20,15 @@ from medupload.pipeline import recovery
 from medupload.progress.hub import get_hub
 from medupload.settings import get_settings
 from medupload.ui import live
+from medupload.ui.pages.document import document_page
 from medupload.ui.pages.login import login_page
 from medupload.ui.pages.patient import patient_page
 from medupload.ui.pages.staff import staff_page
+from medupload.ui.pages.staff_patient import staff_patient_page
 from medupload.ui.state.auth import AuthState, SessionGuard
+from medupload.ui.state.document import DocumentState
 from medupload.ui.state.patient import PatientState
+from medupload.ui.state.review import StaffPatientState
 from medupload.ui.state.staff import StaffState
 from medupload.web.perimeter import Perimeter
 
@@ -75,5 +79,9 @@ app.add_middleware(SessionGuard(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · MedUpload", on_load=AuthState.redirect_if_signed_in)
 app.add_page(patient_page, route="/patient", title="My documents · MedUpload", on_load=PatientState.load)
 app.add_page(staff_page, route="/staff", title="Clinic dashboard · MedUpload", on_load=StaffState.load)
+app.add_page(staff_patient_page, route="/staff/patients/[pid]", title="Patient · MedUpload",
+             on_load=StaffPatientState.load)
+app.add_page(document_page, route="/documents/[did]", title="Document · MedUpload",
+             on_load=DocumentState.load)
 app.add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_if_signed_in_else_login)
 app.register_lifespan_task(_lifespan)

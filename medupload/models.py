@@ -4,7 +4,7 @@ URLs and events, so they carry no meaning and no PHI."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
@@ -44,6 +44,9 @@ class Patient(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("p"), primary_key=True, max_length=40)
     display_name: str = Field(max_length=200)
     created_at: datetime = _ts()
+    # Optional clinic identifiers (``user add --dob --mrn``): staff tell same-named patients apart.
+    date_of_birth: date | None = None
+    mrn: str | None = Field(default=None, max_length=64, index=True)
 
 
 class User(SQLModel, table=True):
@@ -74,6 +77,7 @@ class Document(SQLModel, table=True):
         UniqueConstraint("patient_id", "sha256", name="uq_documents_patient_sha256"),
         Index("ix_documents_status_updated", "status", "updated_at"),
         Index("ix_documents_patient_created", "patient_id", "created_at"),
+        Index("ix_documents_updated", "updated_at"),
     )
 
     id: str = Field(default_factory=lambda: new_id("d"), primary_key=True, max_length=40)
@@ -121,8 +125,13 @@ class ProgressEventRow(SQLModel, table=True):
     elapsed_ms: int
 
 
+#: A fact's review status: as the pipeline found it, or what a staff member made of it.
+FACT_STATUSES: tuple[str, ...] = ("extracted", "confirmed", "corrected", "rejected", "added")
+
+
 class Fact(SQLModel, table=True):
     __tablename__ = "facts"
+    __table_args__ = (Index("ix_facts_status_confidence", "status", "confidence"),)
 
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(foreign_key="documents.id", index=True, max_length=40)
@@ -146,12 +155,20 @@ class Fact(SQLModel, table=True):
     hypothetical: bool = False
     uncertain: bool = False
     confidence: float = 1.0
+    # Review and provenance: ``origin`` is who first stated the fact (the pipeline or a staff
+    # member); ``previous`` lists earlier versions (oldest first) with who changed them and when.
+    status: str = Field(default="extracted", max_length=16)
+    origin: str = Field(default="extracted", max_length=16)  # extracted | added
+    reviewed_by: str | None = Field(default=None, max_length=40)  # a user id
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    previous: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class RequirementMatch(SQLModel, table=True):
     """The latest outcome of one requirement for one patient (recomputed after matching)."""
 
     __tablename__ = "requirement_matches"
+    __table_args__ = (Index("ix_requirement_matches_state_updated", "state", "updated_at"),)
 
     patient_id: str = Field(foreign_key="patients.id", primary_key=True, max_length=40)
     requirement_id: str = Field(primary_key=True, max_length=80)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from medupload.db import session_scope
@@ -50,6 +51,11 @@ class FactOut(BaseModel):
     hypothetical: bool
     uncertain: bool
     confidence: float
+    status: str = "extracted"  # extracted | confirmed | corrected | rejected | added
+    origin: str = "extracted"  # extracted | added
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    previous: list[dict[str, Any]] | None = None
 
 
 class MatchOut(BaseModel):
@@ -104,13 +110,28 @@ def patient_exists(patient_id: str) -> bool:
 
 
 def list_documents(patient_id: str, limit: int = 500) -> list[DocumentOut]:
-    """A patient's documents, newest first."""
+    """A patient's documents, newest first, each with when staff last reviewed one of its findings."""
     with session_scope() as session:
         rows = session.exec(
             select(Document).where(Document.patient_id == patient_id)
             .order_by(col(Document.created_at).desc()).limit(limit)
         ).all()
-        return [DocumentOut.from_row(row) for row in rows]
+        reviewed = dict(session.exec(
+            select(Fact.document_id, func.max(Fact.reviewed_at))
+            .where(Fact.patient_id == patient_id, Fact.status != "extracted")
+            .group_by(col(Fact.document_id))).all())
+        out = [DocumentOut.from_row(row) for row in rows]
+    for document in out:
+        document.reviewed_at = _utc(reviewed.get(document.id))
+    return out
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # An aggregate bypasses the column type, so SQLite's naive timestamps need their zone here.
+    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+        return value
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def get_document(patient_id: str, document_id: str) -> DocumentOut | None:

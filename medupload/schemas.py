@@ -31,6 +31,7 @@ class DocumentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     duplicate: bool = False
+    reviewed_at: datetime | None = None  # when clinic staff last reviewed a finding (in lists)
 
     @classmethod
     def from_row(cls, row: Document, *, duplicate: bool = False) -> DocumentOut:

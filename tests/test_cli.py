@@ -144,4 +144,23 @@ def test_user_disable_and_enable(migrated_url: str) -> None:
 
     missing = _cli("user", "enable", "--username", "nobody", db_url=migrated_url)
     assert missing.returncode == 1 and "no user 'nobody'" in missing.stderr
+def test_user_add_patient_with_date_of_birth_and_mrn(migrated_url: str) -> None:
+    result = _cli("user", "add", "--role", "patient", "--username", "fay", "--password", "fay-secret-1",
+                  "--name", "Fay Example", "--dob", "1961-04-02", "--mrn", " MRN-0042 ", db_url=migrated_url)
+    assert result.returncode == 0, result.stderr
+    patient_id = result.stdout.strip()
+
+    bad_dob = _cli("user", "add", "--role", "patient", "--username", "gus", "--password", "gus-secret-1",
+                   "--dob", "02/04/1961", db_url=migrated_url)
+    assert bad_dob.returncode == 1 and "YYYY-MM-DD" in bad_dob.stderr
+    staff_mrn = _cli("user", "add", "--role", "staff", "--username", "hal", "--password", "hal-secret-1",
+                     "--mrn", "X1", db_url=migrated_url)
+    assert staff_mrn.returncode == 1 and "only patients" in staff_mrn.stderr
+
+    engine = make_engine(migrated_url)
+    with Session(engine) as session:
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        assert (str(patient.date_of_birth), patient.mrn) == ("1961-04-02", "MRN-0042")
+        assert [u.username for u in session.exec(select(User)).all()] == ["fay"]
     engine.dispose()

@@ -74,3 +74,32 @@ def test_upgrade_uses_the_configured_database(tmp_path: Path, monkeypatch: pytes
 
 def test_postgresql_upgrade_matches_models_and_downgrades(pg_schema_url: str) -> None:
     check_round_trip(pg_schema_url)
+
+
+def test_review_migration_keeps_existing_facts_as_extracted(tmp_path: Path) -> None:
+    """0003 adds the review columns to a database that already holds facts: they read as found
+    by the pipeline, and the patient's new DOB/MRN are empty."""
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    migrate(url, "0002_document_owner")
+    engine = make_engine(url)
+    document = ("INSERT INTO documents (id, patient_id, filename, content_type, size, sha256, storage_path, "
+                "status, stage, attempts, last_seq, created_at, updated_at) VALUES ('d_1', 'p_1', 'f', "
+                "'image/png', 1, 'a', '-', 'processed', 'matching_complete', 1, 6, '2026-01-01', "
+                "'2026-01-01')")
+    fact = ("INSERT INTO facts (document_id, patient_id, kind, concept, text, start, \"end\", negated, "
+            "historical, family, hypothetical, uncertain, confidence) VALUES ('d_1', 'p_1', 'lab', "
+            "'glucose', 'g', 0, 1, 0, 0, 0, 0, 0, 0.9)")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO patients (id, display_name, created_at) "
+                             "VALUES ('p_1', 'x', '2026-01-01')")
+        conn.exec_driver_sql(document)
+        conn.exec_driver_sql(fact)
+    engine.dispose()
+    migrate(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT status, origin, reviewed_by, previous FROM facts").one()
+        patient = conn.exec_driver_sql("SELECT date_of_birth, mrn FROM patients").one()
+    engine.dispose()
+    assert tuple(row) == ("extracted", "extracted", None, None)
+    assert tuple(patient) == (None, None)

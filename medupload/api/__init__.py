@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from medupload.api import auth_routes, documents, health, metrics, stream
+from medupload.api import auth_routes, documents, health, metrics, review, stream
 from medupload.api.docs import install_docs
 from medupload.api.errors import install_error_handlers
 
@@ -22,7 +22,7 @@ def create_api() -> FastAPI:
     install_error_handlers(api)
     install_docs(api, API_PREFIX)
     v1 = APIRouter(prefix=API_PREFIX)
-    for router in (health.router, auth_routes.router, stream.router, documents.router):
+    for router in (health.router, auth_routes.router, stream.router, documents.router, review.router):
         v1.include_router(router)
     api.include_router(v1)
     api.include_router(metrics.router)  # GET /metrics, outside /api/v1 as Prometheus expects

@@ -165,6 +165,11 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
         async for item in items:
             if isinstance(item, Batch):
                 frames = [frame for message in item.messages if (frame := _hub_frame(message, told))]
+                if any(message.kind == "requirements_update" for message in item.messages):
+                    # The notice carries ids only: the list itself comes from the database, once
+                    # per batch however many notices it holds.
+                    last = next(m for m in reversed(item.messages) if m.kind == "requirements_update")
+                    frames.append(await _requirements_frame(patient_id, last.id))
                 if frames:
                     yield "".join(frames)  # one write for a replay, not one per event
             elif isinstance(item, Tick):
@@ -213,9 +218,18 @@ def _hub_frame(message: HubMessage, told: _Told) -> str | None:
         return _frame("done", message.raw, message.id)
     if message.kind == "reset":
         return _frame("reset", message.raw)
+    if message.kind == "requirements_update":
+        return None  # rendered per batch from the database (_requirements_frame)
     if message.id is not None:
-        return _frame(message.kind, message.raw, message.id)  # a later kind (requirements_update)
+        return _frame(message.kind, message.raw, message.id)  # a later kind
     return None
+
+
+
+async def _requirements_frame(patient_id: str, event_id: str | None) -> str:
+    """The notice carries ids only: the requirement list itself is read from the database."""
+    rows = await asyncio.to_thread(records.requirement_status, patient_id)
+    return _frame("requirements_update", json.dumps([row.model_dump(mode="json") for row in rows]), event_id)
 
 
 async def _poll(patient_id: str, told: _Told) -> list[str]:

@@ -16,19 +16,18 @@ offsets; a retry reads the raw file again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from medupload import audit
 from medupload.audit import Actor
 from medupload.db import session_scope
-from medupload.models import Document, Fact, Patient, ProgramEnrollment, RequirementMatch
+from medupload.models import Document, Fact, RequirementMatch
 from medupload.pipeline import dispatch, storage
 from medupload.pipeline.accept import document_out
 from medupload.pipeline.intake import IntakeError, inspect
@@ -268,15 +267,24 @@ def _fact_values(fact: ExtractedFact) -> dict[str, Any]:
 
 
 def store_facts(document_id: str, extraction: Extraction) -> int:
-    """Replace this document's facts (one transaction) and record its type and date."""
+    """Replace this document's machine facts (one transaction) and record its type and date.
+
+    What staff said survives a re-run (retry, re-delivery): reviewed, rejected and added facts are
+    kept, and a newly extracted fact at the same place as a kept one is not added again (so a
+    rejected finding stays rejected and a correction is not undone)."""
     with session_scope() as session:
         document = session.get(Document, document_id)
         assert document is not None
         # Matches may point at the facts about to go; matching below recomputes them.
         session.execute(delete(RequirementMatch).where(col(RequirementMatch.document_id) == document_id))
-        session.execute(delete(Fact).where(col(Fact.document_id) == document_id))
+        session.execute(delete(Fact).where(col(Fact.document_id) == document_id,
+                                           col(Fact.status) == "extracted"))
+        kept = {(f.kind, f.start, f.end) for f in session.exec(select(Fact).where(
+            col(Fact.document_id) == document_id, col(Fact.origin) == "extracted")).all()}
         for fact in extraction.facts:
-            session.add(Fact(document_id=document_id, patient_id=document.patient_id, **_fact_values(fact)))
+            if (fact.kind, fact.start, fact.end) not in kept:
+                session.add(Fact(document_id=document_id, patient_id=document.patient_id,
+                                 **_fact_values(fact)))
         document.document_type = extraction.document_type[:40] or None
         document.document_date = extraction.document_date[:10] if extraction.document_date else None
         session.add(document)
@@ -284,70 +292,20 @@ def store_facts(document_id: str, extraction: Extraction) -> int:
 
 
 def _match(document_id: str, today: date) -> tuple[int, int]:
-    """Re-evaluate the patient's requirements over every document with final facts (one
-    transaction); returns (satisfied, total)."""
-    from medupload.pipeline.matching import DocumentFacts, evaluate, load_program
+    """Re-evaluate the patient's requirements over every document with final facts, staff review
+    applied (one transaction); returns (satisfied, total)."""
+    from medupload.pipeline.requirements import rematch_patient
 
     with session_scope() as session:
         document = session.get(Document, document_id)
         assert document is not None
-        patient_id = document.patient_id
-        # A no-op UPDATE of the patient row takes a write lock (row lock on PostgreSQL, the
-        # database lock on SQLite) until commit, so two documents of one patient never
-        # interleave their read-evaluate-replace of the matches.
-        session.execute(update(Patient).where(col(Patient.id) == patient_id)
-                        .values(display_name=col(Patient.display_name)))
-        # Every document whose facts are final: processed ones, ones past analysis (another
-        # run about to match) and this one. Whoever matches last therefore sees them all.
-        documents = session.exec(select(Document).where(
-            Document.patient_id == patient_id,
-            or_(col(Document.id) == document_id, col(Document.status) == DocumentStatus.PROCESSED,
-                (col(Document.status) == DocumentStatus.PROCESSING)
-                & (col(Document.stage) == Stage.ANALYSIS_COMPLETE.value)),
-        )).all()
-        facts_by_doc: dict[str, list[Fact]] = {d.id: [] for d in documents}
-        for fact in session.exec(select(Fact).where(col(Fact.document_id).in_(list(facts_by_doc)))).all():
-            facts_by_doc[fact.document_id].append(fact)
-        bundle = [
-            DocumentFacts(document_id=d.id, document_type=d.document_type, document_date=d.document_date,
-                          ocr_confidence=d.ocr_confidence, facts=facts_by_doc[d.id])
-            for d in documents
-        ]
-        programs = session.exec(select(ProgramEnrollment.program)
-                                .where(ProgramEnrollment.patient_id == patient_id)).all()
         try:
-            outcomes = [outcome for program in programs
-                        for outcome in evaluate(load_program(program), bundle, today)]
+            outcomes = rematch_patient(session, document.patient_id, today, document_id=document_id)
         except Exception as exc:
             log.error("document %s: matching raised %s", document_id, type(exc).__name__)
             raise _StageFailure("error.matching_failed", Stage.MATCHING_COMPLETE) from None
-        session.execute(delete(RequirementMatch).where(col(RequirementMatch.patient_id) == patient_id))
-        now = datetime.now(UTC)
-        for outcome in outcomes:
-            session.add(RequirementMatch(
-                patient_id=patient_id, requirement_id=outcome.requirement_id, program=outcome.program,
-                title=outcome.title[:200], state=outcome.state, document_id=outcome.document_id,
-                fact_id=outcome.fact_id, evidence_date=_iso(outcome.evidence_date),
-                evidence=_jsonable(outcome.evidence), updated_at=now,
-            ))
         satisfied = sum(1 for outcome in outcomes if outcome.state == "satisfied")
     return satisfied, len(outcomes)
-
-
-def _iso(value: str | date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value.isoformat()
-    return value[:10]
-
-
-def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    # Through JSON once, so what the JSON column stores is what a later read returns.
-    return None if value is None else json.loads(json.dumps(value, default=str))
-
-
-# --------------------------------------------------------------------------- retry and watchdog
 
 
 def retry_document(document_id: str, *, actor: Actor | None = None) -> DocumentOut:

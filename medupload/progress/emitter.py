@@ -160,6 +160,12 @@ def emit_progress(
     return event
 
 
+def publish_requirements_update(patient_id: str) -> None:
+    """Tell the patient's followers that their requirement outcomes changed (a staff review).
+    Ids only: readers load the list from the database, so no clinical values enter Redis."""
+    _publish(patient_id, [("requirements_update", json.dumps({"patient_id": patient_id}))])
+
+
 def _publish(patient_id: str, entries: list[tuple[str, str]]) -> None:
     key = stream_name(patient_id)
     try:

@@ -110,6 +110,10 @@ MESSAGES: dict[str, str] = {
     "auth.revoked": "You have been signed out. Sign in again.",
     "auth.throttled": "Too many sign-in attempts. Try again in {seconds} second{seconds_s}.",
     "stream.too_many": "This account already has {cap} live streams open. Close one and try again.",
+    # staff review
+    "review.invalid": "This change to a finding is not valid.",
+    "review.unknown_concept": "Pick the finding from the vocabulary list.",
+    "review.not_processed": "Findings can be reviewed once the document has been read.",
 }
 
 

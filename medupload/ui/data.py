@@ -25,13 +25,5 @@ def requirements(patient_id: str) -> list[records.RequirementOut]:
     return records.requirement_status(patient_id)
 
 
-def staff_documents(status: str | None = None, patient_id: str | None = None) -> list[dict[str, Any]]:
-    return [doc.model_dump(mode="json") for doc in records.documents_by_status(status, patient_id)]
-
-
-def patient_ids() -> list[str]:
-    return records.patient_ids()
-
-
 def stage_stats() -> list[records.StageStat]:
     return records.stage_stats()

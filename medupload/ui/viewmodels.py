@@ -78,6 +78,7 @@ class CardView:
     running: bool
     fraction: int
     attempt: int
+    reviewed: str = ""  # "01 Dec 2026" once clinic staff reviewed a finding, else ""
 
 
 @dataclasses.dataclass
@@ -106,6 +107,7 @@ class StaffRow:
     error_code: str
     failed_stage: str
     updated: str
+    patient_name: str = ""  # staff rows: the patient's name (the id when there is none)
 
 
 def fmt_ms(ms: int | None) -> str:
@@ -264,6 +266,7 @@ def _card(doc: Mapping[str, Any], events: list[ProgressEvent]) -> CardView:
         fraction=round(100 * done / len(shown)),
         # Every attempt starts with an upload_received event (the first upload or a retry).
         attempt=max(1, sum(1 for e in events if e.stage is Stage.UPLOAD_RECEIVED)),
+        reviewed=fmt_date(doc.get("reviewed_at")) if doc.get("reviewed_at") else "",
     )
 
 
@@ -326,4 +329,5 @@ def staff_row(doc: Mapping[str, Any], latest: Mapping[str, Any] | None, now: dat
         error_code=str(doc.get("error_code") or ""),
         failed_stage=str(doc.get("failed_stage") or ""),
         updated=str(doc.get("updated_at", "")),
+        patient_name=str(doc.get("patient_name") or doc.get("patient_id", "")),
     )

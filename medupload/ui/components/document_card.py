@@ -49,6 +49,30 @@ def document_card(card: rx.Var[CardView]) -> rx.Component:
                 color_scheme="gray",
             ),
             indicator(card.steps),
+            # Step changes for screen readers: only the step in progress (or the failed one) is
+            # read out, politely, when it changes.
+            rx.el.p(
+                rx.foreach(card.steps, lambda step: rx.cond(
+                    (step.state == "active") | (step.state == "failed"),
+                    rx.el.span(card.filename, ": ", step.label, ", ", step.state_label, ". "),
+                )),
+                rx.cond(card.status == "processed", rx.el.span(card.filename, ": finished.")),
+                aria_live="polite",
+                class_name="mu-sr-status",
+                custom_attrs={"data-testid": "doc-announcer"},
+            ),
+            rx.cond(
+                card.status == "processed",
+                rx.hstack(
+                    rx.link("What we found", href="/documents/" + card.id, size="2",
+                            custom_attrs={"data-testid": "doc-found-" + card.id}),
+                    rx.cond(card.reviewed != "", rx.badge(
+                        rx.icon("badge-check", size=14, aria_hidden="true"),
+                        "Reviewed by the clinic on " + card.reviewed, color_scheme="green", variant="soft",
+                        custom_attrs={"data-testid": "doc-reviewed-" + card.id})),
+                    spacing="3", align="center", wrap="wrap",
+                ),
+            ),
             rx.cond(
                 card.failed,
                 rx.callout.root(

@@ -28,6 +28,44 @@ def _notice(notice: rx.Var[dict[str, str]]) -> rx.Component:
     )
 
 
+# When a document finishes or fails while the tab is in the background, a browser notification
+# (if the patient allowed them) says so. It watches the cards' data-status, so it needs nothing
+# from the server; the text names no document (it may show on a lock screen).
+_NOTIFY_JS = """
+(() => {
+  if (window.__muNotify) return;
+  window.__muNotify = true;
+  const seen = new Map();
+  const check = () => {
+    document.querySelectorAll('[data-testid^="document-d_"]').forEach((card) => {
+      const id = card.getAttribute('data-testid');
+      const status = card.getAttribute('data-status');
+      const before = seen.get(id);
+      seen.set(id, status);
+      if (before && before !== status && (status === 'processed' || status === 'failed')
+          && document.hidden && 'Notification' in window && Notification.permission === 'granted') {
+        new Notification('MedUpload', {tag: id, body: status === 'processed'
+          ? 'A document has been read.' : 'A document could not be read. Open MedUpload to try again.'});
+      }
+    });
+  };
+  new MutationObserver(check).observe(document.body,
+    {subtree: true, childList: true, attributes: true, attributeFilter: ['data-status']});
+  check();
+})();
+"""
+_ASK_JS = "if ('Notification' in window) { Notification.requestPermission(); }"
+
+
+def _notifications() -> rx.Component:
+    return rx.box(
+        rx.button(rx.icon("bell", size=16, aria_hidden="true"), "Notify me when a document is ready",
+                  size="1", variant="soft", on_click=rx.call_script(_ASK_JS),
+                  custom_attrs={"data-testid": "notify-enable"}),
+        on_mount=rx.call_script(_NOTIFY_JS),
+    )
+
+
 def _content() -> rx.Component:
     return rx.vstack(
         rx.card(
@@ -39,6 +77,7 @@ def _content() -> rx.Component:
         rx.heading("My requirements", size="4", as_="h2"),
         rx.card(checklist(PatientState.requirements), width="100%"),
         rx.heading("My documents", size="4", as_="h2"),
+        _notifications(),
         rx.cond(
             PatientState.has_documents,
             rx.vstack(
