@@ -31,6 +31,8 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.registry import Collector
 
+from medupload.processes import pid_exists
+
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 LOGIN_THROTTLED = Counter("medupload_login_throttled", "Sign-ins refused by throttling (auth.throttled)")
@@ -62,7 +64,7 @@ def render(collectors: Iterable[Collector] = ()) -> bytes:
 
 def _forget_dead_processes(directory: Path, alive: Callable[[int], bool] | None = None) -> None:
     """Drop the live-gauge files of processes that are gone (respawned after a crash)."""
-    alive = alive or _alive
+    alive = alive or pid_exists
     pids = set()
     for path in directory.glob("gauge_live*_*.db"):
         with contextlib.suppress(ValueError):
@@ -72,11 +74,3 @@ def _forget_dead_processes(directory: Path, alive: Callable[[int], bool] | None 
             _multiprocess.mark_process_dead(pid, str(directory))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ os.environ.setdefault("MEDUPLOAD_STORAGE_DIR", str(_RUN_DIR / "uploads"))
 os.environ.setdefault("MEDUPLOAD_SECRET_KEY", "test-secret-key-" + uuid.uuid4().hex)
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-from support import PG_URL, reset_caches  # noqa: E402  (after the environment is set)
+from support import PG_URL, LiveServer, reset_caches  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture
@@ -79,3 +80,24 @@ def pg_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_schema_url: str) -
 def any_db(request: pytest.FixtureRequest) -> str:
     """Run the test once on SQLite and once on PostgreSQL."""
     return str(request.getfixturevalue("fresh_db" if request.param == "sqlite" else "pg_db"))
+
+
+@pytest.fixture
+def start_server(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LiveServer]]:
+    """Start API servers (``support.LiveServer``) with the given settings; all stopped afterwards."""
+    from medupload.progress import tracing
+
+    tracing.set_langfuse(None)
+    servers: list[LiveServer] = []
+
+    def start(**settings: Any) -> LiveServer:
+        for key, value in settings.items():
+            monkeypatch.setenv(f"MEDUPLOAD_{key.upper()}", str(value))
+        reset_caches()
+        servers.append(LiveServer().start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+    tracing.reset_langfuse()

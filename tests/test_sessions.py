@@ -23,7 +23,6 @@ from medupload.api import create_api
 from medupload.auth import decode_access_token
 from medupload.db import get_engine
 from medupload.models import User
-from medupload.progress import tracing
 from medupload.settings import PROJECT_ROOT, get_settings
 
 PASSWORD = "alice-password"
@@ -139,26 +138,6 @@ async def test_revocation_check_falls_back_to_the_database_when_redis_is_down(
 
 # --- disable / enable ----------------------------------------------------------------------
 
-@pytest.fixture
-def live_server(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LiveServer]]:
-    tracing.set_langfuse(None)
-    servers: list[LiveServer] = []
-
-    def start(**settings: Any) -> LiveServer:
-        for key, value in settings.items():
-            monkeypatch.setenv(f"MEDUPLOAD_{key.upper()}", str(value))
-        reset_caches()
-        server = LiveServer()
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-    tracing.reset_langfuse()
-
-
 async def _stream_until_closed(base: str, patient_id: str, **request: Any) -> float:
     """Open the SSE stream, read until the server ends it; returns the monotonic end time."""
     async with httpx.AsyncClient(timeout=30) as client, client.stream(
@@ -170,8 +149,8 @@ async def _stream_until_closed(base: str, patient_id: str, **request: Any) -> fl
 
 
 async def test_disable_refuses_every_token_and_ends_streams_within_5_s(
-        live_server: Callable[..., LiveServer], alice: str) -> None:
-    server = live_server(heartbeat_seconds=1)
+        start_server: Callable[..., LiveServer], alice: str) -> None:
+    server = start_server(heartbeat_seconds=1)
     async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
         tokens = [await _token(client) for _ in range(12)]
         documents = f"/api/v1/patients/{alice}/documents"
@@ -224,9 +203,9 @@ async def test_disable_refuses_every_token_and_ends_streams_within_5_s(
             assert (await client.get(documents, headers=_bearer(token))).status_code == 401
 
 
-async def test_logout_ends_that_tokens_open_stream(live_server: Callable[..., LiveServer],
+async def test_logout_ends_that_tokens_open_stream(start_server: Callable[..., LiveServer],
                                                    alice: str) -> None:
-    server = live_server()
+    server = start_server()
     async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
         token = await _token(client)
         stream = asyncio.create_task(_stream_until_closed(server.base, alice, headers=_bearer(token)))

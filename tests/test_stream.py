@@ -52,22 +52,6 @@ def env(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...
 
 
 @pytest.fixture
-def start_server(env: Callable[..., None]) -> Iterator[Callable[..., LiveServer]]:
-    servers: list[LiveServer] = []
-
-    def start(**settings: Any) -> LiveServer:
-        env(**settings)
-        server = LiveServer()
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def patient() -> Iterator[tuple[str, dict[str, str]]]:
     """A patient with a document-owning user; yields (patient_id, auth headers)."""
     patient_id = make_patient()
@@ -347,7 +331,8 @@ async def wait_for_state(server: LiveServer, read: Callable[[], tuple[int, int]]
 
 async def test_a_later_message_kind_is_passed_on_with_its_id(start_server: Callable[..., LiveServer],
                                                              patient: tuple[str, dict[str, str]]) -> None:
-    """A kind added later (e.g. ``requirements_update``) reaches SSE clients without a stream change."""
+    """A kind added later reaches SSE clients without a stream change (``requirements_update``,
+    which the stream renders from the database, is tested with the review API)."""
     from medupload.progress.wire import EMIT_SCRIPT, emit_args
 
     server = start_server()
@@ -359,13 +344,13 @@ async def test_a_later_message_kind_is_passed_on_with_its_id(start_server: Calla
         assert [(await anext(events)).event, (await anext(events)).event] == ["retry", "snapshot"]
         key = stream_name(patient_id)
         sync_redis().eval(EMIT_SCRIPT, 2, key, key,
-                          *emit_args([("requirements_update", '{"requirement_id":"hba1c"}')], 3600))
+                          *emit_args([("annotation_update", '{"document_id":"d_x"}')], 3600))
         async with asyncio.timeout(15):
             async for event in events:
                 if event.event != "heartbeat":
                     got.append(event)
                     break
-    assert got[0].event == "requirements_update" and got[0].json() == {"requirement_id": "hba1c"}
+    assert got[0].event == "annotation_update" and got[0].json() == {"document_id": "d_x"}
     assert got[0].id == sync_redis().xrange(stream_name(patient_id))[-1][0]
 
 

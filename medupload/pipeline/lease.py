@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from medupload.processes import pid_exists
 from medupload.redis_client import sync_redis
 from medupload.settings import get_settings
 
@@ -112,13 +113,7 @@ def owner_alive(owner: str) -> bool | None:
         return now == start
     if Path("/proc/self").is_dir():
         return False  # /proc works and has no such process
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_exists(pid)
 
 
 def is_held(document_id: str) -> bool:

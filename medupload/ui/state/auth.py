@@ -86,6 +86,19 @@ class AuthState(rx.State):
             return None
         return Principal(**self._session)
 
+    def _admit(self, role: str) -> Principal | None:
+        """The principal when the signed-in user has ``role`` (a patient also needs a patient id);
+        else None, and ``_elsewhere()`` says where to send the tab."""
+        principal = self._principal()
+        if principal is None or principal.role != role or (role == "patient" and not principal.patient_id):
+            return None
+        return principal
+
+    def _elsewhere(self) -> Any:
+        """Where a page load goes when ``_admit`` refused: sign-in, or the user's own home."""
+        principal = self._principal()
+        return rx.redirect(HOME.get(principal.role, "/login") if principal is not None else "/login")
+
     async def _reauthorise(self, fresh: bool, token: str | None) -> None:
         """Decide who is asking (see the module docstring); reset PHI if that changed."""
         principal: Principal | None

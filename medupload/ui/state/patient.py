@@ -27,7 +27,7 @@ from medupload.pipeline import accept, runner
 from medupload.progress.stages import TERMINAL_STATUSES, message
 from medupload.schemas import DocumentOut
 from medupload.ui import data, live
-from medupload.ui.state.auth import HOME, AuthState
+from medupload.ui.state.auth import AuthState
 from medupload.ui.viewmodels import (
     CardView,
     RequirementView,
@@ -92,11 +92,9 @@ class PatientState(AuthState):
     # -- page load ---------------------------------------------------------------------------
     @rx.event
     async def load(self) -> Any:
-        principal = self._principal()
+        principal = self._admit("patient")
         if principal is None:
-            return rx.redirect("/login")
-        if principal.role != "patient" or not principal.patient_id:
-            return rx.redirect(HOME.get(principal.role, "/login"))
+            return self._elsewhere()
         if self._patient_id != principal.patient_id:
             self._documents, self._events = {}, {}
             self.live_cards, self.settled_cards, self.has_documents = [], [], False

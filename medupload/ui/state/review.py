@@ -18,7 +18,7 @@ import reflex as rx
 from medupload import audit, records, staff_records
 from medupload.ui import live
 from medupload.ui.review_views import AuditView, ReviewItemView, audit_view, review_item_view
-from medupload.ui.state.auth import HOME, AuthState
+from medupload.ui.state.auth import AuthState
 from medupload.ui.viewmodels import REQUIREMENT_LABELS, STATUS_LABELS, fmt_date
 
 
@@ -72,12 +72,10 @@ class StaffPatientState(AuthState):
 
     @rx.event
     async def load(self) -> Any:
-        principal = self._principal()
+        principal = self._admit("staff")
         if principal is None:
-            return rx.redirect("/login")
-        if principal.role != "staff":
             self.ready = False
-            return rx.redirect(HOME.get(principal.role, "/login"))
+            return self._elsewhere()
         # ``pid`` is the route's dynamic argument (/staff/patients/[pid]), a var on the root state.
         self.shown_id = str(getattr(self, "pid", "") or "")[:40]
         found = await asyncio.to_thread(staff_records.patient, self.shown_id)

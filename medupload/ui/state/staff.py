@@ -20,7 +20,7 @@ from medupload.auth import Principal
 from medupload.progress.stages import DocumentStatus
 from medupload.ui import data, live
 from medupload.ui.review_views import PatientView, ReviewItemView, patient_view, review_item_view
-from medupload.ui.state.auth import HOME, AuthState
+from medupload.ui.state.auth import AuthState
 from medupload.ui.viewmodels import STATUS_LABELS, StaffRow, staff_row
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,8 @@ class StaffState(AuthState):
 
     @rx.event
     async def load(self) -> Any:
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/login")
-        if principal.role != "staff":
-            return rx.redirect(HOME.get(principal.role, "/login"))
+        if self._admit("staff") is None:
+            return self._elsewhere()
         await self._refresh_all()
         self.ready = True
         return StaffState.follow
