@@ -4,13 +4,13 @@ them, page images reach only authorised users."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import date, timedelta
 
 import docgen
 import httpx
 import pytest
+from httpx_sse import connect_sse
 from sqlmodel import select
 from support import make_patient, make_user
 from test_documents_api import Env, _upload, _wait_terminal, server  # noqa: F401  (fixture)
@@ -59,15 +59,12 @@ class StreamReader(threading.Thread):
 
     def run(self) -> None:
         with httpx.Client(timeout=30) as client, \
-                client.stream("GET", self.url, headers=self.headers) as response:
-            event = ""
-            for line in response.iter_lines():
-                if line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                    if event == "snapshot":
-                        self.connected.set()
-                elif line.startswith("data: ") and event == "requirements_update":
-                    self.update = json.loads(line.removeprefix("data: "))
+                connect_sse(client, "GET", self.url, headers=self.headers) as source:
+            for event in source.iter_sse():
+                if event.event == "snapshot":
+                    self.connected.set()
+                elif event.event == "requirements_update":
+                    self.update = event.json()
                     return
 
 
