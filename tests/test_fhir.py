@@ -16,7 +16,7 @@ from support import make_patient, make_user
 
 from medupload.api import create_api
 from medupload.auth import create_access_token
-from medupload.pipeline import runner
+from medupload.pipeline import dispatch
 from medupload.progress import tracing
 
 LAB = "LABORATORY REPORT\nCollected: 2026-01-15\nHemoglobin A1c 7.2 %\nDiagnosis: Type 2 diabetes mellitus"
@@ -59,7 +59,7 @@ async def test_processed_lab_report_is_a_valid_r4_document_reference(patient: st
     try:
         early = DocumentReference.model_validate(await _fhir(client, patient, document_id))
     finally:
-        outcome = await asyncio.to_thread(runner.wait_inline, document_id, 120)
+        outcome = await asyncio.to_thread(dispatch.wait_inline, document_id, 120)
     assert (early.status, early.docStatus) == ("current", "preliminary")
     assert outcome == "processed"
 
@@ -83,7 +83,7 @@ async def test_the_validator_rejects_what_r4_forbids(patient: str, client: httpx
     png = docgen.png(docgen.render_page(LAB, size=(6.0, 3.0)))
     upload = await _upload(client, patient, png)
     resource = await _fhir(client, patient, upload.json()["id"])
-    await asyncio.to_thread(runner.wait_inline, upload.json()["id"], 120)
+    await asyncio.to_thread(dispatch.wait_inline, upload.json()["id"], 120)
     DocumentReference.model_validate(resource)
     for broken in ({"id": upload.json()["id"]}, {"subject": "Patient/x"},
                    {"content": [{"attachment": {**resource["content"][0]["attachment"], "size": "big"}}]}):

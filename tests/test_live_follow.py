@@ -162,19 +162,27 @@ async def test_closing_the_hub_ends_followers_with_a_jittered_retry(patient: str
 
 async def test_sse_frames_end_when_still_allowed_says_no(patient: str, closing_hub: None,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stream renders the same loop: a revoked session's stream closes at its heartbeat."""
-    from medupload.api.stream import _events
+    """The stream renders the same loop: a signed-out session's stream closes at its next check,
+    and gives its stream slot back."""
+    from medupload.api import stream, stream_slots
+    from medupload.auth import Principal
     from medupload.records import list_documents
 
     monkeypatch.setenv("MEDUPLOAD_HEARTBEAT_SECONDS", "0.1")
     reset_caches()
     answers = iter([True, False])
 
-    async def still_allowed() -> bool:
+    async def principal_active(_principal: Principal) -> bool:
         return next(answers)
 
-    frames = _events(patient, None, list_documents(patient), still_allowed)
+    monkeypatch.setattr(stream, "principal_active", principal_active)
+    principal = Principal(user_id="u_follow", role="patient", patient_id=patient)
+    slot = await stream_slots.acquire(principal.user_id)
+    frames = stream._events(patient, None, list_documents(patient), principal, slot)
     async with contextlib.aclosing(frames), asyncio.timeout(5):
         got = [frame async for frame in frames]
+    again = await stream_slots.acquire(principal.user_id)  # the closed stream's slot is free
+    await stream_slots.release(again)
+    assert await stream_slots.count(principal.user_id) == 0
     kinds = [f.split("\n", 1)[0] for f in got]
     assert kinds == ["retry: 3000", "event: snapshot", "event: heartbeat"]

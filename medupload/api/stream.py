@@ -153,13 +153,14 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
         # Signed out or disabled since the stream opened: end it (issue 8, within 5 s).
         return await principal_active(principal)
 
-    # Ticks come every SESSION_CHECK_SECONDS (each after the revocation check); heartbeats and
-    # ticket renewals go out on their own cadence from those ticks.
+    # Ticks come at least every SESSION_CHECK_SECONDS (each after the revocation check);
+    # heartbeats and ticket renewals go out on their own cadence from those ticks.
     started = time.monotonic()
     next_heartbeat = started + settings.heartbeat_seconds
     next_ticket = started + TICKET_RENEW_SECONDS
     items = follow(patient_id, cursor, still_allowed=still_allowed,
-                   tick_seconds=min(settings.heartbeat_seconds, settings.session_check_seconds),
+                   tick_seconds=min(settings.heartbeat_seconds, settings.session_check_seconds,
+                                    TICKET_RENEW_SECONDS if renew_ticket else settings.heartbeat_seconds),
                    max_seconds=settings.stream_max_seconds, snapshot_taken=True)
     async with held(slot), contextlib.aclosing(items), _counted(OPEN_STREAMS):
         async for item in items:

@@ -77,6 +77,11 @@ async def acquire(account: str) -> StreamSlot:
     return StreamSlot(account, member, in_redis=True)
 
 
+async def count(account: str) -> int:
+    """Live slots of ``account`` (Redis; lapsed ones do not count)."""
+    return int(await async_redis().zcount(_key(account), time.time(), "+inf"))
+
+
 async def release(slot: StreamSlot) -> None:
     if not slot.in_redis:
         _local[slot.account] -= 1

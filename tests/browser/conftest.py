@@ -50,6 +50,9 @@ def server() -> Iterator[Server]:
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
             "OMP_THREAD_LIMIT": "1",
+            # Every test signs in from 127.0.0.1, dozens of times a minute: one address, like a
+            # clinic behind NAT (the per-address limit is tested in tests/test_throttle.py).
+            "MEDUPLOAD_SIGNIN_ADDRESS_ATTEMPTS": "100000",
         }
     )
     env.pop("REFLEX_REDIS_URL", None)

@@ -60,7 +60,7 @@ def _open_patient_page(server: Server, context, username: str, filename: str,  #
         page.goto(f"{server.base_url}/patient")
     else:
         login(page, server.base_url, username, PASSWORD, "/patient")
-    expect(page.get_by_text(filename)).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(filename, exact=True)).to_be_visible(timeout=15_000)
     client_token = page.evaluate("window.sessionStorage.getItem('token')")
     assert client_token
     return page, client_token
@@ -104,7 +104,7 @@ def test_disabled_users_open_page_ends_within_5_s(server: Server, context, tmp_p
     username, filename = _patient_with_document(server, tmp_path)
     page = context.new_page()
     login(page, server.base_url, username, PASSWORD, "/patient")
-    expect(page.get_by_text(filename)).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(filename, exact=True)).to_be_visible(timeout=15_000)
     page.wait_for_timeout(1000)  # the live loop is running
 
     started = time.monotonic()
