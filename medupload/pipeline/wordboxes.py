@@ -5,6 +5,7 @@ Plain functions on plain data."""
 
 from __future__ import annotations
 
+import ctypes
 import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -81,6 +82,12 @@ def text_layer(textpage: Any, width: float, height: float) -> TextLayer:
     if len(raw) != textpage.count_chars() or width <= 0 or height <= 0:
         # Characters outside the BMP count twice in pdfium's indices: no reliable boxes.
         return TextLayer(clean_text_layer(raw), None)
+    import pypdfium2.raw as pdfium_c
+
+    # pdfium's own call, not PdfTextPage.get_charbox: that raises on a character without a box
+    # (which would fail the document) and allocates four doubles a character.
+    get_box = pdfium_c.FPDFText_GetCharBox
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     chars: list[str] = []
     boxes: list[Box | None] = []
     index = 0
@@ -92,10 +99,10 @@ def text_layer(textpage: Any, width: float, height: float) -> TextLayer:
                 index += 1
         if char == "\n" or not _CONTROL.match(char):
             box: Box | None = None
-            if not char.isspace():
-                left, bottom, right, top = textpage.get_charbox(index)
-                if right > left and top > bottom:
-                    box = (left / width, 1 - top / height, (right - left) / width, (top - bottom) / height)
+            if (not char.isspace() and get_box(textpage.raw, index, left, right, bottom, top)
+                    and right.value > left.value and top.value > bottom.value):
+                box = (left.value / width, 1 - top.value / height, (right.value - left.value) / width,
+                       (top.value - bottom.value) / height)
             chars.append(char)
             boxes.append(box)
         index += 1
