@@ -10,6 +10,7 @@ first pass reads little or reads it with low confidence, which is what a sideway
 upside-down page produces; when OSD refuses (too little text) or is unsure, the other three
 orientations are read and the best reading kept. A document in which no page gives readable
 text fails with ``error.no_text`` rather than ending "processed" with nothing in it.
+Every word keeps where it is on its page (``wordboxes.py``), so a fact can be shown there.
 Plain functions on plain data: no database, HTTP or Reflex here.
 """
 
@@ -72,7 +73,6 @@ class PageText:
     text: str
     confidence: float
     method: str  # "text_layer" | "ocr"
-
 
 
 @dataclass(frozen=True)
