@@ -162,6 +162,10 @@ class Fact(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=40)  # a user id
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     previous: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    # Where the evidence is on the document's page images: page number (1-based) and box
+    # [x, y, w, h] as shares 0..1 of the page; None when OCR gave no word boxes (or staff added it).
+    page: int | None = None
+    bbox: list[float] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class RequirementMatch(SQLModel, table=True):

@@ -56,6 +56,8 @@ class FactOut(BaseModel):
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     previous: list[dict[str, Any]] | None = None
+    page: int | None = None  # where the evidence is: page number, and box [x, y, w, h] as
+    bbox: list[float] | None = None  # shares 0..1 of the page image; None when not known
 
 
 class MatchOut(BaseModel):

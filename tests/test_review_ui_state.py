@@ -105,3 +105,26 @@ def test_staff_handler_changes_the_fact(setup: tuple[str, str, int]) -> None:
     assert state.reviewed.startswith("Reviewed by the clinic")
     _run(DocumentState.reject, state, fid)
     assert _status(fid) == "rejected"
+
+
+def test_showing_a_fact_marks_its_page_or_says_it_has_no_location(setup: tuple[str, str, int]) -> None:
+    from medupload.ui.state.document import DocumentState
+
+    pid, did, unlocated = setup
+    located = _fact(did, pid, "condition", "asthma", page=1, bbox=[0.1, 0.3, 0.2, 0.03])
+    patient = make_user("patient", pid)  # the document's owner may look too: nothing changes
+    state = _document_state(create_access_token(patient)[0], did)
+    _run(DocumentState.load, state)
+    assert state.highlight.page == 0  # nothing selected yet
+
+    _run(DocumentState.show_fact, state, located)
+    assert state.selected == located and state.notice == "Shown on page 1."
+    highlight = state.highlight
+    assert (highlight.page, highlight.left, highlight.top) == (1, "9.600%", "29.600%")
+    assert highlight.label == "Condition on page 1"  # the kind, not the finding
+
+    _run(DocumentState.show_fact, state, unlocated)
+    assert state.selected == unlocated and state.highlight.page == 0
+    assert state.notice == "Location not available for this finding."
+    _run(DocumentState.show_fact, state, 999_999)  # not on this document: nothing changes
+    assert state.selected == unlocated

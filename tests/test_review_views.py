@@ -48,3 +48,16 @@ def test_patient_and_review_item_views_link_to_the_pages() -> None:
                       since=datetime(2026, 11, 30, tzinfo=UTC))
     assert review_item_view(item).href == "/documents/d_1"
     assert review_item_view(item).testid == "review-item-f-9"
+
+
+def test_a_located_fact_gets_a_percent_box_and_an_unlocated_one_none() -> None:
+    located = fact_view(_fact(page=2, bbox=[0.1, 0.25, 0.2, 0.03]))
+    assert located.page == 2
+    # The word box in percent of the page, with a 0.4 % margin so the frame does not cut the ink.
+    assert (located.box_left, located.box_top, located.box_width, located.box_height) == \
+        ("9.600%", "24.600%", "20.800%", "3.800%")
+    edge = fact_view(_fact(page=1, bbox=[0.0, 0.99, 0.5, 0.01]))
+    assert (edge.box_left, edge.box_top, edge.box_height) == ("0.000%", "98.600%", "1.400%")  # clamped
+    for missing in (_fact(), _fact(page=1), _fact(page=1, bbox=[0.1, 0.2]), _fact(bbox=[0.1, 0.2, 0.1, 0.1])):
+        view = fact_view(missing)
+        assert (view.page, view.box_left) == (0, "")

@@ -94,6 +94,15 @@ def test_inline_end_to_end(patient: str, caplog: pytest.LogCaptureFixture) -> No
     concepts = {(f.kind, f.concept) for f in detail.facts}
     assert ("condition", "type 2 diabetes mellitus") in concepts
     assert ("medication", "metformin") in concepts
+    # Each fact knows where it is on the page: the HbA1c is on line 3 (index 2) of the 6 x 3 in
+    # page docgen drew (0.75 in margin, 11 pt lines 1.45 high), as shares of the page.
+    lab = next(f for f in detail.facts if f.kind == "lab")
+    assert lab.page == 1 and lab.bbox is not None and len(lab.bbox) == 4
+    x, y, w, h = lab.bbox
+    assert 0 <= x < x + w <= 1 and 0 <= y < y + h <= 1
+    line_height = round(11 * 1.45 / 72 * 300) / (3.0 * 300)
+    assert abs(x - 0.75 / 6.0) < 0.01 and 0.25 + 2 * line_height - 0.01 < y < 0.25 + 3 * line_height
+    assert all(f.page == 1 and f.bbox is not None for f in detail.facts)
     status = records.requirement_status(patient)
     assert status and {r.program for r in status} == {PROGRAM}
     assert any(r.state == "satisfied" and r.document_id == document_id for r in status)

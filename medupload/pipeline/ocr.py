@@ -10,6 +10,7 @@ first pass reads little or reads it with low confidence, which is what a sideway
 upside-down page produces; when OSD refuses (too little text) or is unsure, the other three
 orientations are read and the best reading kept. A document in which no page gives readable
 text fails with ``error.no_text`` rather than ending "processed" with nothing in it.
+Every word keeps where it is on its page (``wordboxes.py``), so a fact can be shown there.
 Plain functions on plain data: no database, HTTP or Reflex here.
 """
 
@@ -19,7 +20,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -34,6 +35,7 @@ from medupload.pipeline.preprocess import (
     preprocess,
     target_size,
 )
+from medupload.pipeline.wordboxes import Box, TextLayer, WordBox, text_layer, turn_back, union
 
 PAGE_SEPARATOR = "\n\f\n"
 RENDER_DPI = 300
@@ -64,8 +66,6 @@ MIN_INK = 0.00002
 #: A page whose darkest and lightest pixels differ by less than this is one flat shade.
 MIN_CONTRAST = 8
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
-
 
 @dataclass(frozen=True)
 class PageText:
@@ -81,6 +81,8 @@ class OcrResult:
     text: str
     word_confidences: list[tuple[int, int, float]]
     mean_confidence: float
+    #: Boxes of the words that have one (OCR'd pages; PDF text layers when pdfium gives them).
+    word_boxes: list[WordBox] = field(default_factory=list)
 
     @property
     def page_count(self) -> int:
@@ -101,6 +103,8 @@ class _Words:
     (block, paragraph, line) so the page text keeps tesseract's line and paragraph breaks."""
 
     words: list[tuple[str, float, tuple[int, int, int]]]
+    #: One box per word (shares of the page), or empty when the source gives none.
+    boxes: list[Box] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -136,20 +140,24 @@ def read_document(
     next being decoded) is held, whatever the document's page count.
     """
     pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]] = []
+    boxes: list[list[Box]] = []
     source = _pdf_pages(path) if kind == "pdf" else _image_pages(path, kind)
     # closing(): a failed page releases the PDF/image now, not whenever the generator is collected.
     with contextlib.closing(source):
         for number, total, item in source:
             if on_page is not None:
                 on_page(number, total)
-            if isinstance(item, str):
-                pages.append((_text_layer_words(item), "text_layer"))
+            if isinstance(item, TextLayer):
+                read = _text_layer_words(item.text, item.char_boxes)
+                pages.append((read.words, "text_layer"))
             else:
-                pages.append((_ocr_page(item, page_timeout).words, "ocr"))
+                read = _ocr_page(item, page_timeout)
+                pages.append((read.words, "ocr"))
+            boxes.append(read.boxes)
             del item  # the page image goes before the next one is decoded
     if not _readable([word for words, _ in pages for word in words]):
         raise OcrError("error.no_text")
-    return _assemble(pages)
+    return _assemble(pages, boxes)
 
 
 def _readable(words: list[tuple[str, float, tuple[int, int, int]]]) -> bool:
@@ -158,19 +166,23 @@ def _readable(words: list[tuple[str, float, tuple[int, int, int]]]) -> bool:
     return confident >= MIN_READABLE_WORDS and confident >= MIN_CONFIDENT_SHARE * len(words)
 
 
-def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]]) -> OcrResult:
-    """Join the words into one text, recording each word's character span and confidence."""
+def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], str]],
+              boxes: list[list[Box]] | None = None) -> OcrResult:
+    """Join the words into one text, recording each word's character span and confidence, and
+    its box on the page where ``boxes`` (per page, one per word, or empty) gives one."""
     parts: list[str] = []
     length = 0
     spans: list[tuple[int, int, float]] = []
+    word_boxes: list[WordBox] = []
     page_texts: list[PageText] = []
     for index, (words, method) in enumerate(pages):
+        page_boxes = boxes[index] if boxes and len(boxes[index]) == len(words) else None
         if index:
             parts.append(PAGE_SEPARATOR)
             length += len(PAGE_SEPARATOR)
         page_start = length
         previous: tuple[int, int, int] | None = None
-        for word, confidence, key in words:
+        for position, (word, confidence, key) in enumerate(words):
             if previous is not None:
                 if key[:2] != previous[:2]:
                     gap = "\n\n"
@@ -182,6 +194,8 @@ def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], s
                 length += len(gap)
             parts.append(word)
             spans.append((length, length + len(word), confidence))
+            if page_boxes is not None:
+                word_boxes.append(WordBox(length, length + len(word), index + 1, *page_boxes[position]))
             length += len(word)
             previous = key
         page_text = "".join(parts)[page_start:] if words else ""
@@ -189,31 +203,38 @@ def _assemble(pages: list[tuple[list[tuple[str, float, tuple[int, int, int]]], s
         page_texts.append(PageText(number=index + 1, text=page_text, confidence=mean, method=method))
     text = "".join(parts)
     overall = sum(c for _, _, c in spans) / len(spans) if spans else 0.0
-    return OcrResult(pages=page_texts, text=text, word_confidences=spans, mean_confidence=overall)
+    return OcrResult(pages=page_texts, text=text, word_confidences=spans, mean_confidence=overall,
+                     word_boxes=word_boxes)
 
 
-def _text_layer_words(text: str) -> list[tuple[str, float, tuple[int, int, int]]]:
-    """Words of a PDF text layer, confidence 1.0, keeping its lines and blank-line paragraphs."""
+def _text_layer_words(text: str, char_boxes: list[Box | None] | None = None) -> _Words:
+    """Words of a PDF text layer, confidence 1.0, keeping its lines and blank-line paragraphs;
+    with ``char_boxes`` (one per character of ``text``) each word's box is their union."""
     words: list[tuple[str, float, tuple[int, int, int]]] = []
+    boxes: list[Box] = []
     paragraph = 0
+    offset = 0
     for line_number, line in enumerate(text.split("\n")):
-        tokens = line.split()
+        tokens = list(re.finditer(r"\S+", line))
         if not tokens:
             paragraph += 1
-            continue
-        words.extend((token, 1.0, (0, paragraph, line_number)) for token in tokens)
-    return words
+        for token in tokens:
+            words.append((token.group(), 1.0, (0, paragraph, line_number)))
+            if char_boxes is not None:
+                found = [b for b in char_boxes[offset + token.start():offset + token.end()] if b is not None]
+                if found:
+                    boxes.append(union(found))
+                else:
+                    char_boxes = None  # a word without a box: the page gets none rather than gaps
+        offset += len(line) + 1
+    return _Words(words, boxes if char_boxes is not None else [])
 
 
 # --------------------------------------------------------------------------- page sources
 
 
-def _clean_text_layer(raw: str) -> str:
-    return _CONTROL.sub("", raw.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
-    """Each page as its text layer (a str) when it has one, else as a 300 dpi greyscale render.
+def _pdf_pages(path: Path) -> Iterator[tuple[int, int, TextLayer | Image.Image]]:
+    """Each page as its text layer when it has one, else as a 300 dpi greyscale render.
 
     pdfium is not thread-safe, so every call happens under PDFIUM_LOCK; the lock is released
     while tesseract runs (between yields) so other documents' pages can be rendered meanwhile.
@@ -232,13 +253,13 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
                 page = document[index]
                 try:
                     textpage = page.get_textpage()
-                    text = _clean_text_layer(textpage.get_text_range())
+                    width, height = page.get_size()
+                    layer = text_layer(textpage, width, height)
                     textpage.close()
-                    item: str | Image.Image
-                    if sum(not ch.isspace() for ch in text) >= MIN_TEXT_LAYER_CHARS:
-                        item = text
+                    item: TextLayer | Image.Image
+                    if sum(not ch.isspace() for ch in layer.text) >= MIN_TEXT_LAYER_CHARS:
+                        item = layer
                     else:
-                        width, height = page.get_size()
                         scale = RENDER_DPI / 72
                         # A poster-sized page (PDF allows 200 x 200 in) renders at what tesseract
                         # needs, not at 300 dpi: the bitmap never exceeds OCR_MAX_PIXELS.
@@ -260,7 +281,7 @@ def _pdf_pages(path: Path) -> Iterator[tuple[int, int, str | Image.Image]]:
             document.close()
 
 
-def _image_pages(path: Path, kind: str) -> Iterator[tuple[int, int, str | Image.Image]]:
+def _image_pages(path: Path, kind: str) -> Iterator[tuple[int, int, TextLayer | Image.Image]]:
     """Each image page (TIFF frames; the first image of anything else), upright per EXIF, at
     most OCR_MAX_PIXELS. The file is reopened for each frame and closed before the page is
     yielded, so the full-size decode is freed before the page is read."""
@@ -311,6 +332,7 @@ def _ocr_page(image: Image.Image, page_timeout: float) -> _Words:
         tried.add(turn)
         # Degrees clockwise; PIL rotates counter-clockwise.
         reading = _read(engine, binary.rotate(-turn, expand=True), deadline)
+        reading = _Words(reading.words, turn_back(reading.boxes, turn))
         if reading.score > best.score:
             best = reading
         if _looks_upright(best):
@@ -324,7 +346,7 @@ def _looks_upright(reading: _Words) -> bool:
 
 def _read(engine: tesseract.Engine, binary: Image.Image, deadline: float) -> _Words:
     try:
-        return _parse_tsv(engine.read_tsv(binary, PSM, deadline))
+        return _parse_tsv(engine.read_tsv(binary, PSM, deadline), binary.size)
     except tesseract.EngineTimeout:
         raise OcrError("error.ocr_timeout") from None
     except tesseract.EngineFailed:
@@ -344,9 +366,11 @@ def _detect_rotation(engine: tesseract.Engine, binary: Image.Image, deadline: fl
     return found[0]
 
 
-def _parse_tsv(raw: str) -> _Words:
-    """Words with confidence 0..1 from tesseract's TSV (level 5 rows; -1 marks non-words)."""
+def _parse_tsv(raw: str, size: tuple[int, int] | None = None) -> _Words:
+    """Words with confidence 0..1 from tesseract's TSV (level 5 rows; -1 marks non-words), and
+    with the image's ``size`` each word's box as shares of it (TSV columns left, top, width, height)."""
     words: list[tuple[str, float, tuple[int, int, int]]] = []
+    boxes: list[Box] = []
     for line in raw.splitlines():
         fields = line.split("\t")
         if len(fields) < 12 or fields[0] != "5":
@@ -362,4 +386,8 @@ def _parse_tsv(raw: str) -> _Words:
             continue
         key = (int(fields[2]), int(fields[3]), int(fields[4]))
         words.append((text, min(1.0, confidence / 100.0), key))
-    return _Words(words)
+        if size is not None:
+            width, height = size
+            boxes.append((int(fields[6]) / width, int(fields[7]) / height,
+                          int(fields[8]) / width, int(fields[9]) / height))
+    return _Words(words, boxes)

@@ -33,6 +33,7 @@ from medupload.pipeline.accept import document_out
 from medupload.pipeline.intake import IntakeError, inspect
 from medupload.pipeline.lease import DocumentBusy, lease, owner_id
 from medupload.pipeline.transient import TransientFault, is_transient, retrying
+from medupload.pipeline.wordboxes import WordBox, locate
 from medupload.progress.emitter import emit_progress
 from medupload.progress.stages import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, DocumentStatus, Stage
 from medupload.schemas import DocumentOut
@@ -243,7 +244,7 @@ def run_post_ocr_pipeline(document_id: str, ocr_result: OcrResult, *, deadline: 
         log.error("document %s: extraction raised %s", document_id, type(exc).__name__)
         raise _StageFailure("error.analysis_failed", Stage.ANALYSIS_STARTED) from None
     deadline.check(Stage.ANALYSIS_STARTED)
-    count = retrying(store_facts, document_id, extraction)
+    count = retrying(store_facts, document_id, extraction, ocr_result.word_boxes)
     _emit(document_id, Stage.ANALYSIS_COMPLETE, "analysis.done", numbers={"facts": count})
 
     deadline.check(Stage.MATCHING_COMPLETE)
@@ -266,8 +267,9 @@ def _fact_values(fact: ExtractedFact) -> dict[str, Any]:
     return values
 
 
-def store_facts(document_id: str, extraction: Extraction) -> int:
+def store_facts(document_id: str, extraction: Extraction, word_boxes: list[WordBox] | None = None) -> int:
     """Replace this document's machine facts (one transaction) and record its type and date.
+    Each fact gets its place on the page images from ``word_boxes`` (OCR's) when they cover it.
 
     What staff said survives a re-run (retry, re-delivery): reviewed, rejected and added facts are
     kept, and a newly extracted fact at the same place as a kept one is not added again (so a
@@ -283,7 +285,9 @@ def store_facts(document_id: str, extraction: Extraction) -> int:
             col(Fact.document_id) == document_id, col(Fact.origin) == "extracted")).all()}
         for fact in extraction.facts:
             if (fact.kind, fact.start, fact.end) not in kept:
+                found = locate(word_boxes or [], fact.start, fact.end)
                 session.add(Fact(document_id=document_id, patient_id=document.patient_id,
+                                 page=found[0] if found else None, bbox=list(found[1]) if found else None,
                                  **_fact_values(fact)))
         document.document_type = extraction.document_type[:40] or None
         document.document_date = extraction.document_date[:10] if extraction.document_date else None

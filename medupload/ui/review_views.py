@@ -49,6 +49,31 @@ class FactView:
     status: str
     status_label: str
     provenance: str  # "Corrected by staff on 01 Dec 2026 (was: 7.7 %)" or ""
+    # Where the evidence is on the page images: page number (0: not known) and the highlight's
+    # CSS box over the page image, in percent of it ("12.5%"), so any rendered size fits.
+    page: int = 0
+    box_left: str = ""
+    box_top: str = ""
+    box_width: str = ""
+    box_height: str = ""
+
+
+#: Margin around a highlighted word box, in percent of the page: the box frames the ink, not
+#: cuts through it.
+HIGHLIGHT_MARGIN = 0.4
+
+
+def _highlight_box(bbox: list[float] | None) -> dict[str, str]:
+    """A fact's bbox (shares of the page) as the highlight's percent box, clamped to the page."""
+    if not bbox or len(bbox) != 4:
+        return {}
+    x, y, w, h = (100 * float(v) for v in bbox)
+    left, top = max(0.0, x - HIGHLIGHT_MARGIN), max(0.0, y - HIGHLIGHT_MARGIN)
+    right, bottom = min(100.0, x + w + HIGHLIGHT_MARGIN), min(100.0, y + h + HIGHLIGHT_MARGIN)
+    if right <= left or bottom <= top:
+        return {}
+    return {"box_left": f"{left:.3f}%", "box_top": f"{top:.3f}%", "box_width": f"{right - left:.3f}%",
+            "box_height": f"{bottom - top:.3f}%"}
 
 
 @dataclasses.dataclass
@@ -125,6 +150,7 @@ def fact_view(fact: FactOut) -> FactView:
         confidence_label=f"Low confidence ({fact.confidence:.0%})" if low else "",
         status=fact.status, status_label=FACT_STATUS_LABELS.get(fact.status, fact.status),
         provenance=_provenance(fact),
+        **({"page": fact.page, **box} if fact.page and (box := _highlight_box(fact.bbox)) else {}),
     )
 
 

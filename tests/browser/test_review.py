@@ -37,6 +37,20 @@ def _facts(page: Page, base: str, pid: str, did: str) -> dict[str, dict]:  # typ
     return {f["concept"]: f for f in detail["facts"]}
 
 
+def _assert_inside(box: dict | None, image: dict | None, bbox: list[float]) -> None:  # type: ignore[type-arg]
+    """The highlight lies within the page image, where the fact's bbox (shares of it) says."""
+    assert box is not None and image is not None
+    assert box["x"] >= image["x"] - 0.5 and box["y"] >= image["y"] - 0.5
+    assert box["x"] + box["width"] <= image["x"] + image["width"] + 0.5
+    assert box["y"] + box["height"] <= image["y"] + image["height"] + 0.5
+    # The highlight frames the word box (a small margin around it), not somewhere else.
+    centre_x = image["x"] + (bbox[0] + bbox[2] / 2) * image["width"]
+    centre_y = image["y"] + (bbox[1] + bbox[3] / 2) * image["height"]
+    assert abs(box["x"] + box["width"] / 2 - centre_x) < 3
+    assert abs(box["y"] + box["height"] / 2 - centre_y) < 3
+    assert box["height"] < image["height"] * 0.2
+
+
 def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path: Path) -> None:
     patient = unique("rev-pat")
     pid = server.add_user("patient", patient, "patient pass", "diabetes-annual", "pre-op")
@@ -85,6 +99,27 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
         fact = review.get_by_test_id(f"fact-{hba1c['id']}")
         expect(fact).to_have_attribute("data-status", "extracted")
         assert (found := _serious(review)) == [], found
+
+        # Where a fact was read: a click on the HbA1c marks its place over the page image.
+        assert hba1c["page"] == 1 and all(0 <= v <= 1 for v in hba1c["bbox"])
+        expect(review.get_by_test_id("fact-highlight")).to_have_count(0)
+        review.get_by_test_id(f"fact-show-{hba1c['id']}").click()
+        highlight = review.get_by_test_id("fact-highlight")
+        expect(highlight).to_be_visible()
+        expect(highlight).to_have_attribute("aria-label", "Lab result on page 1")
+        expect(fact).to_have_attribute("data-selected", "true")
+        _assert_inside(highlight.bounding_box(), page_image.bounding_box(), hba1c["bbox"])
+        # By keyboard: Enter on the condition's name moves the mark to its line, lower on the page.
+        before = highlight.bounding_box()
+        review.get_by_test_id(f"fact-show-{condition['id']}").focus()
+        review.keyboard.press("Enter")
+        expect(review.get_by_test_id(f"fact-{condition['id']}")).to_have_attribute("data-selected", "true")
+        expect(highlight).to_have_attribute("aria-label", "Condition on page 1")
+        review.wait_for_function(
+            "y => document.querySelector('[data-testid=fact-highlight]').getBoundingClientRect().y > y + 5",
+            arg=before["y"] if before else 0)
+        _assert_inside(highlight.bounding_box(), page_image.bounding_box(), condition["bbox"])
+        assert (found := _serious(review)) == [], found
         review.screenshot(path=str(ARTIFACTS / "review-document-staff.png"), full_page=True)
 
         # Correct it: value, unit and the collection date.
@@ -118,6 +153,17 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
         review.keyboard.press("Enter")
         expect(review.get_by_test_id(f"fact-{condition['id']}")).to_have_attribute("data-status", "rejected")
 
+        # A finding staff add was not read from the page: it says so and marks nothing.
+        review.get_by_test_id("fact-add").click()
+        review.locator("#fact-add-kind").select_option("condition")
+        review.locator("#fact-field-concept").fill("hypertensive crisis")
+        review.get_by_test_id("fact-add-save").click()
+        added = review.locator('[data-testid^="fact-"][data-status="added"]')
+        expect(added).to_have_count(1, timeout=15_000)
+        added.locator('[data-testid^="fact-show-"]').click()
+        expect(added.get_by_test_id("fact-no-location")).to_have_text("Location not available")
+        expect(review.get_by_test_id("fact-highlight")).to_have_count(0)
+
         # The staff patient page: checklist with evidence, no open items, the audit trail.
         staff.goto(f"{server.base_url}/staff/patients/{pid}")
         expect(staff.get_by_test_id("staff-requirement-diabetes-annual/hba1c")).to_have_attribute(
@@ -135,6 +181,13 @@ def test_staff_review_updates_the_patient_live(server: Server, browser, tmp_path
         expect(own_doc.locator('[data-testid^="fact-confirm-"]')).to_have_count(0)
         expect(own_doc.locator('[data-testid^="fact-edit-"]')).to_have_count(0)
         expect(own_doc.get_by_test_id("doc-page-1")).to_be_visible()
+        # The patient too can see where a finding was read.
+        own_doc.wait_for_function("el => el.complete && el.naturalWidth > 0",
+                                  arg=own_doc.get_by_test_id("doc-page-1").element_handle(), timeout=15_000)
+        own_doc.get_by_test_id(f"fact-show-{hba1c['id']}").click()
+        expect(own_doc.get_by_test_id("fact-highlight")).to_be_visible()
+        _assert_inside(own_doc.get_by_test_id("fact-highlight").bounding_box(),
+                       own_doc.get_by_test_id("doc-page-1").bounding_box(), hba1c["bbox"])
         assert (found := _serious(own_doc)) == [], found
         refused = own_doc.request.patch(
             f"{server.base_url}/api/v1/patients/{pid}/documents/{did}/facts/{hba1c['id']}",

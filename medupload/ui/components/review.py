@@ -101,10 +101,21 @@ def _actions(fact: rx.Var[FactView]) -> rx.Component:
     )
 
 
+def _show_button(fact: rx.Var[FactView]) -> rx.Component:
+    """The fact's name, as a button (Enter and Space work): shows where it is on the page."""
+    return rx.el.button(
+        rx.text(fact.concept, weight="medium", size="2", as_="span"),
+        type="button", on_click=DocumentState.show_fact(fact.id), class_name="mu-fact-show",
+        aria_pressed=rx.cond(DocumentState.selected == fact.id, "true", "false"),
+        title="Show on the page",
+        custom_attrs={"data-testid": "fact-show-" + fact.id.to_string()},
+    )
+
+
 def fact_item(fact: rx.Var[FactView]) -> rx.Component:
     return rx.el.li(
         rx.hstack(
-            rx.text(fact.concept, weight="medium", size="2"),
+            _show_button(fact),
             rx.cond(fact.value != "", rx.text(fact.value + " " + fact.unit, size="2",
                                               custom_attrs={"data-testid": "fact-value"})),
             rx.cond(fact.date != "", rx.text(fact.date, size="1", color_scheme="gray")),
@@ -119,12 +130,16 @@ def fact_item(fact: rx.Var[FactView]) -> rx.Component:
         rx.cond(fact.flags != "", rx.text("Flags: " + fact.flags, size="1", color_scheme="gray")),
         rx.cond(fact.code != "", rx.text(fact.code, size="1", color_scheme="gray")),
         rx.cond(fact.provenance != "", rx.text(fact.provenance, size="1", color_scheme="gray")),
+        rx.cond((DocumentState.selected == fact.id) & (fact.page == 0),
+                rx.text("Location not available", size="1", color_scheme="gray",
+                        custom_attrs={"data-testid": "fact-no-location"})),
         rx.cond(
             DocumentState.is_staff,
             rx.cond(DocumentState.editing == fact.id, _edit_form(fact), _actions(fact)),
         ),
         class_name="mu-fact",
-        custom_attrs={"data-testid": fact.testid, "data-status": fact.status, "data-kind": fact.kind},
+        custom_attrs={"data-testid": fact.testid, "data-status": fact.status, "data-kind": fact.kind,
+                      "data-selected": rx.cond(DocumentState.selected == fact.id, "true", "false")},
     )
 
 
@@ -174,11 +189,23 @@ def add_form() -> rx.Component:
 
 
 def page_images(pages: rx.Var[list[PageImage]]) -> rx.Component:
+    highlight = DocumentState.highlight
+
     def page(p: rx.Var[PageImage]) -> rx.Component:
         return rx.el.figure(
-            rx.image(src=p.src, alt=p.alt, loading="lazy", width="100%", height="auto",
-                     custom_attrs={"data-testid": p.testid}),
+            rx.el.div(
+                rx.image(src=p.src, alt=p.alt, loading="lazy", width="100%", height="auto",
+                         custom_attrs={"data-testid": p.testid}),
+                rx.cond(highlight.page == p.number, rx.el.div(
+                    role="img", aria_label=highlight.label, class_name="mu-highlight",
+                    style={"left": highlight.left, "top": highlight.top, "width": highlight.width,
+                           "height": highlight.height},
+                    custom_attrs={"data-testid": "fact-highlight"},
+                )),
+                class_name="mu-page-frame",
+            ),
             rx.el.figcaption(p.alt, class_name="mu-caption"),
+            id=p.figure_id,
             class_name="mu-page",
         )
 

@@ -32,6 +32,24 @@ class PageImage:
     src: str
     testid: str
     alt: str
+    figure_id: str  # scrolled to when a fact on this page is shown
+
+
+@dataclasses.dataclass
+class Highlight:
+    """The box over a page image marking the selected fact; page 0 when there is none to show."""
+
+    page: int = 0
+    left: str = ""
+    top: str = ""
+    width: str = ""
+    height: str = ""
+    label: str = ""  # names the kind and page only: the evidence itself is next to it on screen
+
+
+#: What one finding of each kind is called in the highlight's label.
+_KIND_NAMES = {"condition": "Condition", "medication": "Medication", "lab": "Lab result",
+               "allergy": "Allergy", "procedure": "Procedure"}
 
 
 class DocumentState(AuthState):
@@ -49,6 +67,7 @@ class DocumentState(AuthState):
     add_kind: str = "lab"
     concept_options: list[str] = rx.field(default_factory=list)
     reviewed: str = ""  # "Reviewed by the clinic on 01 Dec 2026", or ""
+    selected: int = 0  # the fact shown on the page (0: none)
     error: str = ""
     notice: str = ""
     ready: bool = False
@@ -57,7 +76,18 @@ class DocumentState(AuthState):
     def pages(self) -> list[PageImage]:
         base = f"/api/v1/patients/{self.owner_id}/documents/{self.document_id}/pages"
         return [PageImage(number=n, src=f"{base}/{n}", testid=f"doc-page-{n}",
-                          alt=f"Page {n} of {self.page_count}") for n in range(1, self.page_count + 1)]
+                          alt=f"Page {n} of {self.page_count}", figure_id=f"doc-page-figure-{n}")
+                for n in range(1, self.page_count + 1)]
+
+    @rx.var
+    def highlight(self) -> Highlight:
+        for group in self.groups:
+            for fact in group.facts:
+                if fact.id == self.selected and self.selected and fact.page:
+                    return Highlight(page=fact.page, left=fact.box_left, top=fact.box_top,
+                                     width=fact.box_width, height=fact.box_height,
+                                     label=f"{_KIND_NAMES.get(fact.kind, 'Finding')} on page {fact.page}")
+        return Highlight()
 
     @rx.var
     def back_href(self) -> str:
@@ -90,7 +120,7 @@ class DocumentState(AuthState):
             return rx.redirect(HOME.get(principal.role, "/login"))
         principal, owner = viewer
         self.owner_id, self.is_staff = owner, principal.role == "staff"
-        self.editing, self.adding, self.error, self.notice = 0, False, "", ""
+        self.editing, self.adding, self.error, self.notice, self.selected = 0, False, "", "", 0
         await self._reload(principal)
         self.ready = True
         return None
@@ -112,6 +142,20 @@ class DocumentState(AuthState):
         self.groups = fact_groups(detail.facts)
         times = [f.reviewed_at for f in detail.facts if f.status != "extracted" and f.reviewed_at]
         self.reviewed = f"Reviewed by the clinic on {fmt_date(max(times))}" if times else ""
+
+    @rx.event
+    def show_fact(self, fact_id: int) -> Any:
+        """Mark where the fact was read on its page and bring that page into view (anyone who may
+        see the document: the facts and pages are already on their screen)."""
+        fact = next((f for g in self.groups for f in g.facts if f.id == int(fact_id)), None)
+        if fact is None:
+            return None
+        self.selected = fact.id
+        if not fact.page:
+            self.notice = "Location not available for this finding."
+            return None
+        self.notice = f"Shown on page {fact.page}."
+        return rx.scroll_to(f"doc-page-figure-{fact.page}")
 
     # -- staff changes ----------------------------------------------------------------------
     def _staff(self) -> Principal | None:
