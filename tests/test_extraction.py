@@ -273,3 +273,30 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
     facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
     assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
     assert not facts["aspirin"].negated
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "expected"),
+    [
+        # A cue inside the name or inside a parenthesis the name is outside of does not reach it.
+        ("Assessment: migraine without aura.", "migraine without aura", (False, False, False, False)),
+        ("The right knee (no effusion) shows gout.", "gout", (False, False, False, False)),
+        ("The right knee (no effusion) shows gout.", "effusion", (True, False, False, False)),
+        # "history of" is past unless the sentence shows it is treated now.
+        ("He has a history of asthma.", "asthma", (False, True, False, False)),
+        ("He has a history of asthma, currently on albuterol.", "asthma", (False, False, False, False)),
+        ("CT showed an old cerebral infarction.", "stroke", (False, True, False, False)),
+        ("He is a 45-year-old man with asthma.", "asthma", (False, False, False, False)),
+        ("Alcohol abuse (quit 2001).", "alcohol abuse", (False, True, False, False)),
+        # Hedges after the name, and hedges that span a cause; a negation stops at the cause.
+        ("Sarcoidosis also possible diagnosis.", "sarcoidosis", (False, False, False, True)),
+        ("The picture suggests pericarditis.", "pericarditis", (False, False, False, True)),
+        ("We will look for possible causes of the neuropathy.", "neuropathy", (False, False, False, True)),
+        ("Failure, in all probability secondary to sepsis.", "sepsis", (False, False, False, True)),
+        ("No rash as a cause for the itching.", "itching", (False, False, False, False)),
+        # A course word asserts the problem inside a negation list.
+        ("No dysuria, improving urinary incontinence.", "urinary incontinence", (False, False, False, False)),
+    ],
+)
+def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:
+    assert _status(text)[concept] == expected

@@ -133,6 +133,9 @@ def _near_medication(target: Any, modifier: Any, between: Any) -> bool:
     return target.label_ != "MEDICATION" or between is None or len(between) <= 3
 
 
+_CAUSE = "CAUSE"  # a category no flag reads: it only ends a negation's scope
+
+
 def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     """medspaCy's default ConText rules, adjusted by data/context_rules.yaml."""
     from medspacy.context import ConTextRule
@@ -142,10 +145,16 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
     raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
+    # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
+    # cause, a negation does not ("no pain as a cause for the fall"). These terminators become a
+    # category of their own that only negations stop at.
+    negation_only = {literal.lower() for literal in config.get("terminate_negation_only", [])}
     rules = []
     for literal, category, pattern, direction in raw:
         if literal.lower() in dropped:
             continue
+        if direction == "TERMINATE" and literal.lower() in negation_only:
+            category, direction = _CAUSE, "FORWARD"
         negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
         rules.append(
             ConTextRule(
@@ -155,6 +164,7 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
                 direction=direction,
                 on_modifies=_near_medication if negation else None,
                 allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+                terminated_by={_CAUSE} if negation else None,
             )
         )
     return rules
