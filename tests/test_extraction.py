@@ -300,3 +300,57 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
 )
 def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:
     assert _status(text)[concept] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A count before its name, opening a clause.
+        (
+            "CBC: WBC 9.8 with 62 segs, 4 bands, 30 lymphocytes.",
+            [
+                ("complete blood count", None, None),
+                ("white blood cell count", "9.8", "10*3/uL"),
+                ("neutrophils percent", "62", "%"),
+                ("band neutrophils percent", "4", "%"),
+                ("lymphocytes percent", "30", "%"),
+            ],
+        ),
+        (
+            "Differential: 70% neutrophils, 25% lymphocytes.",
+            [("neutrophils percent", "70", "%"), ("lymphocytes percent", "25", "%")],
+        ),
+        (
+            "Admission labs: 11.2 for WBC, 13.5 for hemoglobin.",
+            [("white blood cell count", "11.2", "10*3/uL"), ("hemoglobin", "13.5", "g/dL")],
+        ),
+        # A number after a name is still that name's; a value never moves across a name.
+        (
+            "Sodium 136, potassium 4.1, chloride 101.",
+            [("sodium", "136", "mmol/L"), ("potassium", "4.1", "mmol/L"), ("chloride", "101", "mmol/L")],
+        ),
+        ("Calcium 9.1 albumin 3.9", [("calcium", "9.1", "mg/dL"), ("albumin", "3.9", "g/dL")]),
+        ("Normal range 3.5-5.1 potassium pending", [("potassium", None, None)]),
+        # Comparators in words.
+        ("Ferritin greater than 1000 ng/mL", [("ferritin", ">1000", "ng/mL")]),
+        ("Creatinine was less than 0.5 mg/dL", [("creatinine", "<0.5", "mg/dL")]),
+        # Urine chemistry is not serum chemistry.
+        (
+            "Spot urine sodium 18 mmol/L, urine creatinine 85 mg/dL, urine potassium 40.",
+            [
+                ("urine sodium", "18", "mmol/L"),
+                ("urine creatinine", "85", "mg/dL"),
+                ("urine potassium", "40", "mmol/L"),
+            ],
+        ),
+        ("Urine protein-creatinine ratio 2300 mg/g", [("urine protein-creatinine ratio", "2300", "mg/g")]),
+        (
+            "Urine specific gravity 1.020, urine pH 6.0",
+            [("urine specific gravity", "1.020", None), ("urine ph", "6.0", None)],
+        ),
+    ],
+)
+def test_counts_before_names_comparator_words_and_urine_chemistry(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
