@@ -358,7 +358,9 @@ def test_counts_before_names_comparator_words_and_urine_chemistry(
 
 def test_adjective_forms_of_signs_and_symptoms_are_the_condition() -> None:
     text = "She was nauseated and diaphoretic. She was not cyanotic or jaundiced. He is hypotensive."
-    facts = [(f.concept, f.code, f.negated) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
+    facts = [
+        (f.concept, f.code, f.negated) for f in extract(text, today=TODAY).facts if f.kind == "condition"
+    ]
     assert facts == [
         ("nausea", "R11.0", False),
         ("diaphoresis", "R61", False),
