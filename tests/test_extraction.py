@@ -344,6 +344,16 @@ def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bo
             ],
         ),
         ("Urine protein-creatinine ratio 2300 mg/g", [("urine protein-creatinine ratio", "2300", "mg/g")]),
+        # A name glued to its value on a terse report; names that contain digits stay whole.
+        (
+            "LABS: WBC14.3K, Na132, K4.1, HbA1c 7.2",
+            [
+                ("white blood cell count", "14.3", "10*3/uL"),
+                ("sodium", "132", "mmol/L"),
+                ("potassium", "4.1", "mmol/L"),
+                ("hemoglobin a1c", "7.2", "%"),
+            ],
+        ),
         (
             "Urine specific gravity 1.020, urine pH 6.0",
             [("urine specific gravity", "1.020", None), ("urine ph", "6.0", None)],

@@ -9,6 +9,7 @@ vocabulary hit is kept in ``doc.user_data[HITS]`` by start character.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -71,6 +72,28 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
     return hit
 
 
+# A lab name glued to its value on a terse report ("WBC14.3K", "Na132"): the token is split.
+_GLUED = re.compile(r"([A-Za-z]+)(\d+(?:\.\d+)?)")
+
+
+def _split_glued_values(doc: Any, vocab: Any) -> None:
+    """Split "WBC14.3" into "WBC" and "14.3" when the letters are a lab's name and the whole
+    token is not itself a name ("HbA1c", "B12", "CO2" stay whole)."""
+    lexicon = vocab.lexicon
+    splits = []
+    for token in doc:
+        glued = _GLUED.fullmatch(token.text)
+        if glued is None or (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
+            continue
+        hit = lexicon.exact.get((glued[1],)) or lexicon.folded.get((fold(glued[1]),))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
+            splits.append((token, len(glued[1])))
+    if splits:
+        with doc.retokenize() as retokenizer:
+            for token, cut in splits:
+                retokenizer.split(token, [token.text[:cut], token.text[cut:]], heads=[(token, 1), (token, 1)])
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -78,6 +101,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
 
     vocab = vocabulary(with_base)
     lexicon = vocab.lexicon
+    _split_glued_values(doc, vocab)
     tokens = [t for t in doc if not t.is_space and t.text not in SKIPPED_TOKENS]
     texts = [t.text for t in tokens]
     folded = [fold(t) for t in texts]
