@@ -378,3 +378,9 @@ def test_adjective_forms_of_signs_and_symptoms_are_the_condition() -> None:
         ("jaundice", "R17", True),
         ("hypotension", "I95.9", False),
     ]
+
+
+def test_a_hyphenated_name_written_closed_is_found() -> None:
+    for text in ("Episodes of intra-dialytic hypotension.", "Episodes of intradialytic hypotension."):
+        facts = [(f.code, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
+        assert facts == [("I95.3", text[12:-1])]

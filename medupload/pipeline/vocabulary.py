@@ -275,6 +275,25 @@ def _base(builder: _Builder, with_base: bool) -> None:
                 hit = Hit(indices, needs == "1")
             hits[slot] = hit
         builder.folded[lookup] = hit
+        if "-" in concept:  # "post-transplant" is also written closed: "posttransplant"
+            closed = _closed(lookup, concept)
+            if closed != lookup and closed not in builder.folded:
+                builder.folded[closed] = hit
+
+
+_HYPHENATED = re.compile(r"([a-z0-9]+)-([a-z0-9]+)")
+
+
+def _closed(lookup: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``lookup`` with each hyphenated word of ``name`` joined into one token."""
+    tokens = list(lookup)
+    for first, second in _HYPHENATED.findall(name.lower()):
+        pair = [fold(first), fold(second)]
+        for i in range(len(tokens) - 1):
+            if tokens[i : i + 2] == pair:
+                tokens[i : i + 2] = [pair[0] + pair[1]]
+                break
+    return tuple(tokens)
 
 
 @contextmanager
