@@ -288,6 +288,7 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("CT showed an old cerebral infarction.", "stroke", (False, True, False, False)),
         ("He is a 45-year-old man with asthma.", "asthma", (False, False, False, False)),
         ("Alcohol abuse (quit 2001).", "alcohol abuse", (False, True, False, False)),
+        ("Before surgery, symptoms included cough and wheezing.", "wheezing", (False, True, False, False)),
         # Hedges after the name, and hedges that span a cause; a negation stops at the cause.
         ("Sarcoidosis also possible diagnosis.", "sarcoidosis", (False, False, False, True)),
         ("The picture suggests pericarditis.", "pericarditis", (False, False, False, True)),
