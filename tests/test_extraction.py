@@ -385,3 +385,9 @@ def test_a_hyphenated_name_written_closed_is_found() -> None:
     for text in ("Episodes of intra-dialytic hypotension.", "Episodes of intradialytic hypotension."):
         facts = [(f.code, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
         assert facts == [("I95.3", text[12:-1])]
+
+
+def test_a_prefixed_condition_word_is_that_condition_unless_the_prefix_changes_it() -> None:
+    text = "EMG: cervical polyradiculopathy. Biopsy: adenocarcinoma. Nonobstructive. Pseudohyponatremia."
+    facts = [(f.concept, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
+    assert facts == [("radiculopathy", "polyradiculopathy"), ("carcinoma", "adenocarcinoma")]

@@ -94,6 +94,24 @@ def _split_glued_values(doc: Any, vocab: Any) -> None:
                 retokenizer.split(token, [token.text[:cut], token.text[cut:]], heads=[(token, 1), (token, 1)])
 
 
+# A condition word with a quantity/extent prefix or a combining form before it
+# ("polyradiculopathy", "glomerulonephropathy") is that condition. Prefixes that change the
+# meaning are not in the list: negating ("non", "un", "anti"), opposite ("hyper", "hypo"), false
+# ("pseudo").
+_PREFIX = re.compile(r"(?:poly|mono|multi|micro|macro|pan|(?!pseudo)[a-z]{3,}o)")
+
+
+def _prefixed_condition(folded_token: str, vocab: Any) -> Hit | None:
+    """The known condition word (7 letters or more) after a prefix, the longest first."""
+    for cut in range(3, len(folded_token) - 6):
+        if not _PREFIX.fullmatch(folded_token, 0, cut):
+            continue
+        hit = vocab.lexicon.folded.get((folded_token[cut:],))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "condition":
+            return hit
+    return None
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -126,8 +144,11 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
                 found = (n, hit)
                 break
         if found is None:
-            i += 1
-            continue
+            hit = _prefixed_condition(folded[i], vocab)
+            if hit is None:
+                i += 1
+                continue
+            found = (1, hit)
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
         if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
