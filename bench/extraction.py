@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -206,15 +207,27 @@ def main() -> int:
         print(f"cannot run: {reason}")
         return 1
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared; absolute times move with it)")
-    os.environ["MEDUPLOAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="medupload-bench-cache-")
-    base = _run("curated", args.threads)
-    full = _run("full", args.threads)
-    warm = [_run("build", args.threads) for _ in range(3)]
+    # One fresh cache directory per cold process (the curated run also builds the full
+    # vocabulary: lab units are read from it), the full run's then serves the warm builds.
+    cache_dirs = [tempfile.mkdtemp(prefix="medupload-bench-cache-") for _ in range(5)]
+    try:
+        return _report(args.threads, reason, cache_dirs)
+    finally:
+        for directory in cache_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
+    os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[0]
+    base = _run("curated", threads)
+    os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[1]
+    full = _run("full", threads)
+    warm = [_run("build", threads) for _ in range(3)]
     cold_runs = []
-    for _ in range(3):  # a fresh cache directory each time: the lexicon is built
-        os.environ["MEDUPLOAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="medupload-bench-cache-")
-        cold_runs.append(_run("build", args.threads))
-    packages = _run("packages", args.threads)
+    for directory in cache_dirs[2:]:  # a fresh cache directory each time: the lexicon is built
+        os.environ["MEDUPLOAD_CACHE_DIR"] = directory
+        cold_runs.append(_run("build", threads))
+    packages = _run("packages", threads)
 
     def row(name: str, key: str, unit: str, fmt: str = ".2f") -> None:
         a, b = float(base[key]), float(full[key])  # type: ignore[arg-type]
@@ -234,13 +247,13 @@ def main() -> int:
         f"median of 3 processes; ratio to cold x{warm_wall / cold:.2f}"
     )
     row("RSS growth after build", "rss_growth_mb", "MB", ".0f")
-    row(f"RSS growth after {args.threads} threads", "rss_after_threads_mb", "MB", ".0f")
+    row(f"RSS growth after {threads} threads", "rss_after_threads_mb", "MB", ".0f")
     row("extraction p50 per note", "p50_ms", "ms", ".1f")
     row("extraction p95 per note", "p95_ms", "ms", ".1f")
     row("  p50 in CPU time", "p50_cpu_ms", "ms", ".1f")
     row("  p95 in CPU time", "p95_cpu_ms", "ms", ".1f")
     row("extraction mean per note", "mean_ms", "ms", ".1f")
-    row(f"all notes on {args.threads} threads (wall)", "threads_wall_s", "s")
+    row(f"all notes on {threads} threads (wall)", "threads_wall_s", "s")
     print(
         f"  targets: build <= 3 s (warm {warm_wall:.2f}), "
         f"RSS growth <= 150 MB (full {float(full['rss_growth_mb']):.0f}), "  # type: ignore[arg-type]
