@@ -8,6 +8,11 @@ Each configuration runs in a fresh process, so build time and memory are its own
 - ``packages``: the two packages used directly (import cost, and drug-named-entity-recognition's
   ``find_drugs`` on the same notes), to show why the gazetteer is generated ahead of time.
 
+The bench uses a fresh lexicon cache directory (``MEDUPLOAD_CACHE_DIR``, see vocabulary.py), so
+the configurations' builds are cold (the lexicon is built and cached); three more processes then
+build the shipped pipeline from that cache (warm: what every process after the first pays), and
+three with a fresh cache directory each (cold), medians printed side by side.
+
 Per configuration: build time (imports + vocabulary + spaCy/medspaCy pipeline), RSS growth over
 the interpreter, extraction p50/p95 per note over all MTSamples notes (one thread), the same notes
 on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the labelled set's scores
@@ -23,9 +28,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,8 +158,18 @@ def _measure_packages() -> dict[str, object]:
     return result
 
 
+def _measure_build() -> dict[str, object]:
+    began, began_cpu = time.perf_counter(), time.process_time()
+    from medupload.pipeline.extraction import nlp
+
+    nlp(True)
+    return {"build_s": time.perf_counter() - began, "build_cpu_s": time.process_time() - began_cpu}
+
+
 def _child(mode: str, threads: int) -> None:
-    if mode == "packages":
+    if mode == "build":
+        print(json.dumps(_measure_build()))
+    elif mode == "packages":
         print(json.dumps(_measure_packages()))
     else:
         print(json.dumps(_measure_extractor(mode == "full", threads)))
@@ -176,7 +193,7 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--labels", help="the labelled set (default tests/data/mtsamples_labels.jsonl)")
-    parser.add_argument("--child", choices=("curated", "full", "packages"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("curated", "full", "packages", "build"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.labels:
         os.environ["MTSAMPLES_LABELS"] = str(Path(args.labels).resolve())
@@ -190,9 +207,27 @@ def main() -> int:
         print(f"cannot run: {reason}")
         return 1
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared; absolute times move with it)")
-    base = _run("curated", args.threads)
-    full = _run("full", args.threads)
-    packages = _run("packages", args.threads)
+    # One fresh cache directory per cold process (the curated run also builds the full
+    # vocabulary: lab units are read from it), the full run's then serves the warm builds.
+    cache_dirs = [tempfile.mkdtemp(prefix="medupload-bench-cache-") for _ in range(5)]
+    try:
+        return _report(args.threads, reason, cache_dirs)
+    finally:
+        for directory in cache_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
+    os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[0]
+    base = _run("curated", threads)
+    os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[1]
+    full = _run("full", threads)
+    warm = [_run("build", threads) for _ in range(3)]
+    cold_runs = []
+    for directory in cache_dirs[2:]:  # a fresh cache directory each time: the lexicon is built
+        os.environ["MEDUPLOAD_CACHE_DIR"] = directory
+        cold_runs.append(_run("build", threads))
+    packages = _run("packages", threads)
 
     def row(name: str, key: str, unit: str, fmt: str = ".2f") -> None:
         a, b = float(base[key]), float(full[key])  # type: ignore[arg-type]
@@ -200,18 +235,28 @@ def main() -> int:
         print(f"  {name:<34} curated {a:{fmt}} {unit:<3} full {b:{fmt}} {unit:<3} ratio {ratio}")
 
     print(f"extraction over {full['notes']} MTSamples notes (one process per configuration)")
-    row("NLP build (imports + pipeline)", "build_s", "s")
+    row("NLP build, cold (imports + pipeline)", "build_s", "s")
     row("  the same in CPU time", "build_cpu_s", "s")
+    warm_wall = statistics.median(float(w["build_s"]) for w in warm)  # type: ignore[arg-type]
+    warm_cpu = statistics.median(float(w["build_cpu_s"]) for w in warm)  # type: ignore[arg-type]
+    cold = statistics.median(float(c["build_s"]) for c in cold_runs)  # type: ignore[arg-type]
+    cold_cpu = statistics.median(float(c["build_cpu_s"]) for c in cold_runs)  # type: ignore[arg-type]
+    print(
+        f"  {'NLP build, cold, median of 3':<34} full {cold:.2f} s (CPU {cold_cpu:.2f} s)\n"
+        f"  {'NLP build, warm (cached lexicon)':<34} full {warm_wall:.2f} s (CPU {warm_cpu:.2f} s), "
+        f"median of 3 processes; ratio to cold x{warm_wall / cold:.2f}"
+    )
     row("RSS growth after build", "rss_growth_mb", "MB", ".0f")
-    row(f"RSS growth after {args.threads} threads", "rss_after_threads_mb", "MB", ".0f")
+    row(f"RSS growth after {threads} threads", "rss_after_threads_mb", "MB", ".0f")
     row("extraction p50 per note", "p50_ms", "ms", ".1f")
     row("extraction p95 per note", "p95_ms", "ms", ".1f")
     row("  p50 in CPU time", "p50_cpu_ms", "ms", ".1f")
     row("  p95 in CPU time", "p95_cpu_ms", "ms", ".1f")
     row("extraction mean per note", "mean_ms", "ms", ".1f")
-    row(f"all notes on {args.threads} threads (wall)", "threads_wall_s", "s")
+    row(f"all notes on {threads} threads (wall)", "threads_wall_s", "s")
     print(
-        f"  targets: build <= 3 s, RSS growth <= 150 MB (full {float(full['rss_growth_mb']):.0f}), "  # type: ignore[arg-type]
+        f"  targets: build <= 3 s (warm {warm_wall:.2f}), "
+        f"RSS growth <= 150 MB (full {float(full['rss_growth_mb']):.0f}), "  # type: ignore[arg-type]
         f"p50 <= 50 ms (full {float(full['p50_ms']):.1f})"  # type: ignore[arg-type]
     )
     if "scores" in full:

@@ -273,3 +273,121 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
     facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
     assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
     assert not facts["aspirin"].negated
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "expected"),
+    [
+        # A cue inside the name or inside a parenthesis the name is outside of does not reach it.
+        ("Assessment: migraine without aura.", "migraine without aura", (False, False, False, False)),
+        ("The right knee (no effusion) shows gout.", "gout", (False, False, False, False)),
+        ("The right knee (no effusion) shows gout.", "effusion", (True, False, False, False)),
+        # "history of" is past unless the sentence shows it is treated now.
+        ("He has a history of asthma.", "asthma", (False, True, False, False)),
+        ("He has a history of asthma, currently on albuterol.", "asthma", (False, False, False, False)),
+        ("CT showed an old cerebral infarction.", "stroke", (False, True, False, False)),
+        ("He is a 45-year-old man with asthma.", "asthma", (False, False, False, False)),
+        ("Alcohol abuse (quit 2001).", "alcohol abuse", (False, True, False, False)),
+        ("Before surgery, symptoms included cough and wheezing.", "wheezing", (False, True, False, False)),
+        # Hedges after the name, and hedges that span a cause; a negation stops at the cause.
+        ("Sarcoidosis also possible diagnosis.", "sarcoidosis", (False, False, False, True)),
+        ("The picture suggests pericarditis.", "pericarditis", (False, False, False, True)),
+        ("We will look for possible causes of the neuropathy.", "neuropathy", (False, False, False, True)),
+        ("Failure, in all probability secondary to sepsis.", "sepsis", (False, False, False, True)),
+        ("No rash as a cause for the itching.", "itching", (False, False, False, False)),
+        # A course word asserts the problem inside a negation list.
+        ("No dysuria, improving urinary incontinence.", "urinary incontinence", (False, False, False, False)),
+    ],
+)
+def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:
+    assert _status(text)[concept] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A count before its name, opening a clause.
+        (
+            "CBC: WBC 9.8 with 62 segs, 4 bands, 30 lymphocytes.",
+            [
+                ("complete blood count", None, None),
+                ("white blood cell count", "9.8", "10*3/uL"),
+                ("neutrophils percent", "62", "%"),
+                ("band neutrophils percent", "4", "%"),
+                ("lymphocytes percent", "30", "%"),
+            ],
+        ),
+        (
+            "Differential: 70% neutrophils, 25% lymphocytes.",
+            [("neutrophils percent", "70", "%"), ("lymphocytes percent", "25", "%")],
+        ),
+        (
+            "Admission labs: 11.2 for WBC, 13.5 for hemoglobin.",
+            [("white blood cell count", "11.2", "10*3/uL"), ("hemoglobin", "13.5", "g/dL")],
+        ),
+        # A number after a name is still that name's; a value never moves across a name.
+        (
+            "Sodium 136, potassium 4.1, chloride 101.",
+            [("sodium", "136", "mmol/L"), ("potassium", "4.1", "mmol/L"), ("chloride", "101", "mmol/L")],
+        ),
+        ("Calcium 9.1 albumin 3.9", [("calcium", "9.1", "mg/dL"), ("albumin", "3.9", "g/dL")]),
+        ("Normal range 3.5-5.1 potassium pending", [("potassium", None, None)]),
+        # Comparators in words.
+        ("Ferritin greater than 1000 ng/mL", [("ferritin", ">1000", "ng/mL")]),
+        ("Creatinine was less than 0.5 mg/dL", [("creatinine", "<0.5", "mg/dL")]),
+        # Urine chemistry is not serum chemistry.
+        (
+            "Spot urine sodium 18 mmol/L, urine creatinine 85 mg/dL, urine potassium 40.",
+            [
+                ("urine sodium", "18", "mmol/L"),
+                ("urine creatinine", "85", "mg/dL"),
+                ("urine potassium", "40", "mmol/L"),
+            ],
+        ),
+        ("Urine protein-creatinine ratio 2300 mg/g", [("urine protein-creatinine ratio", "2300", "mg/g")]),
+        # A name glued to its value on a terse report; names that contain digits stay whole.
+        (
+            "LABS: WBC14.3K, Na132, K4.1, HbA1c 7.2",
+            [
+                ("white blood cell count", "14.3", "10*3/uL"),
+                ("sodium", "132", "mmol/L"),
+                ("potassium", "4.1", "mmol/L"),
+                ("hemoglobin a1c", "7.2", "%"),
+            ],
+        ),
+        (
+            "Urine specific gravity 1.020, urine pH 6.0",
+            [("urine specific gravity", "1.020", None), ("urine ph", "6.0", None)],
+        ),
+    ],
+)
+def test_counts_before_names_comparator_words_and_urine_chemistry(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+def test_adjective_forms_of_signs_and_symptoms_are_the_condition() -> None:
+    text = "She was nauseated and diaphoretic. She was not cyanotic or jaundiced. He is hypotensive."
+    facts = [
+        (f.concept, f.code, f.negated) for f in extract(text, today=TODAY).facts if f.kind == "condition"
+    ]
+    assert facts == [
+        ("nausea", "R11.0", False),
+        ("diaphoresis", "R61", False),
+        ("cyanosis", "R23.0", True),
+        ("jaundice", "R17", True),
+        ("hypotension", "I95.9", False),
+    ]
+
+
+def test_a_hyphenated_name_written_closed_is_found() -> None:
+    for text in ("Episodes of intra-dialytic hypotension.", "Episodes of intradialytic hypotension."):
+        facts = [(f.code, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
+        assert facts == [("I95.3", text[12:-1])]
+
+
+def test_a_prefixed_condition_word_is_that_condition_unless_the_prefix_changes_it() -> None:
+    text = "EMG: cervical polyradiculopathy. Biopsy: adenocarcinoma. Nonobstructive. Pseudohyponatremia."
+    facts = [(f.concept, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
+    assert facts == [("radiculopathy", "polyradiculopathy"), ("carcinoma", "adenocarcinoma")]

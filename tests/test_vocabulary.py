@@ -177,3 +177,25 @@ def test_curated_layer_wins_and_base_fills_gaps() -> None:
     assert ("condition", "essential hypertension") in _found("HTN")  # a curated abbreviation
     assert ("condition", "dysuria") in _found("Complains of dysuria.")  # from ICD-10-CM
     assert Path(gazetteer.GAZETTEER_PATH).stat().st_size < 2_000_000  # small enough to commit
+
+
+def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medupload.pipeline import vocabulary as module
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MEDUPLOAD_CACHE_DIR", str(cache))
+    assert module._read_cache(False) is None  # nothing cached yet
+    built = module.vocabulary.__wrapped__(False)  # builds and writes the cache
+    (path,) = cache.glob("lexicon-*.pickle")
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    read = module._read_cache(False)
+    assert read is not None
+    concepts, lexicon, labs = read
+    assert (concepts, lexicon, labs) == (built.concepts, built.lexicon, built.labs)
+    assert module.vocabulary.__wrapped__(False) == built  # built from the cache: the same vocabulary
+    path.chmod(0o666)  # writable by others: a pickle from there is never loaded
+    assert module._read_cache(False) is None
+    path.chmod(0o600)
+    assert module._cache_path(True) != module._cache_path(False) == path

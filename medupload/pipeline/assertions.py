@@ -8,7 +8,11 @@ window misses on real notes:
 - a family word that names the informant ("Mother reports that ...") or the patient ("the
   child") is not a family history; "past medical history is significant for X" is a list of
   current problems, not a past;
-- "family history of X", "FH: X", "mother with X" before the mention on the same line -> family.
+- "family history of X", "FH: X", "mother with X" before the mention on the same line -> family;
+- a cue inside the mention ("migraine without aura") or inside a parenthesis the mention is
+  outside of ("the left ear (not the operated one) has an infection") does not modify it;
+- "history of X" is current when its sentence shows treatment or says so ("history of lupus,
+  currently on Plaquenil"); "old infarct", "X (quit 1992)", "X, resolved" are past.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ _PAST_AFTER = re.compile(
     r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
-    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b)",
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b|resolved\b)",
     re.IGNORECASE,
 )
 
@@ -64,22 +68,47 @@ _HISTORY_LIST_AFTER = re.compile(
 )
 
 
-def _counts(text: str, modifier: Any, doc: Any) -> bool:
-    """Whether a ConText modifier means what its category says here."""
+# "an old infarct", "healed fracture": a past event named as such.
+_PAST_BEFORE = re.compile(r"(?<![-\w])(?:old|healed)[ \t]+$", re.IGNORECASE)
+# The sentence of a "history of X" says X is current.
+_CURRENT = re.compile(
+    r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on)\b", re.IGNORECASE
+)
+
+
+def _aside(text: str, modifier: Any, ent: Any) -> bool:
+    """Whether the cue sits in a parenthesis that the mention is outside of."""
+    if modifier.end_char <= ent.start_char:  # cue first: its parenthesis closes before the mention
+        return ")" in text[modifier.end_char : ent.start_char].split("(")[0]
+    between = text[ent.end_char : modifier.start_char]  # mention first: a parenthesis opens between
+    return between.count("(") > between.count(")")
+
+
+def _counts(text: str, modifier: Any, ent: Any) -> bool:
+    """Whether a ConText modifier means what its category says about ``ent`` here."""
+    doc = ent.doc
     start, end = modifier.modifier_span
     span = doc[start:end]
+    if span.start_char >= ent.start_char and span.end_char <= ent.end_char:
+        return False  # part of the name itself: "migraine without aura"
+    if _aside(text, span, ent):
+        return False
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
     if modifier.category == "HISTORICAL" and "history" in span.text.lower():
-        return not _HISTORY_LIST_AFTER.match(after)
+        if _HISTORY_LIST_AFTER.match(after):
+            return False
+        sentence = ent.sent
+        current = _CURRENT.search(sentence.text) or any(e.label_ == "MEDICATION" for e in sentence.ents)
+        return not current
     return True
 
 
 def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
     """The flags of the medspaCy entity ``ent`` in ``text``."""
-    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent.doc)}
+    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent)}
     found = {
         "negated": "NEGATED_EXISTENCE" in categories,
         "historical": "HISTORICAL" in categories,
@@ -91,9 +120,11 @@ def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
     attribute = implied.get(ent._.section_category or "")
     if attribute and title is not None and not _BLANK_LINE.search(text, title.end_char, ent.start_char):
         found[attribute] = True
-    if not found["historical"] and ent.label_ == "CONDITION" and _PAST_AFTER.match(text, ent.end_char):
-        found["historical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
+    if not found["historical"] and ent.label_ == "CONDITION" and (
+        _PAST_AFTER.match(text, ent.end_char) or _PAST_BEFORE.search(text, line_start, ent.start_char)
+    ):
+        found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
     if lead and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char):
         found["family"] = True

@@ -9,6 +9,7 @@ vocabulary hit is kept in ``doc.user_data[HITS]`` by start character.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -71,6 +72,46 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
     return hit
 
 
+# A lab name glued to its value on a terse report ("WBC14.3K", "Na132"): the token is split.
+_GLUED = re.compile(r"([A-Za-z]+)(\d+(?:\.\d+)?)")
+
+
+def _split_glued_values(doc: Any, vocab: Any) -> None:
+    """Split "WBC14.3" into "WBC" and "14.3" when the letters are a lab's name and the whole
+    token is not itself a name ("HbA1c", "B12", "CO2" stay whole)."""
+    lexicon = vocab.lexicon
+    splits = []
+    for token in doc:
+        glued = _GLUED.fullmatch(token.text)
+        if glued is None or (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
+            continue
+        hit = lexicon.exact.get((glued[1],)) or lexicon.folded.get((fold(glued[1]),))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
+            splits.append((token, len(glued[1])))
+    if splits:
+        with doc.retokenize() as retokenizer:
+            for token, cut in splits:
+                retokenizer.split(token, [token.text[:cut], token.text[cut:]], heads=[(token, 1), (token, 1)])
+
+
+# A condition word with a quantity/extent prefix or a combining form before it
+# ("polyradiculopathy", "glomerulonephropathy") is that condition. Prefixes that change the
+# meaning are not in the list: negating ("non", "un", "anti"), opposite ("hyper", "hypo"), false
+# ("pseudo").
+_PREFIX = re.compile(r"(?:poly|mono|multi|micro|macro|pan|(?!pseudo)[a-z]{3,}o)")
+
+
+def _prefixed_condition(folded_token: str, vocab: Any) -> Hit | None:
+    """The known condition word (7 letters or more) after a prefix, the longest first."""
+    for cut in range(3, len(folded_token) - 6):
+        if not _PREFIX.fullmatch(folded_token, 0, cut):
+            continue
+        hit = vocab.lexicon.folded.get((folded_token[cut:],))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "condition":
+            return hit
+    return None
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -78,6 +119,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
 
     vocab = vocabulary(with_base)
     lexicon = vocab.lexicon
+    _split_glued_values(doc, vocab)
     tokens = [t for t in doc if not t.is_space and t.text not in SKIPPED_TOKENS]
     texts = [t.text for t in tokens]
     folded = [fold(t) for t in texts]
@@ -102,8 +144,11 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
                 found = (n, hit)
                 break
         if found is None:
-            i += 1
-            continue
+            hit = _prefixed_condition(folded[i], vocab)
+            if hit is None:
+                i += 1
+                continue
+            found = (1, hit)
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
         if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
@@ -133,6 +178,9 @@ def _near_medication(target: Any, modifier: Any, between: Any) -> bool:
     return target.label_ != "MEDICATION" or between is None or len(between) <= 3
 
 
+_CAUSE = "CAUSE"  # a category no flag reads: it only ends a negation's scope
+
+
 def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     """medspaCy's default ConText rules, adjusted by data/context_rules.yaml."""
     from medspacy.context import ConTextRule
@@ -142,10 +190,16 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
     raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
+    # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
+    # cause, a negation does not ("no pain as a cause for the fall"). These terminators become a
+    # category of their own that only negations stop at.
+    negation_only = {literal.lower() for literal in config.get("terminate_negation_only", [])}
     rules = []
     for literal, category, pattern, direction in raw:
         if literal.lower() in dropped:
             continue
+        if direction == "TERMINATE" and literal.lower() in negation_only:
+            category, direction = _CAUSE, "FORWARD"
         negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
         rules.append(
             ConTextRule(
@@ -155,6 +209,7 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
                 direction=direction,
                 on_modifies=_near_medication if negation else None,
                 allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+                terminated_by={_CAUSE} if negation else None,
             )
         )
     return rules

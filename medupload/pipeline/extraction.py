@@ -28,7 +28,15 @@ from medupload.pipeline import assertions
 from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
-from medupload.pipeline.labs import PAIR_VALUES_RE, THEN_VALUE_RE, LabReading, read_lab, reading
+from medupload.pipeline.labs import (
+    BEFORE_VALUE_RE,
+    PAIR_VALUES_RE,
+    THEN_VALUE_RE,
+    LabReading,
+    read_lab,
+    read_lab_before,
+    reading,
+)
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
     ALLERGY_CUE,
@@ -221,6 +229,7 @@ def _fact(
     )
 
 
+_COMMA = re.compile(r"[ \t]*,")
 #: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
 LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
 
@@ -273,6 +282,15 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     first = read_lab(text, m.end, min(stop, after + 60), lab)
+    if first.value is not None and _COMMA.match(text, m.end):
+        # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
+        # next clause's; this name's count is the one before it, or none.
+        before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
+        ahead = following is not None and following.kind == "lab" and following.start < line_end
+        if before.value is not None or (ahead and BEFORE_VALUE_RE.search(text, m.end, following.start)):
+            first = before
+    if first.value is None and first.trusted:
+        first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
     results = [(concept, first)]
     if first.value is not None and first.end is not None:
         then = THEN_VALUE_RE.match(text, first.end, line_end)

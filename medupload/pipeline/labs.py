@@ -3,7 +3,10 @@ plausible range, converted to its canonical unit through pint (molar mass where 
 
 A parenthesised method or reference range right after the name is skipped ("eGFR (CKD-EPI
 2021) 68" -> 68); a flag (H, L, *) is allowed before the number and after it; a range
-("3.5-5.1") is never a value.
+("3.5-5.1") is never a value. "less than 0.5", "greater than 100" read as "<0.5", ">100".
+A count written before its name ("16 segs, 6 bands", "75% segs", "15.7 for WBC") is the name's
+value when the number opens a clause (line start, comma, colon, "with", "and"), so it cannot be
+the previous name's value.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ LAB_VALUE_RE = re.compile(
     r"(?:(?:[:=|,\t-]|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
-    r"(?P<cmp>[<>≤≥]=?[ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    re.IGNORECASE,
+)
+# A count before its name, opening a clause: "with 16 segs", ", 75% segs", ": 15.7 for WBC".
+BEFORE_VALUE_RE = re.compile(
+    r"(?:^|[,;:(]|\bwith|\band|\bshowed|\bshows|\brevealed)[ \t]*"
+    r"(?P<cmp>(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
     re.IGNORECASE,
 )
 _UREG: Any = None
@@ -80,7 +91,8 @@ GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?"
     r"(?:was|were|is|are|of|at|to|reached|from|showed|shows)[ \t]+"
     r"(?:(?:of|about|approximately|around|only)[ \t]+)*"
-    r"(?P<cmp>[<>≤≥]=?[ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
 )
 # Two values for two names: "BUN and creatinine were 109 and 6.9", "H&H 12.0 and 36".
@@ -101,7 +113,27 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
     if match is None:
         return LabReading()
-    return reading(text, start, stop, match["num"], (match["cmp"] or "").strip(), start + match.end(), lab)
+    return reading(text, start, stop, match["num"], _comparator(match["cmp"]), start + match.end(), lab)
+
+
+def _comparator(words: str | None) -> str:
+    """ "<", ">", "<=", ... from a sign or from "less than", "greater than"."""
+    cleaned = (words or "").strip().lower()
+    if cleaned.endswith("than"):
+        return "<" if cleaned.split()[0] in {"less", "lower", "fewer"} else ">"
+    return cleaned
+
+
+def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) -> LabReading:
+    """A count written before the name ("16 segs", "15.7 for WBC"), else nothing. The reading
+    has no end: the fact's span stays the name."""
+    match = BEFORE_VALUE_RE.search(text, line_start, name_start)
+    if match is None:
+        return LabReading()
+    found = reading(
+        text, match.start("num"), name_start, match["num"], _comparator(match["cmp"]), match.end("num"), lab
+    )
+    return LabReading(found.value, found.unit, None, found.trusted)
 
 
 def reading(

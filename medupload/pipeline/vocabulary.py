@@ -13,13 +13,25 @@ Names are matched on a *folded* token form (lower case, 0->o, 1/i/|/!->l, hyphen
 OCR slips and "end-stage"/"end stage" meet; a curated name written in capitals ("HTN", "ECG")
 is matched exactly, because its lower-case form is an ordinary word. Medication names that are
 short or ordinary English need drug context to count (``Hit.needs_context``).
+
+Building the lexicon (about 60,000 names, the curated ones tokenised by spaCy) takes most of the
+NLP build, so its result is cached per user (``MEDUPLOAD_CACHE_DIR``, else
+``$XDG_CACHE_HOME/medupload`` or ``~/.cache/medupload``) under a key that hashes every data file,
+this module, ``gazetteer.py``, the spaCy and Python versions: a changed input builds afresh.
+The cache is a pickle, so it is read only from a directory and a file the process's own user
+owns and nobody else can write; any failure to read or write it just builds.
 """
 
 from __future__ import annotations
 
 import csv
 import gc
+import hashlib
+import os
+import pickle
 import re
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,11 +63,18 @@ class Concept:
     code: str | None
     system: str | None  # ICD-10-CM | RxNorm | LOINC | DrugBank | MeSH | MedlinePlus
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Unpickled by its constructor: dataclasses' generic __setstate__ is 3x slower (the cache).
+        return (Concept, (self.kind, self.concept, self.code, self.system))
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     concepts: tuple[int, ...]  # indices into Vocabulary.concepts (a combination: one per ingredient)
     needs_context: bool = False
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (Hit, (self.concepts, self.needs_context))
 
 
 @dataclass(frozen=True)
@@ -256,6 +275,25 @@ def _base(builder: _Builder, with_base: bool) -> None:
                 hit = Hit(indices, needs == "1")
             hits[slot] = hit
         builder.folded[lookup] = hit
+        if "-" in concept:  # "post-transplant" is also written closed: "posttransplant"
+            closed = _closed(lookup, concept)
+            if closed != lookup and closed not in builder.folded:
+                builder.folded[closed] = hit
+
+
+_HYPHENATED = re.compile(r"([a-z0-9]+)-([a-z0-9]+)")
+
+
+def _closed(lookup: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``lookup`` with each hyphenated word of ``name`` joined into one token."""
+    tokens = list(lookup)
+    for first, second in _HYPHENATED.findall(name.lower()):
+        pair = [fold(first), fold(second)]
+        for i in range(len(tokens) - 1):
+            if tokens[i : i + 2] == pair:
+                tokens[i : i + 2] = [pair[0] + pair[1]]
+                break
+    return tuple(tokens)
 
 
 @contextmanager
@@ -269,15 +307,79 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_Built = tuple[tuple[Concept, ...], Lexicon, dict[str, LabDef]]
+
+
+def _cache_path(with_base: bool) -> Path:
+    """The cache file for these inputs: its name is a hash of everything the lexicon depends on."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{with_base}|{version('spacy')}|{sys.version_info[:2]}".encode())
+    for path in sorted(p for p in DATA_DIR.iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for module in (Path(__file__), Path(gazetteer.__file__)):
+        digest.update(module.read_bytes())
+    base = os.environ.get("MEDUPLOAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "medupload"
+    )
+    return Path(base) / f"lexicon-{digest.hexdigest()[:32]}.pickle"
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by nobody else (a pickle runs code when read)."""
+    info = path.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _read_cache(with_base: bool) -> _Built | None:
+    try:
+        path = _cache_path(with_base)
+        if not (path.is_file() and _private(path.parent) and _private(path)):
+            return None
+        built = pickle.loads(path.read_bytes())
+    except Exception:  # a missing, partial or foreign cache: build instead
+        return None
+    return built if isinstance(built, tuple) and len(built) == 3 else None
+
+
+def _write_cache(with_base: bool, built: _Built) -> None:
+    try:
+        path = _cache_path(with_base)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.fast = True  # no memo of every object written (~30 MB): shared objects repeat
+            pickler.dump(built)
+        os.replace(handle.name, path)  # atomic: a concurrent reader sees the old file or the new one
+        week_ago = path.stat().st_mtime - 7 * 86400
+        for stale in path.parent.glob("lexicon-*.pickle"):  # earlier inputs' caches, unused for a week
+            if stale.stat().st_mtime < week_ago:
+                stale.unlink(missing_ok=True)
+    except OSError:  # a read-only home: every process builds
+        return
+
+
+def _build(with_base: bool) -> _Built:
+    builder = _Builder()
+    labs = _curated(builder, gazetteer.ordinary_words())
+    _base(builder, with_base)
+    return tuple(builder.concepts), builder.lexicon(), labs
+
+
 @lru_cache(maxsize=2)
 def vocabulary(with_base: bool = True) -> Vocabulary:
     """All vocabularies, parsed once per process. ``with_base=False``: the curated layer only
     (the baseline the bench compares against)."""
-    builder = _Builder()
-    ordinary = gazetteer.ordinary_words()
     with _gc_paused():  # ~10^5 long-lived objects: collections during the build only cost time
-        labs = _curated(builder, ordinary)
-        _base(builder, with_base)
+        cached = _read_cache(with_base)
+        built = cached or _build(with_base)
+    if cached is None:
+        # Written once the build's scratch tables are freed: pickling beside them raised the
+        # first process's peak memory by ~30 MB.
+        _write_cache(with_base, built)
+    concepts, lexicon, labs = built
     units = {
         row["alias"].lower(): UnitDef(row["unit"], row["pint"], float(row["scale"]))
         for row in _rows("units.csv")
@@ -297,11 +399,11 @@ def vocabulary(with_base: bool = True) -> Vocabulary:
     )
     doc_types = yaml.safe_load((DATA_DIR / "document_types.yaml").read_text(encoding="utf-8"))
     context = yaml.safe_load((DATA_DIR / "context_rules.yaml").read_text(encoding="utf-8"))
-    medications = {c.concept: i for i, c in enumerate(builder.concepts) if c.kind == "medication"}
-    lab_concepts = {c.concept: i for i, c in enumerate(builder.concepts) if c.kind == "lab"}
+    medications = {c.concept: i for i, c in enumerate(concepts) if c.kind == "medication"}
+    lab_concepts = {c.concept: i for i, c in enumerate(concepts) if c.kind == "lab"}
     return Vocabulary(
-        tuple(builder.concepts),
-        builder.lexicon(),
+        concepts,
+        lexicon,
         medications,
         lab_concepts,
         labs,
