@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # How tesseract runs (pipeline/tesseract.py): "tesserocr" loaded once per thread (fastest),
     # "cli" one subprocess per pass (a tesseract crash then costs a pass, not the worker).
     ocr_engine: Literal["tesserocr", "cli"] = "tesserocr"
+    # Where the built clinical vocabulary is cached between processes (pipeline/vocabulary.py);
+    # unset: $XDG_CACHE_HOME/medupload or ~/.cache/medupload.
+    cache_dir: Path | None = None
     # Server processes freeze their warm heap so full collections stay short (medupload.gctune).
     gc_freeze: bool = True
 

@@ -180,12 +180,15 @@ def test_curated_layer_wins_and_base_fills_gaps() -> None:
 
 
 def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from medupload.pipeline import vocabulary as module
+    from medupload.settings import get_settings
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("MEDUPLOAD_CACHE_DIR", str(cache))
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)  # after monkeypatch restores the environment
     assert module._read_cache(False) is None  # nothing cached yet
     built = module.vocabulary.__wrapped__(False)  # builds and writes the cache
     (path,) = cache.glob("lexicon-*.pickle")

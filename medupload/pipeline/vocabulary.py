@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from medupload.pipeline import gazetteer
+from medupload.settings import get_settings
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 NO_KNOWN_ALLERGIES = "no known drug allergies"
@@ -319,7 +320,7 @@ def _cache_path(with_base: bool) -> Path:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for module in (Path(__file__), Path(gazetteer.__file__)):
         digest.update(module.read_bytes())
-    base = os.environ.get("MEDUPLOAD_CACHE_DIR") or os.path.join(
+    base = get_settings().cache_dir or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "medupload"
     )
     return Path(base) / f"lexicon-{digest.hexdigest()[:32]}.pickle"
