@@ -172,7 +172,10 @@ def _get(api: httpx.Client, path: str, headers: dict[str, str]) -> Any:
 
 def test_two_servers_two_workers_survive_kill_9_and_watchers_lose_nothing(
         cluster: Cluster, context: object, tmp_path: Path) -> None:
-    api = httpx.Client(base_url=f"{cluster.base}/api/v1", timeout=60)
+    # No keep-alive: the watcher's stream must be this process's only connection to the port, or
+    # stream_port() could pick an idle API connection and the kill would miss the stream.
+    api = httpx.Client(base_url=f"{cluster.base}/api/v1", timeout=60,
+                       limits=httpx.Limits(max_keepalive_connections=0))
     token = api.post("/auth/token", json={"username": cluster.username, "password": PASSWORD}).json()
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     watcher = Watcher(f"{cluster.base}/api/v1/patients/{cluster.patient_id}/documents/stream", headers)
