@@ -314,8 +314,10 @@ async def test_connect_disconnect_cycles_leave_no_subscribers_or_tasks(
         baseline = await wait_for_state(server, state, lambda s: s[0] == 0)
         for _ in range(200):
             await connect_once()
-    settled = await wait_for_state(server, state, lambda s: s == (0, baseline[1]))
-    assert settled == (0, baseline[1])
+    # No subscriber and no task left behind (the baseline may still hold the warm-up's own
+    # short-lived tasks, so fewer is fine; one more per cycle would be a leak).
+    settled = await wait_for_state(server, state, lambda s: s[0] == 0 and s[1] <= baseline[1])
+    assert settled[0] == 0 and settled[1] <= baseline[1]
 
 
 async def wait_for_state(server: LiveServer, read: Callable[[], tuple[int, int]],
