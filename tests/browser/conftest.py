@@ -101,8 +101,8 @@ def context(browser: object) -> Iterator[object]:
 
 # Tests that upload through the patient page and then wait for the upload handler's own update
 # (its notice, the upload button coming back, or a second upload from the same page). Since this
-# release's merges that update now and then never reaches the tab (README, known limits); the tests still run and report XPASS
-# when it does, so the day it is mended shows.
+# release's merges that update now and then never reaches the tab (README, known limits); the
+# tests still run and report XPASS when it does, so the day it is mended shows.
 _LOST_UPLOAD_RESULT = {
     "test_upload_shows_live_steps_requirement_and_staff_sees_it",
     "test_corrupt_pdf_fails_with_message_and_retry_runs_again",
