@@ -20,6 +20,19 @@ def test_the_private_path_is_still_there() -> None:
     assert list(inspect.signature(TokenManager.is_token_connected).parameters) == ["self", "token"]
 
 
+def test_the_transport_close_path_is_still_there() -> None:
+    # disconnect_all_clients: namespace.server.manager.eio_sid_from_sid(sid, namespace.namespace),
+    # then namespace.server.eio.disconnect(eio_sid) (a closed transport: the browser reconnects).
+    from engineio.async_server import AsyncServer as EngineServer
+    from socketio.async_manager import AsyncManager
+    from socketio.async_namespace import AsyncNamespace
+
+    assert issubclass(EventNamespace, AsyncNamespace)
+    assert list(inspect.signature(AsyncManager.eio_sid_from_sid).parameters) == ["self", "sid", "namespace"]
+    assert inspect.iscoroutinefunction(EngineServer.disconnect)
+    assert isinstance(inspect.getattr_static(EventNamespace, "sid_to_token"), property)
+
+
 async def test_token_manager_answers_for_connected_and_unknown_tokens() -> None:
     manager = TokenManager.create()  # the local (no Redis URL) manager, as in the embedded set-up
     sid = "sid-1"

@@ -4,6 +4,10 @@
   tab behind a client token still has a socket (on any instance, with the Redis token manager).
 - ``disconnect_all_clients()``: a draining server process closes its tabs' sockets, so they
   reconnect (to another process on the same port) instead of waiting for the process to die.
+  It closes the Engine.IO transport, not the Socket.IO namespace: a namespace DISCONNECT
+  reaches the browser as "io server disconnect", after which Reflex's client never reconnects
+  (the tab stays on its last state until reloaded); a closed transport is "transport close",
+  after which it reconnects and the page's on_load runs again.
 - ``serve(...)``: ``reflex run --env prod --single-port`` (build, then Granian) or the existing
   build only, with the Granian options Reflex does not pass (backpressure, backlog, respawning
   failed workers, a kill timeout). Reflex constructs ``granian.server.Server`` inside
@@ -42,9 +46,12 @@ async def disconnect_all_clients() -> int:
     namespace = _namespace()
     if namespace is None:
         return 0
+    server = namespace.server
     sids = list(namespace.sid_to_token)
     for sid in sids:
-        await namespace.disconnect(sid)
+        eio_sid = server.manager.eio_sid_from_sid(sid, namespace.namespace)
+        if eio_sid is not None:
+            await server.eio.disconnect(eio_sid)
     return len(sids)
 
 
