@@ -73,6 +73,22 @@ def test_every_gazetteer_drug_identifier_is_in_the_dictionary() -> None:
     assert bad == []
 
 
+def test_a_curated_medication_without_rxnorm_takes_the_dictionary_identifier() -> None:
+    """No installable package ships RxNorm, so hand-added RxCUIs that could not be checked were
+    dropped: such an ingredient carries the drug dictionary's own identifier, or none."""
+    entries = [e for e in gazetteer.load() if e.kind == "medication" and "|" not in e.concept]
+    dictionary = {e.concept: (e.code, e.system) for e in entries}
+    vocab = vocabulary()
+    concepts = {c.concept: c for c in vocab.concepts if c.kind == "medication"}
+    uncoded = [row["ingredient"] for row in _rows("medications.csv") if not row["rxnorm"]]
+    assert {"thiamine", "midazolam", "olopatadine", "mycophenolate mofetil"} <= set(uncoded)
+    for ingredient in uncoded:
+        concept = concepts[ingredient]
+        expected = dictionary.get(ingredient, ("", ""))
+        assert (concept.code or "", concept.system or "") == expected, ingredient
+    assert (concepts["midazolam"].code, concepts["midazolam"].system) == ("DB00683", "DrugBank")
+
+
 def _loinc_ok(code: str) -> bool:
     match = re.fullmatch(r"(\d{1,7})-(\d)", code)
     if match is None:

@@ -7,7 +7,8 @@ Two layers:
   the preferred ICD-10-CM code of a condition, RxNorm codes of medications, labs (LOINC,
   units, plausible ranges), allergens, procedures and test/method names. A curated name wins
   over the same name in the base; a base medication whose ingredient is curated takes the
-  curated RxNorm code.
+  curated RxNorm code, and a curated medication without one (no RxNorm release can be
+  installed here to verify a code added by hand) takes the dictionary's identifier.
 
 Names are matched on a *folded* token form (lower case, 0->o, 1/i/|/!->l, hyphens dropped) so
 OCR slips and "end-stage"/"end stage" meet; a curated name written in capitals ("HTN", "ECG")
@@ -166,6 +167,10 @@ class _Builder:
         if slot not in self.index:
             self.index[slot] = len(self.concepts)
             self.concepts.append(concept)
+        elif concept.code and self.concepts[self.index[slot]].code is None:
+            # A curated medication without a verified RxNorm code takes the dictionary's own
+            # identifier for the same ingredient (``system`` says which).
+            self.concepts[self.index[slot]] = concept
         return self.index[slot]
 
     def name(self, tokens: tuple[str, ...], hit: Hit, *, exact: bool = False, override: bool = False) -> None:
