@@ -367,6 +367,55 @@ def test_counts_before_names_comparator_words_and_urine_chemistry(
     assert _labs(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A urinalysis makes "WBC", "RBC", "glucose", "protein" urine tests; counts per field are ranges.
+        (
+            "Urinalysis showed 3+ protein, 4+ blood, trace leukocytes, 5 to 10 wbc's, "
+            "greater than 100 rbc's.",
+            [
+                ("urine white blood cells", None, None),  # "trace leukocytes": a grade before the name
+                ("urine white blood cells", "5-10", "/[HPF]"),
+                ("urine red blood cells", ">100", "/[HPF]"),
+            ],
+        ),
+        ("UA at that time was noted for 5-9 RBCs.", [("urine red blood cells", "5-9", "/[HPF]")]),
+        (
+            "URINALYSIS\nGlucose    Negative\nProtein    Trace\nWBC   25-50 /HPF   H   0-5",
+            [
+                ("urine glucose", "negative", None),
+                ("urine protein", "trace", None),
+                ("urine white blood cells", "25-50", "/[HPF]"),
+            ],
+        ),
+        # Outside a urinalysis they are blood tests, and "blood" or "protein" alone are nothing.
+        (
+            "CHEMISTRY\nGlucose    118  mg/dL\nWBC   12.1",
+            [("glucose", "118", "mg/dL"), ("white blood cell count", "12.1", "10*3/uL")],
+        ),
+        ("Blood pressure was 120/80. Protein intake is poor.", []),
+        # A value a pronoun, a filler word or a date away; dotted leaders.
+        (
+            "The PSA has been slowly rising. This month it reached 1.2.",
+            [("prostate specific antigen", "1.2", "ng/mL")],
+        ),
+        ("His potassium came down to like about 5.9 today.", [("potassium", "5.9", "mmol/L")]),
+        ("A repeat creatinine on 08/16/06 was 2.3.", [("creatinine", "2.3", "mg/dL")]),
+        ("  BNP ............. 412 pg/mL H (ref <100)", [("b-type natriuretic peptide", "412", "pg/mL")]),
+        # A drug's level is a lab of its own, in the unit written.
+        (
+            "Doxycycline level obtained on 10/05/2007 was less than 0.5. Dilantin level 12.4 mcg/mL.",
+            [("doxycycline level", "<0.5", None), ("phenytoin level", "12.4", "ug/mL")],
+        ),
+    ],
+)
+def test_urinalysis_qualitative_results_narrative_values_and_drug_levels(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
 def test_adjective_forms_of_signs_and_symptoms_are_the_condition() -> None:
     text = "She was nauseated and diaphoretic. She was not cyanotic or jaundiced. He is hypotensive."
     facts = [

@@ -73,7 +73,7 @@ class Concept:
 @dataclass(frozen=True, slots=True)
 class Hit:
     concepts: tuple[int, ...]  # indices into Vocabulary.concepts (a combination: one per ingredient)
-    needs_context: bool = False
+    needs_context: bool = False  # a drug: needs drug context; a lab: counts only with a result
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (Hit, (self.concepts, self.needs_context))
@@ -87,6 +87,8 @@ class LabDef:
     molar_mass: float | None  # g/mol, for mass <-> substance conversions
     low: float | None  # plausible range in the canonical unit
     high: float | None
+    qualitative: bool = False  # also reports a word ("negative", "trace", "2+")
+    urine: str | None = None  # the urine test this name means in a urinalysis ("glucose", "WBC")
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,11 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
             name = row.get("concept") or row.get("ingredient") or ""
             code = (row.get(code_column) or None) if code_column else None
             index = builder.concept(Concept(kind, name, code, system if code else None))
+            # A lab name that is a common word ("blood", "protein") counts only with a result.
+            result_only = set(_names(row.get("result_only") or ""))
             for alias in _names(row[names_column]):
                 needs = kind == "medication" and (len(alias) <= SHORT_NAME or alias.lower() in ordinary)
+                needs = needs or alias in result_only
                 upper = not any(c.islower() for c in alias) and any(c.isalpha() for c in alias)
                 builder.name(name_tokens(alias), Hit((index,), needs), exact=upper)
             if kind == "lab":
@@ -218,6 +223,8 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
                     molar_mass=_float(row["molar_mass"]),
                     low=_float(row["low"]),
                     high=_float(row["high"]),
+                    qualitative=row.get("qualitative") == "1",
+                    urine=row.get("urine") or None,
                 )
     # Combination products: every ingredient (a curated ingredient keeps its RxNorm code).
     for row in _rows("combinations.csv"):
