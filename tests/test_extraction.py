@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 import pytest
 from clinical_texts import CASES, Case, Expected
@@ -440,3 +443,27 @@ def test_a_prefixed_condition_word_is_that_condition_unless_the_prefix_changes_i
     text = "EMG: cervical polyradiculopathy. Biopsy: adenocarcinoma. Nonobstructive. Pseudohyponatremia."
     facts = [(f.concept, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
     assert facts == [("radiculopathy", "polyradiculopathy"), ("carcinoma", "adenocarcinoma")]
+
+
+_DEFERRED_NLTK = """
+import sys
+from medupload.pipeline.extraction import extract, nlp
+nlp()
+assert len(extract("Glucose 118 mg/dL").facts) == 1
+assert "nltk.corpus" not in sys.modules, "NLTK was imported by the build"
+import quickumls.core
+assert quickumls.core.nltk.corpus.__name__ == "nltk.corpus"  # first use imports the real NLTK
+import nltk.tokenize
+print("ok")
+"""
+
+
+def test_the_build_defers_nltk_until_it_is_used() -> None:
+    """medspaCy imports QuickUMLS and with it NLTK, which this pipeline never uses: the build
+    binds a stand-in instead, and NLTK is imported for real on first use (fresh process)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _DEFERRED_NLTK], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
