@@ -207,14 +207,14 @@ def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
     request.addfinalizer(get_settings.cache_clear)  # after monkeypatch restores the environment
     assert module._read_cache(False) is None  # nothing cached yet
     built = module.vocabulary.__wrapped__(False)  # builds and writes the cache
-    (path,) = cache.glob("lexicon-*.pickle")
+    (path,) = cache.glob("lexicon-*.marshal")
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
     read = module._read_cache(False)
     assert read is not None
     concepts, lexicon, labs = read
     assert (concepts, lexicon, labs) == (built.concepts, built.lexicon, built.labs)
     assert module.vocabulary.__wrapped__(False) == built  # built from the cache: the same vocabulary
-    path.chmod(0o666)  # writable by others: a pickle from there is never loaded
+    path.chmod(0o666)  # writable by others: a cache from there is never loaded
     assert module._read_cache(False) is None
     path.chmod(0o600)
     assert module._cache_path(True) != module._cache_path(False) == path
