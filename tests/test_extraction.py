@@ -467,3 +467,11 @@ def test_the_build_defers_nltk_until_it_is_used() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_a_bare_number_for_a_test_reported_in_units_10x_apart_needs_review() -> None:
+    """CRP is reported in mg/L or mg/dL: "CRP 0.5" is kept in the canonical unit, for review."""
+    (bare,) = extract("CRP 0.5", today=TODAY).facts
+    (written,) = extract("CRP 0.5 mg/dL", today=TODAY).facts
+    assert (bare.value, bare.unit) == ("0.5", "mg/L") and bare.confidence < 0.6
+    assert (written.value, written.unit, written.confidence) == ("5", "mg/L", 1.0)

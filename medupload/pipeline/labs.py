@@ -250,7 +250,7 @@ def reading(
         return LabReading(None, None, end, trusted=False)
     plain = (raw is None or raw.display == lab.unit) and converted == number and not thousands
     shown = num.replace(",", ".") if plain else _fmt(converted)
-    return LabReading(comparator + shown, lab.unit, end)
+    return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
 
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a

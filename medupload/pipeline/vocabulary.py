@@ -83,6 +83,9 @@ class LabDef:
     high: float | None
     qualitative: bool = False  # also reports a word ("negative", "trace", "2+")
     urine: str | None = None  # the urine test this name means in a urinalysis ("glucose", "WBC")
+    # Its units differ 10-1000x within one plausible range (CRP mg/L or mg/dL): a number written
+    # without one is kept but needs review.
+    unit_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
                     high=_float(row["high"]),
                     qualitative=row.get("qualitative") == "1",
                     urine=row.get("urine") or None,
+                    unit_required=row.get("unit_required") == "1",
                 )
     # Combination products: every ingredient (a curated ingredient keeps its RxNorm code).
     for row in _rows("combinations.csv"):
