@@ -406,6 +406,15 @@ def test_counts_before_names_comparator_words_and_urine_chemistry(
         ("His potassium came down to like about 5.9 today.", [("potassium", "5.9", "mmol/L")]),
         ("A repeat creatinine on 08/16/06 was 2.3.", [("creatinine", "2.3", "mg/dL")]),
         ("  BNP ............. 412 pg/mL H (ref <100)", [("b-type natriuretic peptide", "412", "pg/mL")]),
+        # A dose is never a result; a negative result where the test has one; ions with charges.
+        ("Iron 325 mg PO daily. Iron: 38 ug/dL (L)", [("iron", "38", "ug/dL")]),
+        ("  Base Excess  -12.4  L  mmol/L  (-2 to +2)", [("base excess", "-12.4", "mmol/L")]),
+        ("Potassium -5.1", [("potassium", "5.1", "mmol/L")]),
+        (
+            "  Na+   131  L  mmol/L\n  Cl-   97  L  mmol/L",
+            [("sodium", "131", "mmol/L"), ("chloride", "97", "mmol/L")],
+        ),
+        ("Creatinine, random urine: 110 mg/dL", [("urine creatinine", "110", "mg/dL")]),
         # A drug's level is a lab of its own, in the unit written.
         (
             "Doxycycline level obtained on 10/05/2007 was less than 0.5. Dilantin level 12.4 mcg/mL.",

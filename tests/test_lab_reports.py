@@ -1,11 +1,14 @@
 """Lab values on lab reports: recall and precision of extract() on tests/data/lab_reports.jsonl.
 
-Six reports written for the project in the layouts labs send (a fixed-width table with flags and
+Nine reports written for the project in the layouts labs send: a fixed-width table with flags and
 reference intervals, a CBC with differential and a hemolysed HbA1c, a urinalysis with qualitative
 results and per-HPF counts, a pipe-delimited export with a hemolysed potassium, dotted leaders with
-"<" results and a clotted sample, SI units). Each label is the row's test name as written and its
-result as written (with its unit), taken from the text; rows without a result are not labelled, so
-a value read from one counts against precision. Scored as tests/mtsamples_scoring.py describes.
+"<" results and a clotted sample, SI units; then (written after the rules for the first six, and
+scored before any change: 0.633 / 0.909) a BMP with ion notation and a blood gas, a colon layout
+of thyroid and iron studies, and a diabetes follow-up with urine chemistry. Each label is the row's
+test name as written and its result as written (with its unit), taken from the text; rows without
+a result are not labelled, so a value read from one counts against precision. Scored as
+tests/mtsamples_scoring.py describes.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from mtsamples_scoring import LAB_REPORTS, score_lab_reports
 
 from medupload.pipeline.extraction import extract
 
-# Measured on the six reports (2026-12-01): recall 0.559 / precision 1.000 before the lab rules
-# (dotted leaders, differential columns, urinalysis, qualitative results, new CBC and acute tests),
-# 1.000 / 1.000 after. Written and labelled alongside those rules: expect less on other layouts.
+# Measured 2026-12-01: the first six reports 0.559 / 1.000 before the lab rules, 1.000 / 1.000
+# after; the last three 0.633 / 0.909 when written, 0.933 / 0.966 after (vitamin B12 and folate
+# are named like their supplements; "triglycerides > 400" in a comment is read as a value). All
+# nine: 0.980 / 0.990. Every report was used for development: expect less on other layouts.
 FLOORS = {"recall": 0.95, "precision": 0.97}
 
 

@@ -378,6 +378,8 @@ def extract(
         alias = vocab.medications.get(m.concepts[0].concept)
         if kind == "lab" and alias is not None:  # a result ("Glucose 142 mg/dL") keeps it a lab
             lab_def = vocab.labs[m.concepts[0].concept]
+            if lab_def.urine is not None and in_urine_context(text, m.start, m.end):
+                lab_def = vocab.labs[lab_def.urine]  # "Creatinine, random urine: 110 mg/dL"
             if read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None:
                 alias = None
         if (

@@ -24,13 +24,13 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 _BETWEEN = (
     r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
     r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}))*[ \t]*"
-    r"(?:(?:[:=|,\t-]|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
+    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
 )
 LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d)",  # "4+" is a dipstick grade
+    r"(?P<num>-?\d+(?:[.,]\d+)?)(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d)",  # "4+" is a dipstick grade
     re.IGNORECASE,
 )
 # A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
@@ -146,6 +146,10 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1".
 THEN_VALUE_RE = re.compile(r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+_DOSE_UNIT = re.compile(
+    r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
+    re.IGNORECASE,
+)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
@@ -222,6 +226,8 @@ def reading(
 ) -> LabReading:
     """``num`` (ending at ``num_end``) as a value of ``lab``: its unit read after it, checked
     against the lab's units and plausible range, converted to the canonical unit."""
+    if num.startswith("-") and (lab.low is None or lab.low >= 0):
+        num = num[1:]  # "Potassium -5.1": a dash, not a sign, for a test that is never negative
     thousands = bool(_THOUSANDS.fullmatch(num))
     number = float(num.replace(",", "")) if thousands else float(num.replace(",", "."))
     end = num_end
@@ -229,6 +235,8 @@ def reading(
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
         end = unit_match.end()
+    elif _DOSE_UNIT.match(text, num_end, stop):
+        return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
     if lab.unit is None and lab.low is None and lab.qualitative:
         return LabReading(None, None, end, trusted=False)  # a result in words only ("Blood  Moderate")
     if lab.unit is None:  # unitless (INR) or a panel
@@ -259,6 +267,7 @@ _URINE_WORD = re.compile(r"(?i:\burin\w*|\bu/a\b)|\bUA\b")
 _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
 )
+_URINE_AFTER = re.compile(r"[ \t]*[,(]?[ \t]*(?:(?:random|spot|timed|24[- ]?h(?:ou)?r)[ \t]+)?urine\b", re.I)
 _SENTENCE_START = re.compile(r"[.;]\s|\n")
 _HEADING_LINES = 40
 
@@ -266,7 +275,11 @@ _HEADING_LINES = 40
 def in_urine_context(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
-    if _URINE_WORD.search(text, sentence_start, start) or _PER_FIELD_AFTER.match(text, end):
+    if (
+        _URINE_WORD.search(text, sentence_start, start)
+        or _PER_FIELD_AFTER.match(text, end)
+        or _URINE_AFTER.match(text, end)
+    ):
         return True
     # The nearest heading above (a line of capitals, or ending with ":", with no digits).
     position = line_start
