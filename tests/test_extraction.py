@@ -415,6 +415,9 @@ def test_counts_before_names_comparator_words_and_urine_chemistry(
             [("sodium", "131", "mmol/L"), ("chloride", "97", "mmol/L")],
         ),
         ("Creatinine, random urine: 110 mg/dL", [("urine creatinine", "110", "mg/dL")]),
+        # A lab named like its supplement is the lab with a result, the drug with a dose.
+        ("Vitamin B12: 212 pg/mL   Reference: 200-900", [("vitamin b12", "212", "pg/mL")]),
+        ("Vitamin B12 1000 mcg daily. Folate: >20.0 ng/mL", [("folate", ">20.0", "ng/mL")]),
         # A drug's level is a lab of its own, in the unit written.
         (
             "Doxycycline level obtained on 10/05/2007 was less than 0.5. Dilantin level 12.4 mcg/mL.",

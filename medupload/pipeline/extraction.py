@@ -391,6 +391,18 @@ def extract(
         ):
             m = replace(m, concepts=(vocab.concepts[alias],))
             kind = "medication"
+        alternate = vocab.lexicon.lab_alternates.get(vocab.medications.get(m.concepts[0].concept, -1))
+        if kind == "medication" and alternate is not None and not in_allergy:
+            # "Vitamin B12: 212 pg/mL" is the lab; "vitamin B12 1000 mcg daily" stays the drug.
+            result = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[alternate])
+            if result.value is not None and result.trusted:
+                line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
+                when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
+                values = {"value": result.value, "unit": result.unit, "date": when}
+                concept = vocab.concepts[vocab.lab_concepts[alternate]]
+                value_end = result.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
+                continue
         if kind in {"medication", "allergen"}:
             if in_allergy:
                 kind = "allergy"

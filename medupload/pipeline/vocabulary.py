@@ -36,7 +36,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -103,6 +103,8 @@ class Lexicon:
     exact: dict[tuple[str, ...], Hit]  # abbreviations in capitals, case-sensitive
     longest_folded: dict[str, int]  # first token -> the longest name starting with it
     longest_exact: dict[str, int]
+    # A drug named like a lab ("vitamin B12", "folate") -> that lab, read when a result follows.
+    lab_alternates: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class _Builder:
         self.index: dict[tuple[str, str], int] = {}
         self.folded: dict[tuple[str, ...], Hit] = {}
         self.exact: dict[tuple[str, ...], Hit] = {}
+        self.lab_alternates: dict[int, str] = {}
 
     def concept(self, concept: Concept) -> int:
         slot = (concept.kind, concept.concept)
@@ -187,7 +190,9 @@ class _Builder:
                 result[tokens[0]] = max(result.get(tokens[0], 0), len(tokens))
             return result
 
-        return Lexicon(self.folded, self.exact, longest(self.folded), longest(self.exact))
+        return Lexicon(
+            self.folded, self.exact, longest(self.folded), longest(self.exact), self.lab_alternates
+        )
 
 
 def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
@@ -210,6 +215,9 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
             for alias in _names(row[names_column]):
                 needs = kind == "medication" and (len(alias) <= SHORT_NAME or alias.lower() in ordinary)
                 needs = needs or alias in result_only
+                taken = builder.folded.get(key(name_tokens(alias))) if kind == "lab" else None
+                if taken is not None and builder.concepts[taken.concepts[0]].kind == "medication":
+                    builder.lab_alternates[taken.concepts[0]] = name  # the drug's name wins, the lab is kept
                 upper = not any(c.islower() for c in alias) and any(c.isalpha() for c in alias)
                 builder.name(name_tokens(alias), Hit((index,), needs), exact=upper)
             if kind == "lab":
@@ -365,17 +373,20 @@ def _to_plain(built: _Built) -> tuple[Any, ...]:
         lexicon.longest_folded,
         lexicon.longest_exact,
         [astuple(lab) for lab in labs.values()],
+        lexicon.lab_alternates,
     )
 
 
 def _from_plain(plain: tuple[Any, ...]) -> _Built:
-    concepts, hits, folded_keys, folded, exact_keys, exact, longest_folded, longest_exact, labs = plain
+    (concepts, hits, folded_keys, folded, exact_keys, exact) = plain[:6]
+    longest_folded, longest_exact, labs, alternates = plain[6:]
     hit = list(map(Hit._make, hits)).__getitem__
     lexicon = Lexicon(
         dict(zip(folded_keys, map(hit, folded), strict=True)),
         dict(zip(exact_keys, map(hit, exact), strict=True)),
         longest_folded,
         longest_exact,
+        alternates,
     )
     return tuple(map(Concept._make, concepts)), lexicon, {row[0]: LabDef(*row) for row in labs}
 
