@@ -1,6 +1,6 @@
 """Extraction figures (not a test: prints numbers and ratios against a baseline from the same run).
 
-    .venv/bin/python bench/extraction.py [--threads 4] [--labels PATH]
+    .venv/bin/python bench/extraction.py [--threads 4] [--labels PATH] [--baseline GIT_REF]
 
 Each configuration runs in a fresh process, so build time and memory are its own:
 - ``curated``: the curated CSVs only (the vocabulary before issue 9) - the baseline;
@@ -16,7 +16,13 @@ three with a fresh cache directory each (cold), medians printed side by side.
 Per configuration: build time (imports + vocabulary + spaCy/medspaCy pipeline), RSS growth over
 the interpreter, extraction p50/p95 per note over all MTSamples notes (one thread), the same notes
 on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the labelled set's scores
-(tests/data/mtsamples_labels.jsonl, or --labels / MTSAMPLES_LABELS). On a shared machine the
+(tests/data/mtsamples_labels.jsonl, or --labels / MTSAMPLES_LABELS). The lab-report set
+(tests/data/lab_reports.jsonl) is scored too.
+
+``--baseline GIT_REF``: the NLP build of that commit's ``medupload`` (exported with ``git archive``
+into a temporary directory) against this tree's, in alternating fresh processes (cold: an empty
+cache directory each; warm: a cache written by one process first), medians of ``--rounds``
+(default 3) each: wall, CPU and RSS growth, and the ratios. On a shared machine the
 absolute figures move with the load; the ratios between configurations are the point, and CPU
 time (process time for the build, thread time per note) is printed beside wall time because it
 moves much less with the load.
@@ -94,6 +100,13 @@ def _measure_extractor(with_base: bool, threads: int) -> dict[str, object]:
         "mean_ms": 1000 * statistics.mean(seconds),
         "threads_wall_s": threaded,
     }
+    reports = mtsamples_scoring.score_lab_reports(run)
+    result["lab_reports"] = {
+        "recall": reports.recall,
+        "precision": reports.precision,
+        "right": reports.right,
+        "labelled": reports.labelled,
+    }
     if mtsamples_scoring.missing_inputs() is None:
         labels, _ = mtsamples_scoring.load()
         tallies = mtsamples_scoring.score(labels, notes, run)
@@ -159,11 +172,20 @@ def _measure_packages() -> dict[str, object]:
 
 
 def _measure_build() -> dict[str, object]:
+    tree = os.environ.get("MEDUPLOAD_BENCH_TREE")  # a baseline commit's medupload, exported
+    if tree:
+        sys.path.insert(0, tree)
+    rss0 = _rss_mb()
     began, began_cpu = time.perf_counter(), time.process_time()
     from medupload.pipeline.extraction import nlp
 
     nlp(True)
-    return {"build_s": time.perf_counter() - began, "build_cpu_s": time.process_time() - began_cpu}
+    return {
+        "build_s": time.perf_counter() - began,
+        "build_cpu_s": time.process_time() - began_cpu,
+        "rss_growth_mb": _rss_mb() - rss0,
+        "tree": str(Path(sys.modules["medupload"].__file__ or "").parent.parent),
+    }
 
 
 def _child(mode: str, threads: int) -> None:
@@ -175,12 +197,12 @@ def _child(mode: str, threads: int) -> None:
         print(json.dumps(_measure_extractor(mode == "full", threads)))
 
 
-def _run(mode: str, threads: int) -> dict[str, object]:
+def _run(mode: str, threads: int, env: dict[str, str] | None = None) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--threads", str(threads)],
         capture_output=True,
         text=True,
-        env=os.environ,
+        env=env or dict(os.environ),
     )
     if done.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{done.stderr[-2000:]}")
@@ -193,6 +215,8 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--labels", help="the labelled set (default tests/data/mtsamples_labels.jsonl)")
+    parser.add_argument("--baseline", metavar="GIT_REF", help="compare the NLP build with this commit's")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per side for --baseline")
     parser.add_argument("--child", choices=("curated", "full", "packages", "build"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.labels:
@@ -209,12 +233,57 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared; absolute times move with it)")
     # One fresh cache directory per cold process (the curated run also builds the full
     # vocabulary: lab units are read from it), the full run's then serves the warm builds.
+    if args.baseline:
+        _compare_builds(args.baseline, args.rounds)
     cache_dirs = [tempfile.mkdtemp(prefix="medupload-bench-cache-") for _ in range(5)]
     try:
         return _report(args.threads, reason, cache_dirs)
     finally:
         for directory in cache_dirs:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _compare_builds(ref: str, rounds: int) -> None:
+    """This tree's NLP build against ``ref``'s, alternating fresh processes, cold then warm."""
+    scratch = Path(tempfile.mkdtemp(prefix="medupload-bench-baseline-"))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "medupload"], capture_output=True, check=True
+        ).stdout
+        (scratch / "tree").mkdir()
+        subprocess.run(["tar", "-x", "-C", str(scratch / "tree")], input=archive, check=True)
+        sides = {"baseline": str(scratch / "tree"), "this tree": ""}
+        results: dict[tuple[str, str], list[dict[str, object]]] = {}
+        for temperature in ("cold", "warm"):
+            warm_dirs = {side: tempfile.mkdtemp(dir=scratch) for side in sides}
+            for side, tree in sides.items():  # warm: one process writes the cache first
+                if temperature == "warm":
+                    _run("build", 1, _build_env(tree, warm_dirs[side]))
+            for _ in range(rounds):
+                for side, tree in sides.items():
+                    cache = tempfile.mkdtemp(dir=scratch) if temperature == "cold" else warm_dirs[side]
+                    found = _run("build", 1, _build_env(tree, cache))
+                    results.setdefault((temperature, side), []).append(found)
+        print(f"NLP build, {ref} (baseline) vs this tree: medians of {rounds} alternating processes")
+        for temperature in ("cold", "warm"):
+            base, this = results[(temperature, "baseline")], results[(temperature, "this tree")]
+            cells = []
+            for key, unit in (("build_s", "s wall"), ("build_cpu_s", "s CPU"), ("rss_growth_mb", "MB")):
+                a = statistics.median(float(r[key]) for r in base)  # type: ignore[arg-type]
+                b = statistics.median(float(r[key]) for r in this)  # type: ignore[arg-type]
+                cells.append(f"{a:.2f} -> {b:.2f} {unit} (x{b / a:.2f})")
+            print(f"  {temperature:<5} " + "; ".join(cells))
+        print(f"  trees: {base[0]['tree']} vs {this[0]['tree']}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build_env(tree: str, cache_dir: str) -> dict[str, str]:
+    env = dict(os.environ, MEDUPLOAD_CACHE_DIR=cache_dir)
+    env.pop("MEDUPLOAD_BENCH_TREE", None)
+    if tree:
+        env["MEDUPLOAD_BENCH_TREE"] = tree
+    return env
 
 
 def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
@@ -270,6 +339,12 @@ def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
             )
     else:
         print(f"labelled set: not scored ({reason})")
+    lab_before, lab_after = base["lab_reports"], full["lab_reports"]  # type: ignore[index]
+    print(
+        f"lab reports (tests/data/lab_reports.jsonl): curated {lab_before['recall']:.3f} / "  # type: ignore[index]
+        f"{lab_before['precision']:.3f}   full {lab_after['recall']:.3f} / {lab_after['precision']:.3f}   "  # type: ignore[index]
+        f"({lab_after['right']}/{lab_after['labelled']})"  # type: ignore[index]
+    )
     print("the packages used directly (why the gazetteer is generated ahead of time):")
     p = packages
     print(

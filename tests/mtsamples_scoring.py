@@ -13,7 +13,10 @@ definitions. How each kind is scored:
   hypothetical > historical > present).
 - labs: a labelled (test, value) is right when a lab fact whose span starts at an occurrence of the
   labelled test text has that value (numbers compared, "12,000" = 12000; a count given in
-  thousands, 12.0 for 12,000, is the same value); precision over lab facts with a value.
+  thousands, 12.0 for 12,000, is the same value; a range "5-9" / "5 to 10" needs both ends; a
+  qualitative result, "Negative", its word; a value in another unit than the fact's, "97 umol/L"
+  against creatinine in mg/dL, is converted by pint with the lab's molar mass); precision over lab
+  facts with a value. The same scoring serves the lab-report set (tests/data/lab_reports.jsonl).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = Path(os.environ.get("MTSAMPLES_LABELS") or ROOT / "tests" / "data" / "mtsamples_labels.jsonl")
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 NKDA_LABEL = "nkda"
+#: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
+#: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.
+LAB_REPORTS = ROOT / "tests" / "data" / "lab_reports.jsonl"
 
 
 def missing_inputs() -> str | None:
@@ -78,11 +84,46 @@ def _number(value: str) -> float | None:
         return None
 
 
-def same_value(ours: str | None, theirs: str) -> bool:
-    a, b = _number(ours or ""), _number(theirs)
-    if a is None or b is None:
-        return False
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-|to)\s*(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
+
+
+def _close(a: float, b: float) -> bool:
     return any(abs(a * scale - b) <= 0.005 * max(abs(b), 1e-9) for scale in (1, 1000))
+
+
+def same_value(ours: str | None, theirs: str) -> bool:
+    range_ours, range_theirs = _RANGE.match(ours or ""), _RANGE.match(theirs)
+    if range_ours or range_theirs:
+        return bool(range_ours and range_theirs) and all(
+            _close(float(range_ours[i]), float(range_theirs[i]))  # type: ignore[index]
+            for i in (1, 2)
+        )
+    a, b = _number(ours or ""), _number(theirs)
+    if b is None:  # a qualitative result: its word
+        return (ours or "").strip().lower() == theirs.strip().lower()
+    if a is None:
+        return False
+    return _close(a, b)
+
+
+def _in_fact_unit(fact: Any, value: str, unit: str) -> str | None:
+    """A labelled value written in another unit, in the fact's (canonical) unit."""
+    from medupload.pipeline.labs import convert_to_canonical
+    from medupload.pipeline.vocabulary import vocabulary
+
+    vocab = vocabulary()
+    raw, lab, number = vocab.units.get(unit.strip().lower()), vocab.labs.get(fact.concept), _number(value)
+    if raw is None or lab is None or number is None or raw.display == fact.unit:
+        return None
+    converted = convert_to_canonical(number, raw, lab)
+    return None if converted is None else f"{converted:.6g}"
+
+
+def lab_value_right(fact: Any, item: dict[str, Any]) -> bool:
+    if same_value(fact.value, item["value"]):
+        return True
+    other = _in_fact_unit(fact, item["value"], item.get("unit") or "") if fact.unit else None
+    return other is not None and same_value(fact.value, other)
 
 
 def status(fact: Any) -> str:
@@ -161,28 +202,36 @@ def score(
                 got = ",".join(sorted({status(f) for f in over})) or "-"
                 right.misses += [f"{note}:{item['text']}={item['status']} got {got}"]
 
-        labs = [f for f in facts if f.kind == "lab" and f.value is not None]
-        t = tallies["labs"]
-        used: set[int] = set()
-        for item in label["labs"]:
-            t.labelled += 1
-            starts = [m.start() for m in re.finditer(re.escape(item["text"]), text)]
-            match = next(
-                (i for i, f in enumerate(labs) if f.start in starts and same_value(f.value, item["value"])),
-                None,
-            )
-            if match is None:
-                t.misses += [f"{note}:{item['text']}={item['value']}"]
-            else:
-                t.right += 1
-                used.add(match)
-        t.predicted += len(labs)
-        right_facts = {
-            i for i, f in enumerate(labs) if any(same_value(f.value, item["value"]) for item in label["labs"])
-        }
-        t.predicted_right += len(right_facts)
-        t.extras += [f"{note}:{labs[i].text}" for i in range(len(labs)) if i not in right_facts]
+        score_labs(tallies["labs"], label["labs"], text, facts, note)
     return tallies
+
+
+def score_labs(t: Tally, items: list[dict[str, Any]], text: str, facts: list[Any], note: str) -> None:
+    """One document's lab values into ``t``: each labelled item found at its text with its value;
+    precision over the lab facts that have a value."""
+    labs = [f for f in facts if f.kind == "lab" and f.value is not None]
+    for item in items:
+        t.labelled += 1
+        starts = [m.start() for m in re.finditer(re.escape(item["text"]), text)]
+        if not any(f.start in starts and lab_value_right(f, item) for f in labs):
+            got = ",".join(f"{f.text!r}={f.value}" for f in labs if f.start in starts) or "-"
+            t.misses += [f"{note}:{item['text']}={item['value']} got {got}"]
+        else:
+            t.right += 1
+    t.predicted += len(labs)
+    right_facts = {i for i, f in enumerate(labs) if any(lab_value_right(f, item) for item in items)}
+    t.predicted_right += len(right_facts)
+    t.extras += [f"{note}:{labs[i].text}={labs[i].value}" for i in range(len(labs)) if i not in right_facts]
+
+
+def score_lab_reports(run: Callable[[str], Any]) -> Tally:
+    """Lab values on the lab-report set: recall and precision, misses and extras by report name."""
+    tally = Tally()
+    for line in LAB_REPORTS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            report = json.loads(line)
+            score_labs(tally, report["labs"], report["text"], run(report["text"]).facts, report["name"])
+    return tally
 
 
 def summary(tallies: dict[str, Tally]) -> str:

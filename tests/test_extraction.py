@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 import pytest
 from clinical_texts import CASES, Case, Expected
@@ -367,6 +370,67 @@ def test_counts_before_names_comparator_words_and_urine_chemistry(
     assert _labs(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A urinalysis makes "WBC", "RBC", "glucose", "protein" urine tests; counts per field are ranges.
+        (
+            "Urinalysis showed 3+ protein, 4+ blood, trace leukocytes, 5 to 10 wbc's, "
+            "greater than 100 rbc's.",
+            [
+                ("urine white blood cells", None, None),  # "trace leukocytes": a grade before the name
+                ("urine white blood cells", "5-10", "/[HPF]"),
+                ("urine red blood cells", ">100", "/[HPF]"),
+            ],
+        ),
+        ("UA at that time was noted for 5-9 RBCs.", [("urine red blood cells", "5-9", "/[HPF]")]),
+        (
+            "URINALYSIS\nGlucose    Negative\nProtein    Trace\nWBC   25-50 /HPF   H   0-5",
+            [
+                ("urine glucose", "negative", None),
+                ("urine protein", "trace", None),
+                ("urine white blood cells", "25-50", "/[HPF]"),
+            ],
+        ),
+        # Outside a urinalysis they are blood tests, and "blood" or "protein" alone are nothing.
+        (
+            "CHEMISTRY\nGlucose    118  mg/dL\nWBC   12.1",
+            [("glucose", "118", "mg/dL"), ("white blood cell count", "12.1", "10*3/uL")],
+        ),
+        ("Blood pressure was 120/80. Protein intake is poor.", []),
+        # A value a pronoun, a filler word or a date away; dotted leaders.
+        (
+            "The PSA has been slowly rising. This month it reached 1.2.",
+            [("prostate specific antigen", "1.2", "ng/mL")],
+        ),
+        ("His potassium came down to like about 5.9 today.", [("potassium", "5.9", "mmol/L")]),
+        ("A repeat creatinine on 08/16/06 was 2.3.", [("creatinine", "2.3", "mg/dL")]),
+        ("  BNP ............. 412 pg/mL H (ref <100)", [("b-type natriuretic peptide", "412", "pg/mL")]),
+        # A dose is never a result; a negative result where the test has one; ions with charges.
+        ("Iron 325 mg PO daily. Iron: 38 ug/dL (L)", [("iron", "38", "ug/dL")]),
+        ("  Base Excess  -12.4  L  mmol/L  (-2 to +2)", [("base excess", "-12.4", "mmol/L")]),
+        ("Potassium -5.1", [("potassium", "5.1", "mmol/L")]),
+        (
+            "  Na+   131  L  mmol/L\n  Cl-   97  L  mmol/L",
+            [("sodium", "131", "mmol/L"), ("chloride", "97", "mmol/L")],
+        ),
+        ("Creatinine, random urine: 110 mg/dL", [("urine creatinine", "110", "mg/dL")]),
+        # A lab named like its supplement is the lab with a result, the drug with a dose.
+        ("Vitamin B12: 212 pg/mL   Reference: 200-900", [("vitamin b12", "212", "pg/mL")]),
+        ("Vitamin B12 1000 mcg daily. Folate: >20.0 ng/mL", [("folate", ">20.0", "ng/mL")]),
+        # A drug's level is a lab of its own, in the unit written.
+        (
+            "Doxycycline level obtained on 10/05/2007 was less than 0.5. Dilantin level 12.4 mcg/mL.",
+            [("doxycycline level", "<0.5", None), ("phenytoin level", "12.4", "ug/mL")],
+        ),
+    ],
+)
+def test_urinalysis_qualitative_results_narrative_values_and_drug_levels(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
 def test_adjective_forms_of_signs_and_symptoms_are_the_condition() -> None:
     text = "She was nauseated and diaphoretic. She was not cyanotic or jaundiced. He is hypotensive."
     facts = [
@@ -391,3 +455,35 @@ def test_a_prefixed_condition_word_is_that_condition_unless_the_prefix_changes_i
     text = "EMG: cervical polyradiculopathy. Biopsy: adenocarcinoma. Nonobstructive. Pseudohyponatremia."
     facts = [(f.concept, f.text) for f in extract(text, today=TODAY).facts if f.kind == "condition"]
     assert facts == [("radiculopathy", "polyradiculopathy"), ("carcinoma", "adenocarcinoma")]
+
+
+_DEFERRED_NLTK = """
+import sys
+from medupload.pipeline.extraction import extract, nlp
+nlp()
+assert len(extract("Glucose 118 mg/dL").facts) == 1
+assert "nltk.corpus" not in sys.modules, "NLTK was imported by the build"
+import quickumls.core
+assert quickumls.core.nltk.corpus.__name__ == "nltk.corpus"  # first use imports the real NLTK
+import nltk.tokenize
+print("ok")
+"""
+
+
+def test_the_build_defers_nltk_until_it_is_used() -> None:
+    """medspaCy imports QuickUMLS and with it NLTK, which this pipeline never uses: the build
+    binds a stand-in instead, and NLTK is imported for real on first use (fresh process)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _DEFERRED_NLTK], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_bare_number_for_a_test_reported_in_units_10x_apart_needs_review() -> None:
+    """CRP is reported in mg/L or mg/dL: "CRP 0.5" is kept in the canonical unit, for review."""
+    (bare,) = extract("CRP 0.5", today=TODAY).facts
+    (written,) = extract("CRP 0.5 mg/dL", today=TODAY).facts
+    assert (bare.value, bare.unit) == ("0.5", "mg/L") and bare.confidence < 0.6
+    assert (written.value, written.unit, written.confidence) == ("5", "mg/L", 1.0)

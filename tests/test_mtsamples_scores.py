@@ -15,12 +15,13 @@ from mtsamples_scoring import Tally, load, missing_inputs, score, summary
 from medupload.pipeline.extraction import extract
 
 # Measured on the 58 labelled notes (2026-12-01, issue 9): medications recall 0.943 / precision
-# 0.959, allergies 0.909 / 0.952, condition assertions 0.880 right (0.904 found), labs 0.925 / 0.987.
+# 0.959, allergies 0.909 / 0.952, condition assertions 0.880 right (0.904 found), labs 0.925 / 0.987;
+# labs 1.000 / 0.994 after the lab rules of 2026-12-01 (urinalysis, fillers, pronouns, drug levels).
 FLOORS: dict[str, dict[str, float]] = {
     "medications": {"recall": 0.92, "precision": 0.94},
     "allergies": {"recall": 0.85, "precision": 0.90},
     "assertions": {"recall": 0.87},
-    "labs": {"recall": 0.91, "precision": 0.97},
+    "labs": {"recall": 0.97, "precision": 0.98},
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
 

@@ -73,6 +73,22 @@ def test_every_gazetteer_drug_identifier_is_in_the_dictionary() -> None:
     assert bad == []
 
 
+def test_a_curated_medication_without_rxnorm_takes_the_dictionary_identifier() -> None:
+    """No installable package ships RxNorm, so hand-added RxCUIs that could not be checked were
+    dropped: such an ingredient carries the drug dictionary's own identifier, or none."""
+    entries = [e for e in gazetteer.load() if e.kind == "medication" and "|" not in e.concept]
+    dictionary = {e.concept: (e.code, e.system) for e in entries}
+    vocab = vocabulary()
+    concepts = {c.concept: c for c in vocab.concepts if c.kind == "medication"}
+    uncoded = [row["ingredient"] for row in _rows("medications.csv") if not row["rxnorm"]]
+    assert {"thiamine", "midazolam", "olopatadine", "mycophenolate mofetil"} <= set(uncoded)
+    for ingredient in uncoded:
+        concept = concepts[ingredient]
+        expected = dictionary.get(ingredient, ("", ""))
+        assert (concept.code or "", concept.system or "") == expected, ingredient
+    assert (concepts["midazolam"].code, concepts["midazolam"].system) == ("DB00683", "DrugBank")
+
+
 def _loinc_ok(code: str) -> bool:
     match = re.fullmatch(r"(\d{1,7})-(\d)", code)
     if match is None:
@@ -191,14 +207,14 @@ def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
     request.addfinalizer(get_settings.cache_clear)  # after monkeypatch restores the environment
     assert module._read_cache(False) is None  # nothing cached yet
     built = module.vocabulary.__wrapped__(False)  # builds and writes the cache
-    (path,) = cache.glob("lexicon-*.pickle")
+    (path,) = cache.glob("lexicon-*.marshal")
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
     read = module._read_cache(False)
     assert read is not None
     concepts, lexicon, labs = read
     assert (concepts, lexicon, labs) == (built.concepts, built.lexicon, built.labs)
     assert module.vocabulary.__wrapped__(False) == built  # built from the cache: the same vocabulary
-    path.chmod(0o666)  # writable by others: a pickle from there is never loaded
+    path.chmod(0o666)  # writable by others: a cache from there is never loaded
     assert module._read_cache(False) is None
     path.chmod(0o600)
     assert module._cache_path(True) != module._cache_path(False) == path

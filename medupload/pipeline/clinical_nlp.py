@@ -9,8 +9,12 @@ vocabulary hit is kept in ``doc.user_data[HITS]`` by start character.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
+import sys
 import threading
+import types
 from typing import Any
 
 from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
@@ -30,6 +34,31 @@ def _quiet_loggers() -> None:
         logger.disable("PyRuSH")
     except ImportError:  # pragma: no cover - loguru comes with medspacy
         pass
+
+
+class _Deferred(types.ModuleType):
+    """A module imported on its first attribute access (see ``_defer_import``)."""
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes the stand-in lacks
+        del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)  # holders of the stand-in now see the real module
+        return getattr(real, name)
+
+
+def _defer_import(name: str) -> None:
+    """Stand in for module ``name`` until it is used. medspaCy imports QuickUMLS, which imports
+    NLTK at module level (0.2-0.45 s, a fifth of the build) and uses it only when a QuickUMLS
+    matcher is made, which this pipeline never does. ``import nltk`` then binds the stand-in;
+    ``nltk.anything`` (or importing a submodule, through ``__path__``) imports the real NLTK."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return
+    stand_in = _Deferred(name)
+    stand_in.__spec__ = spec  # what ``import`` checks: the stand-in is not re-imported
+    sys.modules[name] = stand_in
 
 
 _ENDS = frozenset({".", "!", "?", ";"})
@@ -219,6 +248,7 @@ def build_nlp(with_base: bool = True) -> Any:
     """Build the pipeline (slow: ~1-2 s). Use ``nlp()`` to get the shared instance.
     ``with_base=False`` matches the curated vocabularies only (the bench's baseline)."""
     _quiet_loggers()
+    _defer_import("nltk")
     import medspacy  # noqa: F401  (registers the medspacy_* factories)
     from medspacy.section_detection import SectionRule
 

@@ -29,10 +29,15 @@ from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.labs import (
+    BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
+    DRUG_LEVEL_RE,
     PAIR_VALUES_RE,
+    PER_FIELD,
     THEN_VALUE_RE,
     LabReading,
+    in_urine_context,
+    read_drug_level,
     read_lab,
     read_lab_before,
     reading,
@@ -261,6 +266,10 @@ def _lab_readings(
     one after it ("from 5.4 to 6.1")."""
     m = mentions[i]
     concept = m.concepts[0]
+    vocab = vocabulary()
+    urine = vocab.labs[concept.concept].urine
+    if urine is not None and in_urine_context(text, m.start, m.end):
+        concept = vocab.concepts[vocab.lab_concepts[urine]]
     if concept.concept in LAB_PAIRS:
         return _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept]) or [(concept, LabReading())]
     following = mentions[i + 1] if i + 1 < len(mentions) else None
@@ -275,7 +284,7 @@ def _lab_readings(
         if pair is not None:
             assigned[i + 1] = [pair[1]]
             return [pair[0]]
-    lab = vocabulary().labs[concept.concept]
+    lab = vocab.labs[concept.concept]
     after = _skip_parenthesis(text, m.end, line_end)
     next_fact = next(
         (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
@@ -287,7 +296,8 @@ def _lab_readings(
         # next clause's; this name's count is the one before it, or none.
         before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
         ahead = following is not None and following.kind == "lab" and following.start < line_end
-        if before.value is not None or (ahead and BEFORE_VALUE_RE.search(text, m.end, following.start)):
+        counted = BEFORE_RANGE_RE if lab.unit == PER_FIELD else BEFORE_VALUE_RE
+        if before.value is not None or (ahead and counted.search(text, m.end, following.start)):
             first = before
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
@@ -343,6 +353,16 @@ def extract(
         values: dict[str, Any] = {}
         end = m.end
         confidence_cap = 1.0
+        level = DRUG_LEVEL_RE.match(text, m.end) if kind == "medication" else None
+        if level is not None:  # "doxycycline level ... was 6.5 mcg/mL": a lab, not a drug taken
+            result = read_drug_level(text, level.end(), max(stop, level.end()))
+            value_end = result.end if result.value is not None and result.end else level.end()
+            dated = [d for d in dates if m.start <= d.start < value_end and d.label != "dob"]
+            when = dated[0].value.isoformat() if dated else (collected or doc_iso)
+            concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
+            values = {"value": result.value, "unit": result.unit, "date": when}
+            facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
+            continue
         if kind == "condition" and (
             _is_test_name(text, m, mentions[i - 1] if i else None) or _is_reaction(text, m, mentions[:i])
         ):
@@ -358,6 +378,8 @@ def extract(
         alias = vocab.medications.get(m.concepts[0].concept)
         if kind == "lab" and alias is not None:  # a result ("Glucose 142 mg/dL") keeps it a lab
             lab_def = vocab.labs[m.concepts[0].concept]
+            if lab_def.urine is not None and in_urine_context(text, m.start, m.end):
+                lab_def = vocab.labs[lab_def.urine]  # "Creatinine, random urine: 110 mg/dL"
             if read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None:
                 alias = None
         if (
@@ -369,6 +391,18 @@ def extract(
         ):
             m = replace(m, concepts=(vocab.concepts[alias],))
             kind = "medication"
+        alternate = vocab.lexicon.lab_alternates.get(vocab.medications.get(m.concepts[0].concept, -1))
+        if kind == "medication" and alternate is not None and not in_allergy:
+            # "Vitamin B12: 212 pg/mL" is the lab; "vitamin B12 1000 mcg daily" stays the drug.
+            result = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[alternate])
+            if result.value is not None and result.trusted:
+                line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
+                when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
+                values = {"value": result.value, "unit": result.unit, "date": when}
+                concept = vocab.concepts[vocab.lab_concepts[alternate]]
+                value_end = result.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
+                continue
         if kind in {"medication", "allergen"}:
             if in_allergy:
                 kind = "allergy"
@@ -391,8 +425,9 @@ def extract(
             short = len(fold(m.matched).replace(" ", "")) <= 3
             for concept, reading in results:
                 lab = vocab.labs[concept.concept]
-                if reading.value is None and short and not (lab.unit is None and lab.low is None):
-                    continue  # a bare "K", "Na", "LDL" without a result is too ambiguous
+                bare = short and not (lab.unit is None and lab.low is None)
+                if reading.value is None and (m.needs_context or bare):
+                    continue  # a bare "K", "Na", "LDL", "blood", "protein" without a result is too ambiguous
                 value_end = (reading.end or m.end) if reading.value is not None else m.end
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": when}

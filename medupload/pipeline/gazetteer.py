@@ -244,6 +244,20 @@ def rows(path: Path = GAZETTEER_PATH) -> Iterator[list[str]]:
         yield line.rstrip("\n").split("\t")
 
 
+_TOKENS_COLUMN = re.compile(r"^[^\t\n]*\t([^\t\n]*)", re.MULTILINE)
+
+
+def columns(path: Path = GAZETTEER_PATH) -> tuple[str, list[str]]:
+    """The committed gazetteer for a fast load: every row's space-joined tokens, padded with a
+    space each side, one row a line (to be folded in one pass), and the rows themselves."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    body = text[text.index("\n") + 1 :]  # past the header
+    rows = body.split("\n")
+    if rows and not rows[-1]:
+        rows.pop()
+    return " " + " \n ".join(_TOKENS_COLUMN.findall(body)) + " ", rows
+
+
 def load(path: Path = GAZETTEER_PATH) -> list[Entry]:
     """The committed gazetteer as entries."""
     return [Entry(k, tuple(t.split(" ")), c, code, s, n == "1") for k, t, c, code, s, n in rows(path)]

@@ -18,16 +18,41 @@ from typing import Any
 
 from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 
-LAB_VALUE_RE = re.compile(
-    r"^[ \t]*(?:\([^)\n]{0,40}\)[ \t]*)?"
-    r"(?:,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood|urine)\b[ \t]*)*"
-    r"(?:(?:[:=|,\t-]|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
+# What may sit between a name and its result: a method, unit or range in parentheses, a
+# qualifier ("fasting", ", Total", ", high sensitivity"), "%" or "#" (a differential's column),
+# dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
+_BETWEEN = (
+    r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
+    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}))*[ \t]*"
+    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
-    r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+)
+LAB_VALUE_RE = re.compile(
+    r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"(?P<num>-?\d+(?:[.,]\d+)?)(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d)",  # "4+" is a dipstick grade
     re.IGNORECASE,
 )
+# A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
+RANGE_VALUE_RE = re.compile(
+    r"^" + _BETWEEN + r"(?P<cmp>(?:greater|more)[ \t]+than[ \t]+|>[ \t]*)?"
+    r"(?P<num>\d+)(?:[ \t]*(?:-|to)[ \t]*(?P<high>\d+))?(?![\d/.])",
+    re.IGNORECASE,
+)
+BEFORE_RANGE_RE = re.compile(
+    r"(?:^|(?<=[\s,;:(]))(?P<cmp>(?:greater|more)[ \t]+than[ \t]+|>[ \t]*)?"
+    r"(?P<num>\d+)(?:[ \t]*(?:-|to)[ \t]*(?P<high>\d+))?[ \t]*$",
+    re.IGNORECASE,
+)
+PER_FIELD = "/[HPF]"
+# A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
+QUALITATIVE_RE = re.compile(
+    r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
+    r"(?P<word>not[ \t]+detected|non-?reactive|negative|positive|trace|small|moderate|large|detected|reactive"
+    r"|[1-4]\+)(?![A-Za-z+])",
+    re.IGNORECASE,
+)
+
 # A count before its name, opening a clause: "with 16 segs", ", 75% segs", ": 15.7 for WBC".
 BEFORE_VALUE_RE = re.compile(
     r"(?:^|[,;:(]|\bwith|\band|\bshowed|\bshows|\brevealed)[ \t]*"
@@ -55,7 +80,7 @@ def _fmt(value: float) -> str:
     return text or "0"
 
 
-def _convert(value: float, raw: UnitDef, lab: LabDef) -> float | None:
+def convert_to_canonical(value: float, raw: UnitDef, lab: LabDef) -> float | None:
     """``value`` in ``raw`` to the lab's canonical unit, through pint (molar mass if needed)."""
     if raw.display == lab.unit:
         return value * 1.0
@@ -63,9 +88,9 @@ def _convert(value: float, raw: UnitDef, lab: LabDef) -> float | None:
     if canonical is None:
         return None
     ureg = _ureg()
-    quantity = ureg.Quantity(value * raw.scale, raw.pint)
-    target = ureg.Quantity(canonical.scale, canonical.pint)
-    try:
+    try:  # a unit pint cannot parse is not a conversion either
+        quantity = ureg.Quantity(value * raw.scale, raw.pint)
+        target = ureg.Quantity(canonical.scale, canonical.pint)
         if quantity.dimensionality != target.dimensionality and lab.molar_mass:
             molar = ureg.Quantity(lab.molar_mass, "g/mol")
             for candidate in (quantity * molar, quantity / molar):
@@ -87,14 +112,31 @@ class LabReading:
 
 # A value a few words after the name, after a linking word: "potassium on a heel stick was 6.3",
 # "creatinine has gone up from 2.1", "white count of 9.6".
+_DATE_WORD = (
+    r"\d{1,2}/\d{1,2}/\d{2,4}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+\d{1,2},?(?:[ \t]+\d{4})?"
+)
 GAP_VALUE_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?"
+    r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
     r"(?:was|were|is|are|of|at|to|reached|from|showed|shows)[ \t]+"
-    r"(?:(?:of|about|approximately|around|only)[ \t]+)*"
+    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just)[ \t]+)*"
     r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
 )
+# The lab named in the sentence before, as a pronoun: "The PSA has been rising. This month it
+# reached 1.2."
+PRONOUN_VALUE_RE = re.compile(
+    r"[^.\n]{0,40}?\bit[ \t]+(?:has[ \t]+|had[ \t]+)?(?:now[ \t]+)?"
+    r"(?:reached|was|is|came[ \t]+(?:down|back)[ \t]+(?:to|at)|went[ \t]+(?:up|down)[ \t]+to"
+    r"|(?:rose|fell|increased|decreased|dropped|peaked)[ \t]+(?:to|at))[ \t]+"
+    r"(?:(?:about|approximately|around|only)[ \t]+)?"
+    r"(?P<cmp>[<>]=?[ \t]*|(?:less|greater|more)[ \t]+than[ \t]+)?"
+    r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[^.\n]*\.[ \t]+")
+_DIGIT = re.compile(r"\d")
 # Two values for two names: "BUN and creatinine were 109 and 6.9", "H&H 12.0 and 36".
 PAIR_VALUES_RE = re.compile(
     r"[ \t]*(?:[A-Za-z][a-z-]*[ \t]+){0,4}?(?:(?:were|are|was|is|of|at)[ \t]+)*(?:of[ \t]+)?"
@@ -104,16 +146,53 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1".
 THEN_VALUE_RE = re.compile(r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+_DOSE_UNIT = re.compile(
+    r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
+    re.IGNORECASE,
+)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
 def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
-    """The value right after a lab name (``text[start:stop]``), else a few words on."""
+    """The value right after a lab name (``text[start:stop]``), else a few words on, else (a
+    test with one) a result in words, else a pronoun's value in the next sentence."""
     window = text[start:stop]
+    if lab.unit == PER_FIELD:
+        match = RANGE_VALUE_RE.match(window)
+        if match is not None:
+            return _per_field(text, match, start, stop, lab)
     match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
+    if match is None and lab.qualitative:
+        words = QUALITATIVE_RE.match(window)
+        if words is not None:
+            return LabReading(" ".join(words["word"].lower().split()), None, start + words.end())
+    if match is None:
+        # No number in the rest of its sentence: the next sentence may give it as "it".
+        sentence = _SENTENCE_END.match(text, start)
+        if sentence is not None and sentence.end() - start < 120 and not _DIGIT.search(sentence[0]):
+            pronoun = PRONOUN_VALUE_RE.match(text, sentence.end(), sentence.end() + 120)
+            if pronoun is not None:
+                found = reading(
+                    text, sentence.end(), pronoun.end(), pronoun["num"], _comparator(pronoun["cmp"]),
+                    pronoun.end("num"), lab,
+                )
+                return LabReading(found.value, found.unit, None, found.trusted)
     if match is None:
         return LabReading()
     return reading(text, start, stop, match["num"], _comparator(match["cmp"]), start + match.end(), lab)
+
+
+def _per_field(text: str, match: re.Match[str], offset: int, stop: int, lab: LabDef) -> LabReading:
+    """A count per high-power field: a number or a range, and ``PER_FIELD`` as its unit."""
+    low, high = int(match["num"]), int(match["high"]) if match["high"] else None
+    end = offset + match.end()
+    unit = vocabulary().unit_re.match(text, end, stop)
+    if unit is not None and vocabulary().units[unit["unit"].lower()].display == PER_FIELD:
+        end = unit.end()
+    if (lab.high is not None and max(low, high or low) > lab.high) or (high is not None and high < low):
+        return LabReading(None, None, end, trusted=False)
+    value = f"{low}-{high}" if high is not None else _comparator(match["cmp"]) + str(low)
+    return LabReading(value, lab.unit, end)
 
 
 def _comparator(words: str | None) -> str:
@@ -125,8 +204,14 @@ def _comparator(words: str | None) -> str:
 
 
 def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) -> LabReading:
-    """A count written before the name ("16 segs", "15.7 for WBC"), else nothing. The reading
-    has no end: the fact's span stays the name."""
+    """A count written before the name ("16 segs", "15.7 for WBC", "5-9 RBCs"), else nothing.
+    The reading has no end: the fact's span stays the name."""
+    if lab.unit == PER_FIELD:
+        ranged = BEFORE_RANGE_RE.search(text, line_start, name_start)
+        if ranged is None:
+            return LabReading()
+        found = _per_field(text, ranged, 0, name_start, lab)
+        return LabReading(found.value, found.unit, None, found.trusted)
     match = BEFORE_VALUE_RE.search(text, line_start, name_start)
     if match is None:
         return LabReading()
@@ -141,6 +226,8 @@ def reading(
 ) -> LabReading:
     """``num`` (ending at ``num_end``) as a value of ``lab``: its unit read after it, checked
     against the lab's units and plausible range, converted to the canonical unit."""
+    if num.startswith("-") and (lab.low is None or lab.low >= 0):
+        num = num[1:]  # "Potassium -5.1": a dash, not a sign, for a test that is never negative
     thousands = bool(_THOUSANDS.fullmatch(num))
     number = float(num.replace(",", "")) if thousands else float(num.replace(",", "."))
     end = num_end
@@ -148,6 +235,10 @@ def reading(
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
         end = unit_match.end()
+    elif _DOSE_UNIT.match(text, num_end, stop):
+        return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
+    if lab.unit is None and lab.low is None and lab.qualitative:
+        return LabReading(None, None, end, trusted=False)  # a result in words only ("Blood  Moderate")
     if lab.unit is None:  # unitless (INR) or a panel
         if raw is not None:
             return LabReading(None, None, end, trusted=False)
@@ -158,7 +249,7 @@ def reading(
         if lab.unit == _PER_MICROLITRE and lab.high is not None and number > lab.high:
             converted = number / 1000
     elif raw.display in lab.units:
-        converted = _convert(number, raw, lab)
+        converted = convert_to_canonical(number, raw, lab)
     else:
         return LabReading(None, None, end, trusted=False)
     if converted is None:
@@ -167,4 +258,57 @@ def reading(
         return LabReading(None, None, end, trusted=False)
     plain = (raw is None or raw.display == lab.unit) and converted == number and not thousands
     shown = num.replace(",", ".") if plain else _fmt(converted)
-    return LabReading(comparator + shown, lab.unit, end)
+    return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
+
+
+# A urinalysis named in the sentence before the test, a count per high-power field after it, or a
+# urinalysis heading over the table the row sits in: "glucose", "protein", "WBC" are urine tests.
+_URINE_WORD = re.compile(r"(?i:\burin\w*|\bu/a\b)|\bUA\b")
+_PER_FIELD_AFTER = re.compile(
+    r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
+)
+_URINE_AFTER = re.compile(r"[ \t]*[,(]?[ \t]*(?:(?:random|spot|timed|24[- ]?h(?:ou)?r)[ \t]+)?urine\b", re.I)
+_SENTENCE_START = re.compile(r"[.;]\s|\n")
+_HEADING_LINES = 40
+
+
+def in_urine_context(text: str, start: int, end: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
+    if (
+        _URINE_WORD.search(text, sentence_start, start)
+        or _PER_FIELD_AFTER.match(text, end)
+        or _URINE_AFTER.match(text, end)
+    ):
+        return True
+    # The nearest heading above (a line of capitals, or ending with ":", with no digits).
+    position = line_start
+    for _ in range(_HEADING_LINES):
+        if position == 0:
+            return False
+        previous = text.rfind("\n", 0, position - 1) + 1
+        line = text[previous : position - 1].strip()
+        position = previous
+        if not line or _DIGIT.search(line):
+            continue
+        letters = [c for c in line if c.isalpha()]
+        if line.endswith(":") or (len(letters) >= 4 and all(c.isupper() for c in letters)):
+            return bool(_URINE_WORD.search(line))
+    return False
+
+
+# A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL"): a lab of its own.
+DRUG_LEVEL_RE = re.compile(r"[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE)
+
+
+def read_drug_level(text: str, start: int, stop: int) -> LabReading:
+    """The value after a drug level's name: as written, with any known unit (no range is known)."""
+    window = text[start:stop]
+    match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
+    if match is None:
+        return LabReading()
+    end = start + match.end()
+    unit = vocabulary().unit_re.match(text, end, stop)
+    raw = vocabulary().units[unit["unit"].lower()] if unit else None
+    value = _comparator(match["cmp"]) + match["num"]
+    return LabReading(value, raw.display if raw else None, unit.end() if unit else end)
