@@ -91,7 +91,7 @@ async def principal_active(principal: Principal) -> bool:
     docstring: from memory while the hub hears revocations)."""
     key = (principal.token_id or "", principal.user_id)
     hub = current_hub()
-    generation = hub.generation if hub is not None and hub.connected else 0
+    generation = hub.generation if hub is not None and hub.hears(REVOCATIONS_CHANNEL) else 0
     if generation:
         if _heard_revoked(principal):
             return False

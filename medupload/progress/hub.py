@@ -251,6 +251,7 @@ class Hub:
         #: Which connection of the listener is live: 0 before the first, a new number after each
         #: reconnection. Notices were heard without a gap only within one generation.
         self.generation = 0
+        self._hearing: frozenset[str] = frozenset()  # notice channels (unprefixed) of this connection
         self._announced_down = False
         self._closing = False
 
@@ -266,6 +267,10 @@ class Hub:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def hears(self, channel: str) -> bool:
+        """Whether the live connection carries ``channel``'s notices (see ``on_notice``)."""
+        return self.connected and channel in self._hearing
 
     @contextlib.asynccontextmanager
     async def subscribe(self, patient_id: str | None, last_event_id: str | None = None, *,
@@ -349,6 +354,7 @@ class Hub:
                     if confirmed is not None and confirmed.get("type") in ("psubscribe", "subscribe"):
                         unconfirmed -= 1
                 self.generation = next(_generations)
+                self._hearing = frozenset(_notice_handlers)
                 self._connected.set()
                 self._announced_down = False
                 backoff = BACKOFF_START
