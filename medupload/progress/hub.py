@@ -24,7 +24,7 @@ The same pub/sub connection also carries other modules' notices (``on_notice``: 
 revocations), so a process hears them without a connection or a poll of its own. ``generation``
 changes at every (re)connection: a reader of such notices knows when it may have missed some.
 
-(Just over 400 lines: the subscription's replay/live merge and the listener that feeds it share
+(About 450 lines: the subscription's replay/live merge and the listener that feeds it share
 one invariant — nothing missed, nothing twice — and are easier to check side by side.)
 """
 
@@ -341,8 +341,8 @@ class Hub:
         backoff = BACKOFF_START
         while True:
             pubsub = self._client.pubsub()
-            settings = get_settings()
-            notices = {settings.redis_key(name): handler for name, handler in _notice_handlers.items()}
+            hearing = dict(_notice_handlers)
+            notices = {get_settings().redis_key(name): handler for name, handler in hearing.items()}
             try:
                 await pubsub.psubscribe(self._pattern)
                 if notices:
@@ -354,7 +354,7 @@ class Hub:
                     if confirmed is not None and confirmed.get("type") in ("psubscribe", "subscribe"):
                         unconfirmed -= 1
                 self.generation = next(_generations)
-                self._hearing = frozenset(_notice_handlers)
+                self._hearing = frozenset(hearing)
                 self._connected.set()
                 self._announced_down = False
                 backoff = BACKOFF_START
