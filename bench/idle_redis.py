@@ -7,13 +7,18 @@ stream read its revocation keys every 2 s and renewed its slot every 10 s), then
     .venv/bin/python bench/idle_redis.py                          # 1,000 streams, 1 process
     .venv/bin/python bench/idle_redis.py --workers 2 --streams 2000 --window 30
     .venv/bin/python bench/idle_redis.py --before none            # this tree only
+    .venv/bin/python bench/idle_redis.py --pages 20               # + 20 live patient pages (Chromium)
 
 Server: ``python -m medupload.serve --no-build`` (Granian, as ``make run`` serves; the API and
 the Reflex socket, without pages), from a ``git archive`` of the baseline commit and from this
 tree, on one SQLite file. Each stream has its own token (one sign-in per tab or device), so
 the baseline's 1 s revocation cache is not shared between streams; patients hold
---per-patient streams each (the per-account cap is 10). Not a test: it prints figures and the
-ratio measured in the same run.
+--per-patient streams each (the per-account cap is 10). --pages N also opens N patient pages
+in Chromium (Playwright; each its own browser context with its patient's session cookie) and
+waits until each shows "Live updates": it needs the frontend build in ``.web`` (``make run`` or
+the browser tests make it), which the baseline tree borrows (its UI code is the same), and
+serves on the port baked into that build. Not a
+test: it prints figures and the ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -142,7 +147,8 @@ def serve(tree: Path, port: int, workers: int, env: dict[str, str], log: Path) -
 
     process = subprocess.Popen([sys.executable, "-m", "medupload.serve", "--no-build",
                                 "--workers", str(workers), "--port", str(port), "--kill-timeout", "5"],
-                               cwd=tree, env={**env, "PYTHONPATH": str(tree)}, stdout=log.open("ab"),
+                               cwd=tree, env={**env, "PYTHONPATH": str(tree), "PORT": str(port)},
+                               stdout=log.open("ab"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -167,17 +173,59 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
+def build_port() -> int:
+    """The port the frontend build talks to (Reflex bakes the backend's port into it)."""
+    import json
+    from urllib.parse import urlsplit
+
+    port = urlsplit(json.loads((ROOT / ".web" / "env.json").read_text())["EVENT"]).port
+    assert port is not None
+    return port
+
+
+def open_pages(port: int, streams: list[tuple[str, str]], count: int) -> Any:
+    """``count`` live patient pages (one per patient, its own context and cookie), each showing
+    "Live updates"; returns a close() for them."""
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--no-sandbox", "--headless", "--disable-gpu",
+                                               "--disable-dev-shm-usage"])
+    seen: set[str] = set()
+    for patient_id, token in streams:
+        if len(seen) == count:
+            break
+        if patient_id in seen:
+            continue
+        seen.add(patient_id)
+        context = browser.new_context()
+        context.add_cookies([{"name": "medupload_session", "value": token, "url": f"http://127.0.0.1:{port}"}])
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/patient")
+        page.wait_for_selector('[data-testid="connection"][data-state="live"]', timeout=60_000)
+
+    def close() -> None:
+        browser.close()
+        playwright.stop()
+
+    return close
+
+
 async def measure(name: str, tree: Path, args: argparse.Namespace, env: dict[str, str],
                   streams: list[tuple[str, str]], redis_port: int, work: Path) -> dict[str, Any]:
     import redis
 
     stats = redis.Redis(port=redis_port)
     stats.flushall()
-    port = free_port()
+    port = build_port() if args.pages else free_port()
     server = serve(tree, port, args.workers, env, work / f"server-{name}.log")
+    close_pages = None
     try:
         started = time.monotonic()
         writers, failed = await open_streams(port, streams, timeout=60)
+        if args.pages:
+            close_pages = await asyncio.to_thread(open_pages, port, streams, args.pages)
         connect_s = time.monotonic() - started
         await asyncio.sleep(args.settle)  # first checks and the connect burst are over
         before, t0 = calls(stats), time.monotonic()
@@ -186,6 +234,8 @@ async def measure(name: str, tree: Path, args: argparse.Namespace, env: dict[str
         for writer in writers:
             writer.close()
     finally:
+        if close_pages is not None:
+            await asyncio.to_thread(close_pages)
         stop(server)
     seconds = t1 - t0
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
@@ -196,11 +246,13 @@ async def measure(name: str, tree: Path, args: argparse.Namespace, env: dict[str
             "seconds": seconds}
 
 
-def archive(rev: str, work: Path) -> Path:
+def archive(rev: str, work: Path, pages: bool) -> Path:
     tree = work / f"tree-{rev}"
     tree.mkdir()
     data = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=data, check=True)
+    if pages:
+        (tree / ".web").symlink_to(ROOT / ".web")  # the same pages: borrow this tree's build
     return tree
 
 
@@ -213,7 +265,10 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0, help="idle seconds counted")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between connecting and counting")
     parser.add_argument("--before", default=BASELINE, help="baseline commit, or 'none'")
+    parser.add_argument("--pages", type=int, default=0, help="live patient pages to open as well")
     args = parser.parse_args()
+    if args.pages and not (ROOT / ".web" / "build").is_dir():
+        sys.exit("--pages needs the frontend build in .web (make run, or the browser tests, make it)")
     raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="medupload-bench-idle-"))
     redis_process, redis_port = start_redis(work)
@@ -234,13 +289,16 @@ def main() -> None:
     runs = []
     try:
         if args.before != "none":
-            runs.append(asyncio.run(measure(f"before ({args.before})", archive(args.before, work), args, env,
-                                            streams, redis_port, work)))
+            tree = archive(args.before, work, bool(args.pages))
+            runs.append(asyncio.run(measure(f"before ({args.before})", tree, args, env, streams, redis_port,
+                                            work)))
         runs.append(asyncio.run(measure("after (this tree)", ROOT, args, env, streams, redis_port, work)))
     finally:
         redis_process.kill()
         redis_process.wait()
-    print(f"\n{args.streams} idle SSE streams ({patients} patients x {args.per_patient}, one token each), "
+    pages = f" and {args.pages} live patient pages" if args.pages else ""
+    print(f"\n{args.streams} idle SSE streams ({patients} patients x {args.per_patient}, one token each)"
+          f"{pages}, "
           f"{args.workers} server process(es), {args.window:.0f} s window, Redis INFO commandstats "
           "(commands run inside Lua scripts are counted too):")
     print(f"{'run':<22} {'open':>6} {'failed':>6} {'connect s':>9} {'commands/s':>11}  by command (/s)")
