@@ -6,11 +6,12 @@ when PROMETHEUS_MULTIPROC_DIR is set (``make run`` sets it: a fresh directory pe
 by the server processes and the workers on the host), and a scrape sums every process's files;
 without it (tests, one process) the default per-process registry is used. Gauges count only
 live processes: files of processes that died (kill -9) are dropped at the next scrape.
-What the database or Redis knows (documents by status, stage durations, queue depth) is read at
-scrape time by collectors the API registers (``api/metrics.py``), so every process answers alike.
+What the database or Redis knows (documents by status, queue depth) is read at scrape time by
+collectors the API registers (``api/metrics.py``), so every process answers alike.
 
-For other rooms: ``LOGIN_THROTTLED.inc()`` (auth), ``EMIT_FAILURES.labels(kind).inc()``
-(emitter), ``OPEN_STREAMS`` (SSE), ``HUB_SUBSCRIBERS`` (hub), ``GC_PAUSES`` (gctune).
+For other rooms: ``LOGIN_THROTTLED.inc()`` (auth), ``EMIT_FAILURES.labels(kind).inc()`` and
+``STAGE_SECONDS.labels(stage).observe()`` (emitter), ``OPEN_STREAMS`` (SSE), ``HUB_SUBSCRIBERS``
+(hub), ``GC_PAUSES`` (gctune).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ EMIT_FAILURES = Counter("medupload_emit_failures", "Progress publishes or spans 
 OPEN_STREAMS = Gauge("medupload_open_streams", "Open SSE streams", multiprocess_mode="livesum")
 GC_PAUSES = Histogram("medupload_gc_pause_seconds", "Garbage-collection pauses of server processes",
                       ["generation"], buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0))
+#: Observed by the emitter (in whichever process runs the pipeline) as each step is reached: the
+#: seconds since the step before it was reached (``ocr_started`` is the wait for a worker,
+#: ``ocr_complete`` the OCR), and ``total`` from upload to matched. Labelled by stage only.
+STAGE_SECONDS = Histogram("medupload_stage_duration_seconds",
+                          "Seconds to reach a stage from the one before (total: upload to matched)",
+                          ["stage"], buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
+                                              120.0, 300.0))
 HUB_SUBSCRIBERS = Gauge("medupload_hub_subscribers", "Hub subscriptions (SSE streams and page tabs)",
                         multiprocess_mode="livesum")
 
@@ -55,7 +63,8 @@ def render(collectors: Iterable[Collector] = ()) -> bytes:
         _multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
-        for instrument in (LOGIN_THROTTLED, EMIT_FAILURES, OPEN_STREAMS, HUB_SUBSCRIBERS, GC_PAUSES):
+        for instrument in (LOGIN_THROTTLED, EMIT_FAILURES, OPEN_STREAMS, HUB_SUBSCRIBERS, GC_PAUSES,
+                           STAGE_SECONDS):
             registry.register(instrument)
     for collector in collectors:
         registry.register(collector)

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # SSE streams one account may hold open at once, across every server process (issue 8): one
     # misbehaving account cannot take the connection budget that health, sign-in and uploads need.
     max_streams_per_account: int = Field(10, ge=1, le=100_000)
+    # A server process's stream slots outlive its last lease renewal (every third of this) by this
+    # long: how soon a crashed process's slots stop counting (api/stream_slots.py).
+    stream_slot_lease_seconds: float = Field(30.0, ge=0.3, le=600)
     # How tesseract runs (pipeline/tesseract.py): "tesserocr" loaded once per thread (fastest),
     # "cli" one subprocess per pass (a tesseract crash then costs a pass, not the worker).
     ocr_engine: Literal["tesserocr", "cli"] = "tesserocr"

@@ -140,7 +140,8 @@ def test_fhir_document_reference(processed: Processed) -> None:
     resource = fhir.json()
     assert resource["resourceType"] == "DocumentReference" and resource["status"] == "current"
     assert resource["docStatus"] == "final"
-    assert resource["subject"] == {"reference": f"Patient/{env.a}"}
+    assert resource["subject"] == {"reference": f"Patient/{env.a.replace('_', '-')}", "type": "Patient",
+                                   "identifier": {"system": "urn:medupload:patient", "value": env.a}}
     assert resource["type"]["coding"][0] == {"system": "http://loinc.org", "code": "11502-2",
                                               "display": "Laboratory report"}
     attachment = resource["content"][0]["attachment"]

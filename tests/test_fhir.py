@@ -4,6 +4,7 @@ with errata; the package's default models are R5, whose DocumentReference differ
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,12 +13,17 @@ import httpx
 import pydantic
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.patient import Patient
 from support import make_patient, make_user
 
 from medupload.api import create_api
 from medupload.auth import create_access_token
 from medupload.pipeline import dispatch
 from medupload.progress import tracing
+
+# A literal relative reference as FHIR R4 defines it (Reference.reference, "Literal references"):
+# fhir.resources types it as a plain string, so its form is checked here.
+RELATIVE_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-\.]{1,64})$")
 
 LAB = "LABORATORY REPORT\nCollected: 2026-01-15\nHemoglobin A1c 7.2 %\nDiagnosis: Type 2 diabetes mellitus"
 
@@ -68,7 +74,14 @@ async def test_processed_lab_report_is_a_valid_r4_document_reference(patient: st
     assert (resource.status, resource.docStatus) == ("current", "final")
     ours = [i.value for i in resource.identifier or [] if i.system == "urn:medupload:document"]
     assert ours == [document_id]
-    assert resource.subject is not None and resource.subject.reference == f"Patient/{patient}"
+    assert resource.subject is not None and resource.subject.reference is not None
+    reference = RELATIVE_REFERENCE.fullmatch(resource.subject.reference)
+    assert reference is not None and reference["type"] == "Patient" == resource.subject.type
+    assert reference["id"] == patient.replace("_", "-")
+    Patient.model_validate({"resourceType": "Patient", "id": reference["id"]})  # a valid Patient id
+    assert resource.subject.identifier is not None
+    assert (resource.subject.identifier.system, resource.subject.identifier.value) == (
+        "urn:medupload:patient", patient)
     attachment = resource.content[0].attachment
     assert attachment.contentType == "image/png" and attachment.size == len(png)
     assert attachment.hash is not None and len(attachment.hash) == 20  # SHA-1, decoded from base64
@@ -89,3 +102,8 @@ async def test_the_validator_rejects_what_r4_forbids(patient: str, client: httpx
                    {"content": [{"attachment": {**resource["content"][0]["attachment"], "size": "big"}}]}):
         with pytest.raises(pydantic.ValidationError):
             DocumentReference.model_validate({**resource, **broken})
+    # Our raw patient id is not a FHIR id either: the reference uses the mapped one.
+    assert "_" in patient and RELATIVE_REFERENCE.fullmatch(f"Patient/{patient}") is None
+    with pytest.raises(pydantic.ValidationError):
+        Patient.model_validate({"resourceType": "Patient", "id": patient})
+    assert RELATIVE_REFERENCE.fullmatch(resource["subject"]["reference"]) is not None

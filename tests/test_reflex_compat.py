@@ -43,8 +43,21 @@ async def test_token_manager_answers_for_connected_and_unknown_tokens() -> None:
     assert await manager.is_token_connected("tab-1") is False
 
 
-async def test_outside_a_running_app_a_tab_counts_as_connected() -> None:
-    assert await reflex_compat.is_client_connected("any-token") is True
+async def test_a_tab_is_here_while_this_process_holds_its_socket() -> None:
+    manager = TokenManager.create()
+    await manager.link_token_to_sid("tab-1", "sid-1")
+    assert reflex_compat.client_on(manager, "tab-1") is True
+    assert reflex_compat.client_on(manager, "tab-2") is False
+    # A record of another instance (the Redis manager caches those) is not here.
+    manager.token_to_socket["tab-3"] = type(manager.token_to_socket["tab-1"])(instance_id="elsewhere",
+                                                                             sid="sid-3")
+    assert reflex_compat.client_on(manager, "tab-3") is False
+    await manager.disconnect_token("tab-1", "sid-1")
+    assert reflex_compat.client_on(manager, "tab-1") is False
+
+
+async def test_outside_a_running_app_a_tab_counts_as_here() -> None:
+    assert await reflex_compat.is_client_here("any-token") is True
 
 
 def test_reflex_builds_granian_from_the_module_attribute_and_reads_granian_workers() -> None:

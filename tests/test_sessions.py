@@ -280,3 +280,82 @@ async def test_logout_without_redis_clears_the_cookie_and_says_the_token_lives(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "error.internal"
     assert 'medupload_session=""' in response.headers["set-cookie"]
+
+
+# --- revocation by notice (the idle path asks Redis nothing) -------------------------------------
+
+async def test_revocations_are_heard_not_polled_and_re_read_after_a_reconnect(
+        alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the hub is connected, a principal is read from Redis once and then answered from
+    memory; `user disable` in another process reaches it as a notice; after Redis comes back
+    (notices may have been missed) each principal is read from Redis once more."""
+    from support import RedisServer
+
+    from medupload.progress.hub import Hub, _hubs
+
+    server = RedisServer()
+    server.start()
+    monkeypatch.setenv("MEDUPLOAD_REDIS_URL", server.url)
+    reset_caches()
+    sessions.forget_cached()
+    asked: list[str] = []
+    real_ask = sessions._ask
+
+    async def counted_ask(principal: Any) -> tuple[bool, bool]:
+        asked.append(principal.token_id)
+        return await real_ask(principal)
+
+    monkeypatch.setattr(sessions, "_ask", counted_ask)
+    hub = _hubs[asyncio.get_running_loop()] = Hub()
+    try:
+        async with hub.subscribe(alice):
+            assert hub.connected
+            first = decode_access_token(await _token_direct())
+            second = decode_access_token(await _token_direct())
+            for _ in range(20):
+                assert await sessions.principal_active(first)
+                assert await sessions.principal_active(second)
+            assert sorted(asked) == sorted([first.token_id, second.token_id])  # once each
+
+            # Signed out here (this process remembers at once) ...
+            await sessions.revoke_token(redis_client.async_redis(), second)
+            assert not await sessions.principal_active(second)
+            # ... and disabled by the CLI, another process: heard through the hub.
+            result = _cli("user", "disable", "--username", "alice")
+            assert result.returncode == 0, result.stderr
+            async with asyncio.timeout(5):
+                while await sessions.principal_active(first):
+                    await asyncio.sleep(0.02)
+            assert len(asked) == 2  # neither answer needed a Redis read
+
+            _cli("user", "enable", "--username", "alice")
+            third = decode_access_token(await _token_direct())
+            assert await sessions.principal_active(third)
+            generation = hub.generation
+            server.stop()
+            async with asyncio.timeout(10):
+                while hub.connected:
+                    await asyncio.sleep(0.05)
+            server.start()
+            async with asyncio.timeout(15):
+                while not hub.connected:
+                    await asyncio.sleep(0.05)
+            assert hub.generation != generation
+            asked.clear()
+            assert await sessions.principal_active(third)  # the restarted Redis knows nothing of it
+            assert await sessions.principal_active(third)
+            assert asked == [third.token_id]  # read once after the reconnection, then memory again
+    finally:
+        await hub.close()
+        server.stop()
+        reset_caches()
+
+
+async def _token_direct() -> str:
+    """A token for alice as the sign-in route issues it (no HTTP needed here)."""
+    from medupload.auth import create_access_token
+
+    with Session(get_engine()) as session:
+        user = session.exec(select(User).where(User.username == "alice")).one()
+    token, _ = create_access_token(user)
+    return token

@@ -38,6 +38,12 @@ def _loinc_for(document_type: str | None) -> tuple[str, str] | None:
     return LOINC_DOCUMENT_TYPES.get(key)
 
 
+def fhir_id(our_id: str) -> str:
+    """FHIR ids allow ``[A-Za-z0-9-.]{1,64}``: ours (``d_<hex>``, ``p_<hex>``) with "-" for "_"; the
+    original is always given alongside as an identifier."""
+    return our_id.replace("_", "-")
+
+
 def _instant(value: datetime) -> str:
     # FHIR instants need a zone: a value without one (not from our tables) is taken as UTC.
     return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
@@ -62,15 +68,15 @@ def document_reference(document: DocumentOut, sha1_base64: str | None) -> dict[s
         attachment["creation"] = document.document_date
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
-        # FHIR ids allow [A-Za-z0-9-.] only: ours (d_<hex>) with "-"; our own id is an identifier.
-        "id": document.id.replace("_", "-"),
+        "id": fhir_id(document.id),
         "meta": {"lastUpdated": _instant(document.updated_at)},
         "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:sha256:{document.sha256}"},
                        {"system": "urn:medupload:document", "value": document.id}],
         "status": "current",
         "docStatus": docstatus,
         "type": type_,
-        "subject": {"reference": f"Patient/{document.patient_id}"},
+        "subject": {"reference": f"Patient/{fhir_id(document.patient_id)}", "type": "Patient",
+                    "identifier": {"system": "urn:medupload:patient", "value": document.patient_id}},
         "date": _instant(document.created_at),
         "content": [{"attachment": attachment}],
     }

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from medupload import metrics, records
+from medupload import metrics
 from medupload.api.deps import TokenDep, verified_principal
 from medupload.api.errors import ApiError
 from medupload.db import session_scope
@@ -53,7 +53,9 @@ def _local(request: Request) -> bool:
 
 
 class DatabaseCollector(Collector):
-    """Documents by status and the stage durations the staff dashboard shows."""
+    """Documents by status. (Stage durations are a histogram the emitter observes,
+    ``metrics.STAGE_SECONDS``: the staff dashboard's p50/p90 over the latest documents are not
+    repeated here.)"""
 
     def collect(self) -> Iterator[Metric]:
         documents = GaugeMetricFamily("medupload_documents", "Documents by status", labels=["status"])
@@ -63,15 +65,6 @@ class DatabaseCollector(Collector):
         for status in STATUSES:
             documents.add_metric([status], float(counts.get(status, 0)))
         yield documents
-        durations = GaugeMetricFamily(
-            "medupload_stage_duration_seconds",
-            "Seconds to reach a stage from the one before (latest 200 processed documents)",
-            labels=["stage", "quantile"])
-        for stat in records.stage_stats():
-            for quantile, value in (("0.5", stat.p50_seconds), ("0.9", stat.p90_seconds)):
-                if value is not None:
-                    durations.add_metric([stat.stage, quantile], value)
-        yield durations
 
 
 class QueueCollector(Collector):

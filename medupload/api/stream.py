@@ -175,7 +175,6 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                     yield "".join(frames)  # one write for a replay, not one per event
             elif isinstance(item, Tick):
                 now = time.monotonic()
-                await slot.renew()
                 if renew_ticket and now >= next_ticket:
                     next_ticket = now + TICKET_RENEW_SECONDS
                     yield await _ticket_frame(principal, patient_id)

@@ -18,14 +18,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
 
 from medupload.db import session_scope
-from medupload.metrics import EMIT_FAILURES
+from medupload.metrics import EMIT_FAILURES, STAGE_SECONDS
 from medupload.models import Document, ProgressEventRow
 from medupload.progress.stages import (
     STAGE_FRACTIONS,
+    STEPS,
     TERMINAL_STATUSES,
     DocumentStatus,
     ProgressEvent,
@@ -98,12 +99,13 @@ def emit_progress(
             .values(last_seq=col(Document.last_seq) + 1)
             .returning(
                 col(Document.last_seq), col(Document.patient_id), col(Document.status),
-                col(Document.started_at), col(Document.created_at),
+                col(Document.started_at), col(Document.created_at), col(Document.stage),
             )
         ).one_or_none()
         if row is None:
             return None
-        seq, patient_id, old_status, started_at, created_at = row
+        seq, patient_id, old_status, started_at, created_at, old_stage = row
+        durations = _stage_durations(session, document_id, seq, stage, old_stage, started_at, now)
         values: dict[str, Any] = {"stage": stage.value, "status": new_status, "updated_at": now}
         if stage is Stage.UPLOAD_RECEIVED:
             # A new attempt (first upload or retry) starts the clock and clears the old failure.
@@ -150,6 +152,8 @@ def emit_progress(
         entries.append(("document_update", document_json))
         if new_status in TERMINAL_STATUSES:
             entries.append(("done", json.dumps({"document_id": document_id, "status": new_status})))
+    for label, seconds in durations:  # committed: the step was reached
+        STAGE_SECONDS.labels(label).observe(seconds)
     _publish(patient_id, entries)
     try:
         from medupload.progress.tracing import trace_progress
@@ -158,6 +162,35 @@ def emit_progress(
     except Exception as exc:
         _warn("tracing", exc)
     return event
+
+
+def _stage_durations(session: Session, document_id: str, seq: int, stage: Stage, old_stage: str | None,
+                     started_at: datetime | None, now: datetime) -> list[tuple[str, float]]:
+    """(stage, seconds) to observe when ``stage`` is first reached in this attempt: the time since
+    the step before it was first reached (as ``records.stage_stats`` measures), and ``total`` at
+    the end. One indexed read per step, none for repeated events of the same step."""
+    if stage not in STEPS[1:] or stage.value == old_stage:
+        return []
+    previous = STEPS[STEPS.index(stage) - 1]
+    table = ProgressEventRow
+    attempt_start = (select(func.max(table.seq))
+                     .where(table.document_id == document_id, table.stage == Stage.UPLOAD_RECEIVED.value,
+                            table.seq < seq).scalar_subquery())
+    reached = session.exec(
+        select(func.min(table.at)).where(table.document_id == document_id, table.stage == previous.value,
+                                         table.seq >= func.coalesce(attempt_start, 0))
+    ).one()
+    durations = []
+    if reached is not None:
+        durations.append((stage.value, (now - _aware(reached)).total_seconds()))
+    if stage is Stage.MATCHING_COMPLETE and started_at is not None:
+        durations.append(("total", (now - _aware(started_at)).total_seconds()))
+    return [(label, max(0.0, seconds)) for label, seconds in durations]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes: ours are stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def publish_requirements_update(patient_id: str) -> None:

@@ -20,7 +20,11 @@ How a subscription stays lossless and exactly-once:
 Whole-clinic subscriptions (``patient_id=None``) are live only: there is no cross-patient
 stream to replay from; on ``redis_up`` they should refresh from the database.
 
-(Just over 400 lines: the subscription's replay/live merge and the listener that feeds it share
+The same pub/sub connection also carries other modules' notices (``on_notice``: sessions'
+revocations), so a process hears them without a connection or a poll of its own. ``generation``
+changes at every (re)connection: a reader of such notices knows when it may have missed some.
+
+(About 450 lines: the subscription's replay/live merge and the listener that feeds it share
 one invariant — nothing missed, nothing twice — and are easier to check side by side.)
 """
 
@@ -28,14 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import re
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -53,7 +57,7 @@ from medupload.progress.wire import (
 from medupload.settings import get_settings
 
 __all__ = ["Hub", "HubMessage", "Subscription", "SubscriptionClosed", "current_hub", "get_hub",
-           "hub_stats", "parse_id", "valid_id"]
+           "hub_stats", "on_notice", "parse_id", "valid_id"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,18 @@ REPLAY_RETRY = (0.5, 2.0)  # seconds, jittered: a replay that failed while the l
 #: After this many failed replays in a row the stream is treated as down (database polling) even
 #: though pub/sub still answers: commands failing with pub/sub up is an outage of its own.
 REPLAY_ATTEMPTS = 5
+
+#: Notice channels (unprefixed name -> handler of the payload) the listener also subscribes to.
+#: Their owners register at import (``sessions``), so the hub needs to know nothing about them.
+_notice_handlers: dict[str, Callable[[str], None]] = {}
+#: Process-wide, so two hubs (two event loops) never share a generation number.
+_generations = itertools.count(1)
+
+
+def on_notice(channel: str, handler: Callable[[str], None]) -> None:
+    """Call ``handler(payload)`` for every message PUBLISHed on ``channel`` (prefixed with the
+    Redis key prefix), from the next (re)connection of each hub's listener."""
+    _notice_handlers[channel] = handler
 
 
 class SubscriptionClosed(Exception):
@@ -232,6 +248,10 @@ class Hub:
         self._all: set[Subscription] = set()
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        #: Which connection of the listener is live: 0 before the first, a new number after each
+        #: reconnection. Notices were heard without a gap only within one generation.
+        self.generation = 0
+        self._hearing: frozenset[str] = frozenset()  # notice channels (unprefixed) of this connection
         self._announced_down = False
         self._closing = False
 
@@ -247,6 +267,10 @@ class Hub:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def hears(self, channel: str) -> bool:
+        """Whether the live connection carries ``channel``'s notices (see ``on_notice``)."""
+        return self.connected and channel in self._hearing
 
     @contextlib.asynccontextmanager
     async def subscribe(self, patient_id: str | None, last_event_id: str | None = None, *,
@@ -317,20 +341,32 @@ class Hub:
         backoff = BACKOFF_START
         while True:
             pubsub = self._client.pubsub()
+            hearing = dict(_notice_handlers)
+            notices = {get_settings().redis_key(name): handler for name, handler in hearing.items()}
             try:
                 await pubsub.psubscribe(self._pattern)
-                # "Connected" means the PSUBSCRIBE is confirmed: from here on nothing is missed.
-                confirmed: dict[str, Any] | None = None
-                while confirmed is None or confirmed.get("type") != "psubscribe":
+                if notices:
+                    await pubsub.subscribe(*notices)
+                # "Connected" means every subscription is confirmed: from here on nothing is missed.
+                unconfirmed = 1 + len(notices)
+                while unconfirmed:
                     confirmed = await pubsub.get_message(timeout=CONNECT_WAIT_SECONDS)
+                    if confirmed is not None and confirmed.get("type") in ("psubscribe", "subscribe"):
+                        unconfirmed -= 1
+                self.generation = next(_generations)
+                self._hearing = frozenset(hearing)
                 self._connected.set()
                 self._announced_down = False
                 backoff = BACKOFF_START
                 self._broadcast(notice("redis_up"))
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15.0)
-                    if message is not None and message["type"] == "pmessage":
+                    if message is None:
+                        continue
+                    if message["type"] == "pmessage":
                         self._dispatch(message["channel"], message["data"])
+                    elif message["type"] == "message" and message["channel"] in notices:
+                        notices[message["channel"]](message["data"])
             except asyncio.CancelledError:
                 self._connected.clear()
                 with contextlib.suppress(Exception):

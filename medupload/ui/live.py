@@ -2,8 +2,9 @@
 
 Each tab's background task registers here under its Reflex client token. A newer task for
 the same token (the page reconnected and ran its on_load again) cancels the older one, and
-every task ends when its tab's socket is gone, so no task or hub subscription outlives its
-client. ``counts()`` is exposed (staff only) so tests can observe exactly that.
+every task ends when its tab's socket is no longer on this process (gone, or reconnected to
+another process, where its on_load starts a follower), so no task or hub subscription outlives
+its client. ``counts()`` is exposed (staff only) so tests can observe exactly that.
 
 ``follow_batches()`` is ``progress.follow.follow`` for a tab (the patient page applies each
 batch in one state push); ``follow()`` yields the batch's messages one by one (staff page).
@@ -19,7 +20,7 @@ from medupload.progress.follow import Batch, Connection, Draining, Refresh, Stil
 from medupload.progress.follow import FollowItem as BatchItem
 from medupload.progress.follow import follow as follow_progress
 from medupload.progress.hub import HubMessage, hub_stats
-from medupload.ui.reflex_compat import is_client_connected
+from medupload.ui.reflex_compat import is_client_here
 
 __all__ = ["Batch", "Connection", "Refresh", "Tick", "claim", "counts", "follow", "follow_batches",
            "is_current", "release"]
@@ -67,7 +68,7 @@ async def follow_batches(token: str, patient_id: str | None, cursor: str | None 
     ``still_allowed()`` (e.g. the session was revoked) says no."""
 
     async def wanted() -> bool:
-        return is_current(token) and await is_client_connected(token) and await still_allowed()
+        return is_current(token) and await is_client_here(token) and await still_allowed()
 
     items = follow_progress(patient_id, cursor, still_allowed=wanted, tick_seconds=CONNECTED_CHECK_SECONDS,
                             snapshot_taken=snapshot_taken)

@@ -1,7 +1,8 @@
 """The one place that reaches into Reflex (and the Granian it runs) beyond their public API.
 
-- ``is_client_connected(token)``: the app's Socket.IO namespace's token manager says whether the
-  tab behind a client token still has a socket (on any instance, with the Redis token manager).
+- ``is_client_here(token)``: the app's Socket.IO namespace's token manager says whether the tab
+  behind a client token has its socket on this process (its own record: no Redis read, even
+  with the Redis token manager).
 - ``disconnect_all_clients()``: a draining server process closes its tabs' sockets, so they
   reconnect (to another process on the same port) instead of waiting for the process to die.
   It closes the Engine.IO transport, not the Socket.IO namespace: a namespace DISCONNECT
@@ -33,12 +34,19 @@ def _namespace() -> Any | None:
         return None  # outside a running app (unit tests)
 
 
-async def is_client_connected(token: str) -> bool:
-    """Whether the tab behind ``token`` still has a socket; True outside a running app."""
+async def is_client_here(token: str) -> bool:
+    """Whether the tab behind ``token`` has its socket on this process; True outside a running app.
+    (A tab that reconnected to another process is followed there: its on_load runs again.)"""
     namespace = _namespace()
     if namespace is None:
         return True
-    return bool(await namespace._token_manager.is_token_connected(token))
+    return client_on(namespace._token_manager, token)
+
+
+def client_on(manager: Any, token: str) -> bool:
+    """``manager`` (a Reflex TokenManager) holds ``token``'s socket itself."""
+    record = manager.token_to_socket.get(token)
+    return record is not None and record.instance_id == manager.instance_id
 
 
 async def disconnect_all_clients() -> int:

@@ -15,7 +15,10 @@ tab's client token reaches them), so nothing here trusts the state's own memory 
 - Events without handshake headers (uploads over HTTP, chained events) keep the principal the
   last socket event established, re-checked against revocation.
 - Live loops call ``still_signed_in()`` every tick; when it fails they return ``session_ended``,
-  which sends the tab to /login.
+  which sends the tab to /login. It answers from memory: revocations come as notices
+  (``sessions``), and who each tab on this process is signed in as is noted here whenever the
+  guard decides it (a loop runs on the process that holds its tab's socket, ``ui.live``), so an
+  idle page reads neither Redis nor its state (which several processes keep in Redis).
 """
 
 from __future__ import annotations
@@ -73,6 +76,19 @@ fetch("/api/v1/auth/logout", {method: "POST", credentials: "same-origin"})
 """
 
 
+# Client token -> the user id its tab is signed in as on this process (None: signed out), as
+# the guard last decided it. Forgotten wholesale when large: a tab then reads its state once.
+_tab_users: dict[str, str | None] = {}
+_MAX_TABS = 100_000
+_UNKNOWN = object()
+
+
+def _note_tab(client_token: str, user_id: str | None) -> None:
+    if len(_tab_users) >= _MAX_TABS and client_token not in _tab_users:
+        _tab_users.clear()
+    _tab_users[client_token] = user_id
+
+
 class AuthState(rx.State):
     role: str = ""
     login_error: str = ""
@@ -119,6 +135,7 @@ class AuthState(rx.State):
         role = principal.role if principal else ""
         if role != self.role:
             self.role = role
+        _note_tab(self.router.session.client_token, principal.user_id if principal else None)
 
     async def _clear_phi(self) -> None:
         pending = list(type(self).get_substates())
@@ -127,14 +144,18 @@ class AuthState(rx.State):
             pending.extend(cls.get_substates())
             (await self.get_state(cls)).reset()
 
-    async def still_signed_in(self, principal: Principal) -> bool:
+    async def still_signed_in(self, principal: Principal, client_token: str) -> bool:
         """For live loops (background tasks), each tick: the token is still good and this tab
-        is still signed in as the same user. Call outside ``async with self``."""
+        (``client_token``) is still signed in as the same user. Call outside ``async with self``."""
         if not await principal_active(principal):
             return False
-        async with self:
-            current = self._principal()
-        return current is not None and current.user_id == principal.user_id
+        user_id = _tab_users.get(client_token, _UNKNOWN)
+        if user_id is _UNKNOWN:  # not noted since this process started (or forgot): ask the state
+            async with self:
+                current = self._principal()
+            user_id = current.user_id if current is not None else None
+            _note_tab(client_token, user_id)
+        return user_id == principal.user_id
 
     # -- sign-in -------------------------------------------------------------------------------
     @rx.event
@@ -174,6 +195,7 @@ class AuthState(rx.State):
         await self._clear_phi()
         self._session = {}
         self.role = ""
+        _note_tab(self.router.session.client_token, None)
         return rx.call_script(_SIGN_OUT_JS)
 
     @rx.event

@@ -132,7 +132,7 @@ class PatientState(AuthState):
         async def still_allowed() -> bool:
             # Signed out or disabled elsewhere: stop within a tick (issue 8).
             nonlocal revoked
-            revoked = not await self.still_signed_in(principal)
+            revoked = not await self.still_signed_in(principal, token)
             return not revoked
 
         items = live.follow_batches(token, patient_id, cursor, still_allowed=still_allowed,

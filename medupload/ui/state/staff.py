@@ -200,7 +200,7 @@ class StaffState(AuthState):
                     await self._set(connection=item.state)
                 elif isinstance(item, live.Tick):
                     # Signed out or disabled elsewhere: stop within a tick (issue 8).
-                    if not await self.still_signed_in(principal):
+                    if not await self.still_signed_in(principal, token):
                         return False
                     await self._tick()
                     if aggregate_due and time.monotonic() - last_aggregate >= AGGREGATE_REFRESH_SECONDS:
