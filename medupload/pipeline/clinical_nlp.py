@@ -273,7 +273,20 @@ def build_nlp(with_base: bool = True) -> Any:
     )
     # Its default rules are all phrases: one never-matching token pattern avoids W036 warnings.
     sectionizer.add([SectionRule("unused", "unused", pattern=[{"ORTH": "\u2063medupload\u2063"}])])
+    sectionizer.add(_section_rules(with_base))
     return nlp
+
+
+def _section_rules(with_base: bool) -> list[Any]:
+    """Headers from data/context_rules.yaml (``section_headers``), any case, then ":"."""
+    from medspacy.section_detection import SectionRule
+
+    headers: dict[str, list[str]] = vocabulary(with_base).context.get("section_headers", {})
+    return [
+        SectionRule(literal, category, pattern=[{"LOWER": w} for w in literal.split()] + [{"ORTH": ":"}])
+        for category, literals in headers.items()
+        for literal in literals
+    ]
 
 
 def nlp(with_base: bool = True) -> Any:

@@ -194,6 +194,34 @@ def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
     return False
 
 
+# A substance named as a habit ("methamphetamine and alcohol abuse") or a hormone measured
+# ("serum cortisol analysis", "aldosterone and ACTH level measurement"), not a drug taken.
+_HABIT_AFTER = re.compile(
+    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z]+){0,3}?[ \t]*/?[ \t]*"
+    r"(?:abuse|dependence|addiction|intoxication|overdose|withdrawal)\b",
+    re.IGNORECASE,
+)
+_MEASURED_BEFORE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood)[ \t]+$", re.IGNORECASE)
+_MEASURED_AFTER = re.compile(
+    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z0-9]+){0,3}?[ \t]+(?:levels?|analysis|measurements?|assays?"
+    r"|stimulation[ \t]+test|suppression[ \t]+test)\b",
+    re.IGNORECASE,
+)
+# Social-history sections tell habits (alcohol, tobacco, street drugs); a drug there counts
+# only with a dose.
+_HABIT_SECTIONS = frozenset({"social_history"})
+
+
+def _not_taken(text: str, mention: _Mention) -> bool:
+    """A drug name that is a habit or a measured substance, not a medication taken."""
+    return (
+        (mention.section or "") in _HABIT_SECTIONS
+        or bool(_HABIT_AFTER.match(text, mention.end))
+        or bool(_MEASURED_BEFORE.search(text, max(0, mention.start - 12), mention.start))
+        or bool(_MEASURED_AFTER.match(text, mention.end))
+    )
+
+
 def _skip_parenthesis(text: str, end: int, limit: int) -> int:
     """Past a parenthesis right after a lab name (a method or a reference range)."""
     match = re.compile(r"[ \t]*\([^)\n]{0,40}\)").match(text, end, limit)
@@ -414,6 +442,8 @@ def extract(
                     has_drug_context(sig, m.section) or _in_drug_list(text, mentions, i)
                 ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
+                if not sig.dose and _not_taken(text, m):
+                    continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
         elif kind == "nkda":
