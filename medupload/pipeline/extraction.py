@@ -222,6 +222,23 @@ def _not_taken(text: str, mention: _Mention) -> bool:
     )
 
 
+# A release form after a drug's name ("Sinemet CR", "Toprol XL") is part of that name, not a lab
+# ("CR" creatinine) or another drug.
+_RELEASE_FORMS = frozenset({"CR", "ER", "SR", "XL", "XR", "LA", "DR", "ODT", "CD", "ES"})
+# A short or ordinary name followed by a colon is a form's field label ("Allow Generic: No").
+_FIELD_LABEL = re.compile(r"[ \t]*:")
+
+
+def _release_form(text: str, mentions: list[_Mention], i: int) -> bool:
+    previous = mentions[i - 1] if i else None
+    return (
+        previous is not None
+        and previous.kind == "medication"
+        and mentions[i].matched in _RELEASE_FORMS
+        and text[previous.end : mentions[i].start] in {" ", "-"}
+    )
+
+
 def _skip_parenthesis(text: str, end: int, limit: int) -> int:
     """Past a parenthesis right after a lab name (a method or a reference range)."""
     match = re.compile(r"[ \t]*\([^)\n]{0,40}\)").match(text, end, limit)
@@ -369,7 +386,7 @@ def extract(
         int, list[tuple[Concept, LabReading]]
     ] = {}  # the second of "BUN and creatinine 27 and 1.9"
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"}:
+        if m.kind in {"test_name"} or _release_form(text, mentions, i):
             continue
         line_start, line_end = _line_bounds(text, m.start, m.end)
         # The reading stops at the next mention that is a fact (a method name is read past).
@@ -442,6 +459,8 @@ def extract(
                     has_drug_context(sig, m.section) or _in_drug_list(text, mentions, i)
                 ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
+                if m.needs_context and _FIELD_LABEL.match(text, m.end):
+                    continue  # "Allow Generic: No": a field label
                 if not sig.dose and _not_taken(text, m):
                     continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}

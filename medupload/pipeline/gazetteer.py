@@ -143,8 +143,14 @@ _ELEMENTS = frozenset(
 )
 
 
+# A class page named in the plural ("stool softeners", "beta blockers") names no ingredient;
+# "iron supplements" names its ingredient.
+_CLASS = re.compile(r"\b(?:softeners|blockers|inhibitors|laxatives|antagonists|agonists|products)$")
+_SUPPLEMENTS = re.compile(r"\s+supplements?$")
+
+
 def _ingredient(name: str, canonical_data: dict[str, dict[str, object]]) -> str:
-    name = _FORM.sub("", name)
+    name = _SUPPLEMENTS.sub("", _FORM.sub("", name))
     bare = _SALT.sub("", name)
     return bare if bare != name and bare in canonical_data and bare not in _ELEMENTS else name
 
@@ -169,8 +175,11 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
         ingredients = [
             _ingredient(part, canonical_data) for part in _SPLIT_COMBINATION.split(canonical) if part
         ]
-        if not ingredients or any(not _VARIANT_OK.match(part) for part in ingredients):
+        if not ingredients or any(not _VARIANT_OK.match(part) or _CLASS.search(part) for part in ingredients):
             continue
+        words = variant.split()
+        if len(words) > 1 and all(w.isdigit() or w in ordinary for w in words):
+            continue  # ordinary words and numbers ("at 10", the brand AT-10) read as prose
         # A MeSH-only entry is mostly a chemical or a protein ("serum amyloid a protein"), not a
         # medicine: only ingredients known to DrugBank, MedlinePlus or the NHS are kept.
         if not all(_is_medicine(canonical_data.get(i) or canonical_data.get(canonical)) for i in ingredients):
