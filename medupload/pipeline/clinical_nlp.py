@@ -101,22 +101,31 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
     return hit
 
 
-# A lab name glued to its value on a terse report ("WBC14.3K", "Na132"): the token is split.
-_GLUED = re.compile(r"([A-Za-z]+)(\d+(?:\.\d+)?)")
+# A lab name glued to its value on a terse report ("WBC14.3K", "Na132", "ESR=123"), or a count
+# glued to its name ("10.4WBC", "2-3WBC"): the token is split.
+_GLUED = re.compile(r"([A-Za-z]+)(=?\d+(?:[.,]\d+)?)")
+_GLUED_BEFORE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]{3,})")
 
 
 def _split_glued_values(doc: Any, vocab: Any) -> None:
-    """Split "WBC14.3" into "WBC" and "14.3" when the letters are a lab's name and the whole
-    token is not itself a name ("HbA1c", "B12", "CO2" stay whole)."""
+    """Split "WBC14.3" into "WBC" and "14.3" (and "10.4WBC" into "10.4" and "WBC") when the
+    letters are a lab's name and the whole token is not itself a name ("HbA1c", "B12", "CO2"
+    stay whole)."""
     lexicon = vocab.lexicon
     splits = []
     for token in doc:
         glued = _GLUED.fullmatch(token.text)
-        if glued is None or (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
+        letters, cut = (glued[1], len(glued[1])) if glued else (None, 0)
+        if glued is None:
+            before = _GLUED_BEFORE.fullmatch(token.text)
+            if before is None:
+                continue
+            letters, cut = before[2], len(before[1])
+        if (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
             continue
-        hit = lexicon.exact.get((glued[1],)) or lexicon.folded.get((fold(glued[1]),))
+        hit = _lookup_plural(lexicon.exact, (letters,)) or _lookup_plural(lexicon.folded, (fold(letters),))
         if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
-            splits.append((token, len(glued[1])))
+            splits.append((token, cut))
     if splits:
         with doc.retokenize() as retokenizer:
             for token, cut in splits:
@@ -172,6 +181,10 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             if hit is not None:
                 found = (n, hit)
                 break
+        if found is None and len(texts[i]) >= 3 and texts[i][-1] == "s" and texts[i][:-1].isupper():
+            # an abbreviation's plural: "PSAs", "RBCs"
+            hit = lexicon.exact.get((texts[i][:-1],)) or lexicon.folded.get((folded[i][:-1],))
+            found = (1, hit) if hit is not None else None
         if found is None:
             hit = _prefixed_condition(folded[i], vocab)
             if hit is None:

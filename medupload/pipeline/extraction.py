@@ -239,6 +239,22 @@ def _release_form(text: str, mentions: list[_Mention], i: int) -> bool:
     )
 
 
+_WORD = re.compile(r"\S+")
+
+
+def _lab_inside(mention: _Mention) -> tuple[int, Concept] | None:
+    """The lab a condition's name ends with ("elevated PSA", "low hemoglobin"): its offset in
+    the name and its concept, else None."""
+    vocab = vocabulary()
+    words = list(_WORD.finditer(mention.matched))
+    for k in range(1, len(words)):
+        tail = tuple(w[0] for w in words[k:])
+        hit = vocab.lexicon.exact.get(tail) or vocab.lexicon.folded.get(tuple(fold(w) for w in tail))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
+            return words[k].start(), vocab.concepts[hit.concepts[0]]
+    return None
+
+
 def _skip_parenthesis(text: str, end: int, limit: int) -> int:
     """Past a parenthesis right after a lab name (a method or a reference range)."""
     match = re.compile(r"[ \t]*\([^)\n]{0,40}\)").match(text, end, limit)
@@ -412,6 +428,20 @@ def extract(
             _is_test_name(text, m, mentions[i - 1] if i else None) or _is_reaction(text, m, mentions[:i])
         ):
             continue  # a test or vaccine name; a reaction listed with an allergy ("Penicillin (hives)")
+        inner = _lab_inside(m) if kind == "condition" else None
+        if inner is not None:  # "an elevated PSA of 5": the finding, and the lab's value
+            result = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[inner[1].concept])
+            if result.value is not None:
+                lab_mention = replace(m, start=m.start + inner[0], matched=m.matched[inner[0] :])
+                line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
+                when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
+                values = {"value": result.value, "unit": result.unit, "date": when}
+                cap = 1.0 if result.trusted else REVIEW_CONFIDENCE
+                value_end = result.end or m.end
+                facts.append(
+                    _fact(text, lab_mention, "lab", inner[1], values, value_end, cap, confidences, doc_iso)
+                )
+                values = {}
         in_allergy = kind in {"medication", "allergen"} and (
             (m.section or "").startswith("allerg")
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))

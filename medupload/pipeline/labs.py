@@ -113,13 +113,13 @@ class LabReading:
 # A value a few words after the name, after a linking word: "potassium on a heel stick was 6.3",
 # "creatinine has gone up from 2.1", "white count of 9.6".
 _DATE_WORD = (
-    r"\d{1,2}/\d{1,2}/\d{2,4}"
+    r"\d{1,2}/\d{1,2}/\d{2,4}|(?:19|20)\d\d"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+\d{1,2},?(?:[ \t]+\d{4})?"
 )
 GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
-    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows)[ \t]+"
-    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just)[ \t]+)*"
+    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows|as)[ \t]+"
+    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
     r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
