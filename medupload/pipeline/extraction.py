@@ -40,6 +40,7 @@ from medupload.pipeline.labs import (
     read_drug_level,
     read_lab,
     read_lab_before,
+    read_next_sentence,
     reading,
 )
 from medupload.pipeline.medications import (
@@ -363,12 +364,19 @@ def _lab_readings(
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
     results = [(concept, first)]
-    if first.value is not None and first.end is not None:
-        then = THEN_VALUE_RE.match(text, first.end, line_end)
-        if then is not None:
-            results.append(
-                (concept, reading(text, first.end, line_end, then["num"], "", then.end("num"), lab))
-            )
+    end = first.end if first.value is not None else None
+    while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
+        then = THEN_VALUE_RE.match(text, end, line_end)
+        if then is None:
+            later = read_next_sentence(text, end, lab)  # "... it was decreased to 0.8"
+            if later.value is not None:
+                results.append((concept, later))
+            break
+        found = reading(text, end, line_end, then["num"], "", then.end("num"), lab)
+        if found.value is None:
+            break
+        results.append((concept, found))
+        end = found.end
     return results
 
 

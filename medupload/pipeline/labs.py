@@ -127,7 +127,7 @@ GAP_VALUE_RE = re.compile(
 # The lab named in the sentence before, as a pronoun: "The PSA has been rising. This month it
 # reached 1.2."
 PRONOUN_VALUE_RE = re.compile(
-    r"[^.\n]{0,40}?\bit[ \t]+(?:has[ \t]+|had[ \t]+)?(?:now[ \t]+)?"
+    r"[^.\n]{0,40}?\bit[ \t]+(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:now[ \t]+)?"
     r"(?:reached|was|is|came[ \t]+(?:down|back)[ \t]+(?:to|at)|went[ \t]+(?:up|down)[ \t]+to"
     r"|(?:rose|fell|increased|decreased|dropped|peaked)[ \t]+(?:to|at))[ \t]+"
     r"(?:(?:about|approximately|around|only)[ \t]+)?"
@@ -143,8 +143,15 @@ PAIR_VALUES_RE = re.compile(
     r"(?P<a>\d+(?:\.\d+)?)[ \t]*(?:and|&|/|,)[ \t]*(?P<b>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
     re.IGNORECASE,
 )
-# A second value after the first: "has gone up from 5.4 to 6.1".
-THEN_VALUE_RE = re.compile(r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)", re.IGNORECASE)
+# A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
+# "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
+THEN_VALUE_RE = re.compile(
+    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
+    r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
+    r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
 _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
 _DOSE_UNIT = re.compile(
     r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
@@ -180,6 +187,20 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     if match is None:
         return LabReading()
     return reading(text, start, stop, match["num"], _comparator(match["cmp"]), start + match.end(), lab)
+
+
+def read_next_sentence(text: str, end: int, lab: LabDef) -> LabReading:
+    """A later value of the same lab told as "it" in the next sentence, after a value ended at
+    ``end`` ("Creatinine of 1.4. During the hospitalization it was decreased to 0.8")."""
+    sentence = _SENTENCE_END.match(text, end)
+    if sentence is None or sentence.end() - end > 40 or _DIGIT.search(sentence[0]):
+        return LabReading()
+    pronoun = PRONOUN_VALUE_RE.match(text, sentence.end(), sentence.end() + 120)
+    if pronoun is None:
+        return LabReading()
+    start, cmp = sentence.end(), _comparator(pronoun["cmp"])
+    found = reading(text, start, pronoun.end(), pronoun["num"], cmp, pronoun.end("num"), lab)
+    return LabReading(found.value, found.unit, None, found.trusted)
 
 
 def _per_field(text: str, match: re.Match[str], offset: int, stop: int, lab: LabDef) -> LabReading:
