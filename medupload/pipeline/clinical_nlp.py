@@ -104,6 +104,7 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
 # A lab name glued to its value on a terse report ("WBC14.3K", "Na132", "ESR=123"), or a count
 # glued to its name ("10.4WBC", "2-3WBC"): the token is split.
 _GLUED = re.compile(r"([A-Za-z]+)(=?\d+(?:[.,]\d+)?)")
+_NUMBERED = re.compile(r"(\d{1,2}\)|\?|\d{1,2}\)\?)([A-Za-z][A-Za-z/'-]*)")
 _GLUED_BEFORE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]{3,})")
 
 
@@ -114,6 +115,10 @@ def _split_glued_values(doc: Any, vocab: Any) -> None:
     lexicon = vocab.lexicon
     splits = []
     for token in doc:
+        numbered = _NUMBERED.fullmatch(token.text)
+        if numbered is not None:  # "2)COPD", "1)?HTN", "?HTN": a list number or a query glued on
+            splits.append((token, len(numbered[1])))
+            continue
         glued = _GLUED.fullmatch(token.text)
         letters, cut = (glued[1], len(glued[1])) if glued else (None, 0)
         if glued is None:
@@ -230,6 +235,7 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     config = vocabulary(with_base).context
     dropped = {literal.lower() for literal in config.get("drop", [])}
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
+    medications_only = {literal.lower() for literal in config.get("medications_only", [])}
     raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
     # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
@@ -250,7 +256,11 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
                 pattern=pattern,
                 direction=direction,
                 on_modifies=_near_medication if negation else None,
-                allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+                allowed_types=(
+                    {"CONDITION"}
+                    if literal.lower() in conditions_only
+                    else {"MEDICATION"} if literal.lower() in medications_only else None
+                ),
                 terminated_by={_CAUSE} if negation else None,
             )
         )
