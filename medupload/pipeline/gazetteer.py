@@ -86,6 +86,29 @@ def normalise_condition(description: str) -> tuple[str, bool] | None:
     return name, dropped
 
 
+# "Torsion of testis", "calculus in bladder", "hesitancy of micturition" are said "testicular
+# torsion", "bladder calculus", "urinary hesitancy": the organ's adjective before the finding.
+_ORGAN_ADJECTIVES = {
+    "testis": "testicular", "kidney": "renal", "bladder": "bladder", "micturition": "urinary",
+    "lung": "pulmonary", "liver": "hepatic", "heart": "cardiac", "brain": "cerebral", "spleen": "splenic",
+    "prostate": "prostatic", "scrotum": "scrotal", "penis": "penile", "urethra": "urethral",
+    "ureter": "ureteral", "stomach": "gastric", "uterus": "uterine", "ovary": "ovarian", "breast": "breast",
+    "nose": "nasal", "carotid artery": "carotid", "aorta": "aortic", "colon": "colonic",
+    "pancreas": "pancreatic", "epididymis": "epididymal", "gallbladder": "gallbladder",
+    "esophagus": "esophageal", "rectum": "rectal", "vagina": "vaginal", "thyroid": "thyroid",
+}
+_FINDING_OF_ORGAN = re.compile(
+    r"^(?P<finding>[a-z-]+(?: [a-z-]+)?) (?:of|in) (?:the )?(?P<organ>[a-z]+(?: artery)?)$"
+)
+
+
+def organ_first(name: str) -> str | None:
+    """ "torsion of testis" -> "testicular torsion"; None when the name is not of that form."""
+    match = _FINDING_OF_ORGAN.match(name)
+    adjective = _ORGAN_ADJECTIVES.get(match["organ"]) if match else None
+    return f"{adjective} {match['finding']}" if match and adjective else None
+
+
 def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
     import simple_icd_10_cm as cm
 
@@ -105,6 +128,11 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
             rank = (0 if leaf else 1, is_inclusion, 0 if (defaulted == leaf) else 1, code)
             if name not in best or rank < best[name][0]:
                 best[name] = (rank, code)
+            everyday = organ_first(name)
+            if everyday is not None:  # ranked as an inclusion term: a title of that name wins
+                rank = (rank[0], 1, rank[2], code)
+                if everyday not in best or rank < best[everyday][0]:
+                    best[everyday] = (rank, code)
     for name, (_, code) in sorted(best.items()):
         yield Entry("condition", tokenize(name), name, code, "ICD-10-CM", False)
 
