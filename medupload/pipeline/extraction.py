@@ -353,7 +353,7 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     first = read_lab(text, m.end, min(stop, after + 60), lab)
-    if first.value is not None and _COMMA.match(text, m.end):
+    if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
         # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
         # next clause's; this name's count is the one before it, or none.
         before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)

@@ -116,11 +116,14 @@ _DATE_WORD = (
     r"\d{1,2}/\d{1,2}/\d{2,4}|(?:19|20)\d\d"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+\d{1,2},?(?:[ \t]+\d{4})?"
 )
+# A value in brackets after its date: "PSA from 7/2008 (4.2) to 4/2009 (10.5)".
+_DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
 GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
     r"(?:was|were|is|are|of|at|to|reached|from|showed|shows|as)[ \t]+"
     r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
-    r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    + _DATED_OPEN
+    + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
 )
@@ -149,7 +152,7 @@ THEN_VALUE_RE = re.compile(
     r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
     r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
-    r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
     re.IGNORECASE,
 )
 _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
