@@ -45,6 +45,9 @@ BEFORE_RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 PER_FIELD = "/[HPF]"
+# A titre ("ANA was positive at 1:640"): the dilution is the result.
+TITRE = "titer"
+TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
     r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
@@ -167,6 +170,10 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     """The value right after a lab name (``text[start:stop]``), else a few words on, else (a
     test with one) a result in words, else a pronoun's value in the next sentence."""
     window = text[start:stop]
+    if lab.unit == TITRE:
+        titre = TITRE_RE.match(window)
+        if titre is not None:
+            return LabReading(titre["titre"], None, start + titre.end())
     if lab.unit == PER_FIELD:
         match = RANGE_VALUE_RE.match(window)
         if match is not None:
