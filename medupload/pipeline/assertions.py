@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# A header the sectionizer does not know ("DETAILS:") still ends the section above it.
+_HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
     r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
@@ -57,7 +59,7 @@ class Flags:
 # he has loose stools") or the patient ("the child is being treated for sepsis").
 _INFORMANT_AFTER = re.compile(
     r"^\s*(?:'s\s+)?(?:reports?|reported|states?|stated|says|said|notes?|noted|relates?|feels|believes"
-    r"|thinks|brought|brings|is\s+concerned|was\s+concerned)\b",
+    r"|thinks|brought|brings|is\s+concerned|was\s+concerned|spoke|speaks|called|asked|noticed|was\s+told)\b",
     re.IGNORECASE,
 )
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
@@ -103,6 +105,9 @@ def _counts(text: str, modifier: Any, ent: Any) -> bool:
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
+    resolved = span.start_char >= ent.end_char and span.text.lower().endswith("resolved")
+    if modifier.category == "NEGATED_EXISTENCE" and resolved:
+        return False  # "otitis media, now resolved": it was there (historical), not absent
     if modifier.category == "HISTORICAL" and "history" in span.text.lower():
         if _HISTORY_LIST_AFTER.match(after) or _DURATION_BEFORE.search(text, 0, span.start_char):
             return False  # "significant for X"; "a 2-week history of X" is the present illness
@@ -124,7 +129,12 @@ def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
     }
     title = ent._.section_title
     attribute = implied.get(ent._.section_category or "")
-    if attribute and title is not None and not _BLANK_LINE.search(text, title.end_char, ent.start_char):
+    if (
+        attribute
+        and title is not None
+        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
+        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
+    ):
         found[attribute] = True
     if ent.start_char and text[ent.start_char - 1] == "?":  # "?HTN": queried
         found["uncertain"] = True
