@@ -182,7 +182,21 @@ def _is_reaction(text: str, mention: _Mention, before: list[_Mention]) -> bool:
     return previous.kind in {"medication", "allergen"} and "\n" not in text[previous.end : mention.start]
 
 
-_LIST_GLUE = re.compile(r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
+_LIST_GLUE = re.compile(
+    r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*(?:then[\s,]+)?$", re.IGNORECASE
+)
+# Drug context around a short name: a dosage form after it ("EMLA cream"), a treatment verb
+# before it ("treated with AZT").
+_FORM_AFTER = re.compile(
+    r"[ \t]+(?:cream|ointment|gel|lotion|solution|suspension|drops|patch|spray|suppository|tablets?|capsules?"
+    r"|inhaler|injection|infusion|drip)\b",
+    re.IGNORECASE,
+)
+_TREATED_BEFORE = re.compile(
+    r"\b(?:treated\s+with|started\s+on|placed\s+on|switched\s+to|changed\s+to|prescribed|given|received"
+    r"|taking|takes|took)\s+(?:\w+\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
@@ -494,7 +508,10 @@ def extract(
             else:
                 assert sig is not None
                 if m.needs_context and not (
-                    has_drug_context(sig, m.section) or _in_drug_list(text, mentions, i)
+                    has_drug_context(sig, m.section)
+                    or _in_drug_list(text, mentions, i)
+                    or _FORM_AFTER.match(text, m.end)
+                    or _TREATED_BEFORE.search(text, max(0, m.start - 30), m.start)
                 ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
                 if m.needs_context and _FIELD_LABEL.match(text, m.end):
