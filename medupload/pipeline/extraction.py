@@ -255,6 +255,16 @@ def _release_form(text: str, mentions: list[_Mention], i: int) -> bool:
 
 
 _WORD = re.compile(r"\S+")
+# Pulse oximetry among the vital signs is a vital sign, not a lab result.
+_VITAL_SIGN_LABS = frozenset({"oxygen saturation"})
+_VITALS = re.compile(
+    r"\b(?:vital\s+signs|blood\s+pressure|pulse|respirat\w*|temperature|heart\s+rate|room\s+air)\b",
+    re.IGNORECASE,
+)
+
+
+def _among_vitals(text: str, concept: str, line_start: int, line_end: int) -> bool:
+    return concept in _VITAL_SIGN_LABS and bool(_VITALS.search(text, line_start, line_end))
 
 
 def _lab_inside(mention: _Mention) -> tuple[int, Concept] | None:
@@ -523,6 +533,8 @@ def extract(
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
+            if _among_vitals(text, m.concepts[0].concept, line_start, line_end):
+                continue  # "pulse 67, ..., SaO2 is 99% on room air": a vital sign
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
             when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
