@@ -45,6 +45,14 @@ BEFORE_RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 PER_FIELD = "/[HPF]"
+# Values that spanned a range, told in prose ("INR's of 2.0-2.2", "sodium ranging from 128 to
+# 131"); a range right after the name, in a table, is a reference range and never matches here.
+SPREAD_RE = re.compile(
+    r"^(?:'s|s)?[ \t]+(?:(?:were|was|have[ \t]+been|has[ \t]+been)[ \t]+)?"
+    r"(?:of|between|ranging[ \t]+from|in[ \t]+the[ \t]+range[ \t]+of)[ \t]+"
+    r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?:-|to|and)[ \t]*(?P<high>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
 # A titre ("ANA was positive at 1:640"): the dilution is the result.
 TITRE = "titer"
 TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
@@ -178,6 +186,13 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         match = RANGE_VALUE_RE.match(window)
         if match is not None:
             return _per_field(text, match, start, stop, lab)
+    spread = SPREAD_RE.match(window)
+    if spread is not None and lab.unit != PER_FIELD:  # "INR's of 2.0-2.2": both ends, each plausible
+        low, high = (
+            reading(text, start, stop, spread[g], "", start + spread.end(g), lab) for g in ("num", "high")
+        )
+        if low.value is not None and high.value is not None and low.trusted and high.trusted:
+            return LabReading(f"{low.value}-{high.value}", lab.unit, start + spread.end())
     match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
