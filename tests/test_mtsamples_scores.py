@@ -24,8 +24,8 @@ from medupload.pipeline.extraction import extract
 # assertions 0.694 right (168/242), 0.789 found (191/242); labs recall 0.741 (129/174) precision
 # 0.978 (131/134). Rules added after that were guided by its misses, so from then on it is a
 # second development set, no longer unseen; its floors below follow the figures measured after.
-# After the rules of 2026-12-01 (branch labs2): held-out medications 0.937 / 0.976, allergies
-# 0.955 / 0.955, assertions 0.884 right (0.917 found), labs 0.925 / 1.000; dev medications
+# After the rules of 2026-12-01 (branch labs2): held-out medications 0.943 / 0.976, allergies
+# 0.955 / 0.955, assertions 0.884 right (0.917 found), labs 0.931 / 1.000; dev medications
 # 0.946 / 0.962, allergies 0.909 / 0.952, assertions 0.883 (0.907 found), labs 1.000 / 1.000.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
@@ -38,7 +38,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "medications": {"recall": 0.92, "precision": 0.96},
         "allergies": {"recall": 0.90, "precision": 0.90},
         "assertions": {"recall": 0.87},
-        "labs": {"recall": 0.91, "precision": 0.98},
+        "labs": {"recall": 0.92, "precision": 0.98},
     },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
