@@ -15,8 +15,9 @@ three with a fresh cache directory each (cold), medians printed side by side.
 
 Per configuration: build time (imports + vocabulary + spaCy/medspaCy pipeline), RSS growth over
 the interpreter, extraction p50/p95 per note over all MTSamples notes (one thread), the same notes
-on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the labelled set's scores
-(tests/data/mtsamples_labels.jsonl, or --labels / MTSAMPLES_LABELS). The lab-report set
+on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the scores on both
+labelled sets: the development set (tests/data/mtsamples_labels.jsonl, or --labels /
+MTSAMPLES_LABELS) and the held-out set (tests/data/mtsamples_heldout.jsonl). The lab-report set
 (tests/data/lab_reports.jsonl) is scored too.
 
 ``--baseline GIT_REF``: the NLP build of that commit's ``medupload`` (exported with ``git archive``
@@ -107,13 +108,16 @@ def _measure_extractor(with_base: bool, threads: int) -> dict[str, object]:
         "right": reports.right,
         "labelled": reports.labelled,
     }
-    if mtsamples_scoring.missing_inputs() is None:
-        labels, _ = mtsamples_scoring.load()
-        tallies = mtsamples_scoring.score(labels, notes, run)
-        result["scores"] = {
-            kind: {"recall": t.recall, "precision": t.precision, "right": t.right, "labelled": t.labelled}
-            for kind, t in tallies.items()
-        }
+    scores: dict[str, object] = {}
+    for name, path in mtsamples_scoring.SETS.items():
+        if mtsamples_scoring.missing_inputs(path) is None:
+            labels, _ = mtsamples_scoring.load(path)
+            tallies = mtsamples_scoring.score(labels, notes, run)
+            scores[name] = {
+                kind: {"recall": t.recall, "precision": t.precision, "right": t.right, "labelled": t.labelled}
+                for kind, t in tallies.items()
+            }
+    result["scores"] = scores
     return result
 
 
@@ -237,7 +241,7 @@ def main() -> int:
         _compare_builds(args.baseline, args.rounds)
     cache_dirs = [tempfile.mkdtemp(prefix="medupload-bench-cache-") for _ in range(5)]
     try:
-        return _report(args.threads, reason, cache_dirs)
+        return _report(args.threads, cache_dirs)
     finally:
         for directory in cache_dirs:
             shutil.rmtree(directory, ignore_errors=True)
@@ -286,7 +290,9 @@ def _build_env(tree: str, cache_dir: str) -> dict[str, str]:
     return env
 
 
-def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
+def _report(threads: int, cache_dirs: list[str]) -> int:
+    import mtsamples_scoring
+
     os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[0]
     base = _run("curated", threads)
     os.environ["MEDUPLOAD_CACHE_DIR"] = cache_dirs[1]
@@ -328,17 +334,18 @@ def _report(threads: int, reason: str | None, cache_dirs: list[str]) -> int:
         f"RSS growth <= 150 MB (full {float(full['rss_growth_mb']):.0f}), "  # type: ignore[arg-type]
         f"p50 <= 50 ms (full {float(full['p50_ms']):.1f})"  # type: ignore[arg-type]
     )
-    if "scores" in full:
-        print("labelled set (recall / precision; assertions: share right):")
-        for kind, figures in full["scores"].items():  # type: ignore[union-attr]
-            before = base["scores"][kind]  # type: ignore[index]
+    for name, path in mtsamples_scoring.SETS.items():
+        if name not in full["scores"]:  # type: ignore[operator]
+            print(f"{name} labelled set: not scored ({mtsamples_scoring.missing_inputs(path)})")
+            continue
+        print(f"{name} labelled set (recall / precision; assertions: share right):")
+        for kind, figures in full["scores"][name].items():  # type: ignore[index]
+            before = base["scores"][name][kind]  # type: ignore[index]
             print(
                 f"  {kind:<17} curated {before['recall']:.3f} / {before['precision']:.3f}   "
                 f"full {figures['recall']:.3f} / {figures['precision']:.3f}   "
                 f"({figures['right']}/{figures['labelled']})"
             )
-    else:
-        print(f"labelled set: not scored ({reason})")
     lab_before, lab_after = base["lab_reports"], full["lab_reports"]  # type: ignore[index]
     print(
         f"lab reports (tests/data/lab_reports.jsonl): curated {lab_before['recall']:.3f} / "  # type: ignore[index]

@@ -32,6 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 # MTSAMPLES_LABELS points elsewhere (e.g. the labels branch's worktree) before it is merged.
 LABELS = Path(os.environ.get("MTSAMPLES_LABELS") or ROOT / "tests" / "data" / "mtsamples_labels.jsonl")
+#: 45 other notes labelled by a second labeller who never saw the extractor (mtsamples_labels.md,
+#: "Held-out set"): the unseen measure.
+HELDOUT = ROOT / "tests" / "data" / "mtsamples_heldout.jsonl"
+#: The labelled sets by name: the development set the extractor was tuned on, and the held-out set.
+SETS = {"dev": LABELS, "heldout": HELDOUT}
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
@@ -39,17 +44,18 @@ NKDA_LABEL = "nkda"
 LAB_REPORTS = ROOT / "tests" / "data" / "lab_reports.jsonl"
 
 
-def missing_inputs() -> str | None:
-    """Why the scores cannot be computed here, or None."""
-    if not LABELS.exists():
-        return f"labelled set not found at {LABELS} (the labels branch is not merged)"
+def missing_inputs(labels: Path = LABELS) -> str | None:
+    """Why the scores on ``labels`` cannot be computed here, or None."""
+    if not labels.exists():
+        return f"labelled set not found at {labels} (the labels branch is not merged)"
     if not NOTES.exists():
         return f"MTSamples notes not found at {NOTES} (the shared data directory is not mounted)"
     return None
 
 
-def load() -> tuple[list[dict[str, Any]], dict[int, str]]:
-    labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load(path: Path = LABELS) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The labelled notes of ``path`` and every MTSamples note's text by id."""
+    labels = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     notes = {}
     for line in NOTES.read_text(encoding="utf-8").splitlines():
         if line.strip():

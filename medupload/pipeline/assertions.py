@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# A header the sectionizer does not know ("DETAILS:") still ends the section above it.
+_HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
     r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
@@ -39,7 +41,7 @@ _PAST_AFTER = re.compile(
     r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
-    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b|resolved\b)",
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b|(?:now[ \t]+)?resolved\b)",
     re.IGNORECASE,
 )
 
@@ -57,7 +59,7 @@ class Flags:
 # he has loose stools") or the patient ("the child is being treated for sepsis").
 _INFORMANT_AFTER = re.compile(
     r"^\s*(?:'s\s+)?(?:reports?|reported|states?|stated|says|said|notes?|noted|relates?|feels|believes"
-    r"|thinks|brought|brings|is\s+concerned|was\s+concerned)\b",
+    r"|thinks|brought|brings|is\s+concerned|was\s+concerned|spoke|speaks|called|asked|noticed|was\s+told)\b",
     re.IGNORECASE,
 )
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
@@ -68,6 +70,12 @@ _HISTORY_LIST_AFTER = re.compile(
 )
 
 
+_DURATION_BEFORE = re.compile(
+    r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|few|several)[ \t-]+"
+    r"(?:hours?|days?|weeks?|months?)"
+    r"['’]?[ \t-]+$",
+    re.IGNORECASE,
+)
 # "an old infarct", "healed fracture": a past event named as such.
 _PAST_BEFORE = re.compile(r"(?<![-\w])(?:old|healed)[ \t]+$", re.IGNORECASE)
 # The sentence of a "history of X" says X is current.
@@ -97,9 +105,12 @@ def _counts(text: str, modifier: Any, ent: Any) -> bool:
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
+    resolved = span.start_char >= ent.end_char and span.text.lower().endswith("resolved")
+    if modifier.category == "NEGATED_EXISTENCE" and resolved:
+        return False  # "otitis media, now resolved": it was there (historical), not absent
     if modifier.category == "HISTORICAL" and "history" in span.text.lower():
-        if _HISTORY_LIST_AFTER.match(after):
-            return False
+        if _HISTORY_LIST_AFTER.match(after) or _DURATION_BEFORE.search(text, 0, span.start_char):
+            return False  # "significant for X"; "a 2-week history of X" is the present illness
         sentence = ent.sent
         current = _CURRENT.search(sentence.text) or any(e.label_ == "MEDICATION" for e in sentence.ents)
         return not current
@@ -118,8 +129,15 @@ def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
     }
     title = ent._.section_title
     attribute = implied.get(ent._.section_category or "")
-    if attribute and title is not None and not _BLANK_LINE.search(text, title.end_char, ent.start_char):
+    if (
+        attribute
+        and title is not None
+        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
+        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
+    ):
         found[attribute] = True
+    if ent.start_char and text[ent.start_char - 1] == "?":  # "?HTN": queried
+        found["uncertain"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if not found["historical"] and ent.label_ == "CONDITION" and (
         _PAST_AFTER.match(text, ent.end_char) or _PAST_BEFORE.search(text, line_start, ent.start_char)

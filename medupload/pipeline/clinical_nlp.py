@@ -101,22 +101,36 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
     return hit
 
 
-# A lab name glued to its value on a terse report ("WBC14.3K", "Na132"): the token is split.
-_GLUED = re.compile(r"([A-Za-z]+)(\d+(?:\.\d+)?)")
+# A lab name glued to its value on a terse report ("WBC14.3K", "Na132", "ESR=123"), or a count
+# glued to its name ("10.4WBC", "2-3WBC"): the token is split.
+_GLUED = re.compile(r"([A-Za-z]+)(=?\d+(?:[.,]\d+)?)")
+_NUMBERED = re.compile(r"(\d{1,2}\)|\?|\d{1,2}\)\?)([A-Za-z][A-Za-z/'-]*)")
+_GLUED_BEFORE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]{3,})")
 
 
 def _split_glued_values(doc: Any, vocab: Any) -> None:
-    """Split "WBC14.3" into "WBC" and "14.3" when the letters are a lab's name and the whole
-    token is not itself a name ("HbA1c", "B12", "CO2" stay whole)."""
+    """Split "WBC14.3" into "WBC" and "14.3" (and "10.4WBC" into "10.4" and "WBC") when the
+    letters are a lab's name and the whole token is not itself a name ("HbA1c", "B12", "CO2"
+    stay whole)."""
     lexicon = vocab.lexicon
     splits = []
     for token in doc:
-        glued = _GLUED.fullmatch(token.text)
-        if glued is None or (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
+        numbered = _NUMBERED.fullmatch(token.text)
+        if numbered is not None:  # "2)COPD", "1)?HTN", "?HTN": a list number or a query glued on
+            splits.append((token, len(numbered[1])))
             continue
-        hit = lexicon.exact.get((glued[1],)) or lexicon.folded.get((fold(glued[1]),))
+        glued = _GLUED.fullmatch(token.text)
+        letters, cut = (glued[1], len(glued[1])) if glued else (None, 0)
+        if glued is None:
+            before = _GLUED_BEFORE.fullmatch(token.text)
+            if before is None:
+                continue
+            letters, cut = before[2], len(before[1])
+        if (token.text,) in lexicon.exact or (fold(token.text),) in lexicon.folded:
+            continue
+        hit = _lookup_plural(lexicon.exact, (letters,)) or _lookup_plural(lexicon.folded, (fold(letters),))
         if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
-            splits.append((token, len(glued[1])))
+            splits.append((token, cut))
     if splits:
         with doc.retokenize() as retokenizer:
             for token, cut in splits:
@@ -172,6 +186,10 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             if hit is not None:
                 found = (n, hit)
                 break
+        if found is None and len(texts[i]) >= 3 and texts[i][-1] == "s" and texts[i][:-1].isupper():
+            # an abbreviation's plural: "PSAs", "RBCs"
+            hit = lexicon.exact.get((texts[i][:-1],)) or lexicon.folded.get((folded[i][:-1],))
+            found = (1, hit) if hit is not None else None
         if found is None:
             hit = _prefixed_condition(folded[i], vocab)
             if hit is None:
@@ -217,6 +235,7 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     config = vocabulary(with_base).context
     dropped = {literal.lower() for literal in config.get("drop", [])}
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
+    medications_only = {literal.lower() for literal in config.get("medications_only", [])}
     raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
     # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
@@ -237,7 +256,11 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
                 pattern=pattern,
                 direction=direction,
                 on_modifies=_near_medication if negation else None,
-                allowed_types={"CONDITION"} if literal.lower() in conditions_only else None,
+                allowed_types=(
+                    {"CONDITION"}
+                    if literal.lower() in conditions_only
+                    else {"MEDICATION"} if literal.lower() in medications_only else None
+                ),
                 terminated_by={_CAUSE} if negation else None,
             )
         )
@@ -273,7 +296,20 @@ def build_nlp(with_base: bool = True) -> Any:
     )
     # Its default rules are all phrases: one never-matching token pattern avoids W036 warnings.
     sectionizer.add([SectionRule("unused", "unused", pattern=[{"ORTH": "\u2063medupload\u2063"}])])
+    sectionizer.add(_section_rules(with_base))
     return nlp
+
+
+def _section_rules(with_base: bool) -> list[Any]:
+    """Headers from data/context_rules.yaml (``section_headers``), any case, then ":"."""
+    from medspacy.section_detection import SectionRule
+
+    headers: dict[str, list[str]] = vocabulary(with_base).context.get("section_headers", {})
+    return [
+        SectionRule(literal, category, pattern=[{"LOWER": w} for w in literal.split()] + [{"ORTH": ":"}])
+        for category, literals in headers.items()
+        for literal in literals
+    ]
 
 
 def nlp(with_base: bool = True) -> Any:

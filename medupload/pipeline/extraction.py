@@ -40,6 +40,7 @@ from medupload.pipeline.labs import (
     read_drug_level,
     read_lab,
     read_lab_before,
+    read_next_sentence,
     reading,
 )
 from medupload.pipeline.medications import (
@@ -181,7 +182,21 @@ def _is_reaction(text: str, mention: _Mention, before: list[_Mention]) -> bool:
     return previous.kind in {"medication", "allergen"} and "\n" not in text[previous.end : mention.start]
 
 
-_LIST_GLUE = re.compile(r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*$", re.IGNORECASE)
+_LIST_GLUE = re.compile(
+    r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*(?:then[\s,]+)?$", re.IGNORECASE
+)
+# Drug context around a short name: a dosage form after it ("EMLA cream"), a treatment verb
+# before it ("treated with AZT").
+_FORM_AFTER = re.compile(
+    r"[ \t]+(?:cream|ointment|gel|lotion|solution|suspension|drops|patch|spray|suppository|tablets?|capsules?"
+    r"|inhaler|injection|infusion|drip)\b",
+    re.IGNORECASE,
+)
+_TREATED_BEFORE = re.compile(
+    r"\b(?:treated\s+with|started\s+on|placed\s+on|switched\s+to|changed\s+to|prescribed|given|received"
+    r"|taking|takes|took)\s+(?:\w+\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
@@ -192,6 +207,77 @@ def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
             if _LIST_GLUE.match(text[a.end : b.start]):
                 return True
     return False
+
+
+# A substance named as a habit ("methamphetamine and alcohol abuse") or a hormone measured
+# ("serum cortisol analysis", "aldosterone and ACTH level measurement"), not a drug taken.
+_HABIT_AFTER = re.compile(
+    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z]+){0,3}?[ \t]*/?[ \t]*"
+    r"(?:abuse|dependence|addiction|intoxication|overdose|withdrawal)\b",
+    re.IGNORECASE,
+)
+_MEASURED_BEFORE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood)[ \t]+$", re.IGNORECASE)
+_MEASURED_AFTER = re.compile(
+    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z0-9]+){0,3}?[ \t]+(?:levels?|analysis|measurements?|assays?"
+    r"|stimulation[ \t]+test|suppression[ \t]+test)\b",
+    re.IGNORECASE,
+)
+# Social-history sections tell habits (alcohol, tobacco, street drugs); a drug there counts
+# only with a dose.
+_HABIT_SECTIONS = frozenset({"social_history"})
+
+
+def _not_taken(text: str, mention: _Mention) -> bool:
+    """A drug name that is a habit or a measured substance, not a medication taken."""
+    return (
+        (mention.section or "") in _HABIT_SECTIONS
+        or bool(_HABIT_AFTER.match(text, mention.end))
+        or bool(_MEASURED_BEFORE.search(text, max(0, mention.start - 12), mention.start))
+        or bool(_MEASURED_AFTER.match(text, mention.end))
+    )
+
+
+# A release form after a drug's name ("Sinemet CR", "Toprol XL") is part of that name, not a lab
+# ("CR" creatinine) or another drug.
+_RELEASE_FORMS = frozenset({"CR", "ER", "SR", "XL", "XR", "LA", "DR", "ODT", "CD", "ES"})
+# A short or ordinary name followed by a colon is a form's field label ("Allow Generic: No").
+_FIELD_LABEL = re.compile(r"[ \t]*:")
+
+
+def _release_form(text: str, mentions: list[_Mention], i: int) -> bool:
+    previous = mentions[i - 1] if i else None
+    return (
+        previous is not None
+        and previous.kind == "medication"
+        and mentions[i].matched in _RELEASE_FORMS
+        and text[previous.end : mentions[i].start] in {" ", "-"}
+    )
+
+
+_WORD = re.compile(r"\S+")
+# Pulse oximetry among the vital signs is a vital sign, not a lab result.
+_VITAL_SIGN_LABS = frozenset({"oxygen saturation"})
+_VITALS = re.compile(
+    r"\b(?:vital\s+signs|blood\s+pressure|pulse|respirat\w*|temperature|heart\s+rate|room\s+air)\b",
+    re.IGNORECASE,
+)
+
+
+def _among_vitals(text: str, concept: str, line_start: int, line_end: int) -> bool:
+    return concept in _VITAL_SIGN_LABS and bool(_VITALS.search(text, line_start, line_end))
+
+
+def _lab_inside(mention: _Mention) -> tuple[int, Concept] | None:
+    """The lab a condition's name ends with ("elevated PSA", "low hemoglobin"): its offset in
+    the name and its concept, else None."""
+    vocab = vocabulary()
+    words = list(_WORD.finditer(mention.matched))
+    for k in range(1, len(words)):
+        tail = tuple(w[0] for w in words[k:])
+        hit = vocab.lexicon.exact.get(tail) or vocab.lexicon.folded.get(tuple(fold(w) for w in tail))
+        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
+            return words[k].start(), vocab.concepts[hit.concepts[0]]
+    return None
 
 
 def _skip_parenthesis(text: str, end: int, limit: int) -> int:
@@ -291,7 +377,7 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     first = read_lab(text, m.end, min(stop, after + 60), lab)
-    if first.value is not None and _COMMA.match(text, m.end):
+    if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
         # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
         # next clause's; this name's count is the one before it, or none.
         before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
@@ -302,12 +388,19 @@ def _lab_readings(
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
     results = [(concept, first)]
-    if first.value is not None and first.end is not None:
-        then = THEN_VALUE_RE.match(text, first.end, line_end)
-        if then is not None:
-            results.append(
-                (concept, reading(text, first.end, line_end, then["num"], "", then.end("num"), lab))
-            )
+    end = first.end if first.value is not None else None
+    while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
+        then = THEN_VALUE_RE.match(text, end, line_end)
+        if then is None:
+            later = read_next_sentence(text, end, lab)  # "... it was decreased to 0.8"
+            if later.value is not None:
+                results.append((concept, later))
+            break
+        found = reading(text, end, line_end, then["num"], "", then.end("num"), lab)
+        if found.value is None:
+            break
+        results.append((concept, found))
+        end = found.end
     return results
 
 
@@ -341,7 +434,7 @@ def extract(
         int, list[tuple[Concept, LabReading]]
     ] = {}  # the second of "BUN and creatinine 27 and 1.9"
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"}:
+        if m.kind in {"test_name"} or _release_form(text, mentions, i):
             continue
         line_start, line_end = _line_bounds(text, m.start, m.end)
         # The reading stops at the next mention that is a fact (a method name is read past).
@@ -367,6 +460,20 @@ def extract(
             _is_test_name(text, m, mentions[i - 1] if i else None) or _is_reaction(text, m, mentions[:i])
         ):
             continue  # a test or vaccine name; a reaction listed with an allergy ("Penicillin (hives)")
+        inner = _lab_inside(m) if kind == "condition" else None
+        if inner is not None:  # "an elevated PSA of 5": the finding, and the lab's value
+            result = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[inner[1].concept])
+            if result.value is not None:
+                lab_mention = replace(m, start=m.start + inner[0], matched=m.matched[inner[0] :])
+                line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
+                when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
+                values = {"value": result.value, "unit": result.unit, "date": when}
+                cap = 1.0 if result.trusted else REVIEW_CONFIDENCE
+                value_end = result.end or m.end
+                facts.append(
+                    _fact(text, lab_mention, "lab", inner[1], values, value_end, cap, confidences, doc_iso)
+                )
+                values = {}
         in_allergy = kind in {"medication", "allergen"} and (
             (m.section or "").startswith("allerg")
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
@@ -411,14 +518,23 @@ def extract(
             else:
                 assert sig is not None
                 if m.needs_context and not (
-                    has_drug_context(sig, m.section) or _in_drug_list(text, mentions, i)
+                    has_drug_context(sig, m.section)
+                    or _in_drug_list(text, mentions, i)
+                    or _FORM_AFTER.match(text, m.end)
+                    or _TREATED_BEFORE.search(text, max(0, m.start - 30), m.start)
                 ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
+                if m.needs_context and _FIELD_LABEL.match(text, m.end):
+                    continue  # "Allow Generic: No": a field label
+                if not sig.dose and _not_taken(text, m):
+                    continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
+            if _among_vitals(text, m.concepts[0].concept, line_start, line_end):
+                continue  # "pulse 67, ..., SaO2 is 99% on room air": a vital sign
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
             when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)

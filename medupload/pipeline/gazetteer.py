@@ -86,6 +86,29 @@ def normalise_condition(description: str) -> tuple[str, bool] | None:
     return name, dropped
 
 
+# "Torsion of testis", "calculus in bladder", "hesitancy of micturition" are said "testicular
+# torsion", "bladder calculus", "urinary hesitancy": the organ's adjective before the finding.
+_ORGAN_ADJECTIVES = {
+    "testis": "testicular", "kidney": "renal", "bladder": "bladder", "micturition": "urinary",
+    "lung": "pulmonary", "liver": "hepatic", "heart": "cardiac", "brain": "cerebral", "spleen": "splenic",
+    "prostate": "prostatic", "scrotum": "scrotal", "penis": "penile", "urethra": "urethral",
+    "ureter": "ureteral", "stomach": "gastric", "uterus": "uterine", "ovary": "ovarian", "breast": "breast",
+    "nose": "nasal", "carotid artery": "carotid", "aorta": "aortic", "colon": "colonic",
+    "pancreas": "pancreatic", "epididymis": "epididymal", "gallbladder": "gallbladder",
+    "esophagus": "esophageal", "rectum": "rectal", "vagina": "vaginal", "thyroid": "thyroid",
+}
+_FINDING_OF_ORGAN = re.compile(
+    r"^(?P<finding>[a-z-]+(?: [a-z-]+)?) (?:of|in) (?:the )?(?P<organ>[a-z]+(?: artery)?)$"
+)
+
+
+def organ_first(name: str) -> str | None:
+    """ "torsion of testis" -> "testicular torsion"; None when the name is not of that form."""
+    match = _FINDING_OF_ORGAN.match(name)
+    adjective = _ORGAN_ADJECTIVES.get(match["organ"]) if match else None
+    return f"{adjective} {match['finding']}" if match and adjective else None
+
+
 def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
     import simple_icd_10_cm as cm
 
@@ -105,6 +128,11 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
             rank = (0 if leaf else 1, is_inclusion, 0 if (defaulted == leaf) else 1, code)
             if name not in best or rank < best[name][0]:
                 best[name] = (rank, code)
+            everyday = organ_first(name)
+            if everyday is not None:  # ranked as an inclusion term: a title of that name wins
+                rank = (rank[0], 1, rank[2], code)
+                if everyday not in best or rank < best[everyday][0]:
+                    best[everyday] = (rank, code)
     for name, (_, code) in sorted(best.items()):
         yield Entry("condition", tokenize(name), name, code, "ICD-10-CM", False)
 
@@ -143,8 +171,14 @@ _ELEMENTS = frozenset(
 )
 
 
+# A class page named in the plural ("stool softeners", "beta blockers") names no ingredient;
+# "iron supplements" names its ingredient.
+_CLASS = re.compile(r"\b(?:softeners|blockers|inhibitors|laxatives|antagonists|agonists|products)$")
+_SUPPLEMENTS = re.compile(r"\s+supplements?$")
+
+
 def _ingredient(name: str, canonical_data: dict[str, dict[str, object]]) -> str:
-    name = _FORM.sub("", name)
+    name = _SUPPLEMENTS.sub("", _FORM.sub("", name))
     bare = _SALT.sub("", name)
     return bare if bare != name and bare in canonical_data and bare not in _ELEMENTS else name
 
@@ -169,8 +203,11 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
         ingredients = [
             _ingredient(part, canonical_data) for part in _SPLIT_COMBINATION.split(canonical) if part
         ]
-        if not ingredients or any(not _VARIANT_OK.match(part) for part in ingredients):
+        if not ingredients or any(not _VARIANT_OK.match(part) or _CLASS.search(part) for part in ingredients):
             continue
+        words = variant.split()
+        if len(words) > 1 and all(w.isdigit() or w in ordinary for w in words):
+            continue  # ordinary words and numbers ("at 10", the brand AT-10) read as prose
         # A MeSH-only entry is mostly a chemical or a protein ("serum amyloid a protein"), not a
         # medicine: only ingredients known to DrugBank, MedlinePlus or the NHS are kept.
         if not all(_is_medicine(canonical_data.get(i) or canonical_data.get(canonical)) for i in ingredients):

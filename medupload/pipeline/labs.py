@@ -45,6 +45,17 @@ BEFORE_RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 PER_FIELD = "/[HPF]"
+# Values that spanned a range, told in prose ("INR's of 2.0-2.2", "sodium ranging from 128 to
+# 131"); a range right after the name, in a table, is a reference range and never matches here.
+SPREAD_RE = re.compile(
+    r"^(?:'s|s)?[ \t]+(?:(?:were|was|have[ \t]+been|has[ \t]+been)[ \t]+)?"
+    r"(?:of|between|ranging[ \t]+from|in[ \t]+the[ \t]+range[ \t]+of)[ \t]+"
+    r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?:-|to|and)[ \t]*(?P<high>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
+# A titre ("ANA was positive at 1:640"): the dilution is the result.
+TITRE = "titer"
+TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
     r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
@@ -113,21 +124,24 @@ class LabReading:
 # A value a few words after the name, after a linking word: "potassium on a heel stick was 6.3",
 # "creatinine has gone up from 2.1", "white count of 9.6".
 _DATE_WORD = (
-    r"\d{1,2}/\d{1,2}/\d{2,4}"
+    r"\d{1,2}/\d{1,2}/\d{2,4}|(?:19|20)\d\d"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+\d{1,2},?(?:[ \t]+\d{4})?"
 )
+# A value in brackets after its date: "PSA from 7/2008 (4.2) to 4/2009 (10.5)".
+_DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
 GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
-    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows)[ \t]+"
-    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just)[ \t]+)*"
-    r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows|as)[ \t]+"
+    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
+    + _DATED_OPEN
+    + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
     re.IGNORECASE,
 )
 # The lab named in the sentence before, as a pronoun: "The PSA has been rising. This month it
 # reached 1.2."
 PRONOUN_VALUE_RE = re.compile(
-    r"[^.\n]{0,40}?\bit[ \t]+(?:has[ \t]+|had[ \t]+)?(?:now[ \t]+)?"
+    r"[^.\n]{0,40}?\bit[ \t]+(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:now[ \t]+)?"
     r"(?:reached|was|is|came[ \t]+(?:down|back)[ \t]+(?:to|at)|went[ \t]+(?:up|down)[ \t]+to"
     r"|(?:rose|fell|increased|decreased|dropped|peaked)[ \t]+(?:to|at))[ \t]+"
     r"(?:(?:about|approximately|around|only)[ \t]+)?"
@@ -143,8 +157,15 @@ PAIR_VALUES_RE = re.compile(
     r"(?P<a>\d+(?:\.\d+)?)[ \t]*(?:and|&|/|,)[ \t]*(?P<b>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
     re.IGNORECASE,
 )
-# A second value after the first: "has gone up from 5.4 to 6.1".
-THEN_VALUE_RE = re.compile(r"[ \t]+to[ \t]+(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)", re.IGNORECASE)
+# A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
+# "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
+THEN_VALUE_RE = re.compile(
+    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
+    r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
+    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
+    re.IGNORECASE,
+)
 _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
 _DOSE_UNIT = re.compile(
     r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
@@ -157,10 +178,21 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     """The value right after a lab name (``text[start:stop]``), else a few words on, else (a
     test with one) a result in words, else a pronoun's value in the next sentence."""
     window = text[start:stop]
+    if lab.unit == TITRE:
+        titre = TITRE_RE.match(window)
+        if titre is not None:
+            return LabReading(titre["titre"], None, start + titre.end())
     if lab.unit == PER_FIELD:
         match = RANGE_VALUE_RE.match(window)
         if match is not None:
             return _per_field(text, match, start, stop, lab)
+    spread = SPREAD_RE.match(window)
+    if spread is not None and lab.unit != PER_FIELD:  # "INR's of 2.0-2.2": both ends, each plausible
+        low, high = (
+            reading(text, start, stop, spread[g], "", start + spread.end(g), lab) for g in ("num", "high")
+        )
+        if low.value is not None and high.value is not None and low.trusted and high.trusted:
+            return LabReading(f"{low.value}-{high.value}", lab.unit, start + spread.end())
     match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
@@ -180,6 +212,20 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     if match is None:
         return LabReading()
     return reading(text, start, stop, match["num"], _comparator(match["cmp"]), start + match.end(), lab)
+
+
+def read_next_sentence(text: str, end: int, lab: LabDef) -> LabReading:
+    """A later value of the same lab told as "it" in the next sentence, after a value ended at
+    ``end`` ("Creatinine of 1.4. During the hospitalization it was decreased to 0.8")."""
+    sentence = _SENTENCE_END.match(text, end)
+    if sentence is None or sentence.end() - end > 40 or _DIGIT.search(sentence[0]):
+        return LabReading()
+    pronoun = PRONOUN_VALUE_RE.match(text, sentence.end(), sentence.end() + 120)
+    if pronoun is None:
+        return LabReading()
+    start, cmp = sentence.end(), _comparator(pronoun["cmp"])
+    found = reading(text, start, pronoun.end(), pronoun["num"], cmp, pronoun.end("num"), lab)
+    return LabReading(found.value, found.unit, None, found.trusted)
 
 
 def _per_field(text: str, match: re.Match[str], offset: int, stop: int, lab: LabDef) -> LabReading:
