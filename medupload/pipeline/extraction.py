@@ -7,10 +7,10 @@ assertions (negated, historical, family, hypothetical, uncertain) and its Sectio
 units, doses, routes, frequencies and dates are read with regular expressions from the text
 right after each match (``labs``, ``medications``, ``dates``), so every fact keeps exact offsets.
 
-Guards, because a false diagnosis or drug is worse than a miss: a test or method name
-("CKD-EPI", "HIV test") is matched as such and yields nothing; a condition followed by a test
-word ("hepatitis panel") is dropped; a drug name that is short or ordinary English counts only
-with drug context; a drug in an allergy statement is an allergy, never a medication.
+The matches and the guards that decide which count (a test or method name is never a condition,
+a short or ordinary drug name needs drug context, ...) are in ``mentions``; here they become
+facts with values, doses and dates. A drug in an allergy statement is an allergy, never a
+medication.
 
 The pipeline is built once per process (``nlp()``); ``extract`` serialises only the spaCy
 call behind a lock, so it can be used from a thread pool.
@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from medupload.pipeline import assertions
-from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, build_nlp, nlp
+from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.labs import (
@@ -49,7 +48,22 @@ from medupload.pipeline.medications import (
     has_drug_context,
     read_sig_lines,
 )
-from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, Hit, fold, vocabulary
+from medupload.pipeline.mentions import (
+    FIELD_LABEL,
+    LIST_GLUE,
+    Mention,
+    among_vitals,
+    find_mentions,
+    in_drug_list,
+    is_reaction,
+    is_test_name,
+    lab_inside,
+    line_bounds,
+    named_as_drug,
+    not_taken,
+    release_form,
+)
+from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, fold, vocabulary
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -110,176 +124,6 @@ class Extraction:
 # Extraction
 
 
-@dataclass
-class _Mention:
-    concepts: tuple[Concept, ...]  # a combination product: one per ingredient
-    needs_context: bool
-    start: int
-    end: int
-    section: str | None
-    flags: assertions.Flags
-    matched: str = ""
-
-    @property
-    def kind(self) -> str:
-        return self.concepts[0].kind
-
-
-def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return line_start, (len(text) if line_end == -1 else line_end)
-
-
-def _mentions(text: str, with_base: bool) -> list[_Mention]:
-    pipeline = nlp(with_base)
-    with NLP_LOCK:  # spaCy components share mutable state; the rest runs unlocked
-        doc = pipeline(text)
-    vocab = vocabulary(with_base)
-    hits: dict[int, Hit] = doc.user_data.get(HITS, {})
-    mentions: list[_Mention] = []
-    for ent in doc.ents:
-        hit = hits.get(ent.start_char)
-        title = ent._.section_title
-        if hit is None or (title is not None and title.start_char <= ent.start_char < title.end_char):
-            continue  # "HISTORY OF PRESENT ILLNESS:" is a header, not a finding
-        mentions.append(
-            _Mention(
-                concepts=tuple(vocab.concepts[i] for i in hit.concepts),
-                needs_context=hit.needs_context,
-                start=ent.start_char,
-                end=ent.end_char,
-                section=ent._.section_category,
-                flags=assertions.flags(text, ent, vocab.context.get("section_attributes", {})),
-                matched=ent.text,
-            )
-        )
-    return mentions
-
-
-_TEST_WORD = re.compile(
-    r"[ \t]*(?:test(?:s|ing)?|panel|screen(?:ing)?|antibod(?:y|ies)|antigen|serology|titers?|titres?|pcr"
-    r"|assay|equation|formula|viral\s+load|ab\b|ag\b|vaccines?|vaccinations?|immunizations?|shots?)",
-    re.IGNORECASE,
-)
-
-
-def _is_test_name(text: str, mention: _Mention, previous: _Mention | None) -> bool:
-    """ "HIV test", "hepatitis panel", or a condition inside a lab's parenthesis ("eGFR (CKD)")."""
-    if _TEST_WORD.match(text, mention.end):
-        return True
-    if previous is not None and previous.kind == "lab":
-        between = text[previous.end : mention.start]
-        return "\n" not in between and between.strip().startswith("(") and ")" not in between
-    return False
-
-
-def _is_reaction(text: str, mention: _Mention, before: list[_Mention]) -> bool:
-    """A reaction listed with an allergen on its line ("ALLERGIES: Penicillin (hives)")."""
-    if not (mention.section or "").startswith("allerg") or not before:
-        return False
-    previous = before[-1]
-    return previous.kind in {"medication", "allergen"} and "\n" not in text[previous.end : mention.start]
-
-
-_LIST_GLUE = re.compile(
-    r"^[\s,;/.]*(?:\d{1,2}[.)])?[\s,;/.]*(?:and|or|plus)?[\s,;/]*(?:then[\s,]+)?$", re.IGNORECASE
-)
-# Drug context around a short name: a dosage form after it ("EMLA cream"), a treatment verb
-# before it ("treated with AZT").
-_FORM_AFTER = re.compile(
-    r"[ \t]+(?:cream|ointment|gel|lotion|solution|suspension|drops|patch|spray|suppository|tablets?|capsules?"
-    r"|inhaler|injection|infusion|drip)\b",
-    re.IGNORECASE,
-)
-_TREATED_BEFORE = re.compile(
-    r"\b(?:treated\s+with|started\s+on|placed\s+on|switched\s+to|changed\s+to|prescribed|given|received"
-    r"|taking|takes|took)\s+(?:\w+\s+)?$",
-    re.IGNORECASE,
-)
-
-
-def _in_drug_list(text: str, mentions: list[_Mention], i: int) -> bool:
-    """Listed with another drug ("Dilantin, ASA, and Diltiazem"): that is drug context."""
-    for j in (i - 1, i + 1):
-        if 0 <= j < len(mentions) and mentions[j].kind == "medication" and not mentions[j].needs_context:
-            a, b = sorted((mentions[i], mentions[j]), key=lambda x: x.start)
-            if _LIST_GLUE.match(text[a.end : b.start]):
-                return True
-    return False
-
-
-# A substance named as a habit ("methamphetamine and alcohol abuse") or a hormone measured
-# ("serum cortisol analysis", "aldosterone and ACTH level measurement"), not a drug taken.
-_HABIT_AFTER = re.compile(
-    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z]+){0,3}?[ \t]*/?[ \t]*"
-    r"(?:abuse|dependence|addiction|intoxication|overdose|withdrawal)\b",
-    re.IGNORECASE,
-)
-_MEASURED_BEFORE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood)[ \t]+$", re.IGNORECASE)
-_MEASURED_AFTER = re.compile(
-    r"(?:[ \t]*(?:,|/|and|or)?[ \t]*[A-Za-z0-9]+){0,3}?[ \t]+(?:levels?|analysis|measurements?|assays?"
-    r"|stimulation[ \t]+test|suppression[ \t]+test)\b",
-    re.IGNORECASE,
-)
-# Social-history sections tell habits (alcohol, tobacco, street drugs); a drug there counts
-# only with a dose.
-_HABIT_SECTIONS = frozenset({"social_history"})
-
-
-def _not_taken(text: str, mention: _Mention) -> bool:
-    """A drug name that is a habit or a measured substance, not a medication taken."""
-    return (
-        (mention.section or "") in _HABIT_SECTIONS
-        or bool(_HABIT_AFTER.match(text, mention.end))
-        or bool(_MEASURED_BEFORE.search(text, max(0, mention.start - 12), mention.start))
-        or bool(_MEASURED_AFTER.match(text, mention.end))
-    )
-
-
-# A release form after a drug's name ("Sinemet CR", "Toprol XL") is part of that name, not a lab
-# ("CR" creatinine) or another drug.
-_RELEASE_FORMS = frozenset({"CR", "ER", "SR", "XL", "XR", "LA", "DR", "ODT", "CD", "ES"})
-# A short or ordinary name followed by a colon is a form's field label ("Allow Generic: No").
-_FIELD_LABEL = re.compile(r"[ \t]*:")
-
-
-def _release_form(text: str, mentions: list[_Mention], i: int) -> bool:
-    previous = mentions[i - 1] if i else None
-    return (
-        previous is not None
-        and previous.kind == "medication"
-        and mentions[i].matched in _RELEASE_FORMS
-        and text[previous.end : mentions[i].start] in {" ", "-"}
-    )
-
-
-_WORD = re.compile(r"\S+")
-# Pulse oximetry among the vital signs is a vital sign, not a lab result.
-_VITAL_SIGN_LABS = frozenset({"oxygen saturation"})
-_VITALS = re.compile(
-    r"\b(?:vital\s+signs|blood\s+pressure|pulse|respirat\w*|temperature|heart\s+rate|room\s+air)\b",
-    re.IGNORECASE,
-)
-
-
-def _among_vitals(text: str, concept: str, line_start: int, line_end: int) -> bool:
-    return concept in _VITAL_SIGN_LABS and bool(_VITALS.search(text, line_start, line_end))
-
-
-def _lab_inside(mention: _Mention) -> tuple[int, Concept] | None:
-    """The lab a condition's name ends with ("elevated PSA", "low hemoglobin"): its offset in
-    the name and its concept, else None."""
-    vocab = vocabulary()
-    words = list(_WORD.finditer(mention.matched))
-    for k in range(1, len(words)):
-        tail = tuple(w[0] for w in words[k:])
-        hit = vocab.lexicon.exact.get(tail) or vocab.lexicon.folded.get(tuple(fold(w) for w in tail))
-        if hit is not None and vocab.concepts[hit.concepts[0]].kind == "lab":
-            return words[k].start(), vocab.concepts[hit.concepts[0]]
-    return None
-
-
 def _skip_parenthesis(text: str, end: int, limit: int) -> int:
     """Past a parenthesis right after a lab name (a method or a reference range)."""
     match = re.compile(r"[ \t]*\([^)\n]{0,40}\)").match(text, end, limit)
@@ -288,7 +132,7 @@ def _skip_parenthesis(text: str, end: int, limit: int) -> int:
 
 def _fact(
     text: str,
-    m: _Mention,
+    m: Mention,
     kind: str,
     concept: Concept,
     values: dict[str, Any],
@@ -342,7 +186,7 @@ def _pair_readings(
 
 def _lab_readings(
     text: str,
-    mentions: list[_Mention],
+    mentions: list[Mention],
     i: int,
     stop: int,
     line_end: int,
@@ -364,7 +208,7 @@ def _lab_readings(
         and following.kind == "lab"
         and following.concepts[0].concept not in LAB_PAIRS
         and following.start < line_end
-        and _LIST_GLUE.match(text[m.end : following.start])
+        and LIST_GLUE.match(text[m.end : following.start])
     ):
         pair = _pair_readings(text, following.end, line_end, concept.concept, following.concepts[0].concept)
         if pair is not None:
@@ -426,7 +270,7 @@ def extract(
     doc_date = document_date(dates)
     doc_iso = doc_date.isoformat() if doc_date else None
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
-    mentions = _mentions(text, with_base)
+    mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
 
     facts: list[ExtractedFact] = []
@@ -434,9 +278,9 @@ def extract(
         int, list[tuple[Concept, LabReading]]
     ] = {}  # the second of "BUN and creatinine 27 and 1.9"
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"} or _release_form(text, mentions, i):
+        if m.kind in {"test_name"} or release_form(text, mentions, i):
             continue
-        line_start, line_end = _line_bounds(text, m.start, m.end)
+        line_start, line_end = line_bounds(text, m.start, m.end)
         # The reading stops at the next mention that is a fact (a method name is read past).
         next_start = next(
             (n.start for n in mentions[i + 1 :] if n.start >= m.end and n.kind != "test_name"), len(text)
@@ -457,10 +301,10 @@ def extract(
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
         if kind == "condition" and (
-            _is_test_name(text, m, mentions[i - 1] if i else None) or _is_reaction(text, m, mentions[:i])
+            is_test_name(text, m, mentions[i - 1] if i else None) or is_reaction(text, m, mentions[:i])
         ):
             continue  # a test or vaccine name; a reaction listed with an allergy ("Penicillin (hives)")
-        inner = _lab_inside(m) if kind == "condition" else None
+        inner = lab_inside(m) if kind == "condition" else None
         if inner is not None:  # "an elevated PSA of 5": the finding, and the lab's value
             result = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[inner[1].concept])
             if result.value is not None:
@@ -519,21 +363,20 @@ def extract(
                 assert sig is not None
                 if m.needs_context and not (
                     has_drug_context(sig, m.section)
-                    or _in_drug_list(text, mentions, i)
-                    or _FORM_AFTER.match(text, m.end)
-                    or _TREATED_BEFORE.search(text, max(0, m.start - 30), m.start)
+                    or in_drug_list(text, mentions, i)
+                    or named_as_drug(text, m)
                 ):
                     continue  # "plan", "ASA" alone: not a drug without a dose, route or list
-                if m.needs_context and _FIELD_LABEL.match(text, m.end):
+                if m.needs_context and FIELD_LABEL.match(text, m.end):
                     continue  # "Allow Generic: No": a field label
-                if not sig.dose and _not_taken(text, m):
+                if not sig.dose and not_taken(text, m):
                     continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
-            if _among_vitals(text, m.concepts[0].concept, line_start, line_end):
+            if among_vitals(text, m.concepts[0].concept, line_start, line_end):
                 continue  # "pulse 67, ..., SaO2 is 99% on room air": a vital sign
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
