@@ -21,7 +21,9 @@ largest part after importing spaCy, so its result is cached per user (``MEDUPLOA
 this module, ``gazetteer.py``, the spaCy and Python versions: a changed input builds afresh.
 The cache is plain values in marshal's format (no pickle: reading it runs nothing), read only
 from a directory and a file the process's own user owns and nobody else can write (marshal is not
-meant for hostile input); any failure to read or write it just builds.
+meant for hostile input); any failure to read or write it just builds. The cache stays in this
+module (about 100 of its lines): its plain form mirrors these types and its key hashes this file,
+so the two change together.
 """
 
 from __future__ import annotations
