@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 POLL_SECONDS = 0.3
+#: The code of the emitter's events: a progress event with another code came from the app itself.
+BENCH_CODE = "ocr.page"
 
 
 class LoopDiag:
@@ -210,9 +212,16 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
     if diag is not None:
         diag.start()
     slow_at: list[float] = []  # receipt times of deliveries over 50 ms (--diag)
+    # Per connection: the stream ids of its progress events and every other frame kind, so a
+    # repeat (same connection, same id) is told apart from a miscount.
+    seen: list[dict[bytes, int]] = [{} for _ in range(clients)]
+    trail: list[list[str]] = [[] for _ in range(clients)]
+    kinds: dict[str, int] = {}
+    closed_early = 0
+    counted = False  # the connections are counted (--connect-timeout passed or all are in)
 
-    async def one(patient_id: str, gate: asyncio.Semaphore) -> None:
-        nonlocal received, connected, failed
+    async def one(index: int, patient_id: str, gate: asyncio.Semaphore) -> None:
+        nonlocal received, connected, failed, closed_early
         async with gate:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
@@ -228,25 +237,44 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
             except (OSError, ConnectionError):
                 failed += 1
                 return
+        if counted:  # connected after --connect-timeout: not part of this run
+            writer.close()
+            return
         connected += 1
         if connected + failed == clients:
             all_connected.set()
-        event, event_id = b"", b""
+        event, event_id = b"snapshot", b""  # its data line comes next
+        ids, steps = seen[index], trail[index]
         try:
             while True:
                 line = await reader.readline()
                 if not line:
+                    closed_early += 1
+                    steps.append(f"eof@{time.time():.3f}")
                     return
                 if line.startswith(b"event: "):
                     event = line[7:].strip()
+                    event_id = b""
                 elif line.startswith(b"id: "):
                     event_id = line[4:].strip()
+                elif line.startswith(b"retry: "):
+                    steps.append(line.strip().decode())
+                elif line.startswith(b"data: ") and event != b"progress":
+                    kind = event.decode()
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    if kind != "heartbeat":
+                        steps.append(f"{kind}:{event_id.decode()}@{time.time():.3f}")
                 elif line.startswith(b"data: ") and event == b"progress":
+                    steps.append(f"progress:{event_id.decode()}@{time.time():.3f}")
                     now = time.time()
                     if diag is not None and not received:
                         diag.reset()
-                    at = json.loads(line[6:])["at"]
-                    latencies.append(now - datetime.fromisoformat(at).timestamp())
+                    data = json.loads(line[6:])
+                    if data.get("code") != BENCH_CODE:  # not the emitter's: the app's own event
+                        kinds["progress (not the bench's)"] = kinds.get("progress (not the bench's)", 0) + 1
+                        continue
+                    ids[event_id] = ids.get(event_id, 0) + 1
+                    latencies.append(now - datetime.fromisoformat(data["at"]).timestamp())
                     if diag is not None and latencies[-1] > 0.05:
                         slow_at.append(now)
                     fanout.append(now - int(event_id.split(b"-")[0]) / 1000)
@@ -257,10 +285,11 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
             writer.close()
 
     gate = asyncio.Semaphore(200)
-    tasks = [asyncio.create_task(one(patients[i % len(patients)], gate)) for i in range(clients)]
+    tasks = [asyncio.create_task(one(i, patients[i % len(patients)], gate)) for i in range(clients)]
     # A server that stops accepting streams (granian's backpressure) must not hang the bench.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_connected.wait(), connect_timeout)
+    counted = True
     print(json.dumps({"ready": connected, "failed": clients - connected}), flush=True)
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), stop.set)
@@ -276,6 +305,16 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
                       xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
     else:
         result = {"received": 0}
+    repeats = {i: {k.decode(): n for k, n in ids.items() if n > 1} for i, ids in enumerate(seen)}
+    repeats = {i: r for i, r in repeats.items() if r}
+    result.update(unique=sum(len(ids) for ids in seen), repeated=sum(n - 1 for r in repeats.values()
+                                                                     for n in r.values()),
+                  conns_with_repeats=len(repeats), closed_early=closed_early, other_frames=kinds)
+    if os.environ.get("BENCH_TRAIL") and (repeats or closed_early):  # what those connections saw
+        sample = sorted(repeats)[:50]
+        Path(os.environ["BENCH_TRAIL"] + f".{os.getpid()}").write_text(json.dumps(
+            {"repeats": {i: repeats[i] for i in sample}, "trails": {i: trail[i] for i in sample},
+             "eof_trails": [t for t in trail if t and t[-1].startswith("eof")][:20]}))
     if os.environ.get("BENCH_RAW_LATENCIES"):  # merged over several client processes
         result.update(lat=latencies, fan=fanout)
     if diag is not None:
@@ -312,7 +351,7 @@ def run_emitter(documents: list[str], rate: float, seconds: float) -> None:
         elif delay < -0.005:  # more than 5 ms behind schedule
             late += 1
         t = time.perf_counter()
-        emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, "ocr.page",
+        emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, BENCH_CODE,
                       numbers={"page": i, "pages": total})
         durations.append(time.perf_counter() - t)
     elapsed = time.monotonic() - start
@@ -399,7 +438,13 @@ class ClientGroup:
             return results[0]
         latencies = sorted(x for r in results for x in r.pop("lat", []))
         fanout = sorted(x for r in results for x in r.pop("fan", []))
-        merged: dict[str, Any] = {"received": sum(r["received"] for r in results)}
+        merged: dict[str, Any] = {key: sum(r.get(key, 0) for r in results)
+                                  for key in ("received", "unique", "repeated", "conns_with_repeats",
+                                              "closed_early")}
+        merged["other_frames"] = {}
+        for r in results:
+            for kind, n in r.get("other_frames", {}).items():
+                merged["other_frames"][kind] = merged["other_frames"].get(kind, 0) + n
         if latencies:
             merged.update(p50_ms=1000 * latencies[len(latencies) // 2],
                           p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -540,9 +585,16 @@ def orchestrate(args: argparse.Namespace) -> None:
            "MEDUPLOAD_STORAGE_DIR": str(work / "uploads"),
            "MEDUPLOAD_SECRET_KEY": secrets.token_urlsafe(32),
            "MEDUPLOAD_STREAM_MAX_SECONDS": "3600",
+           # The bench's documents sit in "processing" with no job behind them: without this, the
+           # served app's recovery watchdog re-queues them once they have been silent for the
+           # document time limit + 60 s (a 20,000-client connect takes longer) and its pipeline
+           # runs then fail them, which the watchers receive as extra progress events.
+           "MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS": os.environ.get("MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS",
+                                                                   "86400"),
            # Every watcher uses the one staff token: lift the per-account stream cap for the bench.
            "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": "100000",
            "PYTHONPATH": str(ROOT)}
+    env["BENCH_TRAIL"] = str(work / "repeats")  # written only by a client that saw a repeat
     if args.diag:
         env["BENCH_DIAG"] = str(work / "server-diag.json")
     os.environ.update(env)
@@ -565,6 +617,8 @@ def orchestrate(args: argparse.Namespace) -> None:
         redis_proc.terminate()
         redis_proc.wait()
     report(args, results)
+    for trail in sorted(work.glob("repeats.*")):
+        print(f"[bench] repeated or closed streams: {trail}", file=sys.stderr)
 
 
 def setup_db(count: int) -> tuple[list[str], list[str], str]:
@@ -603,7 +657,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
             "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
-            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
+            "received", "unique", "repeated", "conns_with_repeats", "closed_early", "other_frames",
+            "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
             "gc2_seconds", "gc2_over_250ms"]
     keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
