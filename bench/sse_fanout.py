@@ -24,6 +24,7 @@ import json
 import os
 import resource
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -198,7 +199,7 @@ def run_server(mode: str, port: int, server: str, loop: str, http: str, backpres
 
 
 # ---------------------------------------------------------------- clients (a child process)
-async def run_clients(port: int, patients: list[str], clients: int, token: str,
+async def run_clients(port: int, patients: list[str], clients: int, tokens: list[str],
                       connect_timeout: float) -> None:
     raise_nofile()
     latencies: list[float] = []
@@ -220,7 +221,7 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
     closed_early = 0
     counted = False  # the connections are counted (--connect-timeout passed or all are in)
 
-    async def one(index: int, patient_id: str, gate: asyncio.Semaphore) -> None:
+    async def one(index: int, patient_id: str, token: str, gate: asyncio.Semaphore) -> None:
         nonlocal received, connected, failed, closed_early
         async with gate:
             try:
@@ -285,7 +286,9 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
             writer.close()
 
     gate = asyncio.Semaphore(200)
-    tasks = [asyncio.create_task(one(i, patients[i % len(patients)], gate)) for i in range(clients)]
+    per_account = -(-clients // len(tokens))
+    tasks = [asyncio.create_task(one(i, patients[i % len(patients)], tokens[i // per_account], gate))
+             for i in range(clients)]
     # A server that stops accepting streams (granian's backpressure) must not hang the bench.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_connected.wait(), connect_timeout)
@@ -479,7 +482,7 @@ def served_gc_pauses(port: int) -> dict[str, float]:
 
 
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
-             patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
+             patients: list[str], documents: list[str], tokens: list[str]) -> dict[str, Any]:
     import urllib.request
 
     import psutil
@@ -501,6 +504,7 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
     else:
         server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
                                    str(args.backpressure)], env=env, cwd=ROOT)
+    procs: list[subprocess.Popen[str]] = []
     try:
         wait_http(port)
         if args.gc_freeze == "startup":
@@ -512,9 +516,13 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         # each with its own patients, so each event still reaches --per-patient connections.
         k = args.client_processes
         client_env = {**env, "BENCH_RAW_LATENCIES": "1"} if k > 1 else env
-        procs = [subprocess.Popen(
-            [*me, "_clients", str(port), str(args.clients // k), token, ",".join(patients[i::k]),
-             str(args.connect_timeout)],
+        token_files = []
+        for i in range(k):  # each client process its own accounts, --per-account connections each
+            token_files.append(Path(env["BENCH_WORK"]) / f"tokens.{i}")
+            token_files[-1].write_text("\n".join(tokens[i::k]))
+        procs += [subprocess.Popen(
+            [*me, "_clients", str(port), str(args.clients // k), str(token_files[i]),
+             ",".join(patients[i::k]), str(args.connect_timeout)],
             env=client_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(k)]
         clients = ClientGroup(procs)
         client_proc, redis_proc = clients, psutil.Process(redis_pid)
@@ -551,6 +559,9 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         if args.server == "served":
             result.update(served_gc_pauses(port))
     finally:
+        for child in procs:
+            if child.poll() is None:  # interrupted
+                child.kill()
         server.terminate()
         server.wait(30)
     per_patient = args.clients / len(patients)
@@ -572,6 +583,10 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
 def orchestrate(args: argparse.Namespace) -> None:
     import redis
 
+    # Stopped (Ctrl-C, or SIGTERM when run in the background, where SIGINT is ignored): the
+    # finally blocks still stop the app server and the bench's Redis.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="medupload-bench-"))
     redis_port = free_port()
@@ -591,8 +606,9 @@ def orchestrate(args: argparse.Namespace) -> None:
            # runs then fail them, which the watchers receive as extra progress events.
            "MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS": os.environ.get("MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS",
                                                                    "86400"),
-           # Every watcher uses the one staff token: lift the per-account stream cap for the bench.
-           "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": "100000",
+           # Each account holds --per-account streams (default: the app's cap, 10).
+           "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": str(max(10, args.per_account)),
+           "BENCH_WORK": str(work),
            "PYTHONPATH": str(ROOT)}
     env["BENCH_TRAIL"] = str(work / "repeats")  # written only by a client that saw a repeat
     if args.diag:
@@ -606,12 +622,13 @@ def orchestrate(args: argparse.Namespace) -> None:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        patients, documents, token = setup_db(max(1, args.clients // args.per_patient) + 1)
+        accounts = args.client_processes * -(-args.clients // (args.client_processes * args.per_account))
+        patients, documents, tokens = setup_db(max(1, args.clients // args.per_patient) + 1, accounts)
         patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
         modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
         results = []
         for mode in modes:
-            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, token))
+            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, tokens))
             print(json.dumps(results[-1]), flush=True)  # in case a later mode is interrupted
     finally:
         redis_proc.terminate()
@@ -621,7 +638,9 @@ def orchestrate(args: argparse.Namespace) -> None:
         print(f"[bench] repeated or closed streams: {trail}", file=sys.stderr)
 
 
-def setup_db(count: int) -> tuple[list[str], list[str], str]:
+def setup_db(count: int, accounts: int) -> tuple[list[str], list[str], list[str]]:
+    """``count`` patients with one "processing" document each, and ``accounts`` staff accounts
+    (a token each): every watcher signs in as a staff member who may follow any patient."""
     from sqlmodel import SQLModel
 
     import medupload.models  # noqa: F401
@@ -643,10 +662,11 @@ def setup_db(count: int) -> tuple[list[str], list[str], str]:
             session.flush()
             patients.append(patient.id)
             documents.append(doc.id)
-        staff = User(username="bench-staff", password_hash="x", role="staff")
-        session.add(staff)
-    token, _ = create_access_token(staff)
-    return patients, documents, token
+        staff = [User(username=f"bench-staff-{i}", password_hash="x", role="staff") for i in range(accounts)]
+        session.add_all(staff)
+        session.flush()
+        tokens = [create_access_token(user)[0] for user in staff]
+    return patients, documents, tokens
 
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
@@ -680,14 +700,17 @@ def main() -> None:
         mode, port, server, loop, http, backpressure = sys.argv[2:8]
         return run_server(mode, int(port), server, loop, http, int(backpressure))
     if len(sys.argv) > 1 and sys.argv[1] == "_clients":
-        port, count, token, patients, connect_timeout = sys.argv[2:7]
-        return asyncio.run(run_clients(int(port), patients.split(","), int(count), token,
+        port, count, token_file, patients, connect_timeout = sys.argv[2:7]
+        tokens = Path(token_file).read_text().split()
+        return asyncio.run(run_clients(int(port), patients.split(","), int(count), tokens,
                                        float(connect_timeout)))
     if len(sys.argv) > 1 and sys.argv[1] == "_emit":
         return run_emitter(sys.argv[4].split(","), float(sys.argv[2]), float(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--per-patient", type=int, default=10, help="connections watching each patient")
+    parser.add_argument("--per-account", type=int, default=10,
+                        help="connections per staff account (10 is the app's per-account stream cap)")
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--idle-seconds", type=float, default=5.0)
