@@ -6,7 +6,8 @@ process emits progress events; compares the hub design with the old per-connecti
 
 Processes: this orchestrator, a dedicated redis-server (so INFO commandstats counts only this
 bench), the app server (one process: uvicorn, or --server granian as Reflex runs it in
-production), a client process (raw asyncio sockets), and an emitter process calling the real
+production), client processes (raw sockets on uvloop, one per 5,000 connections unless
+--client-processes; each staff account holds --per-account of them), and an emitter process calling the real
 emit_progress() (SQLite + Redis). --diag adds event-loop lag and GC pause figures for the server
 and client processes. Clients are spread over
 clients/--per-patient patients; events go round-robin over those patients' documents, so each
@@ -213,6 +214,9 @@ async def run_clients(port: int, patients: list[str], clients: int, tokens: list
     if diag is not None:
         diag.start()
     slow_at: list[float] = []  # receipt times of deliveries over 50 ms (--diag)
+    # Second since the first delivery -> [deliveries, worst latency]: when the tail happened.
+    timeline: dict[int, list[float]] = {}
+    timeline_start: dict[int, float] = {}
     # Per connection: the stream ids of its progress events and every other frame kind, so a
     # repeat (same connection, same id) is told apart from a miscount.
     seen: list[dict[bytes, int]] = [{} for _ in range(clients)]
@@ -276,6 +280,10 @@ async def run_clients(port: int, patients: list[str], clients: int, tokens: list
                         continue
                     ids[event_id] = ids.get(event_id, 0) + 1
                     latencies.append(now - datetime.fromisoformat(data["at"]).timestamp())
+                    second = int(now - timeline_start.setdefault(0, now))
+                    slot = timeline.setdefault(second, [0, 0.0])
+                    slot[0] += 1
+                    slot[1] = max(slot[1], latencies[-1])
                     if diag is not None and latencies[-1] > 0.05:
                         slow_at.append(now)
                     fanout.append(now - int(event_id.split(b"-")[0]) / 1000)
@@ -318,6 +326,8 @@ async def run_clients(port: int, patients: list[str], clients: int, tokens: list
         Path(os.environ["BENCH_TRAIL"] + f".{os.getpid()}").write_text(json.dumps(
             {"repeats": {i: repeats[i] for i in sample}, "trails": {i: trail[i] for i in sample},
              "eof_trails": [t for t in trail if t and t[-1].startswith("eof")][:20]}))
+    result["timeline"] = " ".join(f"{t}:{int(n)}/{1000 * worst:.0f}"
+                                  for t, (n, worst) in sorted(timeline.items()))
     if os.environ.get("BENCH_RAW_LATENCIES"):  # merged over several client processes
         result.update(lat=latencies, fan=fanout)
     if diag is not None:
@@ -444,6 +454,7 @@ class ClientGroup:
         merged: dict[str, Any] = {key: sum(r.get(key, 0) for r in results)
                                   for key in ("received", "unique", "repeated", "conns_with_repeats",
                                               "closed_early")}
+        merged["timeline"] = " | ".join(r.get("timeline", "") for r in results)
         merged["other_frames"] = {}
         for r in results:
             for kind, n in r.get("other_frames", {}).items():
@@ -500,7 +511,8 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         server = subprocess.Popen(
             [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
              str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
-            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+            stderr=(Path(env["BENCH_WORK"]) / "server.log").open("w"))  # the app's log, to read after
     else:
         server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
                                    str(args.backpressure)], env=env, cwd=ROOT)
@@ -537,11 +549,14 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_gc_freeze", timeout=60).read()
 
         c0, cpu0, w0 = commandstats(redis_client), proc.cpu(), time.monotonic()
+        client_idle0 = cpu(client_proc)
         time.sleep(args.idle_seconds)
         c1, cpu1, w1 = commandstats(redis_client), proc.cpu(), time.monotonic()
         idle_cmds = (c1 - c0) / (w1 - w0)  # INFO itself is left out of the sum
         idle_cpu = (cpu1 - cpu0) / (w1 - w0)
+        client_idle_cpu = (cpu(client_proc) - client_idle0) / (w1 - w0)
 
+        gc_before = served_gc_pauses(port) if args.server == "served" else {}
         emitter = subprocess.Popen(
             [*me, "_emit", str(args.rate), str(args.seconds), ",".join(documents)],
             env=env, stdout=subprocess.PIPE, text=True)
@@ -558,6 +573,9 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         result = clients.stop()
         if args.server == "served":
             result.update(served_gc_pauses(port))
+            # Full collections while the events flowed (a multi-process figure is summed).
+            result["gc2_in_window"] = result["gc2_count"] - gc_before["gc2_count"]
+            result["gc2_in_window_s"] = result["gc2_seconds"] - gc_before["gc2_seconds"]
     finally:
         for child in procs:
             if child.poll() is None:  # interrupted
@@ -571,7 +589,8 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         "idle_redis_cmds_s": idle_cmds, "load_redis_cmds_s": (c3 - c2) / (w3 - w2),
         "idle_cpu": idle_cpu, "load_cpu": (cpu3 - cpu2) / (w3 - w2),
         "rss_per_conn_kb": (rss_open - rss_before) / max(1, ready["ready"]) / 1024,
-        "client_cpu": (others1[0] - others0[0]) / (w3 - w2),
+        "client_cpu": (others1[0] - others0[0]) / (w3 - w2), "client_idle_cpu": client_idle_cpu,
+        "client_processes": len(procs),
         "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
         "emit_cpu": emitted["emit_cpu"], "emit_s": emitted["elapsed"], "emit_p50_ms": emitted["emit_p50_ms"],
         "emit_p99_ms": emitted["emit_p99_ms"], "emit_max_ms": emitted["emit_max_ms"],
@@ -636,6 +655,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     report(args, results)
     for trail in sorted(work.glob("repeats.*")):
         print(f"[bench] repeated or closed streams: {trail}", file=sys.stderr)
+    print(f"[bench] work directory (server.log, tokens): {work}", file=sys.stderr)
 
 
 def setup_db(count: int, accounts: int) -> tuple[list[str], list[str], list[str]]:
@@ -675,11 +695,12 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
           + (f"http={args.http}" if args.server == "uvicorn"
              else f"backpressure={args.backpressure or 'default'}"))
     keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
-            "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
+            "load_cpu", "client_processes", "client_idle_cpu", "client_cpu", "redis_cpu", "emit_cpu",
+            "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
             "received", "unique", "repeated", "conns_with_repeats", "closed_early", "other_frames",
             "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
-            "gc2_seconds", "gc2_over_250ms"]
+            "gc2_seconds", "gc2_over_250ms", "gc2_in_window", "gc2_in_window_s", "timeline"]
     keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
@@ -702,7 +723,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_clients":
         port, count, token_file, patients, connect_timeout = sys.argv[2:7]
         tokens = Path(token_file).read_text().split()
-        return asyncio.run(run_clients(int(port), patients.split(","), int(count), tokens,
+        import uvloop  # the cheaper loop: the clients share the 2 cores with the server
+
+        return uvloop.run(run_clients(int(port), patients.split(","), int(count), tokens,
                                        float(connect_timeout)))
     if len(sys.argv) > 1 and sys.argv[1] == "_emit":
         return run_emitter(sys.argv[4].split(","), float(sys.argv[2]), float(sys.argv[3]))
@@ -728,14 +751,16 @@ def main() -> None:
                              "served: the whole app as make run serves it (python -m medupload.serve)")
     parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
     parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
-    parser.add_argument("--client-processes", type=int, default=1,
-                        help="client processes sharing --clients (each holds at most ~19,000 sockets)")
+    parser.add_argument("--client-processes", type=int, default=0,
+                        help="client processes sharing --clients (each holds at most ~19,000 sockets; "
+                             "default: one per 5,000, so no client loop holds a burst up)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,
                         help="granian: concurrent requests per worker (0: granian's default, "
                              "backlog/workers = 1024)")
     args = parser.parse_args()
+    args.client_processes = args.client_processes or -(-args.clients // 5000)
     args.diag = args.diag or args.gc_freeze is not None  # the freeze endpoint lives in the diag wrapper
     orchestrate(args)
     return None
