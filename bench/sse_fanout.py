@@ -404,6 +404,19 @@ class ProcTree:
     def cpu(self) -> float:
         return sum(cpu(p) for p in self._procs())
 
+    def waited(self) -> float:
+        return sum(run_queue_wait(p.pid) for p in self._procs())
+
+
+def run_queue_wait(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (Linux schedstat):
+    what the other work on the machine cost it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(task.read_text().split()[1])
+    return total / 1e9
+
 
 def wait_http(port: int) -> None:
     """Until the app answers an HTTP request (any status): its worker has imported the app."""
@@ -564,9 +577,12 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_diag_reset", timeout=10).read()
         c2, cpu2, w2 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others0 = cpu(client_proc), cpu(redis_proc)
+        waited0 = proc.waited(), sum(run_queue_wait(child.pid) for child in procs)
+        load0 = os.getloadavg()[0]
         emitted = json.loads(emitter.communicate()[0].strip().splitlines()[-1])
         c3, cpu3, w3 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others1 = cpu(client_proc), cpu(redis_proc)
+        waited1 = proc.waited(), sum(run_queue_wait(child.pid) for child in procs)
         server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
                         if k != "at"} if args.diag else {})
         time.sleep(1.0)  # let the last events arrive
@@ -592,6 +608,10 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         "client_cpu": (others1[0] - others0[0]) / (w3 - w2), "client_idle_cpu": client_idle_cpu,
         "client_processes": len(procs),
         "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
+        # Waiting for a CPU while the events flowed, seconds per second (summed over processes).
+        "server_cpu_wait": (waited1[0] - waited0[0]) / (w3 - w2),
+        "client_cpu_wait": (waited1[1] - waited0[1]) / (w3 - w2),
+        "loadavg": f"{load0:.1f} -> {os.getloadavg()[0]:.1f}",  # 1-min load average, window start -> end
         "emit_cpu": emitted["emit_cpu"], "emit_s": emitted["elapsed"], "emit_p50_ms": emitted["emit_p50_ms"],
         "emit_p99_ms": emitted["emit_p99_ms"], "emit_max_ms": emitted["emit_max_ms"],
         "rss_open_mb": rss_open / 2**20, "emitted": emitted["emitted"], "emit_late": emitted["late"],
@@ -694,9 +714,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
           f"seconds={args.seconds} server={args.server} loop={args.loop} "
           + (f"http={args.http}" if args.server == "uvicorn"
              else f"backpressure={args.backpressure or 'default'}"))
-    keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
-            "load_cpu", "client_processes", "client_idle_cpu", "client_cpu", "redis_cpu", "emit_cpu",
-            "emit_s", "emit_p50_ms", "emit_p99_ms",
+    keys = ["loadavg", "connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s",
+            "idle_cpu", "load_cpu", "client_processes", "client_idle_cpu", "client_cpu", "redis_cpu",
+            "server_cpu_wait", "client_cpu_wait", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
             "received", "unique", "repeated", "conns_with_repeats", "closed_early", "other_frames",
             "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
