@@ -506,7 +506,8 @@ def served_gc_pauses(port: int) -> dict[str, float]:
 
 
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
-             patients: list[str], documents: list[str], tokens: list[str]) -> dict[str, Any]:
+             patients: list[str], documents: list[str], tokens: list[str],
+             workers: int = 1) -> dict[str, Any]:
     import urllib.request
 
     import psutil
@@ -522,7 +523,7 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
                       "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
                       "MEDUPLOAD_GC_FREEZE": "false" if args.no_gc_freeze else "true"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
+            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(workers), "--port",
              str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
             env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=(Path(env["BENCH_WORK"]) / "server.log").open("w"))  # the app's log, to read after
@@ -664,10 +665,15 @@ def orchestrate(args: argparse.Namespace) -> None:
         accounts = args.client_processes * -(-args.clients // (args.client_processes * args.per_account))
         patients, documents, tokens = setup_db(max(1, args.clients // args.per_patient) + 1, accounts)
         patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
-        modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
+        if args.server == "served":  # one run per server-process count, compared with the first
+            modes = [f"{n} process{'es' if n > 1 else ''}" for n in args.workers]
+        else:
+            modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
         results = []
-        for mode in modes:
-            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, tokens))
+        for i, mode in enumerate(modes):
+            workers = args.workers[i] if args.server == "served" else 1
+            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, tokens,
+                                    workers))
             print(json.dumps(results[-1]), flush=True)  # in case a later mode is interrupted
     finally:
         redis_proc.terminate()
@@ -728,9 +734,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         values = [r.get(key) for r in results]
         row = f"{key:<22}" + "".join(f"{v:>14.2f}" if isinstance(v, float) else f"{v!s:>14}" for v in values)
         if len(results) == 2 and all(isinstance(v, int | float) for v in values) and values[0]:
-            row += f"   {values[1] / values[0]:>8.1f}x"
+            row += f"   {values[1] / values[0]:>8.2f}x"
         print(row)
-    print("\n(ratio = baseline / ours; cpu = server cores used; p50/p99 from the event's `at`, i.e.\n"
+    ratio = "second / first column" if args.server == "served" else "baseline / ours"
+    print(f"\n(ratio = {ratio}; cpu = server cores used; p50/p99 from the event's `at`, i.e.\n"
           " including emit_progress's DB commit; xadd_* from the Redis XADD (stream id, ms) to receipt;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(json.dumps(results))
@@ -769,7 +776,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian", "served"], default="uvicorn",
                         help="granian: one ASGI worker configured as Reflex's production backend; "
                              "served: the whole app as make run serves it (python -m medupload.serve)")
-    parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1],
+                        help="served: server processes on the port; 1,2 runs both, one after the other")
     parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
     parser.add_argument("--client-processes", type=int, default=0,
                         help="client processes sharing --clients (each holds at most ~19,000 sockets; "
