@@ -586,7 +586,7 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         waited1 = proc.waited(), sum(run_queue_wait(child.pid) for child in procs)
         server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
                         if k != "at"} if args.diag else {})
-        time.sleep(1.0)  # let the last events arrive
+        time.sleep(args.drain_seconds)  # let the last events arrive
         result = clients.stop()
         if args.server == "served":
             result.update(served_gc_pauses(port))
@@ -764,6 +764,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--drain-seconds", type=float, default=5.0,
+                        help="deliveries are counted until this long after the emitter's last event")
     parser.add_argument("--baseline", choices=["poll300"], default="poll300")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--connect-timeout", type=float, default=900.0,
