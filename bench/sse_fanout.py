@@ -507,7 +507,7 @@ def served_gc_pauses(port: int) -> dict[str, float]:
 
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
              patients: list[str], documents: list[str], tokens: list[str],
-             workers: int = 1) -> dict[str, Any]:
+             workers: int = 1, tree: Path = ROOT) -> dict[str, Any]:
     import urllib.request
 
     import psutil
@@ -519,14 +519,15 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         # The served app as `make run` starts it (python -m medupload.serve: Reflex app, Granian,
         # WEB_WORKERS processes on one port; the frontend build is mounted if there is one).
         metrics_dir = tempfile.mkdtemp(prefix="medupload-bench-metrics-")
-        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"],
+        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"], "PYTHONPATH": str(tree),
                       "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
                       "MEDUPLOAD_GC_FREEZE": "false" if args.no_gc_freeze else "true"}
+        log = Path(env["BENCH_WORK"]) / f"server.{len(list(Path(env['BENCH_WORK']).glob('server.*')))}.log"
         server = subprocess.Popen(
             [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(workers), "--port",
              str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
-            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL,
-            stderr=(Path(env["BENCH_WORK"]) / "server.log").open("w"))  # the app's log, to read after
+            env=served_env, cwd=tree, stdout=subprocess.DEVNULL,
+            stderr=log.open("w"))  # the app's log, to read after
     else:
         server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
                                    str(args.backpressure)], env=env, cwd=ROOT)
@@ -665,15 +666,19 @@ def orchestrate(args: argparse.Namespace) -> None:
         accounts = args.client_processes * -(-args.clients // (args.client_processes * args.per_account))
         patients, documents, tokens = setup_db(max(1, args.clients // args.per_patient) + 1, accounts)
         patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
-        if args.server == "served":  # one run per server-process count, compared with the first
-            modes = [f"{n} process{'es' if n > 1 else ''}" for n in args.workers]
-        else:
-            modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
+        # (mode, server processes, tree the app is served from)
+        runs: list[tuple[str, int, Path]] = [("ours", 1, ROOT)] + (
+            [] if args.no_baseline else [(args.baseline, 1, ROOT)])
+        if args.server == "served" and args.before:  # the same run against an older commit first
+            before = export_tree(args.before, work)
+            runs = [(f"before ({Path(args.before).name[:9]})", args.workers[0], before),
+                    ("this tree", args.workers[0], ROOT)]
+        elif args.server == "served":  # one run per server-process count, compared with the first
+            runs = [(f"{n} process{'es' if n > 1 else ''}", n, ROOT) for n in args.workers]
         results = []
-        for i, mode in enumerate(modes):
-            workers = args.workers[i] if args.server == "served" else 1
+        for mode, workers, tree in runs:
             results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, tokens,
-                                    workers))
+                                    workers, tree))
             print(json.dumps(results[-1]), flush=True)  # in case a later mode is interrupted
     finally:
         redis_proc.terminate()
@@ -682,6 +687,19 @@ def orchestrate(args: argparse.Namespace) -> None:
     for trail in sorted(work.glob("repeats.*")):
         print(f"[bench] repeated or closed streams: {trail}", file=sys.stderr)
     print(f"[bench] work directory (server.log, tokens): {work}", file=sys.stderr)
+
+
+def export_tree(commit: str, work: Path) -> Path:
+    """The served app of another version, for --before: a directory as it is, or a ``git archive``
+    of a commit of this repository."""
+    if Path(commit).is_dir():
+        return Path(commit).resolve()
+    tree = work / "before"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def setup_db(count: int, accounts: int) -> tuple[list[str], list[str], list[str]]:
@@ -781,6 +799,9 @@ def main() -> None:
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1],
                         help="served: server processes on the port; 1,2 runs both, one after the other")
     parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="served: first serve a git archive of COMMIT (or a directory), then this tree "
+                             "(ratios against it)")
     parser.add_argument("--client-processes", type=int, default=0,
                         help="client processes sharing --clients (each holds at most ~19,000 sockets; "
                              "default: one per 5,000, so no client loop holds a burst up)")
