@@ -6,7 +6,8 @@ process emits progress events; compares the hub design with the old per-connecti
 
 Processes: this orchestrator, a dedicated redis-server (so INFO commandstats counts only this
 bench), the app server (one process: uvicorn, or --server granian as Reflex runs it in
-production), a client process (raw asyncio sockets), and an emitter process calling the real
+production), client processes (raw sockets on uvloop, one per 5,000 connections unless
+--client-processes; each staff account holds --per-account of them), and an emitter process calling the real
 emit_progress() (SQLite + Redis). --diag adds event-loop lag and GC pause figures for the server
 and client processes. Clients are spread over
 clients/--per-patient patients; events go round-robin over those patients' documents, so each
@@ -24,6 +25,7 @@ import json
 import os
 import resource
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -38,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 POLL_SECONDS = 0.3
+#: The code of the emitter's events: a progress event with another code came from the app itself.
+BENCH_CODE = "ocr.page"
 
 
 class LoopDiag:
@@ -196,7 +200,7 @@ def run_server(mode: str, port: int, server: str, loop: str, http: str, backpres
 
 
 # ---------------------------------------------------------------- clients (a child process)
-async def run_clients(port: int, patients: list[str], clients: int, token: str,
+async def run_clients(port: int, patients: list[str], clients: int, tokens: list[str],
                       connect_timeout: float) -> None:
     raise_nofile()
     latencies: list[float] = []
@@ -210,9 +214,19 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
     if diag is not None:
         diag.start()
     slow_at: list[float] = []  # receipt times of deliveries over 50 ms (--diag)
+    # Second since the first delivery -> [deliveries, worst latency]: when the tail happened.
+    timeline: dict[int, list[float]] = {}
+    timeline_start: dict[int, float] = {}
+    # Per connection: the stream ids of its progress events and every other frame kind, so a
+    # repeat (same connection, same id) is told apart from a miscount.
+    seen: list[dict[bytes, int]] = [{} for _ in range(clients)]
+    trail: list[list[str]] = [[] for _ in range(clients)]
+    kinds: dict[str, int] = {}
+    closed_early = 0
+    counted = False  # the connections are counted (--connect-timeout passed or all are in)
 
-    async def one(patient_id: str, gate: asyncio.Semaphore) -> None:
-        nonlocal received, connected, failed
+    async def one(index: int, patient_id: str, token: str, gate: asyncio.Semaphore) -> None:
+        nonlocal received, connected, failed, closed_early
         async with gate:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
@@ -228,25 +242,48 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
             except (OSError, ConnectionError):
                 failed += 1
                 return
+        if counted:  # connected after --connect-timeout: not part of this run
+            writer.close()
+            return
         connected += 1
         if connected + failed == clients:
             all_connected.set()
-        event, event_id = b"", b""
+        event, event_id = b"snapshot", b""  # its data line comes next
+        ids, steps = seen[index], trail[index]
         try:
             while True:
                 line = await reader.readline()
                 if not line:
+                    closed_early += 1
+                    steps.append(f"eof@{time.time():.3f}")
                     return
                 if line.startswith(b"event: "):
                     event = line[7:].strip()
+                    event_id = b""
                 elif line.startswith(b"id: "):
                     event_id = line[4:].strip()
+                elif line.startswith(b"retry: "):
+                    steps.append(line.strip().decode())
+                elif line.startswith(b"data: ") and event != b"progress":
+                    kind = event.decode()
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    if kind != "heartbeat":
+                        steps.append(f"{kind}:{event_id.decode()}@{time.time():.3f}")
                 elif line.startswith(b"data: ") and event == b"progress":
+                    steps.append(f"progress:{event_id.decode()}@{time.time():.3f}")
                     now = time.time()
                     if diag is not None and not received:
                         diag.reset()
-                    at = json.loads(line[6:])["at"]
-                    latencies.append(now - datetime.fromisoformat(at).timestamp())
+                    data = json.loads(line[6:])
+                    if data.get("code") != BENCH_CODE:  # not the emitter's: the app's own event
+                        kinds["progress (not the bench's)"] = kinds.get("progress (not the bench's)", 0) + 1
+                        continue
+                    ids[event_id] = ids.get(event_id, 0) + 1
+                    latencies.append(now - datetime.fromisoformat(data["at"]).timestamp())
+                    second = int(now - timeline_start.setdefault(0, now))
+                    slot = timeline.setdefault(second, [0, 0.0])
+                    slot[0] += 1
+                    slot[1] = max(slot[1], latencies[-1])
                     if diag is not None and latencies[-1] > 0.05:
                         slow_at.append(now)
                     fanout.append(now - int(event_id.split(b"-")[0]) / 1000)
@@ -257,10 +294,13 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
             writer.close()
 
     gate = asyncio.Semaphore(200)
-    tasks = [asyncio.create_task(one(patients[i % len(patients)], gate)) for i in range(clients)]
+    per_account = -(-clients // len(tokens))
+    tasks = [asyncio.create_task(one(i, patients[i % len(patients)], tokens[i // per_account], gate))
+             for i in range(clients)]
     # A server that stops accepting streams (granian's backpressure) must not hang the bench.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_connected.wait(), connect_timeout)
+    counted = True
     print(json.dumps({"ready": connected, "failed": clients - connected}), flush=True)
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), stop.set)
@@ -276,6 +316,18 @@ async def run_clients(port: int, patients: list[str], clients: int, token: str,
                       xadd_p99_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
     else:
         result = {"received": 0}
+    repeats = {i: {k.decode(): n for k, n in ids.items() if n > 1} for i, ids in enumerate(seen)}
+    repeats = {i: r for i, r in repeats.items() if r}
+    result.update(unique=sum(len(ids) for ids in seen), repeated=sum(n - 1 for r in repeats.values()
+                                                                     for n in r.values()),
+                  conns_with_repeats=len(repeats), closed_early=closed_early, other_frames=kinds)
+    if os.environ.get("BENCH_TRAIL") and (repeats or closed_early):  # what those connections saw
+        sample = sorted(repeats)[:50]
+        Path(os.environ["BENCH_TRAIL"] + f".{os.getpid()}").write_text(json.dumps(
+            {"repeats": {i: repeats[i] for i in sample}, "trails": {i: trail[i] for i in sample},
+             "eof_trails": [t for t in trail if t and t[-1].startswith("eof")][:20]}))
+    result["timeline"] = " ".join(f"{t}:{int(n)}/{1000 * worst:.0f}"
+                                  for t, (n, worst) in sorted(timeline.items()))
     if os.environ.get("BENCH_RAW_LATENCIES"):  # merged over several client processes
         result.update(lat=latencies, fan=fanout)
     if diag is not None:
@@ -312,7 +364,7 @@ def run_emitter(documents: list[str], rate: float, seconds: float) -> None:
         elif delay < -0.005:  # more than 5 ms behind schedule
             late += 1
         t = time.perf_counter()
-        emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, "ocr.page",
+        emit_progress(documents[i % len(documents)], Stage.OCR_STARTED, BENCH_CODE,
                       numbers={"page": i, "pages": total})
         durations.append(time.perf_counter() - t)
     elapsed = time.monotonic() - start
@@ -351,6 +403,19 @@ class ProcTree:
 
     def cpu(self) -> float:
         return sum(cpu(p) for p in self._procs())
+
+    def waited(self) -> float:
+        return sum(run_queue_wait(p.pid) for p in self._procs())
+
+
+def run_queue_wait(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (Linux schedstat):
+    what the other work on the machine cost it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(task.read_text().split()[1])
+    return total / 1e9
 
 
 def wait_http(port: int) -> None:
@@ -399,7 +464,14 @@ class ClientGroup:
             return results[0]
         latencies = sorted(x for r in results for x in r.pop("lat", []))
         fanout = sorted(x for r in results for x in r.pop("fan", []))
-        merged: dict[str, Any] = {"received": sum(r["received"] for r in results)}
+        merged: dict[str, Any] = {key: sum(r.get(key, 0) for r in results)
+                                  for key in ("received", "unique", "repeated", "conns_with_repeats",
+                                              "closed_early")}
+        merged["timeline"] = " | ".join(r.get("timeline", "") for r in results)
+        merged["other_frames"] = {}
+        for r in results:
+            for kind, n in r.get("other_frames", {}).items():
+                merged["other_frames"][kind] = merged["other_frames"].get(kind, 0) + n
         if latencies:
             merged.update(p50_ms=1000 * latencies[len(latencies) // 2],
                           p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -434,7 +506,8 @@ def served_gc_pauses(port: int) -> dict[str, float]:
 
 
 def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_client: Any, redis_pid: int,
-             patients: list[str], documents: list[str], token: str) -> dict[str, Any]:
+             patients: list[str], documents: list[str], tokens: list[str],
+             workers: int = 1, tree: Path = ROOT) -> dict[str, Any]:
     import urllib.request
 
     import psutil
@@ -446,16 +519,19 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         # The served app as `make run` starts it (python -m medupload.serve: Reflex app, Granian,
         # WEB_WORKERS processes on one port; the frontend build is mounted if there is one).
         metrics_dir = tempfile.mkdtemp(prefix="medupload-bench-metrics-")
-        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"],
+        served_env = {**env, "REFLEX_REDIS_URL": env["MEDUPLOAD_REDIS_URL"], "PYTHONPATH": str(tree),
                       "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
                       "MEDUPLOAD_GC_FREEZE": "false" if args.no_gc_freeze else "true"}
+        log = Path(env["BENCH_WORK"]) / f"server.{len(list(Path(env['BENCH_WORK']).glob('server.*')))}.log"
         server = subprocess.Popen(
-            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(args.workers), "--port",
+            [sys.executable, "-m", "medupload.serve", "--no-build", "--workers", str(workers), "--port",
              str(port), "--backpressure", str(args.backpressure or 20_000), "--kill-timeout", "5"],
-            env=served_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=served_env, cwd=tree, stdout=subprocess.DEVNULL,
+            stderr=log.open("w"))  # the app's log, to read after
     else:
         server = subprocess.Popen([*me, "_server", mode, str(port), args.server, args.loop, args.http,
                                    str(args.backpressure)], env=env, cwd=ROOT)
+    procs: list[subprocess.Popen[str]] = []
     try:
         wait_http(port)
         if args.gc_freeze == "startup":
@@ -467,9 +543,13 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         # each with its own patients, so each event still reaches --per-patient connections.
         k = args.client_processes
         client_env = {**env, "BENCH_RAW_LATENCIES": "1"} if k > 1 else env
-        procs = [subprocess.Popen(
-            [*me, "_clients", str(port), str(args.clients // k), token, ",".join(patients[i::k]),
-             str(args.connect_timeout)],
+        token_files = []
+        for i in range(k):  # each client process its own accounts, --per-account connections each
+            token_files.append(Path(env["BENCH_WORK"]) / f"tokens.{i}")
+            token_files[-1].write_text("\n".join(tokens[i::k]))
+        procs += [subprocess.Popen(
+            [*me, "_clients", str(port), str(args.clients // k), str(token_files[i]),
+             ",".join(patients[i::k]), str(args.connect_timeout)],
             env=client_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(k)]
         clients = ClientGroup(procs)
         client_proc, redis_proc = clients, psutil.Process(redis_pid)
@@ -484,11 +564,14 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_gc_freeze", timeout=60).read()
 
         c0, cpu0, w0 = commandstats(redis_client), proc.cpu(), time.monotonic()
+        client_idle0 = cpu(client_proc)
         time.sleep(args.idle_seconds)
         c1, cpu1, w1 = commandstats(redis_client), proc.cpu(), time.monotonic()
         idle_cmds = (c1 - c0) / (w1 - w0)  # INFO itself is left out of the sum
         idle_cpu = (cpu1 - cpu0) / (w1 - w0)
+        client_idle_cpu = (cpu(client_proc) - client_idle0) / (w1 - w0)
 
+        gc_before = served_gc_pauses(port) if args.server == "served" else {}
         emitter = subprocess.Popen(
             [*me, "_emit", str(args.rate), str(args.seconds), ",".join(documents)],
             env=env, stdout=subprocess.PIPE, text=True)
@@ -496,16 +579,25 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_diag_reset", timeout=10).read()
         c2, cpu2, w2 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others0 = cpu(client_proc), cpu(redis_proc)
+        waited0 = proc.waited(), sum(run_queue_wait(child.pid) for child in procs)
+        load0 = os.getloadavg()[0]
         emitted = json.loads(emitter.communicate()[0].strip().splitlines()[-1])
         c3, cpu3, w3 = commandstats(redis_client), proc.cpu(), time.monotonic()
         others1 = cpu(client_proc), cpu(redis_proc)
+        waited1 = proc.waited(), sum(run_queue_wait(child.pid) for child in procs)
         server_diag = ({f"server_{k}": v for k, v in json.loads(Path(env["BENCH_DIAG"]).read_text()).items()
                         if k != "at"} if args.diag else {})
-        time.sleep(1.0)  # let the last events arrive
+        time.sleep(args.drain_seconds)  # let the last events arrive
         result = clients.stop()
         if args.server == "served":
             result.update(served_gc_pauses(port))
+            # Full collections while the events flowed (a multi-process figure is summed).
+            result["gc2_in_window"] = result["gc2_count"] - gc_before["gc2_count"]
+            result["gc2_in_window_s"] = result["gc2_seconds"] - gc_before["gc2_seconds"]
     finally:
+        for child in procs:
+            if child.poll() is None:  # interrupted
+                child.kill()
         server.terminate()
         server.wait(30)
     per_patient = args.clients / len(patients)
@@ -515,8 +607,13 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
         "idle_redis_cmds_s": idle_cmds, "load_redis_cmds_s": (c3 - c2) / (w3 - w2),
         "idle_cpu": idle_cpu, "load_cpu": (cpu3 - cpu2) / (w3 - w2),
         "rss_per_conn_kb": (rss_open - rss_before) / max(1, ready["ready"]) / 1024,
-        "client_cpu": (others1[0] - others0[0]) / (w3 - w2),
+        "client_cpu": (others1[0] - others0[0]) / (w3 - w2), "client_idle_cpu": client_idle_cpu,
+        "client_processes": len(procs),
         "redis_cpu": (others1[1] - others0[1]) / (w3 - w2),
+        # Waiting for a CPU while the events flowed, seconds per second (summed over processes).
+        "server_cpu_wait": (waited1[0] - waited0[0]) / (w3 - w2),
+        "client_cpu_wait": (waited1[1] - waited0[1]) / (w3 - w2),
+        "loadavg": f"{load0:.1f} -> {os.getloadavg()[0]:.1f}",  # 1-min load average, window start -> end
         "emit_cpu": emitted["emit_cpu"], "emit_s": emitted["elapsed"], "emit_p50_ms": emitted["emit_p50_ms"],
         "emit_p99_ms": emitted["emit_p99_ms"], "emit_max_ms": emitted["emit_max_ms"],
         "rss_open_mb": rss_open / 2**20, "emitted": emitted["emitted"], "emit_late": emitted["late"],
@@ -527,6 +624,10 @@ def run_mode(mode: str, args: argparse.Namespace, env: dict[str, str], redis_cli
 def orchestrate(args: argparse.Namespace) -> None:
     import redis
 
+    # Stopped (Ctrl-C, or SIGTERM when run in the background, where SIGINT is ignored): the
+    # finally blocks still stop the app server and the bench's Redis.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="medupload-bench-"))
     redis_port = free_port()
@@ -540,9 +641,17 @@ def orchestrate(args: argparse.Namespace) -> None:
            "MEDUPLOAD_STORAGE_DIR": str(work / "uploads"),
            "MEDUPLOAD_SECRET_KEY": secrets.token_urlsafe(32),
            "MEDUPLOAD_STREAM_MAX_SECONDS": "3600",
-           # Every watcher uses the one staff token: lift the per-account stream cap for the bench.
-           "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": "100000",
+           # The bench's documents sit in "processing" with no job behind them: without this, the
+           # served app's recovery watchdog re-queues them once they have been silent for the
+           # document time limit + 60 s (a 20,000-client connect takes longer) and its pipeline
+           # runs then fail them, which the watchers receive as extra progress events.
+           "MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS": os.environ.get("MEDUPLOAD_DOCUMENT_TIME_LIMIT_SECONDS",
+                                                                   "86400"),
+           # Each account holds --per-account streams (default: the app's cap, 10).
+           "MEDUPLOAD_MAX_STREAMS_PER_ACCOUNT": str(max(10, args.per_account)),
+           "BENCH_WORK": str(work),
            "PYTHONPATH": str(ROOT)}
+    env["BENCH_TRAIL"] = str(work / "repeats")  # written only by a client that saw a repeat
     if args.diag:
         env["BENCH_DIAG"] = str(work / "server-diag.json")
     os.environ.update(env)
@@ -554,20 +663,48 @@ def orchestrate(args: argparse.Namespace) -> None:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        patients, documents, token = setup_db(max(1, args.clients // args.per_patient) + 1)
+        accounts = args.client_processes * -(-args.clients // (args.client_processes * args.per_account))
+        patients, documents, tokens = setup_db(max(1, args.clients // args.per_patient) + 1, accounts)
         patients = patients[1:]  # the first patient's document is the emitter's warm-up, unwatched
-        modes = ["ours"] + ([] if args.no_baseline else [args.baseline])
+        # (mode, server processes, tree the app is served from)
+        runs: list[tuple[str, int, Path]] = [("ours", 1, ROOT)] + (
+            [] if args.no_baseline else [(args.baseline, 1, ROOT)])
+        if args.server == "served" and args.before:  # the same run against an older commit first
+            before = export_tree(args.before, work)
+            runs = [(f"before ({Path(args.before).name[:9]})", args.workers[0], before),
+                    ("this tree", args.workers[0], ROOT)]
+        elif args.server == "served":  # one run per server-process count, compared with the first
+            runs = [(f"{n} process{'es' if n > 1 else ''}", n, ROOT) for n in args.workers]
         results = []
-        for mode in modes:
-            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, token))
+        for mode, workers, tree in runs:
+            results.append(run_mode(mode, args, env, client, redis_proc.pid, patients, documents, tokens,
+                                    workers, tree))
             print(json.dumps(results[-1]), flush=True)  # in case a later mode is interrupted
     finally:
         redis_proc.terminate()
         redis_proc.wait()
     report(args, results)
+    for trail in sorted(work.glob("repeats.*")):
+        print(f"[bench] repeated or closed streams: {trail}", file=sys.stderr)
+    print(f"[bench] work directory (server.log, tokens): {work}", file=sys.stderr)
 
 
-def setup_db(count: int) -> tuple[list[str], list[str], str]:
+def export_tree(commit: str, work: Path) -> Path:
+    """The served app of another version, for --before: a directory as it is, or a ``git archive``
+    of a commit of this repository."""
+    if Path(commit).is_dir():
+        return Path(commit).resolve()
+    tree = work / "before"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def setup_db(count: int, accounts: int) -> tuple[list[str], list[str], list[str]]:
+    """``count`` patients with one "processing" document each, and ``accounts`` staff accounts
+    (a token each): every watcher signs in as a staff member who may follow any patient."""
     from sqlmodel import SQLModel
 
     import medupload.models  # noqa: F401
@@ -589,10 +726,11 @@ def setup_db(count: int) -> tuple[list[str], list[str], str]:
             session.flush()
             patients.append(patient.id)
             documents.append(doc.id)
-        staff = User(username="bench-staff", password_hash="x", role="staff")
-        session.add(staff)
-    token, _ = create_access_token(staff)
-    return patients, documents, token
+        staff = [User(username=f"bench-staff-{i}", password_hash="x", role="staff") for i in range(accounts)]
+        session.add_all(staff)
+        session.flush()
+        tokens = [create_access_token(user)[0] for user in staff]
+    return patients, documents, tokens
 
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
@@ -600,11 +738,13 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
           f"seconds={args.seconds} server={args.server} loop={args.loop} "
           + (f"http={args.http}" if args.server == "uvicorn"
              else f"backpressure={args.backpressure or 'default'}"))
-    keys = ["connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s", "idle_cpu",
-            "load_cpu", "client_cpu", "redis_cpu", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
+    keys = ["loadavg", "connected", "connect_failed", "connect_s", "idle_redis_cmds_s", "load_redis_cmds_s",
+            "idle_cpu", "load_cpu", "client_processes", "client_idle_cpu", "client_cpu", "redis_cpu",
+            "server_cpu_wait", "client_cpu_wait", "emit_cpu", "emit_s", "emit_p50_ms", "emit_p99_ms",
             "emit_max_ms", "rss_open_mb", "rss_per_conn_kb", "emitted", "emit_late", "expected_deliveries",
-            "received", "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
-            "gc2_seconds", "gc2_over_250ms"]
+            "received", "unique", "repeated", "conns_with_repeats", "closed_early", "other_frames",
+            "p50_ms", "p99_ms", "max_ms", "xadd_p50_ms", "xadd_p99_ms", "gc2_count",
+            "gc2_seconds", "gc2_over_250ms", "gc2_in_window", "gc2_in_window_s", "timeline"]
     keys += [k for k in results[0] if k.startswith(("server_", "client_")) and k not in keys]
     print(f"{'metric':<22}" + "".join(f"{r['mode']:>14}" for r in results)
           + ("      ratio" if len(results) == 2 else ""))
@@ -612,9 +752,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         values = [r.get(key) for r in results]
         row = f"{key:<22}" + "".join(f"{v:>14.2f}" if isinstance(v, float) else f"{v!s:>14}" for v in values)
         if len(results) == 2 and all(isinstance(v, int | float) for v in values) and values[0]:
-            row += f"   {values[1] / values[0]:>8.1f}x"
+            row += f"   {values[1] / values[0]:>8.2f}x"
         print(row)
-    print("\n(ratio = baseline / ours; cpu = server cores used; p50/p99 from the event's `at`, i.e.\n"
+    ratio = "second / first column" if args.server == "served" else "baseline / ours"
+    print(f"\n(ratio = {ratio}; cpu = server cores used; p50/p99 from the event's `at`, i.e.\n"
           " including emit_progress's DB commit; xadd_* from the Redis XADD (stream id, ms) to receipt;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(json.dumps(results))
@@ -625,17 +766,24 @@ def main() -> None:
         mode, port, server, loop, http, backpressure = sys.argv[2:8]
         return run_server(mode, int(port), server, loop, http, int(backpressure))
     if len(sys.argv) > 1 and sys.argv[1] == "_clients":
-        port, count, token, patients, connect_timeout = sys.argv[2:7]
-        return asyncio.run(run_clients(int(port), patients.split(","), int(count), token,
+        port, count, token_file, patients, connect_timeout = sys.argv[2:7]
+        tokens = Path(token_file).read_text().split()
+        import uvloop  # the cheaper loop: the clients share the 2 cores with the server
+
+        return uvloop.run(run_clients(int(port), patients.split(","), int(count), tokens,
                                        float(connect_timeout)))
     if len(sys.argv) > 1 and sys.argv[1] == "_emit":
         return run_emitter(sys.argv[4].split(","), float(sys.argv[2]), float(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--per-patient", type=int, default=10, help="connections watching each patient")
+    parser.add_argument("--per-account", type=int, default=10,
+                        help="connections per staff account (10 is the app's per-account stream cap)")
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--drain-seconds", type=float, default=5.0,
+                        help="deliveries are counted until this long after the emitter's last event")
     parser.add_argument("--baseline", choices=["poll300"], default="poll300")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--connect-timeout", type=float, default=900.0,
@@ -648,16 +796,22 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian", "served"], default="uvicorn",
                         help="granian: one ASGI worker configured as Reflex's production backend; "
                              "served: the whole app as make run serves it (python -m medupload.serve)")
-    parser.add_argument("--workers", type=int, default=1, help="served: server processes on the port")
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1],
+                        help="served: server processes on the port; 1,2 runs both, one after the other")
     parser.add_argument("--no-gc-freeze", action="store_true", help="served: MEDUPLOAD_GC_FREEZE=false")
-    parser.add_argument("--client-processes", type=int, default=1,
-                        help="client processes sharing --clients (each holds at most ~19,000 sockets)")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="served: first serve a git archive of COMMIT (or a directory), then this tree "
+                             "(ratios against it)")
+    parser.add_argument("--client-processes", type=int, default=0,
+                        help="client processes sharing --clients (each holds at most ~19,000 sockets; "
+                             "default: one per 5,000, so no client loop holds a burst up)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="server event loop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11", help="uvicorn HTTP parser")
     parser.add_argument("--backpressure", type=int, default=0,
                         help="granian: concurrent requests per worker (0: granian's default, "
                              "backlog/workers = 1024)")
     args = parser.parse_args()
+    args.client_processes = args.client_processes or -(-args.clients // 5000)
     args.diag = args.diag or args.gc_freeze is not None  # the freeze endpoint lives in the diag wrapper
     orchestrate(args)
     return None

@@ -8,6 +8,11 @@ REFREEZE_SECONDS for what has become long-lived since; young generations collect
 (THRESHOLDS). Freezing keeps cyclic garbage that was frozen alive (plain refcounting still frees
 everything else), so every THAW_SECONDS the heap is thawed, collected once, and frozen again:
 one full pause an hour instead of one every few seconds under load.
+
+The warm-up freeze collects only what is not frozen yet, and thaws nothing: Reflex froze the app
+it imported in Granian's supervisor before forking the workers, and thawing that in a worker
+writes to every object's header, so its pages stop being shared between the processes (~32 MB
+more per worker) and the pause walks the whole heap while a restart's clients reconnect.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from medupload.metrics import GC_PAUSES
 
 log = logging.getLogger(__name__)
 
-WARM_SECONDS = 20.0
+WARM_SECONDS = 5.0
 #: gc.freeze() is O(1) (it splices lists), so it can run often: a connect storm's new objects
 #: are out of the full collections within seconds.
 REFREEZE_SECONDS = 5.0
@@ -55,7 +60,8 @@ async def keep_heap_frozen(freeze: bool = True) -> None:
         return
     gc.set_threshold(*THRESHOLDS)
     await asyncio.sleep(WARM_SECONDS)
-    _thaw_collect_freeze()
+    gc.collect()  # what this process made since it started (the supervisor's objects stay frozen)
+    gc.freeze()
     last_thaw = time.monotonic()
     while True:
         await asyncio.sleep(REFREEZE_SECONDS)

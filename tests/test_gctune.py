@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -37,6 +38,32 @@ async def test_freezes_the_warm_heap_then_what_becomes_long_lived(monkeypatch: p
         await asyncio.sleep(0.12)
         assert gc.get_freeze_count() >= warm + 5000
         del connections
+    finally:
+        task.cancel()
+
+
+class _Node:
+    """Weak-referenceable, so a test can tell whether a cycle of them was collected."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_the_warm_up_freeze_thaws_nothing(monkeypatch: pytest.MonkeyPatch, restore_gc: None) -> None:
+    """What was frozen before the server process started (Reflex freezes the app it preloads in the
+    supervisor before forking) stays frozen: thawing it would unshare its pages in every worker."""
+    monkeypatch.setattr(gctune, "WARM_SECONDS", 0.02)
+    monkeypatch.setattr(gctune, "REFREEZE_SECONDS", 3600.0)
+    monkeypatch.setattr(gctune, "THAW_SECONDS", 3600.0)
+    gc.unfreeze()
+    inherited = weakref.ref(_Node())  # a cycle frozen "in the supervisor", garbage but frozen
+    gc.freeze()
+    made_here = weakref.ref(_Node())  # this process's own cyclic garbage
+    task = asyncio.create_task(gctune.keep_heap_frozen())
+    try:
+        await asyncio.sleep(0.1)
+        assert made_here() is None  # the warm-up collected what this process made...
+        assert inherited() is not None  # ...and left the frozen heap alone
     finally:
         task.cancel()
 

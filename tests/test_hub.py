@@ -109,6 +109,41 @@ async def test_expired_cursor_gives_reset_then_whole_stream(patient: str, hub: H
         assert await sub.get(timeout=0.3) is None
 
 
+class _CountingTask(asyncio.tasks._PyTask):  # type: ignore[name-defined,misc]
+    """A task that counts how often it is cancelled (the C Task's methods cannot be patched)."""
+
+    cancels = 0
+
+    def cancel(self, msg: object = None) -> bool:
+        type(self).cancels += 1
+        return bool(super().cancel(msg))
+
+
+async def test_timed_wait_wakes_for_a_message_and_times_out_without_cancelling(
+        patient: str, hub: Hub) -> None:
+    """An idle stream waits with a deadline at every tick: the wait ends by a timer, not by
+    cancelling the task (which raised through every frame of 10,000 streams every 2 s)."""
+    document_id = make_document(patient)
+    loop = asyncio.get_running_loop()
+
+    async def follow_idle_then_live() -> HubMessage | None:
+        async with hub.subscribe(patient) as sub:
+            started = loop.time()
+            for _ in range(20):
+                assert await sub.get(timeout=0.01) is None
+            assert loop.time() - started >= 0.2
+            emitted = asyncio.ensure_future(
+                emit_progress_async(document_id, Stage.OCR_STARTED, "ocr.started"))
+            message = await sub.get(timeout=30)  # woken by the message, long before its deadline
+            await emitted
+            return message
+
+    async with asyncio.timeout(10):
+        message = await _CountingTask(follow_idle_then_live(), loop=loop)
+    assert message is not None and message.kind == "progress" and message.data["seq"] == 1
+    assert _CountingTask.cancels == 0
+
+
 async def test_all_patients_subscription_is_live_only(patient: str, hub: Hub) -> None:
     other = make_patient()
     doc_a, doc_b = make_document(patient), make_document(other)

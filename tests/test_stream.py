@@ -116,6 +116,38 @@ async def test_contract_snapshot_progress_update_done(start_server: Callable[...
     assert all(PHI_CANARY not in e.data for e in got if e.event == "progress")
 
 
+async def test_open_streams_do_not_hold_the_snapshot_rows(start_server: Callable[..., LiveServer],
+                                                          patient: tuple[str, dict[str, str]]) -> None:
+    """A stream lives for minutes: after the snapshot it keeps each document's id and status, not
+    the rows it was built from (a patient with 40 documents would cost ~100 KB per stream)."""
+    import gc
+
+    from medupload.schemas import DocumentOut
+
+    server = start_server()
+    patient_id, headers = patient
+    documents = 5
+    for _ in range(documents):
+        make_document(patient_id)
+
+    def rows_alive() -> int:
+        gc.collect()
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, DocumentOut))
+
+    before = server.call(rows_alive)
+    streams = 10
+    async with httpx.AsyncClient(timeout=15) as client, contextlib.AsyncExitStack() as stack:
+        for _ in range(streams):
+            response = await stack.enter_async_context(client.stream("GET", url(server, patient_id),
+                                                                     headers=headers))
+            events = sse(response)
+            while (event := await anext(events)).event != "snapshot":
+                pass
+            assert len(event.json()) == documents
+        while_open = server.call(rows_alive)
+    assert while_open - before < documents  # none held per open stream (before the fix: >= 1 each)
+
+
 async def test_auth_matrix(start_server: Callable[..., LiveServer],
                            patient: tuple[str, dict[str, str]]) -> None:
     server = start_server()

@@ -144,8 +144,13 @@ async def _events(patient_id: str, cursor: str | None, documents: list[DocumentO
                   principal: Principal, slot: StreamSlot, renew_ticket: bool = False) -> AsyncIterator[str]:
     settings = get_settings()
     told = _Told(documents)
+    snapshot = _frame("snapshot", json.dumps([doc.model_dump(mode="json") for doc in documents]))
+    # The stream lives for minutes: keep what _Told needs, not the patient's document rows (a
+    # patient with 40 documents would hold ~100 KB per open stream).
+    del documents
     yield f"retry: {RETRY_MS}\n\n"
-    yield _frame("snapshot", json.dumps([doc.model_dump(mode="json") for doc in documents]))
+    yield snapshot
+    del snapshot
     if renew_ticket:
         yield await _ticket_frame(principal, patient_id)
 

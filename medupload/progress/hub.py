@@ -93,7 +93,11 @@ class Subscription:
     def __init__(self, hub: Hub, patient_id: str | None, last_event_id: str | None, replay: bool) -> None:
         self.hub = hub
         self.patient_id = patient_id
-        self._queue: asyncio.Queue[HubMessage] = asyncio.Queue(QUEUE_SIZE)
+        # What the listener offered, not yet looked at (at most QUEUE_SIZE), and the future a
+        # waiting get() sleeps on. Not an asyncio.Queue: a get() that times out would then be
+        # cancelled and raise (asyncio.timeout), and an idle stream does that at every tick.
+        self._inbox: deque[HubMessage] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._pending: deque[HubMessage] = deque()
         self._replay = replay and patient_id is not None
         # The cursor: the highest stream id delivered (or given by the client).
@@ -114,19 +118,23 @@ class Subscription:
 
     # -- fed by the hub's listener (same event loop, no await) --------------------------------
     def _offer(self, message: HubMessage) -> None:
-        if self.closed:
+        if self.closed or self.overflowed:
             return
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self._inbox) >= QUEUE_SIZE:
             self.overflowed = True
             self.hub._remove(self)
+        else:
+            self._inbox.append(message)
+        self._wake()
 
     def _close(self) -> None:
         """End this subscription from the hub's side: a waiting ``get`` wakes and raises."""
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(notice("closed", self.patient_id))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     # -- consumer side ------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -186,20 +194,27 @@ class Subscription:
                 return self._pending.popleft()
             if self.overflowed or self.closed:
                 raise SubscriptionClosed("overflow" if self.overflowed else "closed")
-            if not self._queue.empty():
-                await self._handle(self._queue.get_nowait())
+            if self._inbox:
+                await self._handle(self._inbox.popleft())
                 continue
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return None
-            # Wake for the caller's deadline or for a replay retry, whichever comes first.
+            # Wake for a message, the caller's deadline or a replay retry, whichever comes first.
             wake = [t for t in (deadline, self._retry_at if retry_due else None) if t is not None]
-            try:
-                async with asyncio.timeout(max(0.0, min(wake) - now) if wake else None):
-                    message = await self._queue.get()
-            except TimeoutError:
-                continue
-            await self._handle(message)
+            await self._sleep(max(0.0, min(wake) - now) if wake else None)
+
+    async def _sleep(self, seconds: float | None) -> None:
+        """Until ``_offer``/``_close`` wake us or ``seconds`` pass (a timer, not a cancellation)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if seconds is None else loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     async def _handle(self, message: HubMessage) -> None:
         if self.closed:
@@ -415,6 +430,11 @@ class Hub:
         await self._client.aclose()
         await self._client.connection_pool.disconnect()
         _hubs.pop(asyncio.get_running_loop(), None)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _glob_escape(text: str) -> str:
