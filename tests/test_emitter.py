@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from langfuse import Langfuse
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlmodel import select
+from sqlmodel import col, select, update
 from support import PHI_CANARY, make_document, make_patient, reset_caches
 
 from medupload.db import session_scope
@@ -127,6 +127,24 @@ def test_redis_stream_entries_and_publish(doc: tuple[str, str]) -> None:
     for _, fields in entries:
         if fields["kind"] == "progress":
             assert PHI_CANARY not in fields["data"]
+
+
+def test_a_retry_tells_watchers_the_row_changed(doc: tuple[str, str]) -> None:
+    """A retry sets the failed row to ``received`` itself, then emits upload_received: watchers
+    get a document_update with the cleared row (else they keep showing "failed")."""
+    patient_id, document_id = doc
+    client = sync_redis()
+    emit_progress(document_id, Stage.UPLOAD_RECEIVED, "upload.received")
+    emit_progress(document_id, Stage.FAILED, "error.unreadable", failed_stage=Stage.OCR_STARTED)
+    with session_scope() as session:  # what runner.retry_document's claim does
+        session.execute(update(Document).where(col(Document.id) == document_id)
+                        .values(status="received", error_code=None, failed_stage=None))
+    before = len(client.xrange(stream_name(patient_id)))
+    emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested", row_changed=True)
+    entries = client.xrange(stream_name(patient_id))[before:]
+    assert [fields["kind"] for _, fields in entries] == ["progress", "document_update"]
+    row = json.loads(entries[1][1]["data"])
+    assert (row["status"], row["error_code"]) == ("received", None)
 
 
 def test_redis_down_does_not_raise(doc: tuple[str, str], monkeypatch: pytest.MonkeyPatch,

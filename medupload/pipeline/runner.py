@@ -332,6 +332,6 @@ def retry_document(document_id: str, *, actor: Actor | None = None) -> DocumentO
     audit.record(actor, "document.retry", patient_id, document_id)
     # Stage upload_received restarts the indicator: steps() treats what follows a failed event
     # as a new attempt.
-    emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested")
+    emit_progress(document_id, Stage.UPLOAD_RECEIVED, "retry.requested", row_changed=True)
     confirm_upload(document_id)
     return document_out(document_id)

@@ -85,8 +85,13 @@ def emit_progress(
     numbers: Mapping[str, int] | None = None,
     fraction: float | None = None,
     failed_stage: Stage | None = None,
+    row_changed: bool = False,
 ) -> ProgressEvent | None:
-    """Record and publish one progress event; None if the document does not exist."""
+    """Record and publish one progress event; None if the document does not exist.
+
+    ``row_changed``: the caller already changed the row's status (a retry claims a failed document
+    by setting it ``received``), so a ``document_update`` goes out although this event changes
+    no status: watchers would otherwise keep showing the document as failed."""
     stage = Stage(stage)
     now = datetime.now(UTC)
     new_status = status_for(stage)
@@ -139,7 +144,7 @@ def emit_progress(
             at=now, elapsed_ms=event.elapsed_ms,
         ))
         document_json: str | None = None
-        if new_status != old_status:
+        if new_status != old_status or row_changed:
             from medupload.schemas import DocumentOut
 
             session.flush()
