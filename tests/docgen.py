@@ -391,9 +391,10 @@ def encrypted_pdf(text: str = "Confidential lab report", password: str = "secret
     return _build_pdf([("text", text)], encrypt_key=key, trailer_extra=encrypt)
 
 
-def corrupt_pdf() -> bytes:
-    """Starts like a PDF, then is noise: no objects, no xref, nothing a reader can rebuild."""
-    rng = random.Random(7)
+def corrupt_pdf(seed: int = 7) -> bytes:
+    """Starts like a PDF, then is noise: no objects, no xref, nothing a reader can rebuild.
+    Another ``seed`` gives other bytes (an upload that is not a duplicate of an earlier one)."""
+    rng = random.Random(seed)
     return b"%PDF-1.7\n" + bytes(rng.randrange(256) for _ in range(4096))
 
 

@@ -5,6 +5,7 @@ phone width, and no follow task outliving its tab."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -157,7 +158,8 @@ def test_corrupt_pdf_fails_with_message_and_retry_runs_again(
         login(page, server.base_url, accounts["patient"], "patient pass", "/patient")
         page.evaluate(OBSERVER_JS)
         bad = tmp_path / "broken.pdf"
-        bad.write_bytes(docgen.corrupt_pdf())
+        # New bytes on each try, so a rerun's upload is not refused as a duplicate of the first.
+        bad.write_bytes(docgen.corrupt_pdf(seed=uuid.uuid4().int))
         doc_id = upload_file(page, bad)
         card = page.get_by_test_id(f"document-{doc_id}")
         expect(card).to_have_attribute("data-status", "failed", timeout=30_000)
