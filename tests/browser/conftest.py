@@ -101,7 +101,7 @@ def context(browser: object) -> Iterator[object]:
 
 # Tests that upload through the patient page and then wait for the upload handler's own update
 # (its notice, the upload button coming back, or a second upload from the same page). In a fresh
-# clone that update is lost again and again (CI emulation, 3 of 3 runs), while the same commit's
+# clone that update was lost in 3 of 4 CI emulations (the fourth: all five XPASS), while the same commit's
 # work tree passes dozens of runs: not explained yet (README, known limits). The tests still run
 # and report XPASS when the update arrives, so the day it is mended shows.
 _LOST_UPLOAD_RESULT = {
