@@ -10,6 +10,11 @@ from medupload.ui.state.patient import UPLOAD_ID, PatientState
 from medupload.ui.viewmodels import ACCEPT_TYPES
 
 _selected = rx.selected_files(UPLOAD_ID)
+# Compared in the browser: the two counts reach the tab on different channels, in either order
+# (PatientState); a server-computed flag would be overwritten by whichever arrived last.
+_uploading = PatientState.uploads_started > PatientState.uploads_finished
+# A progress update that arrives after the upload's end must not turn "Sent 100%" back.
+_shown_pct = rx.cond(_uploading, PatientState.upload_pct, 100)
 
 
 def upload_box() -> rx.Component:
@@ -52,8 +57,8 @@ def upload_box() -> rx.Component:
                         rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=PatientState.upload_progress)
                     ),
                 ],
-                disabled=PatientState.uploading | (_selected.length() == 0),  # type: ignore[attr-defined]
-                loading=PatientState.uploading,
+                disabled=_uploading | (_selected.length() == 0),  # type: ignore[attr-defined]
+                loading=_uploading,
                 custom_attrs={"data-testid": "upload-submit"},
             ),
             rx.cond(
@@ -65,21 +70,21 @@ def upload_box() -> rx.Component:
             spacing="2",
         ),
         rx.cond(
-            PatientState.uploading | (PatientState.upload_pct > 0),
+            PatientState.uploads_started > 0,
             rx.vstack(
                 rx.progress(
-                    value=PatientState.upload_pct,
+                    value=_shown_pct,
                     max=100,
                     width="100%",
                     custom_attrs={
                         "data-testid": "upload-progress",
-                        "data-value": PatientState.upload_pct,
+                        "data-value": _shown_pct,
                         "aria-label": "Upload progress",
                     },
                 ),
                 rx.text(
-                    rx.cond(PatientState.uploading, "Sending… ", "Sent "),
-                    PatientState.upload_pct,
+                    rx.cond(_uploading, "Sending… ", "Sent "),
+                    _shown_pct,
                     "%",
                     size="1",
                     color_scheme="gray",

@@ -54,7 +54,13 @@ class PatientState(AuthState):
     has_documents: bool = False
     requirements: list[RequirementView] = rx.field(default_factory=list)
     notices: list[dict[str, str]] = rx.field(default_factory=list)
-    uploading: bool = False
+    # Two counters, not one "uploading" flag: start_upload's update travels on the socket and
+    # handle_upload's in the /_upload response, so they can reach the tab in either order. A flag
+    # set by one and cleared by the other is wrong whenever the start arrives last (the bar stuck
+    # at "Sending…", the handler's notices wiped); counts each side only raises are right in
+    # either order. The page compares them (ui/components/upload.py).
+    uploads_started: int = 0
+    uploads_finished: int = 0
     upload_pct: int = 0
     connection: str = "connecting"  # live | polling | connecting
     ready: bool = False
@@ -99,6 +105,8 @@ class PatientState(AuthState):
             self._documents, self._events = {}, {}
             self.live_cards, self.settled_cards, self.has_documents = [], [], False
         self._patient_id = principal.patient_id
+        # No upload outlives the page that sent it: a reload must not leave the bar "Sending…".
+        self.uploads_finished = self.uploads_started
         docs, events = await asyncio.to_thread(data.snapshot, principal.patient_id)
         self._absorb(docs, events)
         self._set_requirements(await asyncio.to_thread(data.requirements, principal.patient_id))
@@ -190,16 +198,19 @@ class PatientState(AuthState):
                 self.connection = value
 
     # -- uploads -----------------------------------------------------------------------------
+    def _uploading(self) -> bool:
+        return self.uploads_started > self.uploads_finished
+
     @rx.event
     def start_upload(self) -> None:
-        self.uploading = True
+        # Notices are the handler's to clear: a late start must not wipe the ones it just set.
+        self.uploads_started += 1
         self.upload_pct = 0
-        self.notices = []
 
     @rx.event
     def upload_progress(self, progress: dict[str, Any]) -> None:
         # Progress events queue behind the upload handler; a late one must not reopen the bar.
-        if self.uploading:
+        if self._uploading():
             self.upload_pct = min(100, round(float(progress.get("progress", 0) or 0) * 100))
 
     @rx.event
@@ -210,48 +221,51 @@ class PatientState(AuthState):
             return
         patient_id = principal.patient_id
         self.notices = []
-        for upload in files:
-            name = (upload.filename or "upload").rsplit("/", 1)[-1]
-            document: DocumentOut | None = None
-            try:
-                accepted = await asyncio.to_thread(
-                    accept.accept_upload, patient_id, name, _chunks(upload.file.read), actor=principal
-                )
-                document = accepted.document
-            except accept.UploadRejected as exc:
-                # 415/422 keep a failed document (its card shows the step and Retry); 413 none.
-                document = exc.document
-                self.notices.append(
-                    {
-                        "kind": "error",
-                        "text": f"{name}: {message(exc.code, **exc.numbers)}",
-                        "code": exc.code,
-                        "document_id": document.id if document is not None else "",
-                    }
-                )
-                accepted = None
-            if document is not None:
-                doc = document.model_dump(mode="json")
-                # The upload_received row is committed by now: show the first step at once.
-                self._absorb([doc], await asyncio.to_thread(data.events, patient_id, doc["id"]))
-            if accepted is not None and accepted.duplicate:
-                first_upload = fmt_date(accepted.document.created_at)
-                self.notices.append(
-                    {
-                        "kind": "duplicate",
-                        "text": f"You already uploaded this file on {first_upload}.",
-                        "code": "upload.duplicate",
-                        "document_id": accepted.document.id,
-                    }
-                )
-                yield
-            elif accepted is not None:
-                # Each card shows (and starts processing) as soon as its file is in.
-                yield PatientState.process(accepted.document.id)
-            else:
-                yield
-        self.uploading = False
-        self.upload_pct = 100
+        try:
+            for upload in files:
+                name = (upload.filename or "upload").rsplit("/", 1)[-1]
+                document: DocumentOut | None = None
+                try:
+                    accepted = await asyncio.to_thread(
+                        accept.accept_upload, patient_id, name, _chunks(upload.file.read), actor=principal
+                    )
+                    document = accepted.document
+                except accept.UploadRejected as exc:
+                    # 415/422 keep a failed document (its card shows the step and Retry); 413 none.
+                    document = exc.document
+                    self.notices.append(
+                        {
+                            "kind": "error",
+                            "text": f"{name}: {message(exc.code, **exc.numbers)}",
+                            "code": exc.code,
+                            "document_id": document.id if document is not None else "",
+                        }
+                    )
+                    accepted = None
+                if document is not None:
+                    doc = document.model_dump(mode="json")
+                    # The upload_received row is committed by now: show the first step at once.
+                    self._absorb([doc], await asyncio.to_thread(data.events, patient_id, doc["id"]))
+                if accepted is not None and accepted.duplicate:
+                    first_upload = fmt_date(accepted.document.created_at)
+                    self.notices.append(
+                        {
+                            "kind": "duplicate",
+                            "text": f"You already uploaded this file on {first_upload}.",
+                            "code": "upload.duplicate",
+                            "document_id": accepted.document.id,
+                        }
+                    )
+                    yield
+                elif accepted is not None:
+                    # Each card shows (and starts processing) as soon as its file is in.
+                    yield PatientState.process(accepted.document.id)
+                else:
+                    yield
+        finally:
+            # Whatever happened to the files, this upload is over: the bar stops, Upload works again.
+            self.uploads_finished += 1
+            self.upload_pct = 100
         # Empty the file input too, or picking the same file again fires no change event.
         yield [rx.clear_selected_files(UPLOAD_ID), rx.call_script(_RESET_INPUT)]
 
