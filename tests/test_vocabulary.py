@@ -146,6 +146,19 @@ def _found(text: str) -> set[tuple[str, str]]:
     return {(f.kind, f.concept) for f in extract(text).facts}
 
 
+def test_names_the_dictionary_lacks_come_from_the_curated_layer() -> None:
+    """The drug dictionary has no Procrit, renal vitamins or "vitamin K" (whose "K 10 mg" was read
+    as potassium): the curated CSV names them, and phytonadione keeps the dictionary's identifier."""
+    facts = extract(
+        "MEDICATIONS:\n1. Procrit 10,000 units every Tuesday.\n2. Nephrocaps one cap p.o. daily.\n"
+        "PLAN: I will give vitamin K 10 mg in 100 mL of D5W."
+    ).facts
+    meds = {f.concept: f for f in facts if f.kind == "medication"}
+    assert set(meds) == {"epoetin alfa", "multivitamin", "phytonadione"}
+    assert meds["phytonadione"].text.startswith("vitamin K")
+    assert (meds["phytonadione"].code, meds["phytonadione"].system) == ("a682659", "MedlinePlus")
+
+
 def test_brands_map_to_ingredients_and_combinations_to_every_ingredient() -> None:
     facts = extract(
         "MEDICATIONS:\nBactrim DS 1 tab PO BID\nFlonase 2 sprays daily\nsirolimus 2 mg daily"
