@@ -486,4 +486,4 @@ def test_a_bare_number_for_a_test_reported_in_units_10x_apart_needs_review() -> 
     (bare,) = extract("CRP 0.5", today=TODAY).facts
     (written,) = extract("CRP 0.5 mg/dL", today=TODAY).facts
     assert (bare.value, bare.unit) == ("0.5", "mg/L") and bare.confidence < 0.6
-    assert (written.value, written.unit, written.confidence) == ("5", "mg/L", 1.0)
+    assert (written.value, written.unit, written.confidence) == ("0.5", "mg/dL", 1.0)  # as written

@@ -34,13 +34,18 @@ from medupload.pipeline.labs import (
     PAIR_VALUES_RE,
     PER_FIELD,
     THEN_VALUE_RE,
+    DateTable,
     LabReading,
+    date_cells,
+    date_tables,
     in_urine_context,
+    read_cell,
     read_drug_level,
     read_lab,
     read_lab_before,
     read_next_sentence,
     reading,
+    table_at,
 )
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
@@ -63,7 +68,7 @@ from medupload.pipeline.mentions import (
     not_taken,
     release_form,
 )
-from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, fold, vocabulary
+from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, LabDef, fold, vocabulary
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -248,6 +253,19 @@ def _lab_readings(
     return results
 
 
+def _dated_cells(
+    text: str, tables: list[DateTable], m: Mention, line_start: int, line_end: int, lab: LabDef | None
+) -> list[tuple[LabReading, str]]:
+    """A cumulative table's row: one reading per filled cell under a date column, with that date.
+    The row starts with the name (a comment that repeats a result is not a row)."""
+    table = table_at(tables, m.start)
+    if table is None or text[line_start : m.start].strip():
+        return []
+    found = [(read_cell(text, start, end, lab), iso) for start, end, iso in date_cells(
+        text, table, m.end, line_start, line_end)]
+    return [(r, iso) for r, iso in found if r.value is not None or not r.trusted]
+
+
 def extract(
     text: str,
     *,
@@ -272,6 +290,8 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
+    tables = date_tables(text, [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"])
+    tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
 
     facts: list[ExtractedFact] = []
     assigned: dict[
@@ -292,11 +312,18 @@ def extract(
         confidence_cap = 1.0
         level = DRUG_LEVEL_RE.match(text, m.end) if kind == "medication" else None
         if level is not None:  # "doxycycline level ... was 6.5 mcg/mL": a lab, not a drug taken
+            concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
+            cells = _dated_cells(text, tables, m, line_start, line_end, None)
+            for result, iso in cells:
+                values = {"value": result.value, "unit": result.unit, "date": iso}
+                value_end = result.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
+            if cells:
+                continue
             result = read_drug_level(text, level.end(), max(stop, level.end()))
             value_end = result.end if result.value is not None and result.end else level.end()
             dated = [d for d in dates if m.start <= d.start < value_end and d.label != "dob"]
             when = dated[0].value.isoformat() if dated else (collected or doc_iso)
-            concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
             values = {"value": result.value, "unit": result.unit, "date": when}
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
@@ -378,6 +405,19 @@ def extract(
         elif kind == "lab":
             if among_vitals(text, m.concepts[0].concept, line_start, line_end):
                 continue  # "pulse 67, ..., SaO2 is 99% on room air": a vital sign
+            concept = m.concepts[0]
+            lab = vocab.labs[concept.concept]
+            if lab.urine is not None and in_urine_context(text, m.start, m.end):
+                concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
+            cells = _dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
+            for reading, iso in cells:
+                cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
+                values = {"value": reading.value, "unit": reading.unit, "date": iso}
+                value_end = reading.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, cap, confidences, doc_iso))
+                tabled.add((concept.concept, reading.value, iso))
+            if cells:
+                continue
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
             when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
@@ -387,6 +427,8 @@ def extract(
                 bare = short and not (lab.unit is None and lab.low is None)
                 if reading.value is None and (m.needs_context or bare):
                     continue  # a bare "K", "Na", "LDL", "blood", "protein" without a result is too ambiguous
+                if reading.value is not None and (concept.concept, reading.value, when) in tabled:
+                    continue  # a comment repeating a table's result ("critical value called ...")
                 value_end = (reading.end or m.end) if reading.value is not None else m.end
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": when}

@@ -11,6 +11,7 @@ the previous name's value.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from dataclasses import dataclass
@@ -91,10 +92,18 @@ def _fmt(value: float) -> str:
     return text or "0"
 
 
+# Units that are not a scale of the canonical one: HbA1c in IFCC mmol/mol is NGSP % through the
+# IFCC-NGSP master equation (NGSP = 0.09148 x IFCC + 2.152), never pint's 58 mmol/mol = 5.8 %.
+_AFFINE: dict[tuple[str, str], tuple[float, float]] = {("mmol/mol", "%"): (0.09148, 2.152)}
+
+
 def convert_to_canonical(value: float, raw: UnitDef, lab: LabDef) -> float | None:
     """``value`` in ``raw`` to the lab's canonical unit, through pint (molar mass if needed)."""
     if raw.display == lab.unit:
         return value * 1.0
+    affine = _AFFINE.get((raw.display, lab.unit or ""))
+    if affine is not None:
+        return value * affine[0] + affine[1]
     canonical = next((u for u in vocabulary().units.values() if u.display == lab.unit), None)
     if canonical is None:
         return None
@@ -283,6 +292,8 @@ def reading(
         end = unit_match.end()
     elif _DOSE_UNIT.match(text, num_end, stop):
         return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
+    else:
+        raw = reference_unit(text, num_end, lab)  # "104 H   65-99 mg/dL": the unit sits in the range
     if lab.unit is None and lab.low is None and lab.qualitative:
         return LabReading(None, None, end, trusted=False)  # a result in words only ("Blood  Moderate")
     if lab.unit is None:  # unitless (INR) or a panel
@@ -302,9 +313,37 @@ def reading(
         return LabReading(None, None, end, trusted=False)
     if lab.low is not None and lab.high is not None and not lab.low <= converted <= lab.high:
         return LabReading(None, None, end, trusted=False)
-    plain = (raw is None or raw.display == lab.unit) and converted == number and not thousands
+    if raw is not None and raw.display != lab.unit:
+        # The value as written in its own unit ("Bilirubin 9 umol/L" stays 9 umol/L): what staff and
+        # patients see is the report's number; the conversion only checked that it is plausible.
+        shown = _fmt(number) if thousands else num.replace(",", ".")
+        return LabReading(comparator + shown, raw.display, end)
+    plain = converted == number and not thousands
     shown = num.replace(",", ".") if plain else _fmt(converted)
     return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
+
+
+# A reference range after the value, in its own column, that carries the row's unit (US reference
+# labs, cumulative tables: "GLUCOSE   104 H   65-99 mg/dL", "3.1 (L)  ...  3.5 - 5.1 mmol/L"). Only
+# the rest of the row is read, past cells of values and flags.
+_REFERENCE_UNIT = re.compile(
+    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)(?![^ \t\n]))*"
+    r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
+    r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*",
+    re.IGNORECASE,
+)
+
+
+def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
+    """The unit of a reference range later on the value's row, if it is one of the lab's units."""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    reference = _REFERENCE_UNIT.match(text, end, line_end)
+    if reference is None:
+        return None
+    unit = vocabulary().unit_re.match(text, reference.end(), line_end)
+    raw = vocabulary().units[unit["unit"].lower()] if unit else None
+    return raw if raw is not None and raw.display in lab.units else None
 
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
@@ -343,8 +382,11 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
     return False
 
 
-# A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL"): a lab of its own.
-DRUG_LEVEL_RE = re.compile(r"[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE)
+# A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
+# lab of its own.
+DRUG_LEVEL_RE = re.compile(
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE
+)
 
 
 def read_drug_level(text: str, start: int, stop: int) -> LabReading:
@@ -358,3 +400,98 @@ def read_drug_level(text: str, start: int, stop: int) -> LabReading:
     raw = vocabulary().units[unit["unit"].lower()] if unit else None
     value = _comparator(match["cmp"]) + match["num"]
     return LabReading(value, raw.display if raw else None, unit.end() if unit else end)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cumulative tables: one result column per date ("Component  11/17/2026  11/18/2026 ... Ref Range").
+
+
+@dataclass(frozen=True)
+class DateColumn:
+    start: int  # offsets within the header line
+    end: int
+    date: str  # ISO
+
+
+@dataclass(frozen=True)
+class DateTable:
+    start: int  # the header line's offset in the text
+    end: int  # where the next date header starts, or the end of the text
+    columns: tuple[DateColumn, ...]
+
+
+# Between two dates of a header only spaces, a time ("05:40", "0540") or a meridiem.
+_HEADER_GAP = re.compile(r"(?:[ \t]+|\d{1,2}:\d\d(?::\d\d)?|\d{4}|[AP]M\b)*", re.IGNORECASE)
+_CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
+_FLAG = r"(?:\((?:HH|LL|H|L|A|C)\)|(?:HH|LL|H|L|A|C)\b|\*)"
+_CELL = re.compile(
+    r"(?:" + _FLAG + r"[ \t]*)?(?P<cmp>[<>]=?[ \t]*)?(?P<num>-?\d+(?:[.,]\d+)?)[ \t]*"
+    r"(?:" + _FLAG + r"[ \t]*)?(?:\[\d{1,2}\][ \t]*)?",
+    re.IGNORECASE,
+)
+
+
+def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]:
+    """Header lines of two or more dates (``dates``: start, end, ISO) with nothing but spaces or
+    times between them: each date is a result column for the rows below, up to the next header."""
+    by_line: dict[int, list[tuple[int, int, str]]] = {}
+    for start, end, iso in dates:
+        by_line.setdefault(text.rfind("\n", 0, start) + 1, []).append((start, end, iso))
+    headers = []
+    for line_start, found in sorted(by_line.items()):
+        found.sort()
+        if len(found) < 2 or any(
+            _HEADER_GAP.fullmatch(text, a[1], b[0]) is None for a, b in itertools.pairwise(found)
+        ):
+            continue
+        columns = tuple(DateColumn(s - line_start, e - line_start, iso) for s, e, iso in found)
+        headers.append((line_start, columns))
+    return [
+        DateTable(start, headers[k + 1][0] if k + 1 < len(headers) else len(text), columns)
+        for k, (start, columns) in enumerate(headers)
+    ]
+
+
+def table_at(tables: list[DateTable], position: int) -> DateTable | None:
+    return next((t for t in tables if t.start < position < t.end), None)
+
+
+def date_cells(
+    text: str, table: DateTable, start: int, line_start: int, line_end: int
+) -> list[tuple[int, int, str]]:
+    """The row's cells (text offsets) that sit under one date column each, with that date; a
+    cell under no date (the name's qualifier, the reference range) or under two is no result."""
+    cells = []
+    position = start
+    for gap in [*_CELL_SPLIT.finditer(text, start, line_end), None]:
+        cell_end = gap.start() if gap is not None else line_end
+        if cell_end > position:
+            x0, x1 = position - line_start, cell_end - line_start
+            under = [c for c in table.columns if x0 < c.end + 1 and x1 > c.start - 1]
+            if len(under) == 1:
+                cells.append((position, cell_end, under[0].date))
+        if gap is not None:
+            position = gap.end()
+    return cells
+
+
+def read_cell(text: str, start: int, end: int, lab: LabDef | None) -> LabReading:
+    """One table cell as a result: a number with its flags (the unit from the reference column),
+    or a qualitative word for a test that has one; ``lab`` None (a drug level) takes any number."""
+    cell = _CELL.fullmatch(text, start, end)
+    if cell is None:
+        if lab is not None and lab.qualitative:
+            words = QUALITATIVE_RE.match(text[start:end])
+            if words is not None and words.end() == end - start:
+                return LabReading(" ".join(words["word"].lower().split()), None, end)
+        return LabReading()
+    comparator = _comparator(cell["cmp"])
+    if lab is None:
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end
+        reference = _REFERENCE_UNIT.match(text, cell.end("num"), line_end)
+        unit = vocabulary().unit_re.match(text, reference.end(), line_end) if reference else None
+        raw = vocabulary().units[unit["unit"].lower()] if unit else None
+        return LabReading(comparator + cell["num"], raw.display if raw else None, end)
+    found = reading(text, start, end, cell["num"], comparator, cell.end("num"), lab)
+    return LabReading(found.value, found.unit, end, found.trusted)
