@@ -31,19 +31,23 @@ from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
     DRUG_LEVEL_RE,
+    LAB_VALUE_RE,
     PAIR_VALUES_RE,
     PER_FIELD,
+    PREVIOUS_BEFORE,
     THEN_VALUE_RE,
     DateTable,
     LabReading,
     date_cells,
     date_tables,
     in_urine_context,
+    name_cell_end,
     read_cell,
     read_drug_level,
     read_lab,
     read_lab_before,
     read_next_sentence,
+    read_value_line,
     reading,
     table_at,
 )
@@ -225,7 +229,22 @@ def _lab_readings(
         (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
     )
     stop = max(stop, min(line_end, next_fact))
+    line_start = text.rfind("\n", 0, m.start) + 1
+    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 12), m.start) and LAB_VALUE_RE.match(
+        text[m.end : min(stop, after + 60)]
+    ):
+        return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     first = read_lab(text, m.end, min(stop, after + 60), lab)
+    if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
+        first = read_lab(text, cell, min(line_end, cell + 60), lab)  # "VITAMIN D,25-OH,TOTAL,IA   19 L"
+    if first.value is None and not first.trusted and lab.count is not None:
+        # "Neutrophils  3.9  x10^9/L": a differential given as a count is the absolute count.
+        counted = read_lab(text, m.end, min(stop, after + 60), vocab.labs[lab.count])
+        if counted.value is not None and counted.trusted and counted.unit is not None:
+            concept, lab = vocab.concepts[vocab.lab_concepts[lab.count]], vocab.labs[lab.count]
+            first = counted
+    if first.value is None and first.trusted:
+        first = read_value_line(text, m.start, m.end, lab)
     if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
         # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
         # next clause's; this name's count is the one before it, or none.

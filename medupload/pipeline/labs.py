@@ -276,11 +276,18 @@ def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) ->
     return LabReading(found.value, found.unit, None, found.trusted)
 
 
+# "At least" / "at most" is how a threshold, a target or a reference limit is written, never a
+# measured result ("<0.01", ">90" are results; ">=60", "≤7" are limits).
+_THRESHOLD = frozenset({">=", "<=", "≥", "≤", "≥=", "≤="})
+
+
 def reading(
     text: str, start: int, stop: int, num: str, comparator: str, num_end: int, lab: LabDef
 ) -> LabReading:
     """``num`` (ending at ``num_end``) as a value of ``lab``: its unit read after it, checked
     against the lab's units and plausible range, converted to the canonical unit."""
+    if comparator in _THRESHOLD:
+        return LabReading(None, None, num_end)  # "HbA1c >=48 mmol/mol is consistent with diabetes"
     if num.startswith("-") and (lab.low is None or lab.low >= 0):
         num = num[1:]  # "Potassium -5.1": a dash, not a sign, for a test that is never negative
     thousands = bool(_THOUSANDS.fullmatch(num))
@@ -495,3 +502,51 @@ def read_cell(text: str, start: int, end: int, lab: LabDef | None) -> LabReading
         return LabReading(comparator + cell["num"], raw.display if raw else None, end)
     found = reading(text, start, end, cell["num"], comparator, cell.end("num"), lab)
     return LabReading(found.value, found.unit, end, found.trusted)
+
+
+# ---------------------------------------------------------------------------------------------
+# A row's name cell, a name alone on its line, a previous result.
+
+# The rest of a row's name cell: text without digits up to the gap before the next column
+# ("VITAMIN D,25-OH,TOTAL,IA   19 L", "Lactate, Whole Blood   4.6").
+_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,})")
+
+
+def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
+    """Where a table row's name cell ends, when the name matched only its start; else None."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    if text[line_start:name_start].strip():
+        return None
+    rest = _NAME_CELL_REST.match(text, name_end)
+    return rest.end() if rest is not None and rest.group().strip() else None
+
+
+# A name alone on its line and its value alone on the next (a portal page pasted one cell per
+# line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
+_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
+_VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
+_FLAG_ONLY = re.compile(r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE)
+
+
+def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> LabReading:
+    """The value on the line after a name that stands alone on its own, when that line holds only
+    the value, its unit and a flag."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    alone = _ALONE_AFTER.match(text, name_end)
+    if text[line_start:name_start].strip() or alone is None:
+        return LabReading()
+    next_start = alone.end()
+    next_end = text.find("\n", next_start)
+    next_end = len(text) if next_end == -1 else next_end
+    value = _VALUE_LINE.fullmatch(text, next_start, next_end)
+    if value is None:
+        return LabReading()
+    cmp = _comparator(value["cmp"])
+    found = reading(text, next_start, next_end, value["num"], cmp, value.end("num"), lab)
+    if found.value is None or found.end is None or not _FLAG_ONLY.fullmatch(text, found.end, next_end):
+        return LabReading()
+    return found
+
+
+# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
+PREVIOUS_BEFORE = re.compile(r"\b(?:previous|prior)[ \t]+$", re.IGNORECASE)
