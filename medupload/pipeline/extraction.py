@@ -230,7 +230,7 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     line_start = text.rfind("\n", 0, m.start) + 1
-    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 12), m.start) and LAB_VALUE_RE.match(
+    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
         text[m.end : min(stop, after + 60)]
     ):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result

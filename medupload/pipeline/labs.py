@@ -24,14 +24,23 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 # dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
 _BETWEEN = (
     r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
-    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}))*[ \t]*"
+    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}"
+    # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
+    # mark ("[3]"), an assay generation ("TSH 3rd gen")
+    r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
     r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
 )
+# Thousands in groups ("1,240,000"), or split by a space after the comma ("15, 000": a clause's
+# next number never starts with 0).
+_MANY_THOUSANDS = r"\d{1,3}(?:,\d{3}){2,}(?!\d)|\d{1,3},[ ]0\d\d(?![\d.])"
+# After a number, an ordinal or a decade ("3rd", "the 130s"): not a result.
+_NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|s)\b"
 LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>-?\d+(?:[.,]\d+)?)(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d)",  # "4+" is a dipstick grade
+    r"(?P<num>-?" + _MANY_THOUSANDS + r"|-?\d+(?:[.,]\d+)?)"
+    r"(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",  # "4+": a dipstick grade
     re.IGNORECASE,
 )
 # A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
@@ -140,11 +149,18 @@ _DATE_WORD = (
 _DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
 GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
-    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows|as)[ \t]+"
+    r"(?:was|were|is|are|of|at|to|be|reached|from|showed|shows|as)[ \t]+"
     r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
     + _DATED_OPEN
     + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    r"(?P<num>" + _MANY_THOUSANDS + r"|\d+(?:[.,]\d+)?)"
+    r"(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",
+    re.IGNORECASE,
+)
+# Words between a name and a number that make the number a limit, a goal or an old value
+# ("LDL goal of <70", "Hgb previously reported as 6.9", "creatinine at baseline of 0.9").
+NOT_THIS_RESULT = re.compile(
+    r"\b(?:goal|target|aim|previous(?:ly)?|prior|baseline|superseded|reference|cut-?off|threshold)\b",
     re.IGNORECASE,
 )
 # The lab named in the sentence before, as a pronoun: "The PSA has been rising. This month it
@@ -175,7 +191,7 @@ THEN_VALUE_RE = re.compile(
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
     re.IGNORECASE,
 )
-_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,[ ]?\d{3})+")
 _DOSE_UNIT = re.compile(
     r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
     re.IGNORECASE,
@@ -202,7 +218,11 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         )
         if low.value is not None and high.value is not None and low.trusted and high.trusted:
             return LabReading(f"{low.value}-{high.value}", lab.unit, start + spread.end())
-    match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
+    match = LAB_VALUE_RE.match(window)
+    if match is None:
+        match = GAP_VALUE_RE.match(window)
+        if match is not None and NOT_THIS_RESULT.search(window, 0, match.start("num")):
+            return LabReading()
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
         if words is not None:
@@ -291,7 +311,7 @@ def reading(
     if num.startswith("-") and (lab.low is None or lab.low >= 0):
         num = num[1:]  # "Potassium -5.1": a dash, not a sign, for a test that is never negative
     thousands = bool(_THOUSANDS.fullmatch(num))
-    number = float(num.replace(",", "")) if thousands else float(num.replace(",", "."))
+    number = float(num.replace(",", "").replace(" ", "")) if thousands else float(num.replace(",", "."))
     end = num_end
     unit_match = vocabulary().unit_re.match(text, num_end, stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
@@ -549,4 +569,6 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
 
 
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
-PREVIOUS_BEFORE = re.compile(r"\b(?:previous|prior)[ \t]+$", re.IGNORECASE)
+PREVIOUS_BEFORE = re.compile(
+    r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
+)
