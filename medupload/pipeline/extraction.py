@@ -33,7 +33,7 @@ from medupload.pipeline.labs import (
     DRUG_LEVEL_RE,
     LAB_VALUE_RE,
     PAIR_VALUES_RE,
-    PER_FIELD,
+    PER_FIELDS,
     PREVIOUS_BEFORE,
     THEN_VALUE_RE,
     DateTable,
@@ -179,14 +179,18 @@ LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
 
 
 def _pair_readings(
-    text: str, at: int, line_end: int, first: str, second: str
+    text: str, at: int, line_end: int, first: str, second: str, *, smaller_first: bool = False
 ) -> list[tuple[Concept, LabReading]] | None:
     vocab = vocabulary()
     match = PAIR_VALUES_RE.match(text, at, line_end)
     if match is None:
         return None
+    order = ("a", "b")
+    if smaller_first and float(match["a"]) > float(match["b"]):
+        order = ("b", "a")  # "H&H 37.4/12.1": the haemoglobin is always the smaller number
     out = []
-    for name, group, stop in ((first, "a", match.start("b")), (second, "b", line_end)):
+    for name, group in zip((first, second), order, strict=True):
+        stop = match.start("b") if group == "a" else line_end
         lab = vocab.labs[name]
         concept = vocab.concepts[vocab.lab_concepts[name]]
         out.append((concept, reading(text, at, stop, match[group], "", match.end(group), lab)))
@@ -210,7 +214,8 @@ def _lab_readings(
     if urine is not None and in_urine_context(text, m.start, m.end):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     if concept.concept in LAB_PAIRS:
-        return _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept]) or [(concept, LabReading())]
+        pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
+        return pair or [(concept, LabReading())]
     following = mentions[i + 1] if i + 1 < len(mentions) else None
     if (
         following is not None
@@ -250,7 +255,7 @@ def _lab_readings(
         # next clause's; this name's count is the one before it, or none.
         before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
         ahead = following is not None and following.kind == "lab" and following.start < line_end
-        counted = BEFORE_RANGE_RE if lab.unit == PER_FIELD else BEFORE_VALUE_RE
+        counted = BEFORE_RANGE_RE if lab.unit in PER_FIELDS else BEFORE_VALUE_RE
         if before.value is not None or (ahead and counted.search(text, m.end, following.start)):
             first = before
     if first.value is None and first.trusted:
@@ -280,8 +285,10 @@ def _dated_cells(
     table = table_at(tables, m.start)
     if table is None or text[line_start : m.start].strip():
         return []
-    found = [(read_cell(text, start, end, lab), iso) for start, end, iso in date_cells(
-        text, table, m.end, line_start, line_end)]
+    found = [
+        (read_cell(text, start, end, lab), iso)
+        for start, end, iso in date_cells(text, table, m.end, line_start, line_end)
+    ]
     return [(r, iso) for r, iso in found if r.value is not None or not r.trusted]
 
 

@@ -55,6 +55,8 @@ BEFORE_RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 PER_FIELD = "/[HPF]"
+# Counts per microscope field: high-power (cells) or low-power (casts).
+PER_FIELDS = frozenset({PER_FIELD, "/[LPF]"})
 # Values that spanned a range, told in prose ("INR's of 2.0-2.2", "sodium ranging from 128 to
 # 131"); a range right after the name, in a table, is a reference range and never matches here.
 SPREAD_RE = re.compile(
@@ -70,7 +72,8 @@ TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(
 QUALITATIVE_RE = re.compile(
     r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
     r"(?P<word>not[ \t]+detected|non-?reactive|negative|positive|trace|small|moderate|large|detected|reactive"
-    r"|[1-4]\+)(?![A-Za-z+])",
+    r"|[1-4]\+"
+    r"|none[ \t]+seen|not[ \t]+seen|present|absent)(?![A-Za-z+])",  # urine microscopy (yeast, clumps)
     re.IGNORECASE,
 )
 
@@ -207,12 +210,12 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         titre = TITRE_RE.match(window)
         if titre is not None:
             return LabReading(titre["titre"], None, start + titre.end())
-    if lab.unit == PER_FIELD:
+    if lab.unit in PER_FIELDS:
         match = RANGE_VALUE_RE.match(window)
         if match is not None:
             return _per_field(text, match, start, stop, lab)
     spread = SPREAD_RE.match(window)
-    if spread is not None and lab.unit != PER_FIELD:  # "INR's of 2.0-2.2": both ends, each plausible
+    if spread is not None and lab.unit not in PER_FIELDS:  # "INR's of 2.0-2.2": both ends, each plausible
         low, high = (
             reading(text, start, stop, spread[g], "", start + spread.end(g), lab) for g in ("num", "high")
         )
@@ -258,11 +261,11 @@ def read_next_sentence(text: str, end: int, lab: LabDef) -> LabReading:
 
 
 def _per_field(text: str, match: re.Match[str], offset: int, stop: int, lab: LabDef) -> LabReading:
-    """A count per high-power field: a number or a range, and ``PER_FIELD`` as its unit."""
+    """A count per microscope field: a number or a range, and the lab's unit."""
     low, high = int(match["num"]), int(match["high"]) if match["high"] else None
     end = offset + match.end()
     unit = vocabulary().unit_re.match(text, end, stop)
-    if unit is not None and vocabulary().units[unit["unit"].lower()].display == PER_FIELD:
+    if unit is not None and vocabulary().units[unit["unit"].lower()].display == lab.unit:
         end = unit.end()
     if (lab.high is not None and max(low, high or low) > lab.high) or (high is not None and high < low):
         return LabReading(None, None, end, trusted=False)
@@ -281,7 +284,7 @@ def _comparator(words: str | None) -> str:
 def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) -> LabReading:
     """A count written before the name ("16 segs", "15.7 for WBC", "5-9 RBCs"), else nothing.
     The reading has no end: the fact's span stays the name."""
-    if lab.unit == PER_FIELD:
+    if lab.unit in PER_FIELDS:
         ranged = BEFORE_RANGE_RE.search(text, line_start, name_start)
         if ranged is None:
             return LabReading()
