@@ -627,3 +627,70 @@ def test_note_values_pairs_thousands_and_not_results(
     text: str, expected: list[tuple[str, str | None, str | None]]
 ) -> None:
     assert _labs(text) == expected
+
+
+def test_a_urinalysis_table_in_capitals_reads_urine_tests() -> None:
+    text = (
+        "URINALYSIS            NORMAL      ABNORMAL    REFERENCE\n"
+        "APPEARANCE                        HAZY        CLEAR\n"
+        "PH                    6.0                     5.0-8.0\n"
+        "GLUCOSE               NEGATIVE                NEGATIVE\n"
+        "BILIRUBIN             NEGATIVE                NEGATIVE\n"
+        "RBC                               6-10        0-2\n"
+        "HYALINE CASTS         0-2                     0-2\n"
+        "YEAST                 NONE SEEN               NONE SEEN\n"
+    )
+    assert _labs(text) == [
+        ("urine ph", "6.0", None),
+        ("urine glucose", "negative", None),
+        ("urine bilirubin", "negative", None),
+        ("urine red blood cells", "6-10", "/[HPF]"),
+        ("urine hyaline casts", "0-2", "/[LPF]"),
+        ("urine yeast", "none seen", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A number ending the line above never swallows the next line's name.
+        ("REPORT PAGE 1\nGLUCOSE (HEXOKINASE)     212H    (70-99)  mg/dL", [("glucose", "212", "mg/dL")]),
+        # An alias in brackets is the same test, not a second one; a drug named there is no drug.
+        ("AST (SGOT)     41      (10-40)   U/L", [("aspartate aminotransferase", "41", "U/L")]),
+        ("Folate (Folic Acid), Serum    9.8    ng/mL", [("folate", "9.8", "ng/mL")]),
+        # A unit that holds a test's name is read whole.
+        (
+            "Albumin/Creatinine Ratio   45  H   mg/g creat   <30",
+            [("urine albumin-creatinine ratio", "45", "mg/g")],
+        ),
+        # A goal named before the test; serology results in words.
+        ("Target HbA1c <7%.", [("hemoglobin a1c", None, None)]),
+        (
+            "HEP B SURFACE AG       NONREACTIVE    NONREACTIVE",
+            [("hepatitis b surface antigen", "nonreactive", None)],
+        ),
+    ],
+)
+def test_names_in_brackets_units_goals_and_serology(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_date_past_other_numbers_on_the_row_is_the_previous_result_s() -> None:
+    text = (
+        "Reported: 02/20/2026\n"
+        "TESTS           RESULT   UNITS    REFERENCE    PREVIOUS RESULT AND DATE\n"
+        "Triglycerides   171      mg/dL    0-149        190   11/14/2025\n"
+        "Creatinine 1.3 on 01/30/2026.\n"
+    )
+    assert [(f.concept, f.value, f.date) for f in extract(text, today=TODAY).facts if f.kind == "lab"] == [
+        ("triglycerides", "171", "2026-02-20"),
+        ("creatinine", "1.3", "2026-01-30"),
+    ]
+
+
+def test_dotted_and_day_first_dates_are_read_day_first() -> None:
+    text = "Collected: 14.01.2026 09:12\nSodium   139   mmol/L\nPrinted: 03.02.2026"
+    facts = extract(text, today=TODAY).facts
+    assert [(f.concept, f.date) for f in facts] == [("sodium", "2026-01-14")]

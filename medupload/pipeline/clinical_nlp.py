@@ -198,10 +198,14 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             found = (1, hit)
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
-        if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
-            label = vocab.concepts[hit.concepts[0]].kind.upper()
-            spans.append(Span(doc, first.i, last.i + 1, label=label))
-            hits[first.idx] = hit
+        if "\n" in doc[first.i : last.i + 1].text:
+            # A name never spans two lines, and the next line's own name is still read ("PAGE 1"
+            # over "GLUCOSE 248" once swallowed the glucose).
+            i += 1
+            continue
+        label = vocab.concepts[hit.concepts[0]].kind.upper()
+        spans.append(Span(doc, first.i, last.i + 1, label=label))
+        hits[first.idx] = hit
         i += n
     doc.ents = spans
     doc.user_data[HITS] = hits

@@ -31,6 +31,7 @@ from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
     DRUG_LEVEL_RE,
+    GOAL_BEFORE,
     LAB_VALUE_RE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -174,6 +175,8 @@ def _fact(
 
 
 _COMMA = re.compile(r"[ \t]*,")
+_LAST_DIGIT = re.compile(r"\d(?=\D*$)")
+_DIGIT = re.compile(r"\d")
 #: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
 LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
 
@@ -235,6 +238,8 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     line_start = text.rfind("\n", 0, m.start) + 1
+    if GOAL_BEFORE.search(text, max(line_start, m.start - 20), m.start):
+        return [(concept, LabReading())]  # "Target A1c <7%"
     if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
         text[m.end : min(stop, after + 60)]
     ):
@@ -323,13 +328,24 @@ def extract(
     assigned: dict[
         int, list[tuple[Concept, LabReading]]
     ] = {}  # the second of "BUN and creatinine 27 and 1.9"
+    read_past = 0  # past a lab's alias in brackets after its name ("AST (SGOT)")
+    units_read: list[tuple[int, int]] = []  # a unit read after a value ("50 mg/g creat")
     for i, m in enumerate(mentions):
         if m.kind in {"test_name"} or release_form(text, mentions, i):
             continue
+        if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
+            continue
         line_start, line_end = line_bounds(text, m.start, m.end)
+        lab_named = (
+            m.kind == "lab"
+            or vocab.lexicon.lab_alternates.get(vocab.medications.get(m.concepts[0].concept, -1)) is not None
+        )
+        after = _skip_parenthesis(text, m.end, line_end) if lab_named else m.end
+        if not _DIGIT.search(text, m.end, after):  # "AST (SGOT)"; not "22 WBC (21 lymphocytes, ...)"
+            read_past = max(read_past, after)
         # The reading stops at the next mention that is a fact (a method name is read past).
         next_start = next(
-            (n.start for n in mentions[i + 1 :] if n.start >= m.end and n.kind != "test_name"), len(text)
+            (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
         )
         stop = min(line_end, next_start)
         kind = m.kind
@@ -446,9 +462,13 @@ def extract(
                 continue
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
-            when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
             short = len(fold(m.matched).replace(" ", "")) <= 3
             for concept, reading in results:
+                # A date later on the row, past other numbers, is another result's ("228 05/14/2026"
+                # in a previous-result column): not this value's.
+                after = reading.end if reading.value is not None and reading.end else m.end
+                own = [d for d in line_dates if d.start < after or not _DIGIT.search(text, after, d.start)]
+                when = own[0].value.isoformat() if own else (collected or doc_iso)
                 lab = vocab.labs[concept.concept]
                 bare = short and not (lab.unit is None and lab.low is None)
                 if reading.value is None and (m.needs_context or bare):
@@ -459,6 +479,9 @@ def extract(
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": when}
                 facts.append(_fact(text, m, "lab", concept, values, value_end, cap, confidences, doc_iso))
+                if reading.value is not None and reading.unit is not None:
+                    digit = _LAST_DIGIT.search(text, m.end, value_end)
+                    units_read.append((digit.end() if digit else m.end, value_end))
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))

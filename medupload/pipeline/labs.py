@@ -316,7 +316,10 @@ def reading(
     thousands = bool(_THOUSANDS.fullmatch(num))
     number = float(num.replace(",", "").replace(" ", "")) if thousands else float(num.replace(",", "."))
     end = num_end
-    unit_match = vocabulary().unit_re.match(text, num_end, stop)
+    # The unit may run past the next name it holds ("50 mg/g creat"), never past the line.
+    line_end = text.find("\n", num_end)
+    unit_stop = max(stop, len(text) if line_end == -1 else line_end)
+    unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
         end = unit_match.end()
@@ -359,7 +362,7 @@ def reading(
 _REFERENCE_UNIT = re.compile(
     r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)(?![^ \t\n]))*"
     r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
-    r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*",
+    r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*[\])]?[ \t]*",
     re.IGNORECASE,
 )
 
@@ -408,7 +411,11 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
             continue
         letters = [c for c in line if c.isalpha()]
         if line.endswith(":") or (len(letters) >= 4 and all(c.isupper() for c in letters)):
-            return bool(_URINE_WORD.search(line))
+            if _URINE_WORD.search(line):
+                return True
+            if not _CELL_SPLIT.search(line):
+                return False  # another section's heading
+            # a row of several cells in capitals ("APPEARANCE   CLOUDY   CLEAR") is the table's
     return False
 
 
@@ -571,6 +578,8 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
     return found
 
 
+# A goal named before the test ("Target A1c <7%", "goal LDL below 70"): not a result.
+GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
 PREVIOUS_BEFORE = re.compile(
     r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
