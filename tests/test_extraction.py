@@ -551,6 +551,7 @@ def test_the_newest_column_of_a_cumulative_table_is_the_evidence() -> None:
         ("Free T4  02   1.31   0.82-1.77 ng/dL", [("free thyroxine", "1.31", "ng/dL")]),
         ("TSH 3rd gen   2.2   0.45-4.5 uIU/mL", [("thyroid stimulating hormone", "2.2", "mIU/L")]),
         ("TROPONIN I  [2]   <0.01   ng/mL", [("troponin i", "<0.01", "ng/mL")]),
+        ("Glucose        6.1     High    mmol/L    3.9-5.5", [("glucose", "6.1", "mmol/L")]),
         # A limit is never a result.
         ("HbA1c >=48 mmol/mol suggests diabetes.", [("hemoglobin a1c", None, None)]),
     ],
@@ -694,3 +695,14 @@ def test_dotted_and_day_first_dates_are_read_day_first() -> None:
     text = "Collected: 14.01.2026 09:12\nSodium   139   mmol/L\nPrinted: 03.02.2026"
     facts = extract(text, today=TODAY).facts
     assert [(f.concept, f.date) for f in facts] == [("sodium", "2026-01-14")]
+
+
+def test_a_value_under_the_time_written_after_its_column_s_date() -> None:
+    text = (
+        "Component   01/17/26 0540   01/18/26 0610   Ref Range\n"
+        "Sodium              131 L           134       136-145 mmol/L\n"
+    )
+    assert _dated_labs(text) == [
+        ("sodium", "131", "mmol/L", "2026-01-17"),
+        ("sodium", "134", "mmol/L", "2026-01-18"),
+    ]

@@ -360,7 +360,8 @@ def reading(
 # labs, cumulative tables: "GLUCOSE   104 H   65-99 mg/dL", "3.1 (L)  ...  3.5 - 5.1 mmol/L"). Only
 # the rest of the row is read, past cells of values and flags.
 _REFERENCE_UNIT = re.compile(
-    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)(?![^ \t\n]))*"
+    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)"
+    r"(?![^ \t\n]))*"
     r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
     r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*[\])]?[ \t]*",
     re.IGNORECASE,
@@ -481,7 +482,16 @@ def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]
             _HEADER_GAP.fullmatch(text, a[1], b[0]) is None for a, b in itertools.pairwise(found)
         ):
             continue
-        columns = tuple(DateColumn(s - line_start, e - line_start, iso) for s, e, iso in found)
+        # A column runs from its date to the next one (a value may sit under the time written
+        # after the date, "11/17/2026 05:40"); the last one to its date and time.
+        line_end = text.find("\n", found[-1][1])
+        line_end = len(text) if line_end == -1 else line_end
+        last_time = _HEADER_GAP.match(text, found[-1][1], line_end)
+        ends = [b[0] - 2 for b in found[1:]] + [last_time.end() if last_time else found[-1][1]]
+        columns = tuple(
+            DateColumn(s - line_start, max(e, end) - line_start, iso)
+            for (s, e, iso), end in zip(found, ends, strict=True)
+        )
         headers.append((line_start, columns))
     return [
         DateTable(start, headers[k + 1][0] if k + 1 < len(headers) else len(text), columns)

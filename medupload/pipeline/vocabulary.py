@@ -453,7 +453,10 @@ def vocabulary(with_base: bool = True) -> Vocabulary:
     }
     aliases = sorted(units, key=len, reverse=True)
     unit_re = re.compile(
-        r"\s*(?:\b[HL]\b\s*|\*\s*)?(?P<unit>" + "|".join(re.escape(a) for a in aliases) + r")(?![A-Za-z0-9])",
+        # a flag may sit between a value and its unit ("242  High  mg/dL")
+        r"\s*(?:\b(?:[HLA]|HH|LL|High|Low|Abnormal|Abn)\b\s*|\*\s*)?(?P<unit>"
+        + "|".join(re.escape(a) for a in aliases)
+        + r")(?![A-Za-z0-9])",
         re.IGNORECASE,
     )
     sig = tuple(
