@@ -617,6 +617,14 @@ def test_a_portal_page_pasted_with_tabs_or_one_cell_per_line() -> None:
         ("White count 12, 000.", [("white blood cell count", "12", "10*3/uL")]),
         ("His platelet count was 1,020,000.", [("platelet count", "1020", "10*3/uL")]),
         ("White count noted to be 11.4.", [("white blood cell count", "11.4", "10*3/uL")]),
+        # A count before its name; "over" a number; two results of one test ending the clause.
+        (
+            "Differential: 84% segments and 3% bands.",
+            [("neutrophils percent", "84", "%"), ("band neutrophils percent", "3", "%")],
+        ),
+        ("Lipase over 2500, amylase 610.", [("lipase", ">2500", "U/L"), ("amylase", "610", "U/L")]),
+        ("Troponin I 0.061 and 0.048.", [("troponin i", "0.061", "ng/L"), ("troponin i", "0.048", "ng/L")]),
+        ("Segments of the colon were resected.", []),
         # A goal, a baseline or a previously reported value is not this result.
         ("Cholesterol goal of <200.", [("total cholesterol", None, None)]),
         ("Hemoglobin previously reported as 6.9 was in error.", [("hemoglobin", None, None)]),

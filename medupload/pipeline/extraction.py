@@ -274,7 +274,8 @@ def _lab_readings(
             if later.value is not None:
                 results.append((concept, later))
             break
-        found = reading(text, end, line_end, then["num"], "", then.end("num"), lab)
+        group = "num" if then["num"] is not None else "again"
+        found = reading(text, end, line_end, then[group], "", then.end(group), lab)
         if found.value is None:
             break
         results.append((concept, found))

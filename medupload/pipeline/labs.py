@@ -38,7 +38,8 @@ _MANY_THOUSANDS = r"\d{1,3}(?:,\d{3}){2,}(?!\d)|\d{1,3},[ ]0\d\d(?![\d.])"
 # After a number, an ordinal or a decade ("3rd", "the 130s"): not a result.
 _NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|s)\b"
 LAB_VALUE_RE = re.compile(
-    r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
+    r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
+    r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
     r"(?P<num>-?" + _MANY_THOUSANDS + r"|-?\d+(?:[.,]\d+)?)"
     r"(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",  # "4+": a dipstick grade
     re.IGNORECASE,
@@ -188,11 +189,13 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
 # "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
 THEN_VALUE_RE = re.compile(
-    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    r"(?:(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
     r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
-    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
-    re.IGNORECASE,
+    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
+    # two results of one test that end the clause: "troponin I 0.085 and 0.074."
+    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$)))",
+    re.IGNORECASE | re.MULTILINE,
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:,[ ]?\d{3})+")
 _DOSE_UNIT = re.compile(
@@ -278,6 +281,8 @@ def _comparator(words: str | None) -> str:
     cleaned = (words or "").strip().lower()
     if cleaned.endswith("than"):
         return "<" if cleaned.split()[0] in {"less", "lower", "fewer"} else ">"
+    if cleaned in {"over", "above"}:
+        return ">"
     return cleaned
 
 
