@@ -24,7 +24,8 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 # dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
 _BETWEEN = (
     r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
-    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}"
+    # a dotted leader is taken whole, never re-split (re-splitting it was exponential on a miss)
+    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}(?!\.)|_{2,}(?!_)"
     # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
     # mark ("[3]"), an assay generation ("TSH 3rd gen")
     r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
@@ -71,7 +72,7 @@ TITRE = "titer"
 TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
-    r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
+    r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)))*[ \t]*"
     r"(?P<word>not[ \t]+detected|non-?reactive|negative|positive|trace|small|moderate|large|detected|reactive"
     r"|[1-4]\+"
     r"|none[ \t]+seen|not[ \t]+seen|present|absent)(?![A-Za-z+])",  # urine microscopy (yeast, clumps)
