@@ -625,6 +625,7 @@ def test_a_portal_page_pasted_with_tabs_or_one_cell_per_line() -> None:
         ("Lipase over 2500, amylase 610.", [("lipase", ">2500", "U/L"), ("amylase", "610", "U/L")]),
         ("Troponin I 0.061 and 0.048.", [("troponin i", "0.061", "ng/L"), ("troponin i", "0.048", "ng/L")]),
         ("Segments of the colon were resected.", []),
+        ("PT 12.5s, INR 1.1.", [("prothrombin time", "12.5", "s"), ("inr", "1.1", None)]),
         # A goal, a baseline or a previously reported value is not this result.
         ("Cholesterol goal of <200.", [("total cholesterol", None, None)]),
         ("Hemoglobin previously reported as 6.9 was in error.", [("hemoglobin", None, None)]),

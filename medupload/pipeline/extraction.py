@@ -246,7 +246,11 @@ def _lab_readings(
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     first = read_lab(text, m.end, min(stop, after + 60), lab)
     if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
-        first = read_lab(text, cell, min(line_end, cell + 60), lab)  # "VITAMIN D,25-OH,TOTAL,IA   19 L"
+        # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
+        beyond = next(
+            (n.start for n in mentions[i + 1 :] if n.start >= cell and n.kind != "test_name"), line_end
+        )
+        first = read_lab(text, cell, min(line_end, beyond, cell + 60), lab)
     if first.value is None and not first.trusted and lab.count is not None:
         # "Neutrophils  3.9  x10^9/L": a differential given as a count is the absolute count.
         counted = read_lab(text, m.end, min(stop, after + 60), vocab.labs[lab.count])

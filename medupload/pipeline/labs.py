@@ -37,7 +37,7 @@ _BETWEEN = (
 # next number never starts with 0).
 _MANY_THOUSANDS = r"\d{1,3}(?:,\d{3}){2,}(?!\d)|\d{1,3},[ ]0\d\d(?![\d.])"
 # After a number, an ordinal or a decade ("3rd", "the 130s"): not a result.
-_NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|s)\b"
+_NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|(?<=0)s)\b"  # "12.5s" stays 12.5 seconds
 LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
     r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
