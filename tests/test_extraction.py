@@ -673,6 +673,17 @@ def test_a_urinalysis_table_in_capitals_reads_urine_tests() -> None:
             "Albumin/Creatinine Ratio   45  H   mg/g creat   <30",
             [("urine albumin-creatinine ratio", "45", "mg/g")],
         ),
+        # A name whose last word wrapped onto the next line, with the row's value there.
+        (
+            "Thyroid Peroxidase (TPO)\n Ab              02   14     IU/mL    0-34",
+            [("thyroid peroxidase antibody", "14", "IU/mL")],
+        ),
+        # A patient's own home reading is not a lab result; short chemistry names.
+        ("Home fasting glucose 128-140, one of 162.", [("glucose", None, None)]),
+        (
+            "BMP: Glu 142, microalbumin/Cr 18.",
+            [("glucose", "142", "mg/dL"), ("urine albumin-creatinine ratio", "18", "mg/g")],
+        ),
         # A goal named before the test; serology results in words.
         ("Target HbA1c <7%.", [("hemoglobin a1c", None, None)]),
         (

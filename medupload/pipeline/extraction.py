@@ -32,6 +32,7 @@ from medupload.pipeline.labs import (
     BEFORE_VALUE_RE,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
+    HOME_BEFORE,
     LAB_VALUE_RE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -238,8 +239,10 @@ def _lab_readings(
     )
     stop = max(stop, min(line_end, next_fact))
     line_start = text.rfind("\n", 0, m.start) + 1
-    if GOAL_BEFORE.search(text, max(line_start, m.start - 20), m.start):
-        return [(concept, LabReading())]  # "Target A1c <7%"
+    if GOAL_BEFORE.search(text, max(line_start, m.start - 20), m.start) or HOME_BEFORE.search(
+        text, max(line_start, m.start - 40), m.start
+    ):
+        return [(concept, LabReading())]  # "Target A1c <7%", "home fasting glucose 128"
     if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
         text[m.end : min(stop, after + 60)]
     ):

@@ -571,6 +571,7 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 # line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
 _ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
+_WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FLAG_ONLY = re.compile(r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE)
 
 
@@ -586,7 +587,11 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
     next_end = len(text) if next_end == -1 else next_end
     value = _VALUE_LINE.fullmatch(text, next_start, next_end)
     if value is None:
-        return LabReading()
+        # the name's last word wrapped onto the row's line ("Thyroid Peroxidase (TPO)" / " Ab  02  14")
+        wrapped = _WRAPPED_NAME.match(text, next_start, next_end)
+        if wrapped is None:
+            return LabReading()
+        return read_lab(text, wrapped.end(), next_end, lab)
     cmp = _comparator(value["cmp"])
     found = reading(text, next_start, next_end, value["num"], cmp, value.end("num"), lab)
     if found.value is None or found.end is None or not _FLAG_ONLY.fullmatch(text, found.end, next_end):
@@ -594,6 +599,11 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
     return found
 
 
+# A patient's own reading at home ("home fasting glucose 128", "glucometer readings"): not a lab result.
+HOME_BEFORE = re.compile(
+    r"\b(?:home|glucometer|self[- ]monitored)(?:[ \t]+(?:fasting|blood|morning|am|pm|capillary))*[ \t]+$",
+    re.IGNORECASE,
+)
 # A goal named before the test ("Target A1c <7%", "goal LDL below 70"): not a result.
 GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
