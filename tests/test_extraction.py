@@ -726,3 +726,13 @@ def test_a_value_under_the_time_written_after_its_column_s_date() -> None:
         ("sodium", "131", "mmol/L", "2026-01-17"),
         ("sodium", "134", "mmol/L", "2026-01-18"),
     ]
+
+
+def test_a_row_of_collected_received_reported_dates_is_not_a_cumulative_table() -> None:
+    text = (
+        "Collected          Received           Reported\n"
+        "02/14/2026 08:02   02/14/2026 13:10   02/16/2026 07:40\n"
+        "TESTS              RESULT   FLAG   REFERENCE\n"
+        "Glucose            104      High   65-99   mg/dL\n"
+    )
+    assert _labs(text) == [("glucose", "104", "mg/dL")]

@@ -467,6 +467,7 @@ class DateTable:
 # Between two dates of a header only spaces, a time ("05:40", "0540") or a meridiem.
 _HEADER_GAP = re.compile(r"(?:[ \t]+|\d{1,2}:\d\d(?::\d\d)?|\d{4}|[AP]M\b)*", re.IGNORECASE)
 _CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
+_NAME_COLUMN = 8  # a date header's first date starts past the names' column
 _FLAG = r"(?:\((?:HH|LL|H|L|A|C)\)|(?:HH|LL|H|L|A|C)\b|\*)"
 _CELL = re.compile(
     r"(?:" + _FLAG + r"[ \t]*)?(?P<cmp>[<>]=?[ \t]*)?(?P<num>-?\d+(?:[.,]\d+)?)[ \t]*"
@@ -484,10 +485,13 @@ def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]
     headers = []
     for line_start, found in sorted(by_line.items()):
         found.sort()
-        if len(found) < 2 or any(
-            _HEADER_GAP.fullmatch(text, a[1], b[0]) is None for a, b in itertools.pairwise(found)
+        if (
+            len(found) < 2
+            or len({iso for _, _, iso in found}) < len(found)  # one column per collection date
+            or found[0][0] - line_start < _NAME_COLUMN  # the test names' column comes first
+            or any(_HEADER_GAP.fullmatch(text, a[1], b[0]) is None for a, b in itertools.pairwise(found))
         ):
-            continue
+            continue  # e.g. a "Collected / Received / Reported" row of dates
         # A column runs from its date to the next one (a value may sit under the time written
         # after the date, "11/17/2026 05:40"); the last one to its date and time.
         line_end = text.find("\n", found[-1][1])
