@@ -1,5 +1,13 @@
 """Lab values: the number (and unit) after a lab name, checked against the lab's units and
-plausible range, converted to its canonical unit through pint (molar mass where needed).
+plausible range (converted to its canonical unit through pint, molar mass where needed, for that
+check only). The value is kept as written, in its own unit ("Bilirubin 9 umol/L" stays 9 umol/L;
+a bare number takes the canonical unit): staff and patients read the report's number.
+
+Report layouts: the unit may sit in the reference-range column ("104 H   65-99 mg/dL"); a
+cumulative table's header of dates makes one result per filled cell, dated by its column; a name
+alone on its line takes the value line below (a portal pasted one cell per line); a differential
+name whose value is a count (x10^9/L) is the absolute count. Limits (">=60"), goals, previous and
+home readings are not results.
 
 A parenthesised method or reference range right after the name is skipped ("eGFR (CKD-EPI
 2021) 68" -> 68); a flag (H, L, *) is allowed before the number and after it; a range
