@@ -626,6 +626,9 @@ def test_a_portal_page_pasted_with_tabs_or_one_cell_per_line() -> None:
         ("Troponin I 0.061 and 0.048.", [("troponin i", "0.061", "ng/L"), ("troponin i", "0.048", "ng/L")]),
         ("Segments of the colon were resected.", []),
         ("PT 12.5s, INR 1.1.", [("prothrombin time", "12.5", "s"), ("inr", "1.1", None)]),
+        # A monitored drug's bare number ending its clause is its level; with a dose unit, a dose.
+        ("Potassium 4.1. Digoxin was 1.1.", [("potassium", "4.1", "mmol/L"), ("digoxin level", "1.1", None)]),
+        ("Digoxin 0.125 mg daily.", []),
         # A goal, a baseline or a previously reported value is not this result.
         ("Cholesterol goal of <200.", [("total cholesterol", None, None)]),
         ("Hemoglobin previously reported as 6.9 was in error.", [("hemoglobin", None, None)]),

@@ -44,6 +44,7 @@ from medupload.pipeline.labs import (
     date_tables,
     in_urine_context,
     name_cell_end,
+    read_bare_level,
     read_cell,
     read_drug_level,
     read_lab,
@@ -377,6 +378,13 @@ def extract(
             values = {"value": result.value, "unit": result.unit, "date": when}
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
+        if kind == "medication" and (m.section or "") != "medications":
+            bare = read_bare_level(text, m.end, m.concepts[0].concept)  # "Digoxin was 1.3."
+            if bare.value is not None and bare.end is not None:
+                concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
+                values = {"value": bare.value, "unit": None, "date": collected or doc_iso}
+                facts.append(_fact(text, m, "lab", concept, values, bare.end, 1.0, confidences, doc_iso))
+                continue
         if kind == "condition" and (
             is_test_name(text, m, mentions[i - 1] if i else None) or is_reaction(text, m, mentions[:i])
         ):

@@ -441,6 +441,34 @@ DRUG_LEVEL_RE = re.compile(
 )
 
 
+# Drugs measured by therapeutic drug monitoring, with a plausible level range that lies apart from
+# their doses: a bare number after one, ending its clause, is its level ("Digoxin was 1.3.",
+# "..., BUN 36, digoxin 0.6, white count 5.8"), never a dose (digoxin 0.125-0.25 mg, lithium
+# 300 mg, phenytoin 100 mg, vancomycin 1 g). Drugs whose doses and levels overlap (tacrolimus,
+# cyclosporine) are left out.
+MONITORED_LEVELS: dict[str, tuple[float, float]] = {
+    "digoxin": (0.3, 5),
+    "lithium": (0.1, 5),
+    "phenytoin": (1, 50),
+    "carbamazepine": (1, 30),
+    "vancomycin": (2, 100),
+    "gentamicin": (0.1, 30),
+    "theophylline": (2, 50),
+}
+_BARE_LEVEL = re.compile(
+    r"[ \t]+(?:(?:was|is|of)[ \t]+)?(?P<num>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|and\b|\n|$))", re.IGNORECASE
+)
+
+
+def read_bare_level(text: str, end: int, drug: str) -> LabReading:
+    """A monitored drug's level written as a bare number after its name, else nothing."""
+    bounds = MONITORED_LEVELS.get(drug)
+    match = _BARE_LEVEL.match(text, end) if bounds else None
+    if match is None or bounds is None or not bounds[0] <= float(match["num"]) <= bounds[1]:
+        return LabReading()
+    return LabReading(match["num"], None, match.end("num"))
+
+
 def read_drug_level(text: str, start: int, stop: int) -> LabReading:
     """The value after a drug level's name: as written, with any known unit (no range is known)."""
     window = text[start:stop]
