@@ -83,10 +83,11 @@ Sodium 139 mmol/L
         document_date="2026-01-14",
         facts=(
             E("lab", "hemoglobin a1c", "Haemoglobin A1c", value="6.4", unit="%", date="2026-01-14"),
-            E("lab", "glucose", "glucose", value="129.71", unit="mg/dL"),
-            E("lab", "total cholesterol", "cholesterol", value="201.06", unit="mg/dL"),
-            E("lab", "creatinine", "Creatinine", value="1", unit="mg/dL"),
-            E("lab", "urine albumin-creatinine ratio", "albumin/creatinine", value="27.4", unit="mg/g"),
+            # Values stay as written, in their own unit (what staff and patients read on the report).
+            E("lab", "glucose", "glucose", value="7.2", unit="mmol/L"),
+            E("lab", "total cholesterol", "cholesterol", value="5.2", unit="mmol/L"),
+            E("lab", "creatinine", "Creatinine", value="88", unit="umol/L"),
+            E("lab", "urine albumin-creatinine ratio", "albumin/creatinine", value="3.1", unit="mg/mmol"),
             E("lab", "potassium", "Potassium", value="4.6", unit="mmol/L"),
             E("lab", "sodium", "Sodium", value="139", unit="mmol/L"),
         ),

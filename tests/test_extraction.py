@@ -486,4 +486,256 @@ def test_a_bare_number_for_a_test_reported_in_units_10x_apart_needs_review() -> 
     (bare,) = extract("CRP 0.5", today=TODAY).facts
     (written,) = extract("CRP 0.5 mg/dL", today=TODAY).facts
     assert (bare.value, bare.unit) == ("0.5", "mg/L") and bare.confidence < 0.6
-    assert (written.value, written.unit, written.confidence) == ("5", "mg/L", 1.0)
+    assert (written.value, written.unit, written.confidence) == ("0.5", "mg/dL", 1.0)  # as written
+
+
+# Lab report layouts met in the fresh lab reports (issue: lab reports read badly).
+
+
+def _dated_labs(text: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    return [(f.concept, f.value, f.unit, f.date) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+
+
+def test_a_cumulative_table_gives_one_result_per_filled_date_cell_with_its_date() -> None:
+    text = (
+        "Test         01/05/2026   01/06/2026   01/07/2026   Reference\n"
+        "             06:10        05:55        06:30\n"
+        "Sodium       129 (L)                   135          136 - 145 mmol/L\n"
+        "Creatinine   1.92 (H)     1.50 (H)     1.21 (H)     0.60 - 1.10 mg/dL\n"
+        "Vancomycin, Trough        14.2                      10.0 - 20.0 ug/mL\n"
+        "01/05/2026 06:10 Sodium 129 (L) called to the floor.\n"
+    )
+    assert _dated_labs(text) == [
+        ("sodium", "129", "mmol/L", "2026-01-05"),
+        ("sodium", "135", "mmol/L", "2026-01-07"),  # the blank 01/06 cell is no result
+        ("creatinine", "1.92", "mg/dL", "2026-01-05"),
+        ("creatinine", "1.50", "mg/dL", "2026-01-06"),
+        ("creatinine", "1.21", "mg/dL", "2026-01-07"),
+        ("vancomycin level", "14.2", "ug/mL", "2026-01-06"),
+    ]  # the call note repeats the 01/05 sodium: not a second result
+
+
+def test_the_newest_column_of_a_cumulative_table_is_the_evidence() -> None:
+    from medupload.pipeline.matching import DocumentFacts, Requirement, evaluate_one
+
+    text = "Lab     12/01/2025   02/20/2026\nHbA1c   8.1 (H)      7.4 (H)      4.0 - 5.6 %\n"
+    facts = extract(text, today=TODAY).facts
+    requirement = Requirement("t/a1c", "t", "A1c", ("lab",), ("hemoglobin a1c",), max_age_days=90)
+    outcome = evaluate_one(requirement, [DocumentFacts("d", "lab_report", None, None, facts)], TODAY)
+    assert outcome.state == "satisfied"
+    assert outcome.evidence is not None and (outcome.evidence["value"], outcome.evidence["date"]) == (
+        "7.4",
+        "2026-02-20",
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        # In range / out of range columns; the unit sits in the reference column.
+        ("  GLUCOSE                      131 H        65-99 mg/dL        XY", [("glucose", "131", "mg/dL")]),
+        (
+            "  PLATELET COUNT     204                    140-400 Thousand/uL  XY",
+            [("platelet count", "204", "10*3/uL")],
+        ),
+        (
+            "  ABSOLUTE MONOCYTES  512                   200-950 cells/uL",
+            [("absolute monocyte count", "512", "cells/uL")],
+        ),
+        (
+            "VITAMIN D,25-OH,TOTAL,IA          24 L      30-100 ng/mL",
+            [("25-hydroxyvitamin d", "24", "ng/mL")],
+        ),
+        # Flags glued to the value or in brackets; a lab code after the name; a footnote mark.
+        ("ALT               88H      (7-52)", [("alanine aminotransferase", "88", "U/L")]),
+        ("Free T4  02   1.31   0.82-1.77 ng/dL", [("free thyroxine", "1.31", "ng/dL")]),
+        ("TSH 3rd gen   2.2   0.45-4.5 uIU/mL", [("thyroid stimulating hormone", "2.2", "mIU/L")]),
+        ("TROPONIN I  [2]   <0.01   ng/mL", [("troponin i", "<0.01", "ng/mL")]),
+        ("Glucose        6.1     High    mmol/L    3.9-5.5", [("glucose", "6.1", "mmol/L")]),
+        # A limit is never a result.
+        ("HbA1c >=48 mmol/mol suggests diabetes.", [("hemoglobin a1c", None, None)]),
+    ],
+)
+def test_report_columns_flags_codes_and_limits(
+    row: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(row) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        # SI units: the value stays as written, in its own unit.
+        ("Bilirubin            9        µmol/L      [0 - 21]", [("total bilirubin", "9", "umol/L")]),
+        ("Haematocrit          0.41     L/L         [0.36 - 0.46]", [("hematocrit", "0.41", "L/L")]),
+        ("Red Cell Count       4.6      x10^12/L", [("red blood cell count", "4.6", "10*6/uL")]),
+        ("HbA1c (IFCC)         53  H    mmol/mol    [20 - 41]", [("hemoglobin a1c", "53", "mmol/mol")]),
+        ("Gamma GT             61  H    U/L", [("gamma-glutamyl transferase", "61", "U/L")]),
+        ("Urea                 6.1      mmol/L", [("urea", "6.1", "mmol/L")]),
+        ("Adjusted Calcium     2.41     mmol/L", [("corrected calcium", "2.41", "mmol/L")]),
+        ("Vitamin B12          >1500    ng/L", [("vitamin b12", ">1500", "ng/L")]),
+        # UK labs give the differential as counts only: a count is the absolute count.
+        (
+            "Lymphocytes          2.2      x10^9/L     [1.0 - 3.0]",
+            [("absolute lymphocyte count", "2.2", "10*3/uL")],
+        ),
+        ("Lymphocytes          31.5     %", [("lymphocytes percent", "31.5", "%")]),
+    ],
+)
+def test_si_units_are_kept_as_written(row: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(row) == expected
+
+
+def test_a_portal_page_pasted_with_tabs_or_one_cell_per_line() -> None:
+    text = (
+        "Component\tYour Value\tStandard Range\n"
+        "Non-HDL Cholesterol\t162 mg/dL\t<130 mg/dL\tHigh\n"
+        "Component\nYour Value\nStandard Range\n"
+        "Hemoglobin A1C\n7.3 %\n4.0 - 5.6 %\nHigh\n"
+        "Hemoglobin A1C\nYour previous value was 7.9 %.\n"
+    )
+    assert _labs(text) == [
+        ("non-hdl cholesterol", "162", "mg/dL"),
+        ("hemoglobin a1c", "7.3", "%"),
+        ("hemoglobin a1c", None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # H&H written as hematocrit/hemoglobin: the smaller number is the haemoglobin.
+        (
+            "H&H 36.2/11.9, platelets 210,000.",
+            [
+                ("hematocrit", "36.2", "%"),
+                ("hemoglobin", "11.9", "g/dL"),
+                ("platelet count", "210", "10*3/uL"),
+            ],
+        ),
+        # Thousands with a space after the comma, and in several groups.
+        ("White count 12, 000.", [("white blood cell count", "12", "10*3/uL")]),
+        ("His platelet count was 1,020,000.", [("platelet count", "1020", "10*3/uL")]),
+        ("White count noted to be 11.4.", [("white blood cell count", "11.4", "10*3/uL")]),
+        # A count before its name; "over" a number; two results of one test ending the clause.
+        (
+            "Differential: 84% segments and 3% bands.",
+            [("neutrophils percent", "84", "%"), ("band neutrophils percent", "3", "%")],
+        ),
+        ("Lipase over 2500, amylase 610.", [("lipase", ">2500", "U/L"), ("amylase", "610", "U/L")]),
+        ("Troponin I 0.061 and 0.048.", [("troponin i", "0.061", "ng/L"), ("troponin i", "0.048", "ng/L")]),
+        ("Segments of the colon were resected.", []),
+        ("PT 12.5s, INR 1.1.", [("prothrombin time", "12.5", "s"), ("inr", "1.1", None)]),
+        # A monitored drug's bare number ending its clause is its level; with a dose unit, a dose.
+        ("Potassium 4.1. Digoxin was 1.1.", [("potassium", "4.1", "mmol/L"), ("digoxin level", "1.1", None)]),
+        ("Digoxin 0.125 mg daily.", []),
+        # A goal, a baseline or a previously reported value is not this result.
+        ("Cholesterol goal of <200.", [("total cholesterol", None, None)]),
+        ("Hemoglobin previously reported as 6.9 was in error.", [("hemoglobin", None, None)]),
+        ("Previous HbA1c 64 mmol/mol on 02.05.2025.", [("hemoglobin a1c", None, None)]),
+        ("Fasting sugars in the 140s.", []),
+    ],
+)
+def test_note_values_pairs_thousands_and_not_results(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_urinalysis_table_in_capitals_reads_urine_tests() -> None:
+    text = (
+        "URINALYSIS            NORMAL      ABNORMAL    REFERENCE\n"
+        "APPEARANCE                        HAZY        CLEAR\n"
+        "PH                    6.0                     5.0-8.0\n"
+        "GLUCOSE               NEGATIVE                NEGATIVE\n"
+        "BILIRUBIN             NEGATIVE                NEGATIVE\n"
+        "RBC                               6-10        0-2\n"
+        "HYALINE CASTS         0-2                     0-2\n"
+        "YEAST                 NONE SEEN               NONE SEEN\n"
+    )
+    assert _labs(text) == [
+        ("urine ph", "6.0", None),
+        ("urine glucose", "negative", None),
+        ("urine bilirubin", "negative", None),
+        ("urine red blood cells", "6-10", "/[HPF]"),
+        ("urine hyaline casts", "0-2", "/[LPF]"),
+        ("urine yeast", "none seen", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A number ending the line above never swallows the next line's name.
+        ("REPORT PAGE 1\nGLUCOSE (HEXOKINASE)     212H    (70-99)  mg/dL", [("glucose", "212", "mg/dL")]),
+        # An alias in brackets is the same test, not a second one; a drug named there is no drug.
+        ("AST (SGOT)     41      (10-40)   U/L", [("aspartate aminotransferase", "41", "U/L")]),
+        ("Folate (Folic Acid), Serum    9.8    ng/mL", [("folate", "9.8", "ng/mL")]),
+        # A unit that holds a test's name is read whole.
+        (
+            "Albumin/Creatinine Ratio   45  H   mg/g creat   <30",
+            [("urine albumin-creatinine ratio", "45", "mg/g")],
+        ),
+        # A name whose last word wrapped onto the next line, with the row's value there.
+        (
+            "Thyroid Peroxidase (TPO)\n Ab              02   14     IU/mL    0-34",
+            [("thyroid peroxidase antibody", "14", "IU/mL")],
+        ),
+        # A patient's own home reading is not a lab result; short chemistry names.
+        ("Home fasting glucose 128-140, one of 162.", [("glucose", None, None)]),
+        (
+            "BMP: Glu 142, microalbumin/Cr 18.",
+            [("glucose", "142", "mg/dL"), ("urine albumin-creatinine ratio", "18", "mg/g")],
+        ),
+        # A goal named before the test; serology results in words.
+        ("Target HbA1c <7%.", [("hemoglobin a1c", None, None)]),
+        (
+            "HEP B SURFACE AG       NONREACTIVE    NONREACTIVE",
+            [("hepatitis b surface antigen", "nonreactive", None)],
+        ),
+    ],
+)
+def test_names_in_brackets_units_goals_and_serology(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_date_past_other_numbers_on_the_row_is_the_previous_result_s() -> None:
+    text = (
+        "Reported: 02/20/2026\n"
+        "TESTS           RESULT   UNITS    REFERENCE    PREVIOUS RESULT AND DATE\n"
+        "Triglycerides   171      mg/dL    0-149        190   11/14/2025\n"
+        "Creatinine 1.3 on 01/30/2026.\n"
+    )
+    assert [(f.concept, f.value, f.date) for f in extract(text, today=TODAY).facts if f.kind == "lab"] == [
+        ("triglycerides", "171", "2026-02-20"),
+        ("creatinine", "1.3", "2026-01-30"),
+    ]
+
+
+def test_dotted_and_day_first_dates_are_read_day_first() -> None:
+    text = "Collected: 14.01.2026 09:12\nSodium   139   mmol/L\nPrinted: 03.02.2026"
+    facts = extract(text, today=TODAY).facts
+    assert [(f.concept, f.date) for f in facts] == [("sodium", "2026-01-14")]
+
+
+def test_a_value_under_the_time_written_after_its_column_s_date() -> None:
+    text = (
+        "Component   01/17/26 0540   01/18/26 0610   Ref Range\n"
+        "Sodium              131 L           134       136-145 mmol/L\n"
+    )
+    assert _dated_labs(text) == [
+        ("sodium", "131", "mmol/L", "2026-01-17"),
+        ("sodium", "134", "mmol/L", "2026-01-18"),
+    ]
+
+
+def test_a_row_of_collected_received_reported_dates_is_not_a_cumulative_table() -> None:
+    text = (
+        "Collected          Received           Reported\n"
+        "02/14/2026 08:02   02/14/2026 13:10   02/16/2026 07:40\n"
+        "TESTS              RESULT   FLAG   REFERENCE\n"
+        "Glucose            104      High   65-99   mg/dL\n"
+    )
+    assert _labs(text) == [("glucose", "104", "mg/dL")]

@@ -169,11 +169,18 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
+    text = doc.text
+
+    def one_line(start: int, n: int) -> bool:
+        """A name never spans two lines: "Thyroid Peroxidase (TPO)" ends its line even where a
+        longer name would run on into the next one ("... (TPO) Ab")."""
+        return n == 1 or "\n" not in text[tokens[start].idx : tokens[start + n - 1].idx]
+
     while i < count:
         found: tuple[int, Hit] | None = None
         for n in range(min(lexicon.longest_exact.get(texts[i], 0), count - i), 0, -1):
             hit = lexicon.exact.get(tuple(texts[i : i + n]))
-            if hit is not None:
+            if hit is not None and one_line(i, n):
                 found = (n, hit)
                 break
         shortest = found[0] if found else 0
@@ -183,7 +190,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             longest = max(longest, lexicon.longest_folded.get(first[:-1], 0))
         for n in range(min(longest, count - i), shortest, -1):
             hit = _lookup_plural(lexicon.folded, tuple(folded[i : i + n]))
-            if hit is not None:
+            if hit is not None and one_line(i, n):
                 found = (n, hit)
                 break
         if found is None and len(texts[i]) >= 3 and texts[i][-1] == "s" and texts[i][:-1].isupper():
@@ -198,10 +205,9 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             found = (1, hit)
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
-        if "\n" not in doc[first.i : last.i + 1].text:  # a name never spans two lines
-            label = vocab.concepts[hit.concepts[0]].kind.upper()
-            spans.append(Span(doc, first.i, last.i + 1, label=label))
-            hits[first.idx] = hit
+        label = vocab.concepts[hit.concepts[0]].kind.upper()
+        spans.append(Span(doc, first.i, last.i + 1, label=label))
+        hits[first.idx] = hit
         i += n
     doc.ents = spans
     doc.user_data[HITS] = hits

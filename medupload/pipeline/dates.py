@@ -18,7 +18,7 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_RE = re.compile(
     r"(?<![\d/.-])(?:"
     r"(?P<iy>(?:19|20)\d\d)-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
-    r"|(?P<um>\d{1,2})[/.-](?P<ud>\d{1,2})[/.-](?P<uy>\d{4}|\d{2})"
+    r"|(?P<um>\d{1,2})(?P<sep>[/.-])(?P<ud>\d{1,2})(?P=sep)(?P<uy>\d{4}|\d{2})"
     r"|(?P<nm>" + _MONTH + r")\s+(?P<nd>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<ny>(?:19|20)\d\d)"
     r"|(?P<dd>\d{1,2})[\s-](?P<dm>" + _MONTH + r")[\s,-]+(?P<dy>(?:19|20)\d\d)"
     r")(?![\d/])",
@@ -53,7 +53,10 @@ def _to_date(match: re.Match[str], today: date) -> date | None:
             year = int(g["uy"])
             if len(g["uy"]) == 2:
                 year += 2000 if year <= today.year % 100 else 1900
-            return date(year, int(g["um"]), int(g["ud"]))
+            month, day = int(g["um"]), int(g["ud"])
+            if g["sep"] == "." or month > 12:
+                month, day = day, month  # "14.10.2026", "25/12/2025": day first (UK, Europe)
+            return date(year, month, day)
         if g["ny"]:
             return date(int(g["ny"]), _MONTHS[g["nm"][:3].lower()], int(g["nd"]))
         if g["dy"]:

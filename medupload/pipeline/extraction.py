@@ -31,16 +31,28 @@ from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
     DRUG_LEVEL_RE,
+    GOAL_BEFORE,
+    HOME_BEFORE,
+    LAB_VALUE_RE,
     PAIR_VALUES_RE,
-    PER_FIELD,
+    PER_FIELDS,
+    PREVIOUS_BEFORE,
     THEN_VALUE_RE,
+    DateTable,
     LabReading,
+    date_cells,
+    date_tables,
     in_urine_context,
+    name_cell_end,
+    read_bare_level,
+    read_cell,
     read_drug_level,
     read_lab,
     read_lab_before,
     read_next_sentence,
+    read_value_line,
     reading,
+    table_at,
 )
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
@@ -63,7 +75,7 @@ from medupload.pipeline.mentions import (
     not_taken,
     release_form,
 )
-from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, fold, vocabulary
+from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, LabDef, fold, vocabulary
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -165,19 +177,25 @@ def _fact(
 
 
 _COMMA = re.compile(r"[ \t]*,")
+_LAST_DIGIT = re.compile(r"\d(?=\D*$)")
+_DIGIT = re.compile(r"\d")
 #: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
 LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
 
 
 def _pair_readings(
-    text: str, at: int, line_end: int, first: str, second: str
+    text: str, at: int, line_end: int, first: str, second: str, *, smaller_first: bool = False
 ) -> list[tuple[Concept, LabReading]] | None:
     vocab = vocabulary()
     match = PAIR_VALUES_RE.match(text, at, line_end)
     if match is None:
         return None
+    order = ("a", "b")
+    if smaller_first and float(match["a"]) > float(match["b"]):
+        order = ("b", "a")  # "H&H 37.4/12.1": the haemoglobin is always the smaller number
     out = []
-    for name, group, stop in ((first, "a", match.start("b")), (second, "b", line_end)):
+    for name, group in zip((first, second), order, strict=True):
+        stop = match.start("b") if group == "a" else line_end
         lab = vocab.labs[name]
         concept = vocab.concepts[vocab.lab_concepts[name]]
         out.append((concept, reading(text, at, stop, match[group], "", match.end(group), lab)))
@@ -201,7 +219,8 @@ def _lab_readings(
     if urine is not None and in_urine_context(text, m.start, m.end):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     if concept.concept in LAB_PAIRS:
-        return _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept]) or [(concept, LabReading())]
+        pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
+        return pair or [(concept, LabReading())]
     following = mentions[i + 1] if i + 1 < len(mentions) else None
     if (
         following is not None
@@ -220,13 +239,36 @@ def _lab_readings(
         (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
     )
     stop = max(stop, min(line_end, next_fact))
+    line_start = text.rfind("\n", 0, m.start) + 1
+    if GOAL_BEFORE.search(text, max(line_start, m.start - 20), m.start) or HOME_BEFORE.search(
+        text, max(line_start, m.start - 40), m.start
+    ):
+        return [(concept, LabReading())]  # "Target A1c <7%", "home fasting glucose 128"
+    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
+        text[m.end : min(stop, after + 60)]
+    ):
+        return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     first = read_lab(text, m.end, min(stop, after + 60), lab)
+    if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
+        # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
+        beyond = next(
+            (n.start for n in mentions[i + 1 :] if n.start >= cell and n.kind != "test_name"), line_end
+        )
+        first = read_lab(text, cell, min(line_end, beyond, cell + 60), lab)
+    if first.value is None and not first.trusted and lab.count is not None:
+        # "Neutrophils  3.9  x10^9/L": a differential given as a count is the absolute count.
+        counted = read_lab(text, m.end, min(stop, after + 60), vocab.labs[lab.count])
+        if counted.value is not None and counted.trusted and counted.unit is not None:
+            concept, lab = vocab.concepts[vocab.lab_concepts[lab.count]], vocab.labs[lab.count]
+            first = counted
+    if first.value is None and first.trusted:
+        first = read_value_line(text, m.start, m.end, lab)
     if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
         # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
         # next clause's; this name's count is the one before it, or none.
         before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
         ahead = following is not None and following.kind == "lab" and following.start < line_end
-        counted = BEFORE_RANGE_RE if lab.unit == PER_FIELD else BEFORE_VALUE_RE
+        counted = BEFORE_RANGE_RE if lab.unit in PER_FIELDS else BEFORE_VALUE_RE
         if before.value is not None or (ahead and counted.search(text, m.end, following.start)):
             first = before
     if first.value is None and first.trusted:
@@ -240,12 +282,28 @@ def _lab_readings(
             if later.value is not None:
                 results.append((concept, later))
             break
-        found = reading(text, end, line_end, then["num"], "", then.end("num"), lab)
+        group = "num" if then["num"] is not None else "again"
+        found = reading(text, end, line_end, then[group], "", then.end(group), lab)
         if found.value is None:
             break
         results.append((concept, found))
         end = found.end
     return results
+
+
+def _dated_cells(
+    text: str, tables: list[DateTable], m: Mention, line_start: int, line_end: int, lab: LabDef | None
+) -> list[tuple[LabReading, str]]:
+    """A cumulative table's row: one reading per filled cell under a date column, with that date.
+    The row starts with the name (a comment that repeats a result is not a row)."""
+    table = table_at(tables, m.start)
+    if table is None or text[line_start : m.start].strip():
+        return []
+    found = [
+        (read_cell(text, start, end, lab), iso)
+        for start, end, iso in date_cells(text, table, m.end, line_start, line_end)
+    ]
+    return [(r, iso) for r, iso in found if r.value is not None or not r.trusted]
 
 
 def extract(
@@ -272,18 +330,31 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
+    tables = date_tables(text, [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"])
+    tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
 
     facts: list[ExtractedFact] = []
     assigned: dict[
         int, list[tuple[Concept, LabReading]]
     ] = {}  # the second of "BUN and creatinine 27 and 1.9"
+    read_past = 0  # past a lab's alias in brackets after its name ("AST (SGOT)")
+    units_read: list[tuple[int, int]] = []  # a unit read after a value ("50 mg/g creat")
     for i, m in enumerate(mentions):
         if m.kind in {"test_name"} or release_form(text, mentions, i):
             continue
+        if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
+            continue
         line_start, line_end = line_bounds(text, m.start, m.end)
+        lab_named = (
+            m.kind == "lab"
+            or vocab.lexicon.lab_alternates.get(vocab.medications.get(m.concepts[0].concept, -1)) is not None
+        )
+        after = _skip_parenthesis(text, m.end, line_end) if lab_named else m.end
+        if not _DIGIT.search(text, m.end, after):  # "AST (SGOT)"; not "22 WBC (21 lymphocytes, ...)"
+            read_past = max(read_past, after)
         # The reading stops at the next mention that is a fact (a method name is read past).
         next_start = next(
-            (n.start for n in mentions[i + 1 :] if n.start >= m.end and n.kind != "test_name"), len(text)
+            (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
         )
         stop = min(line_end, next_start)
         kind = m.kind
@@ -292,14 +363,28 @@ def extract(
         confidence_cap = 1.0
         level = DRUG_LEVEL_RE.match(text, m.end) if kind == "medication" else None
         if level is not None:  # "doxycycline level ... was 6.5 mcg/mL": a lab, not a drug taken
+            concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
+            cells = _dated_cells(text, tables, m, line_start, line_end, None)
+            for result, iso in cells:
+                values = {"value": result.value, "unit": result.unit, "date": iso}
+                value_end = result.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
+            if cells:
+                continue
             result = read_drug_level(text, level.end(), max(stop, level.end()))
             value_end = result.end if result.value is not None and result.end else level.end()
             dated = [d for d in dates if m.start <= d.start < value_end and d.label != "dob"]
             when = dated[0].value.isoformat() if dated else (collected or doc_iso)
-            concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
             values = {"value": result.value, "unit": result.unit, "date": when}
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
+        if kind == "medication" and (m.section or "") != "medications":
+            bare = read_bare_level(text, m.end, m.concepts[0].concept)  # "Digoxin was 1.3."
+            if bare.value is not None and bare.end is not None:
+                concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
+                values = {"value": bare.value, "unit": None, "date": collected or doc_iso}
+                facts.append(_fact(text, m, "lab", concept, values, bare.end, 1.0, confidences, doc_iso))
+                continue
         if kind == "condition" and (
             is_test_name(text, m, mentions[i - 1] if i else None) or is_reaction(text, m, mentions[:i])
         ):
@@ -378,19 +463,41 @@ def extract(
         elif kind == "lab":
             if among_vitals(text, m.concepts[0].concept, line_start, line_end):
                 continue  # "pulse 67, ..., SaO2 is 99% on room air": a vital sign
+            concept = m.concepts[0]
+            lab = vocab.labs[concept.concept]
+            if lab.urine is not None and in_urine_context(text, m.start, m.end):
+                concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
+            cells = _dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
+            for reading, iso in cells:
+                cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
+                values = {"value": reading.value, "unit": reading.unit, "date": iso}
+                value_end = reading.end or m.end
+                facts.append(_fact(text, m, "lab", concept, values, value_end, cap, confidences, doc_iso))
+                tabled.add((concept.concept, reading.value, iso))
+            if cells:
+                continue
             results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
-            when = line_dates[0].value.isoformat() if line_dates else (collected or doc_iso)
             short = len(fold(m.matched).replace(" ", "")) <= 3
             for concept, reading in results:
+                # A date later on the row, past other numbers, is another result's ("228 05/14/2026"
+                # in a previous-result column): not this value's.
+                after = reading.end if reading.value is not None and reading.end else m.end
+                own = [d for d in line_dates if d.start < after or not _DIGIT.search(text, after, d.start)]
+                when = own[0].value.isoformat() if own else (collected or doc_iso)
                 lab = vocab.labs[concept.concept]
                 bare = short and not (lab.unit is None and lab.low is None)
                 if reading.value is None and (m.needs_context or bare):
                     continue  # a bare "K", "Na", "LDL", "blood", "protein" without a result is too ambiguous
+                if reading.value is not None and (concept.concept, reading.value, when) in tabled:
+                    continue  # a comment repeating a table's result ("critical value called ...")
                 value_end = (reading.end or m.end) if reading.value is not None else m.end
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": when}
                 facts.append(_fact(text, m, "lab", concept, values, value_end, cap, confidences, doc_iso))
+                if reading.value is not None and reading.unit is not None:
+                    digit = _LAST_DIGIT.search(text, m.end, value_end)
+                    units_read.append((digit.end() if digit else m.end, value_end))
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))

@@ -1,5 +1,13 @@
 """Lab values: the number (and unit) after a lab name, checked against the lab's units and
-plausible range, converted to its canonical unit through pint (molar mass where needed).
+plausible range (converted to its canonical unit through pint, molar mass where needed, for that
+check only). The value is kept as written, in its own unit ("Bilirubin 9 umol/L" stays 9 umol/L;
+a bare number takes the canonical unit): staff and patients read the report's number.
+
+Report layouts: the unit may sit in the reference-range column ("104 H   65-99 mg/dL"); a
+cumulative table's header of dates makes one result per filled cell, dated by its column; a name
+alone on its line takes the value line below (a portal pasted one cell per line); a differential
+name whose value is a count (x10^9/L) is the absolute count. Limits (">=60"), goals, previous and
+home readings are not results.
 
 A parenthesised method or reference range right after the name is skipped ("eGFR (CKD-EPI
 2021) 68" -> 68); a flag (H, L, *) is allowed before the number and after it; a range
@@ -11,6 +19,7 @@ the previous name's value.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from dataclasses import dataclass
@@ -23,14 +32,25 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 # dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
 _BETWEEN = (
     r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
-    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}|_{2,}))*[ \t]*"
+    # a dotted leader is taken whole, never re-split (re-splitting it was exponential on a miss)
+    r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}(?!\.)|_{2,}(?!_)"
+    # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
+    # mark ("[3]"), an assay generation ("TSH 3rd gen")
+    r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
     r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
 )
+# Thousands in groups ("1,240,000"), or split by a space after the comma ("15, 000": a clause's
+# next number never starts with 0).
+_MANY_THOUSANDS = r"\d{1,3}(?:,\d{3}){2,}(?!\d)|\d{1,3},[ ]0\d\d(?![\d.])"
+# After a number, an ordinal or a decade ("3rd", "the 130s"): not a result.
+_NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|(?<=0)s)\b"  # "12.5s" stays 12.5 seconds
 LAB_VALUE_RE = re.compile(
-    r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>-?\d+(?:[.,]\d+)?)(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d)",  # "4+" is a dipstick grade
+    r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
+    r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
+    r"(?P<num>-?" + _MANY_THOUSANDS + r"|-?\d+(?:[.,]\d+)?)"
+    r"(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",  # "4+": a dipstick grade
     re.IGNORECASE,
 )
 # A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
@@ -45,6 +65,8 @@ BEFORE_RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 PER_FIELD = "/[HPF]"
+# Counts per microscope field: high-power (cells) or low-power (casts).
+PER_FIELDS = frozenset({PER_FIELD, "/[LPF]"})
 # Values that spanned a range, told in prose ("INR's of 2.0-2.2", "sodium ranging from 128 to
 # 131"); a range right after the name, in a table, is a reference range and never matches here.
 SPREAD_RE = re.compile(
@@ -58,9 +80,10 @@ TITRE = "titer"
 TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
-    r"^(?:[ \t]*(?:[:=|]|\.{2,}|\([^)\n]{0,40}\)))*[ \t]*"
+    r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)))*[ \t]*"
     r"(?P<word>not[ \t]+detected|non-?reactive|negative|positive|trace|small|moderate|large|detected|reactive"
-    r"|[1-4]\+)(?![A-Za-z+])",
+    r"|[1-4]\+"
+    r"|none[ \t]+seen|not[ \t]+seen|present|absent)(?![A-Za-z+])",  # urine microscopy (yeast, clumps)
     re.IGNORECASE,
 )
 
@@ -91,10 +114,18 @@ def _fmt(value: float) -> str:
     return text or "0"
 
 
+# Units that are not a scale of the canonical one: HbA1c in IFCC mmol/mol is NGSP % through the
+# IFCC-NGSP master equation (NGSP = 0.09148 x IFCC + 2.152), never pint's 58 mmol/mol = 5.8 %.
+_AFFINE: dict[tuple[str, str], tuple[float, float]] = {("mmol/mol", "%"): (0.09148, 2.152)}
+
+
 def convert_to_canonical(value: float, raw: UnitDef, lab: LabDef) -> float | None:
     """``value`` in ``raw`` to the lab's canonical unit, through pint (molar mass if needed)."""
     if raw.display == lab.unit:
         return value * 1.0
+    affine = _AFFINE.get((raw.display, lab.unit or ""))
+    if affine is not None:
+        return value * affine[0] + affine[1]
     canonical = next((u for u in vocabulary().units.values() if u.display == lab.unit), None)
     if canonical is None:
         return None
@@ -131,11 +162,18 @@ _DATE_WORD = (
 _DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
 GAP_VALUE_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
-    r"(?:was|were|is|are|of|at|to|reached|from|showed|shows|as)[ \t]+"
+    r"(?:was|were|is|are|of|at|to|be|reached|from|showed|shows|as)[ \t]+"
     r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
     + _DATED_OPEN
     + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
-    r"(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d)",
+    r"(?P<num>" + _MANY_THOUSANDS + r"|\d+(?:[.,]\d+)?)"
+    r"(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",
+    re.IGNORECASE,
+)
+# Words between a name and a number that make the number a limit, a goal or an old value
+# ("LDL goal of <70", "Hgb previously reported as 6.9", "creatinine at baseline of 0.9").
+NOT_THIS_RESULT = re.compile(
+    r"\b(?:goal|target|aim|previous(?:ly)?|prior|baseline|superseded|reference|cut-?off|threshold)\b",
     re.IGNORECASE,
 )
 # The lab named in the sentence before, as a pronoun: "The PSA has been rising. This month it
@@ -160,13 +198,15 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
 # "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
 THEN_VALUE_RE = re.compile(
-    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    r"(?:(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
     r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
-    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)",
-    re.IGNORECASE,
+    r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
+    # two results of one test that end the clause: "troponin I 0.085 and 0.074."
+    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$)))",
+    re.IGNORECASE | re.MULTILINE,
 )
-_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,[ ]?\d{3})+")
 _DOSE_UNIT = re.compile(
     r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
     re.IGNORECASE,
@@ -182,18 +222,22 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         titre = TITRE_RE.match(window)
         if titre is not None:
             return LabReading(titre["titre"], None, start + titre.end())
-    if lab.unit == PER_FIELD:
+    if lab.unit in PER_FIELDS:
         match = RANGE_VALUE_RE.match(window)
         if match is not None:
             return _per_field(text, match, start, stop, lab)
     spread = SPREAD_RE.match(window)
-    if spread is not None and lab.unit != PER_FIELD:  # "INR's of 2.0-2.2": both ends, each plausible
+    if spread is not None and lab.unit not in PER_FIELDS:  # "INR's of 2.0-2.2": both ends, each plausible
         low, high = (
             reading(text, start, stop, spread[g], "", start + spread.end(g), lab) for g in ("num", "high")
         )
         if low.value is not None and high.value is not None and low.trusted and high.trusted:
             return LabReading(f"{low.value}-{high.value}", lab.unit, start + spread.end())
-    match = LAB_VALUE_RE.match(window) or GAP_VALUE_RE.match(window)
+    match = LAB_VALUE_RE.match(window)
+    if match is None:
+        match = GAP_VALUE_RE.match(window)
+        if match is not None and NOT_THIS_RESULT.search(window, 0, match.start("num")):
+            return LabReading()
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
         if words is not None:
@@ -229,11 +273,11 @@ def read_next_sentence(text: str, end: int, lab: LabDef) -> LabReading:
 
 
 def _per_field(text: str, match: re.Match[str], offset: int, stop: int, lab: LabDef) -> LabReading:
-    """A count per high-power field: a number or a range, and ``PER_FIELD`` as its unit."""
+    """A count per microscope field: a number or a range, and the lab's unit."""
     low, high = int(match["num"]), int(match["high"]) if match["high"] else None
     end = offset + match.end()
     unit = vocabulary().unit_re.match(text, end, stop)
-    if unit is not None and vocabulary().units[unit["unit"].lower()].display == PER_FIELD:
+    if unit is not None and vocabulary().units[unit["unit"].lower()].display == lab.unit:
         end = unit.end()
     if (lab.high is not None and max(low, high or low) > lab.high) or (high is not None and high < low):
         return LabReading(None, None, end, trusted=False)
@@ -246,13 +290,15 @@ def _comparator(words: str | None) -> str:
     cleaned = (words or "").strip().lower()
     if cleaned.endswith("than"):
         return "<" if cleaned.split()[0] in {"less", "lower", "fewer"} else ">"
+    if cleaned in {"over", "above"}:
+        return ">"
     return cleaned
 
 
 def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) -> LabReading:
     """A count written before the name ("16 segs", "15.7 for WBC", "5-9 RBCs"), else nothing.
     The reading has no end: the fact's span stays the name."""
-    if lab.unit == PER_FIELD:
+    if lab.unit in PER_FIELDS:
         ranged = BEFORE_RANGE_RE.search(text, line_start, name_start)
         if ranged is None:
             return LabReading()
@@ -267,22 +313,34 @@ def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) ->
     return LabReading(found.value, found.unit, None, found.trusted)
 
 
+# "At least" / "at most" is how a threshold, a target or a reference limit is written, never a
+# measured result ("<0.01", ">90" are results; ">=60", "≤7" are limits).
+_THRESHOLD = frozenset({">=", "<=", "≥", "≤", "≥=", "≤="})
+
+
 def reading(
     text: str, start: int, stop: int, num: str, comparator: str, num_end: int, lab: LabDef
 ) -> LabReading:
     """``num`` (ending at ``num_end``) as a value of ``lab``: its unit read after it, checked
     against the lab's units and plausible range, converted to the canonical unit."""
+    if comparator in _THRESHOLD:
+        return LabReading(None, None, num_end)  # "HbA1c >=48 mmol/mol is consistent with diabetes"
     if num.startswith("-") and (lab.low is None or lab.low >= 0):
         num = num[1:]  # "Potassium -5.1": a dash, not a sign, for a test that is never negative
     thousands = bool(_THOUSANDS.fullmatch(num))
-    number = float(num.replace(",", "")) if thousands else float(num.replace(",", "."))
+    number = float(num.replace(",", "").replace(" ", "")) if thousands else float(num.replace(",", "."))
     end = num_end
-    unit_match = vocabulary().unit_re.match(text, num_end, stop)
+    # The unit may run past the next name it holds ("50 mg/g creat"), never past the line.
+    line_end = text.find("\n", num_end)
+    unit_stop = max(stop, len(text) if line_end == -1 else line_end)
+    unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
         end = unit_match.end()
     elif _DOSE_UNIT.match(text, num_end, stop):
         return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
+    else:
+        raw = reference_unit(text, num_end, lab)  # "104 H   65-99 mg/dL": the unit sits in the range
     if lab.unit is None and lab.low is None and lab.qualitative:
         return LabReading(None, None, end, trusted=False)  # a result in words only ("Blood  Moderate")
     if lab.unit is None:  # unitless (INR) or a panel
@@ -302,9 +360,38 @@ def reading(
         return LabReading(None, None, end, trusted=False)
     if lab.low is not None and lab.high is not None and not lab.low <= converted <= lab.high:
         return LabReading(None, None, end, trusted=False)
-    plain = (raw is None or raw.display == lab.unit) and converted == number and not thousands
+    if raw is not None and raw.display != lab.unit:
+        # The value as written in its own unit ("Bilirubin 9 umol/L" stays 9 umol/L): what staff and
+        # patients see is the report's number; the conversion only checked that it is plausible.
+        shown = _fmt(number) if thousands else num.replace(",", ".")
+        return LabReading(comparator + shown, raw.display, end)
+    plain = converted == number and not thousands
     shown = num.replace(",", ".") if plain else _fmt(converted)
     return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
+
+
+# A reference range after the value, in its own column, that carries the row's unit (US reference
+# labs, cumulative tables: "GLUCOSE   104 H   65-99 mg/dL", "3.1 (L)  ...  3.5 - 5.1 mmol/L"). Only
+# the rest of the row is read, past cells of values and flags.
+_REFERENCE_UNIT = re.compile(
+    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)"
+    r"(?![^ \t\n]))*"
+    r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
+    r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*[\])]?[ \t]*",
+    re.IGNORECASE,
+)
+
+
+def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
+    """The unit of a reference range later on the value's row, if it is one of the lab's units."""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    reference = _REFERENCE_UNIT.match(text, end, line_end)
+    if reference is None:
+        return None
+    unit = vocabulary().unit_re.match(text, reference.end(), line_end)
+    raw = vocabulary().units[unit["unit"].lower()] if unit else None
+    return raw if raw is not None and raw.display in lab.units else None
 
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
@@ -339,12 +426,47 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
             continue
         letters = [c for c in line if c.isalpha()]
         if line.endswith(":") or (len(letters) >= 4 and all(c.isupper() for c in letters)):
-            return bool(_URINE_WORD.search(line))
+            if _URINE_WORD.search(line):
+                return True
+            if not _CELL_SPLIT.search(line):
+                return False  # another section's heading
+            # a row of several cells in capitals ("APPEARANCE   CLOUDY   CLEAR") is the table's
     return False
 
 
-# A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL"): a lab of its own.
-DRUG_LEVEL_RE = re.compile(r"[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE)
+# A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
+# lab of its own.
+DRUG_LEVEL_RE = re.compile(
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE
+)
+
+
+# Drugs measured by therapeutic drug monitoring, with a plausible level range that lies apart from
+# their doses: a bare number after one, ending its clause, is its level ("Digoxin was 1.3.",
+# "..., BUN 36, digoxin 0.6, white count 5.8"), never a dose (digoxin 0.125-0.25 mg, lithium
+# 300 mg, phenytoin 100 mg, vancomycin 1 g). Drugs whose doses and levels overlap (tacrolimus,
+# cyclosporine) are left out.
+MONITORED_LEVELS: dict[str, tuple[float, float]] = {
+    "digoxin": (0.3, 5),
+    "lithium": (0.1, 5),
+    "phenytoin": (1, 50),
+    "carbamazepine": (1, 30),
+    "vancomycin": (2, 100),
+    "gentamicin": (0.1, 30),
+    "theophylline": (2, 50),
+}
+_BARE_LEVEL = re.compile(
+    r"[ \t]+(?:(?:was|is|of)[ \t]+)?(?P<num>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|and\b|\n|$))", re.IGNORECASE
+)
+
+
+def read_bare_level(text: str, end: int, drug: str) -> LabReading:
+    """A monitored drug's level written as a bare number after its name, else nothing."""
+    bounds = MONITORED_LEVELS.get(drug)
+    match = _BARE_LEVEL.match(text, end) if bounds else None
+    if match is None or bounds is None or not bounds[0] <= float(match["num"]) <= bounds[1]:
+        return LabReading()
+    return LabReading(match["num"], None, match.end("num"))
 
 
 def read_drug_level(text: str, start: int, stop: int) -> LabReading:
@@ -358,3 +480,173 @@ def read_drug_level(text: str, start: int, stop: int) -> LabReading:
     raw = vocabulary().units[unit["unit"].lower()] if unit else None
     value = _comparator(match["cmp"]) + match["num"]
     return LabReading(value, raw.display if raw else None, unit.end() if unit else end)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cumulative tables: one result column per date ("Component  11/17/2026  11/18/2026 ... Ref Range").
+
+
+@dataclass(frozen=True)
+class DateColumn:
+    start: int  # offsets within the header line
+    end: int
+    date: str  # ISO
+
+
+@dataclass(frozen=True)
+class DateTable:
+    start: int  # the header line's offset in the text
+    end: int  # where the next date header starts, or the end of the text
+    columns: tuple[DateColumn, ...]
+
+
+# Between two dates of a header only spaces, a time ("05:40", "0540") or a meridiem.
+_HEADER_GAP = re.compile(r"(?:[ \t]+|\d{1,2}:\d\d(?::\d\d)?|\d{4}|[AP]M\b)*", re.IGNORECASE)
+_CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
+_NAME_COLUMN = 8  # a date header's first date starts past the names' column
+_FLAG = r"(?:\((?:HH|LL|H|L|A|C)\)|(?:HH|LL|H|L|A|C)\b|\*)"
+_CELL = re.compile(
+    r"(?:" + _FLAG + r"[ \t]*)?(?P<cmp>[<>]=?[ \t]*)?(?P<num>-?\d+(?:[.,]\d+)?)[ \t]*"
+    r"(?:" + _FLAG + r"[ \t]*)?(?:\[\d{1,2}\][ \t]*)?",
+    re.IGNORECASE,
+)
+
+
+def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]:
+    """Header lines of two or more dates (``dates``: start, end, ISO) with nothing but spaces or
+    times between them: each date is a result column for the rows below, up to the next header."""
+    by_line: dict[int, list[tuple[int, int, str]]] = {}
+    for start, end, iso in dates:
+        by_line.setdefault(text.rfind("\n", 0, start) + 1, []).append((start, end, iso))
+    headers = []
+    for line_start, found in sorted(by_line.items()):
+        found.sort()
+        if (
+            len(found) < 2
+            or len({iso for _, _, iso in found}) < len(found)  # one column per collection date
+            or found[0][0] - line_start < _NAME_COLUMN  # the test names' column comes first
+            or any(_HEADER_GAP.fullmatch(text, a[1], b[0]) is None for a, b in itertools.pairwise(found))
+        ):
+            continue  # e.g. a "Collected / Received / Reported" row of dates
+        # A column runs from its date to the next one (a value may sit under the time written
+        # after the date, "11/17/2026 05:40"); the last one to its date and time.
+        line_end = text.find("\n", found[-1][1])
+        line_end = len(text) if line_end == -1 else line_end
+        last_time = _HEADER_GAP.match(text, found[-1][1], line_end)
+        ends = [b[0] - 2 for b in found[1:]] + [last_time.end() if last_time else found[-1][1]]
+        columns = tuple(
+            DateColumn(s - line_start, max(e, end) - line_start, iso)
+            for (s, e, iso), end in zip(found, ends, strict=True)
+        )
+        headers.append((line_start, columns))
+    return [
+        DateTable(start, headers[k + 1][0] if k + 1 < len(headers) else len(text), columns)
+        for k, (start, columns) in enumerate(headers)
+    ]
+
+
+def table_at(tables: list[DateTable], position: int) -> DateTable | None:
+    return next((t for t in tables if t.start < position < t.end), None)
+
+
+def date_cells(
+    text: str, table: DateTable, start: int, line_start: int, line_end: int
+) -> list[tuple[int, int, str]]:
+    """The row's cells (text offsets) that sit under one date column each, with that date; a
+    cell under no date (the name's qualifier, the reference range) or under two is no result."""
+    cells = []
+    position = start
+    for gap in [*_CELL_SPLIT.finditer(text, start, line_end), None]:
+        cell_end = gap.start() if gap is not None else line_end
+        if cell_end > position:
+            x0, x1 = position - line_start, cell_end - line_start
+            under = [c for c in table.columns if x0 < c.end + 1 and x1 > c.start - 1]
+            if len(under) == 1:
+                cells.append((position, cell_end, under[0].date))
+        if gap is not None:
+            position = gap.end()
+    return cells
+
+
+def read_cell(text: str, start: int, end: int, lab: LabDef | None) -> LabReading:
+    """One table cell as a result: a number with its flags (the unit from the reference column),
+    or a qualitative word for a test that has one; ``lab`` None (a drug level) takes any number."""
+    cell = _CELL.fullmatch(text, start, end)
+    if cell is None:
+        if lab is not None and lab.qualitative:
+            words = QUALITATIVE_RE.match(text[start:end])
+            if words is not None and words.end() == end - start:
+                return LabReading(" ".join(words["word"].lower().split()), None, end)
+        return LabReading()
+    comparator = _comparator(cell["cmp"])
+    if lab is None:
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end
+        reference = _REFERENCE_UNIT.match(text, cell.end("num"), line_end)
+        unit = vocabulary().unit_re.match(text, reference.end(), line_end) if reference else None
+        raw = vocabulary().units[unit["unit"].lower()] if unit else None
+        return LabReading(comparator + cell["num"], raw.display if raw else None, end)
+    found = reading(text, start, end, cell["num"], comparator, cell.end("num"), lab)
+    return LabReading(found.value, found.unit, end, found.trusted)
+
+
+# ---------------------------------------------------------------------------------------------
+# A row's name cell, a name alone on its line, a previous result.
+
+# The rest of a row's name cell: text without digits up to the gap before the next column
+# ("VITAMIN D,25-OH,TOTAL,IA   19 L", "Lactate, Whole Blood   4.6").
+_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,})")
+
+
+def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
+    """Where a table row's name cell ends, when the name matched only its start; else None."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    if text[line_start:name_start].strip():
+        return None
+    rest = _NAME_CELL_REST.match(text, name_end)
+    return rest.end() if rest is not None and rest.group().strip() else None
+
+
+# A name alone on its line and its value alone on the next (a portal page pasted one cell per
+# line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
+_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
+_VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
+_WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
+_FLAG_ONLY = re.compile(r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE)
+
+
+def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> LabReading:
+    """The value on the line after a name that stands alone on its own, when that line holds only
+    the value, its unit and a flag."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    alone = _ALONE_AFTER.match(text, name_end)
+    if text[line_start:name_start].strip() or alone is None:
+        return LabReading()
+    next_start = alone.end()
+    next_end = text.find("\n", next_start)
+    next_end = len(text) if next_end == -1 else next_end
+    value = _VALUE_LINE.fullmatch(text, next_start, next_end)
+    if value is None:
+        # the name's last word wrapped onto the row's line ("Thyroid Peroxidase (TPO)" / " Ab  02  14")
+        wrapped = _WRAPPED_NAME.match(text, next_start, next_end)
+        if wrapped is None:
+            return LabReading()
+        return read_lab(text, wrapped.end(), next_end, lab)
+    cmp = _comparator(value["cmp"])
+    found = reading(text, next_start, next_end, value["num"], cmp, value.end("num"), lab)
+    if found.value is None or found.end is None or not _FLAG_ONLY.fullmatch(text, found.end, next_end):
+        return LabReading()
+    return found
+
+
+# A patient's own reading at home ("home fasting glucose 128", "glucometer readings"): not a lab result.
+HOME_BEFORE = re.compile(
+    r"\b(?:home|glucometer|self[- ]monitored)(?:[ \t]+(?:fasting|blood|morning|am|pm|capillary))*[ \t]+$",
+    re.IGNORECASE,
+)
+# A goal named before the test ("Target A1c <7%", "goal LDL below 70"): not a result.
+GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
+# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
+PREVIOUS_BEFORE = re.compile(
+    r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
+)

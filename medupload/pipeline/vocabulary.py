@@ -88,6 +88,9 @@ class LabDef:
     # Its units differ 10-1000x within one plausible range (CRP mg/L or mg/dL): a number written
     # without one is kept but needs review.
     unit_required: bool = False
+    # The absolute count a differential name means when its value is a count ("Neutrophils 3.9
+    # x10^9/L": UK labs report only absolutes), else the percent it names.
+    count: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
                     qualitative=row.get("qualitative") == "1",
                     urine=row.get("urine") or None,
                     unit_required=row.get("unit_required") == "1",
+                    count=row.get("count") or None,
                 )
     # Combination products: every ingredient (a curated ingredient keeps its RxNorm code).
     for row in _rows("combinations.csv"):
@@ -449,7 +453,10 @@ def vocabulary(with_base: bool = True) -> Vocabulary:
     }
     aliases = sorted(units, key=len, reverse=True)
     unit_re = re.compile(
-        r"\s*(?:\b[HL]\b\s*|\*\s*)?(?P<unit>" + "|".join(re.escape(a) for a in aliases) + r")(?![A-Za-z0-9])",
+        # a flag may sit between a value and its unit ("242  High  mg/dL")
+        r"\s*(?:\b(?:[HLA]|HH|LL|High|Low|Abnormal|Abn)\b\s*|\*\s*)?(?P<unit>"
+        + "|".join(re.escape(a) for a in aliases)
+        + r")(?![A-Za-z0-9])",
         re.IGNORECASE,
     )
     sig = tuple(
