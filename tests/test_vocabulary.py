@@ -209,6 +209,19 @@ def test_a_plural_possessive_matches_with_or_without_its_apostrophe() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("She had two strokes.", "stroke"),
+        ("No family history of hematologic malignancies.", "hematologic malignancy"),  # -ies -> -y
+        ("Two abscesses were drained.", "abscess"),  # -es after a sibilant
+        ("He denies any injuries to the groin.", "injury"),
+    ],
+)
+def test_a_plural_name_matches_its_singular(text: str, concept: str) -> None:
+    assert concept in {f.concept for f in extract(text).facts if f.kind == "condition"}
+
+
+@pytest.mark.parametrize(
     ("text", "code"),
     [
         # Abbreviations and everyday names ICD-10-CM titles lack (its index has them).
@@ -220,6 +233,9 @@ def test_a_plural_possessive_matches_with_or_without_its_apostrophe() -> None:
         ("Stool negative for Clostridium difficile.", "A04.72"),
         ("History of ruptured colon.", "K63.1"),
         ("Transferred because of hyperbilirubinemia.", "E80.7"),
+        ("Admitted with DKA.", "E10.10"),
+        ("Known MGUS and HLD.", "D47.2"),
+        ("Inflammatory bowel disease.", "K52.9"),
     ],
 )
 def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) -> None:
