@@ -327,6 +327,11 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("Cannot rule out appendicitis.", "appendicitis", (False, False, False, True)),
         ("It was thought the patient was septic.", "sepsis", (False, False, False, True)),
         ("DIFFERENTIAL DIAGNOSES:\nSepsis and meningitis.", "meningitis", (False, False, False, True)),
+        # "secondary" ends a negation only as a cause; "unlikely" hedges; a stopped drug is not
+        # a past finding.
+        ("No evidence of secondary bacterial infection.", "bacterial infection", (True, False, False, False)),
+        ("She is unlikely to have bipolar disorder.", "bipolar disorder", (False, False, False, True)),
+        ("After antibiotics were discontinued, bandemia rose.", "bandemia", (False,) * 4),
         # A negated verb does not reach a later clause: "could not get up ..., now with pneumonia".
         ("He could not get up and has a cough, now with pneumonia.", "pneumonia", (False,) * 4),
     ],

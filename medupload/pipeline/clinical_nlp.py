@@ -253,7 +253,12 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     dropped = {literal.lower() for literal in config.get("drop", [])}
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
     medications_only = {literal.lower() for literal in config.get("medications_only", [])}
-    raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
+    # ``drop`` removes default rules only: an added rule may give a dropped literal a new meaning.
+    raw = [
+        (r.literal, r.category, r.pattern, r.direction)
+        for r in ConTextRule.from_json(default_path)
+        if r.literal.lower() not in dropped
+    ]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
     # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
     # cause, a negation does not ("no pain as a cause for the fall"). These terminators become a
@@ -261,8 +266,6 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     negation_only = {literal.lower() for literal in config.get("terminate_negation_only", [])}
     rules = []
     for literal, category, pattern, direction in raw:
-        if literal.lower() in dropped:
-            continue
         if direction == "TERMINATE" and literal.lower() in negation_only:
             category, direction = _CAUSE, "FORWARD"
         negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"
