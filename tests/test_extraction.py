@@ -332,6 +332,15 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("No evidence of secondary bacterial infection.", "bacterial infection", (True, False, False, False)),
         ("She is unlikely to have bipolar disorder.", "bipolar disorder", (False, False, False, True)),
         ("After antibiotics were discontinued, bandemia rose.", "bandemia", (False,) * 4),
+        # "Hx", "h/o" are history cues like "history of"; a history list's event is past.
+        ("Hx of MI in 2010, DM, HTN.", "essential hypertension", (False,) * 4),
+        ("h/o hepatitis.", "hepatitis", (False, True, False, False)),
+        ("Past medical history is significant for MI.", "myocardial infarction", (False, True, False, False)),
+        ("Past medical history is significant for diabetes.", "diabetes mellitus", (False,) * 4),
+        ("Resolved pneumonia.", "pneumonia", (False, True, False, False)),
+        ("Cannot exclude pneumonia.", "pneumonia", (False, False, False, True)),
+        ("She may have mild iron deficiency anemia.", "iron deficiency anemia", (False, False, False, True)),
+        ("There is diabetes on her father's side.", "diabetes mellitus", (False, False, True, False)),
         # A negated verb does not reach a later clause: "could not get up ..., now with pneumonia".
         ("He could not get up and has a cough, now with pneumonia.", "pneumonia", (False,) * 4),
     ],

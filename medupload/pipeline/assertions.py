@@ -92,6 +92,8 @@ _CURRENT = re.compile(
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
 _RESIDUAL = re.compile(r"\bresidual\b", re.IGNORECASE)
+# ConText's history cue and its abbreviations: "history of", "Hx of", "h/o".
+_HISTORY_CUE = re.compile(r"history|^(?:hx|hist|ho|h\s*/\s*o)$", re.IGNORECASE)
 # A question mark just before the name queries it: "?HTN", "2. ? Atrial fibrillation" (not the
 # end of a question: "Why? Pain." has a word right before the mark).
 _QUERIED = re.compile(r"(?<![\w?])\?[ \t]{0,2}\Z")
@@ -105,9 +107,10 @@ def _aside(text: str, modifier: Any, ent: Any) -> bool:
     return between.count("(") > between.count(")")
 
 
-def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False) -> bool:
+def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bool = False) -> bool:
     """Whether a ConText modifier means what its category says about ``ent`` here (``chronic``:
-    the condition, once had, is had for good)."""
+    the condition, once had, is had for good; ``event``: an acute event, over once told as
+    history)."""
     doc = ent.doc
     start, end = modifier.modifier_span
     span = doc[start:end]
@@ -119,18 +122,19 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False) -> bool:
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
-    resolved = span.start_char >= ent.end_char and span.text.lower().endswith("resolved")
-    if modifier.category == "NEGATED_EXISTENCE" and resolved:
-        return False  # "otitis media, now resolved": it was there (historical), not absent
+    if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
+        return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
     if modifier.category == "HISTORICAL" and span.end_char <= ent.start_char and (
         span.text.lower() in _ONE_ITEM_PAST and _LIST_BREAK.search(text, span.end_char, ent.start_char)
     ):
         return False  # "status post CVA, and diabetic retinopathy": the retinopathy is current
     if modifier.category == "HISTORICAL" and _RESIDUAL.search(text, span.end_char, ent.start_char):
         return False  # "history of CVA with residual hemiparesis": a residual deficit is current
-    if modifier.category == "HISTORICAL" and "history" in span.text.lower():
-        if _HISTORY_LIST_AFTER.match(after) or _DURATION_BEFORE.search(text, 0, span.start_char):
-            return False  # "significant for X"; "a 2-week history of X" is the present illness
+    if modifier.category == "HISTORICAL" and _HISTORY_CUE.search(span.text):
+        if _DURATION_BEFORE.search(text, 0, span.start_char):
+            return False  # "a 2-week history of X" is the present illness
+        if _HISTORY_LIST_AFTER.match(after):
+            return event  # "significant for hypertension" is current, "... for MI" past
         if chronic:
             return False  # "a history of hypertension / diabetes": had for good, so had now
         sentence = ent.sent
@@ -158,7 +162,13 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     """The flags of the medspaCy entity ``ent`` in ``text``; ``context`` is
     ``data/context_rules.yaml``, ``code`` the ICD-10-CM code of the mention's condition."""
     chronic = _coded(code, context.get("chronic_conditions"))
-    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent, chronic)}
+    event = _coded(code, context.get("past_events"))
+    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent, chronic, event)}
+    resolved = any(  # "resolved pneumonia": had, not absent
+        m.category == "NEGATED_EXISTENCE"
+        and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")
+        for m in ent._.modifiers
+    )
     found = {
         "negated": "NEGATED_EXISTENCE" in categories,
         "historical": "HISTORICAL" in categories,
@@ -174,15 +184,12 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
         found["uncertain"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if not found["historical"] and ent.label_ == "CONDITION" and (
-        _PAST_AFTER.match(text, ent.end_char)
+        resolved
+        or _PAST_AFTER.match(text, ent.end_char)
         or _PAST_BEFORE.search(text, line_start, ent.start_char)
         # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
         # before; the chronic conditions of that list are current.
-        or (
-            ent._.section_category == "past_medical_history"
-            and in_paragraph
-            and _coded(code, context.get("past_events"))
-        )
+        or (ent._.section_category == "past_medical_history" and in_paragraph and event)
     ):
         found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
