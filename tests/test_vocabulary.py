@@ -242,6 +242,13 @@ def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) 
     assert code in {f.code for f in extract(text).facts if f.kind == "condition"}
 
 
+def test_a_finding_that_is_also_a_verb_needs_a_finding_word() -> None:
+    """ "infiltrate" is a chest x-ray finding and the verb of local anaesthesia."""
+    facts = extract("1% lidocaine was used to infiltrate the skin.").facts
+    assert not any(f.kind == "condition" for f in facts)
+    assert "R91.8" in {f.code for f in extract("Left upper lobe infiltrate.").facts}
+
+
 def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
