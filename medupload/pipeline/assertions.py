@@ -12,7 +12,11 @@ window misses on real notes:
 - a cue inside the mention ("migraine without aura") or inside a parenthesis the mention is
   outside of ("the left ear (not the operated one) has an infection") does not modify it;
 - "history of X" is current when its sentence shows treatment or says so ("history of lupus,
-  currently on Plaquenil"); "old infarct", "X (quit 1992)", "X, resolved" are past.
+  currently on Plaquenil") or X is chronic (``chronic_conditions``: hypertension, diabetes ...);
+  "old infarct", "X (quit 1992)", "X, resolved", "resolved X", "X last year" are past;
+- an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
+  is past; "status post", "recent" mark one list item, not the items after its comma;
+- "?X" and "? X" are queried.
 """
 
 from __future__ import annotations
