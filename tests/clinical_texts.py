@@ -203,8 +203,10 @@ Return if fever develops or if shortness of breath worsens.
             E("condition", "pneumonia", "pneumonia"),
             E("condition", "chest pain", "chest pain", negated=True),
             E("condition", "diabetes mellitus", "diabetes", negated=True),
-            E("condition", "essential hypertension", "hypertension", historical=True),
-            E("condition", "hyperlipidemia", "hyperlipidemia", historical=True),
+            # "a history of" a chronic condition: he has it now (the labels of all three
+            # MTSamples sets and a clinician's reading; an acute event's history is past).
+            E("condition", "essential hypertension", "hypertension"),
+            E("condition", "hyperlipidemia", "hyperlipidemia"),
             E("condition", "myocardial infarction", "Myocardial infarction", historical=True),
             E("condition", "breast cancer", "breast cancer", family=True),
             E("condition", "coronary artery disease", "coronary artery disease", family=True),

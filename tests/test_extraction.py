@@ -300,6 +300,49 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("No rash as a cause for the itching.", "itching", (False, False, False, False)),
         # A course word asserts the problem inside a negation list.
         ("No dysuria, improving urinary incontinence.", "urinary incontinence", (False, False, False, False)),
+        # A chronic condition's "history of" is current; an acute event's is past.
+        ("She has a history of hypertension.", "essential hypertension", (False, False, False, False)),
+        ("A history of diabetes type 2, dyslipidemia.", "type 2 diabetes mellitus", (False,) * 4),
+        ("She has a history of fibromyalgia, COPD.", "fibromyalgia", (False, False, False, False)),
+        ("History of pulmonary embolism.", "pulmonary embolism", (False, True, False, False)),
+        ("History of fibromyalgia, resolved.", "fibromyalgia", (False, True, False, False)),
+        # An acute event listed under past medical history happened before; a chronic one is current.
+        ("PMH:\n1. Stroke, 11/22/88.\n2. Diabetes.", "stroke", (False, True, False, False)),
+        ("PMH:\n1. Stroke, 11/22/88.\n2. Diabetes.", "diabetes mellitus", (False, False, False, False)),
+        ("PAST MEDICAL HISTORY:\nGI bleed.", "gastrointestinal hemorrhage", (False, True, False, False)),
+        # "status post", "recent" mark one item of a list, not the items after its comma.
+        ("Hypertension, status post CVA, and diabetic retinopathy.", "stroke", (False, True, False, False)),
+        (
+            "Hypertension, status post CVA, and diabetic retinopathy.",
+            "diabetic retinopathy",
+            (False, False, False, False),
+        ),
+        ("History of CVA with residual left hemiparesis.", "hemiparesis", (False, False, False, False)),
+        # Past events told after the name.
+        ("He had pneumonia last year.", "pneumonia", (False, True, False, False)),
+        ("A small bowel obstruction which resolved.", "bowel obstruction", (False, True, False, False)),
+        # Queried, hedged and differential.
+        ("2. ? Atrial fibrillation.", "atrial fibrillation", (False, False, False, True)),
+        ("Why? Atrial fibrillation.", "atrial fibrillation", (False, False, False, False)),
+        ("Cannot rule out appendicitis.", "appendicitis", (False, False, False, True)),
+        ("It was thought the patient was septic.", "sepsis", (False, False, False, True)),
+        ("DIFFERENTIAL DIAGNOSES:\nSepsis and meningitis.", "meningitis", (False, False, False, True)),
+        # "secondary" ends a negation only as a cause; "unlikely" hedges; a stopped drug is not
+        # a past finding.
+        ("No evidence of secondary bacterial infection.", "bacterial infection", (True, False, False, False)),
+        ("She is unlikely to have bipolar disorder.", "bipolar disorder", (False, False, False, True)),
+        ("After antibiotics were discontinued, bandemia rose.", "bandemia", (False,) * 4),
+        # "Hx", "h/o" are history cues like "history of"; a history list's event is past.
+        ("Hx of MI in 2010, DM, HTN.", "essential hypertension", (False,) * 4),
+        ("h/o hepatitis.", "hepatitis", (False, True, False, False)),
+        ("Past medical history is significant for MI.", "myocardial infarction", (False, True, False, False)),
+        ("Past medical history is significant for diabetes.", "diabetes mellitus", (False,) * 4),
+        ("Resolved pneumonia.", "pneumonia", (False, True, False, False)),
+        ("Cannot exclude pneumonia.", "pneumonia", (False, False, False, True)),
+        ("She may have mild iron deficiency anemia.", "iron deficiency anemia", (False, False, False, True)),
+        ("There is diabetes on her father's side.", "diabetes mellitus", (False, False, True, False)),
+        # A negated verb does not reach a later clause: "could not get up ..., now with pneumonia".
+        ("He could not get up and has a cough, now with pneumonia.", "pneumonia", (False,) * 4),
     ],
 )
 def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:

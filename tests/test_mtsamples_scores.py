@@ -27,17 +27,21 @@ from medupload.pipeline.extraction import extract
 # After the rules of 2026-12-01 (branch labs2): held-out medications 0.943 / 0.976, allergies
 # 0.955 / 0.955, assertions 0.884 right (0.917 found), labs 0.931 / 1.000; dev medications
 # 0.946 / 0.962, allergies 0.909 / 0.952, assertions 0.883 (0.907 found), labs 1.000 / 1.000.
+# After the condition rules of branch assert3 (chronic "history of" is current, past events under
+# PMH, list-scoped "status post", possessives and plurals, everyday names): assertions dev 0.901
+# (0.929 found), held-out 0.909 (0.921 found); the other kinds unchanged. The 20 fresh unseen
+# notes those rules were guided by (/work/fresh, a third labeller) went 0.763 -> 0.966.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.92, "precision": 0.94},
         "allergies": {"recall": 0.85, "precision": 0.90},
-        "assertions": {"recall": 0.87},
+        "assertions": {"recall": 0.89},
         "labs": {"recall": 0.97, "precision": 0.98},
     },
     "heldout": {
         "medications": {"recall": 0.92, "precision": 0.96},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.87},
+        "assertions": {"recall": 0.89},
         "labs": {"recall": 0.92, "precision": 0.98},
     },
 }

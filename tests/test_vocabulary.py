@@ -124,6 +124,9 @@ def test_the_committed_gazetteer_is_what_the_packages_give() -> None:
         ("Epilepsy, unspecified, not intractable, without status epilepticus", ("epilepsy", True)),
         ("Unspecified adrenocortical insufficiency", ("adrenocortical insufficiency", True)),
         ("Dysuria", ("dysuria", False)),
+        # A tail that names which part is unspecified is a default too.
+        ("Endocarditis, valve unspecified", ("endocarditis", True)),
+        ("Cardiac arrest, cause unspecified", ("cardiac arrest", True)),
         ("Primary osteoarthritis, right knee", None),  # laterality: not everyday phrasing
         ("Other specified disorders of kidney and ureter", None),
     ],
@@ -206,6 +209,57 @@ def test_curated_layer_wins_and_base_fills_gaps() -> None:
     assert ("condition", "essential hypertension") in _found("HTN")  # a curated abbreviation
     assert ("condition", "dysuria") in _found("Complains of dysuria.")  # from ICD-10-CM
     assert Path(gazetteer.GAZETTEER_PATH).stat().st_size < 2_000_000  # small enough to commit
+
+
+def test_a_plural_possessive_matches_with_or_without_its_apostrophe() -> None:
+    """ICD-10-CM writes "Graves' disease"; notes write that, "Graves disease" or "Graves’ disease"."""
+    entries = {" ".join(e.tokens): e.code for e in gazetteer.load() if e.kind == "condition"}
+    assert entries["graves disease"] == "E05.0"
+    assert not any("'" in name.split() for name in entries)
+    for text in ("Graves disease", "Graves' disease", "Graves\u2019 disease", "Wilson's disease"):
+        codes = {f.code for f in extract(f"She has {text}.").facts if f.kind == "condition"}
+        assert codes & {"E05.0", "E83.01"}, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("She had two strokes.", "stroke"),
+        ("No family history of hematologic malignancies.", "hematologic malignancy"),  # -ies -> -y
+        ("Two abscesses were drained.", "abscess"),  # -es after a sibilant
+        ("He denies any injuries to the groin.", "injury"),
+    ],
+)
+def test_a_plural_name_matches_its_singular(text: str, concept: str) -> None:
+    assert concept in {f.concept for f in extract(text).facts if f.kind == "condition"}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Abbreviations and everyday names ICD-10-CM titles lack (its index has them).
+        ("Impression: ITP.", "D69.3"),
+        ("No clubbing, cyanosis or edema.", "R68.3"),
+        ("Carpal tunnel involving the left wrist.", "G56.00"),
+        ("Diagnosed with a glioblastoma multiforme.", "C71.9"),
+        ("Chest x-ray without acute infiltrate.", "R91.8"),
+        ("Stool negative for Clostridium difficile.", "A04.72"),
+        ("History of ruptured colon.", "K63.1"),
+        ("Transferred because of hyperbilirubinemia.", "E80.7"),
+        ("Admitted with DKA.", "E10.10"),
+        ("Known MGUS and HLD.", "D47.2"),
+        ("Inflammatory bowel disease.", "K52.9"),
+    ],
+)
+def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) -> None:
+    assert code in {f.code for f in extract(text).facts if f.kind == "condition"}
+
+
+def test_a_finding_that_is_also_a_verb_needs_a_finding_word() -> None:
+    """ "infiltrate" is a chest x-ray finding and the verb of local anaesthesia."""
+    facts = extract("1% lidocaine was used to infiltrate the skin.").facts
+    assert not any(f.kind == "condition" for f in facts)
+    assert "R91.8" in {f.code for f in extract("Left upper lobe infiltrate.").facts}
 
 
 def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(

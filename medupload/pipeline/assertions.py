@@ -12,7 +12,11 @@ window misses on real notes:
 - a cue inside the mention ("migraine without aura") or inside a parenthesis the mention is
   outside of ("the left ear (not the operated one) has an infection") does not modify it;
 - "history of X" is current when its sentence shows treatment or says so ("history of lupus,
-  currently on Plaquenil"); "old infarct", "X (quit 1992)", "X, resolved" are past.
+  currently on Plaquenil") or X is chronic (``chronic_conditions``: hypertension, diabetes ...);
+  "old infarct", "X (quit 1992)", "X, resolved", "resolved X", "X last year" are past;
+- an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
+  is past; "status post", "recent" mark one list item, not the items after its comma;
+- "?X" and "? X" are queried.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ _PATIENT_AGAIN = re.compile(
 
 
 # A dated or "ago" event right after the mention: "Myocardial infarction in 2015", "a stroke
-# three years ago", "appendicitis as a child".
+# three years ago", "appendicitis as a child", "pneumonia last year", "an obstruction which
+# resolved".
 _PAST_AFTER = re.compile(
     r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
-    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b|(?:now[ \t]+)?resolved\b)",
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
+    r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
+    r"|(?:(?:which|that)[ \t]+(?:has[ \t]+|had[ \t]+)?)?(?:now[ \t]+|since[ \t]+)?resolved\b)",
     re.IGNORECASE,
 )
 
@@ -84,6 +91,18 @@ _CURRENT = re.compile(
 )
 
 
+# Cues that mark one item as past, not a list ("status post CVA, and diabetic retinopathy"):
+# their scope ends at the item's comma or semicolon.
+_ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
+_LIST_BREAK = re.compile(r"[,;]")
+_RESIDUAL = re.compile(r"\bresidual\b", re.IGNORECASE)
+# ConText's history cue and its abbreviations: "history of", "Hx of", "h/o".
+_HISTORY_CUE = re.compile(r"history|^(?:hx|hist|ho|h\s*/\s*o)$", re.IGNORECASE)
+# A question mark just before the name queries it: "?HTN", "2. ? Atrial fibrillation" (not the
+# end of a question: "Why? Pain." has a word right before the mark).
+_QUERIED = re.compile(r"(?<![\w?])\?[ \t]{0,2}\Z")
+
+
 def _aside(text: str, modifier: Any, ent: Any) -> bool:
     """Whether the cue sits in a parenthesis that the mention is outside of."""
     if modifier.end_char <= ent.start_char:  # cue first: its parenthesis closes before the mention
@@ -92,8 +111,10 @@ def _aside(text: str, modifier: Any, ent: Any) -> bool:
     return between.count("(") > between.count(")")
 
 
-def _counts(text: str, modifier: Any, ent: Any) -> bool:
-    """Whether a ConText modifier means what its category says about ``ent`` here."""
+def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bool = False) -> bool:
+    """Whether a ConText modifier means what its category says about ``ent`` here (``chronic``:
+    the condition, once had, is had for good; ``event``: an acute event, over once told as
+    history)."""
     doc = ent.doc
     start, end = modifier.modifier_span
     span = doc[start:end]
@@ -105,21 +126,53 @@ def _counts(text: str, modifier: Any, ent: Any) -> bool:
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
-    resolved = span.start_char >= ent.end_char and span.text.lower().endswith("resolved")
-    if modifier.category == "NEGATED_EXISTENCE" and resolved:
-        return False  # "otitis media, now resolved": it was there (historical), not absent
-    if modifier.category == "HISTORICAL" and "history" in span.text.lower():
-        if _HISTORY_LIST_AFTER.match(after) or _DURATION_BEFORE.search(text, 0, span.start_char):
-            return False  # "significant for X"; "a 2-week history of X" is the present illness
+    if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
+        return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
+    if modifier.category == "HISTORICAL" and span.end_char <= ent.start_char and (
+        span.text.lower() in _ONE_ITEM_PAST and _LIST_BREAK.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "status post CVA, and diabetic retinopathy": the retinopathy is current
+    if modifier.category == "HISTORICAL" and _RESIDUAL.search(text, span.end_char, ent.start_char):
+        return False  # "history of CVA with residual hemiparesis": a residual deficit is current
+    if modifier.category == "HISTORICAL" and _HISTORY_CUE.search(span.text):
+        if _DURATION_BEFORE.search(text, 0, span.start_char):
+            return False  # "a 2-week history of X" is the present illness
+        if _HISTORY_LIST_AFTER.match(after):
+            return event  # "significant for hypertension" is current, "... for MI" past
+        if chronic:
+            return False  # "a history of hypertension / diabetes": had for good, so had now
         sentence = ent.sent
         current = _CURRENT.search(sentence.text) or any(e.label_ == "MEDICATION" for e in sentence.ents)
         return not current
     return True
 
 
-def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
-    """The flags of the medspaCy entity ``ent`` in ``text``."""
-    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent)}
+def _in_header_paragraph(text: str, ent: Any) -> bool:
+    """Whether ``ent`` is in its section header's paragraph (no blank line or unknown header
+    between them)."""
+    title = ent._.section_title
+    return (
+        title is not None
+        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
+        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
+    )
+
+
+def _coded(code: str | None, prefixes: list[str] | None) -> bool:
+    return bool(code and prefixes and code.startswith(tuple(prefixes)))
+
+
+def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None) -> Flags:
+    """The flags of the medspaCy entity ``ent`` in ``text``; ``context`` is
+    ``data/context_rules.yaml``, ``code`` the ICD-10-CM code of the mention's condition."""
+    chronic = _coded(code, context.get("chronic_conditions"))
+    event = _coded(code, context.get("past_events"))
+    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent, chronic, event)}
+    resolved = any(  # "resolved pneumonia": had, not absent
+        m.category == "NEGATED_EXISTENCE"
+        and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")
+        for m in ent._.modifiers
+    )
     found = {
         "negated": "NEGATED_EXISTENCE" in categories,
         "historical": "HISTORICAL" in categories,
@@ -127,20 +180,20 @@ def flags(text: str, ent: Any, implied: dict[str, str]) -> Flags:
         "hypothetical": "HYPOTHETICAL" in categories,
         "uncertain": "POSSIBLE_EXISTENCE" in categories,
     }
-    title = ent._.section_title
-    attribute = implied.get(ent._.section_category or "")
-    if (
-        attribute
-        and title is not None
-        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
-        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
-    ):
+    attribute = context.get("section_attributes", {}).get(ent._.section_category or "")
+    in_paragraph = _in_header_paragraph(text, ent)
+    if attribute and in_paragraph:
         found[attribute] = True
-    if ent.start_char and text[ent.start_char - 1] == "?":  # "?HTN": queried
+    if _QUERIED.search(text, max(0, ent.start_char - 4), ent.start_char):  # "?HTN", "2. ? Atrial fib"
         found["uncertain"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if not found["historical"] and ent.label_ == "CONDITION" and (
-        _PAST_AFTER.match(text, ent.end_char) or _PAST_BEFORE.search(text, line_start, ent.start_char)
+        resolved
+        or _PAST_AFTER.match(text, ent.end_char)
+        or _PAST_BEFORE.search(text, line_start, ent.start_char)
+        # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
+        # before; the chronic conditions of that list are current.
+        or (ent._.section_category == "past_medical_history" and in_paragraph and event)
     ):
         found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)

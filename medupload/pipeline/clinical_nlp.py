@@ -93,11 +93,28 @@ def _lines(doc: Any) -> Any:
     return doc
 
 
+def _singulars(word: str) -> tuple[str, ...]:
+    """Singular forms a plural (folded) word may have: "strokes" -> "stroke", "malignancies"
+    (folded "mallgnancles") -> "mallgnancy", "abscesses" -> "abscess"."""
+    if len(word) <= 4 or not word.endswith("s") or word.endswith("ss"):
+        return ()
+    forms = [word[:-1]]
+    if len(word) > 5 and word.endswith("les"):  # "-ies" folded ("i" -> "l")
+        forms.append(word[:-3] + "y")
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        forms.append(word[:-2])
+    return tuple(forms)
+
+
 def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -> Hit | None:
-    """The name as written, else with its last word singular ("chest pains", "strokes")."""
+    """The name as written, else with its last word singular ("chest pains", "strokes",
+    "malignancies", "abscesses")."""
     hit = table.get(tokens)
-    if hit is None and len(tokens[-1]) > 4 and tokens[-1].endswith("s") and not tokens[-1].endswith("ss"):
-        hit = table.get((*tokens[:-1], tokens[-1][:-1]))
+    if hit is None:
+        for singular in _singulars(tokens[-1]):
+            hit = table.get((*tokens[:-1], singular))
+            if hit is not None:
+                break
     return hit
 
 
@@ -186,8 +203,8 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
         shortest = found[0] if found else 0
         first = folded[i]
         longest = lexicon.longest_folded.get(first, 0)
-        if first.endswith("s"):
-            longest = max(longest, lexicon.longest_folded.get(first[:-1], 0))
+        for singular in _singulars(first):
+            longest = max(longest, lexicon.longest_folded.get(singular, 0))
         for n in range(min(longest, count - i), shortest, -1):
             hit = _lookup_plural(lexicon.folded, tuple(folded[i : i + n]))
             if hit is not None and one_line(i, n):
@@ -242,7 +259,12 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     dropped = {literal.lower() for literal in config.get("drop", [])}
     conditions_only = {literal.lower() for literal in config.get("conditions_only", [])}
     medications_only = {literal.lower() for literal in config.get("medications_only", [])}
-    raw = [(r.literal, r.category, r.pattern, r.direction) for r in ConTextRule.from_json(default_path)]
+    # ``drop`` removes default rules only: an added rule may give a dropped literal a new meaning.
+    raw = [
+        (r.literal, r.category, r.pattern, r.direction)
+        for r in ConTextRule.from_json(default_path)
+        if r.literal.lower() not in dropped
+    ]
     raw += [(literal, category, None, direction) for literal, category, direction in config.get("add", [])]
     # "possible causes for X", "in all probability secondary to X": a hedge or a history spans the
     # cause, a negation does not ("no pain as a cause for the fall"). These terminators become a
@@ -250,8 +272,6 @@ def _context_rules(default_path: str, with_base: bool) -> list[Any]:
     negation_only = {literal.lower() for literal in config.get("terminate_negation_only", [])}
     rules = []
     for literal, category, pattern, direction in raw:
-        if literal.lower() in dropped:
-            continue
         if direction == "TERMINATE" and literal.lower() in negation_only:
             category, direction = _CAUSE, "FORWARD"
         negation = category == "NEGATED_EXISTENCE" and direction != "TERMINATE"

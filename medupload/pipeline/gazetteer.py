@@ -51,7 +51,7 @@ _LEADING_UNSPECIFIED = re.compile(r"^unspecified\s+", re.IGNORECASE)
 # Tails that only say "the default": dropped, and the code is the default for the bare name.
 _DEFAULT_TAIL = re.compile(
     r"^(?:unspecified(?:\s+\w+)?|\w+\s+not\s+specified|not\s+specified|not\s+elsewhere\s+classified"
-    r"|not\s+intractable|without\s+[\w\s-]+|initial\s+encounter|uncomplicated|site\s+unspecified)$",
+    r"|not\s+intractable|without\s+[\w\s-]+|initial\s+encounter|uncomplicated|\w+\s+unspecified)$",
     re.IGNORECASE,
 )
 # Only tails that state the default are dropped: "Migraine without aura" is its own diagnosis.
@@ -235,14 +235,18 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
 # Files
 
 
+_SKIPPED = frozenset({"-", "'", "\u2019"})
+
+
 def _tokenizer() -> TokenizeFn:
     import spacy
 
     nlp = spacy.blank("en")
 
     def tokenize(text: str) -> tuple[str, ...]:
-        # Hyphens are not significant in matching ("end-stage" = "end stage"): not stored.
-        return tuple(t.text.lower() for t in nlp.make_doc(text) if not t.is_space and t.text != "-")
+        # Hyphens and a plural possessive's apostrophe are not significant in matching
+        # ("end-stage" = "end stage", "Graves' disease" = "Graves disease"): not stored.
+        return tuple(t.text.lower() for t in nlp.make_doc(text) if not t.is_space and t.text not in _SKIPPED)
 
     return tokenize
 

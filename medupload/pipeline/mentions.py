@@ -58,7 +58,7 @@ def find_mentions(text: str, with_base: bool) -> list[Mention]:
                 start=ent.start_char,
                 end=ent.end_char,
                 section=ent._.section_category,
-                flags=assertions.flags(text, ent, vocab.context.get("section_attributes", {})),
+                flags=assertions.flags(text, ent, vocab.context, vocab.concepts[hit.concepts[0]].code),
                 matched=ent.text,
             )
         )

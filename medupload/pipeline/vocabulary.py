@@ -152,8 +152,9 @@ def name_tokens(name: str) -> tuple[str, ...]:
     return tuple(t.text for t in blank_english().make_doc(name) if not t.is_space)
 
 
-#: Tokens that are not significant in a name: "end-stage" = "end stage", "Wilson's" = "Wilson".
-SKIPPED_TOKENS = frozenset({"-", "'s", "’s"})
+#: Tokens that are not significant in a name: "end-stage" = "end stage", "Wilson's" = "Wilson",
+#: "Graves' disease" = "Graves disease" (a plural possessive's apostrophe is its own token).
+SKIPPED_TOKENS = frozenset({"-", "'s", "’s", "'", "’"})
 
 
 def key(tokens: tuple[str, ...] | list[str]) -> tuple[str, ...]:
