@@ -35,9 +35,16 @@ LABELS = Path(os.environ.get("MTSAMPLES_LABELS") or ROOT / "tests" / "data" / "m
 #: 45 other notes labelled by a second labeller who never saw the extractor (mtsamples_labels.md,
 #: "Held-out set"): the unseen measure.
 HELDOUT = ROOT / "tests" / "data" / "mtsamples_heldout.jsonl"
-#: The labelled sets by name: the development set the extractor was tuned on, and the held-out set.
-SETS = {"dev": LABELS, "heldout": HELDOUT}
+#: 40 notes from beyond the shared corpus (their texts are in FRESH_NOTES), labelled by a third
+#: labeller (mtsamples_labels.md, "Fresh set"): half tuned on, half kept unseen until scored once.
+FRESH = ROOT / "tests" / "data" / "mtsamples_fresh.jsonl"
+FRESH_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh_notes.jsonl"
+#: The labelled sets by name: the development set the extractor was tuned on, the held-out set
+#: (since tuned on too) and the fresh set.
+SETS = {"dev": LABELS, "heldout": HELDOUT, "fresh": FRESH}
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
+#: Where a set's note texts are, when not in the shared corpus.
+NOTES_OF = {FRESH: FRESH_NOTES}
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
 #: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.
@@ -48,16 +55,17 @@ def missing_inputs(labels: Path = LABELS) -> str | None:
     """Why the scores on ``labels`` cannot be computed here, or None."""
     if not labels.exists():
         return f"labelled set not found at {labels} (the labels branch is not merged)"
-    if not NOTES.exists():
-        return f"MTSamples notes not found at {NOTES} (the shared data directory is not mounted)"
+    notes = NOTES_OF.get(labels, NOTES)
+    if not notes.exists():
+        return f"MTSamples notes not found at {notes} (the shared data directory is not mounted)"
     return None
 
 
 def load(path: Path = LABELS) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    """The labelled notes of ``path`` and every MTSamples note's text by id."""
+    """The labelled notes of ``path`` and the texts of the corpus they come from, by id."""
     labels = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     notes = {}
-    for line in NOTES.read_text(encoding="utf-8").splitlines():
+    for line in NOTES_OF.get(path, NOTES).read_text(encoding="utf-8").splitlines():
         if line.strip():
             note = json.loads(line)
             notes[int(note["id"])] = note["text"]
@@ -72,6 +80,8 @@ class Tally:
     predicted_right: int = 0
     misses: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
+    #: Values read from text a report marks as no result (a range, a previous or cancelled result).
+    traps: list[str] = field(default_factory=list)
 
     @property
     def recall(self) -> float:
@@ -230,14 +240,35 @@ def score_labs(t: Tally, items: list[dict[str, Any]], text: str, facts: list[Any
     t.extras += [f"{note}:{labs[i].text}={labs[i].value}" for i in range(len(labs)) if i not in right_facts]
 
 
-def score_lab_reports(run: Callable[[str], Any]) -> Tally:
-    """Lab values on the lab-report set: recall and precision, misses and extras by report name."""
+def score_lab_reports(run: Callable[[str], Any], ids: Callable[[int], bool] = lambda _: True) -> Tally:
+    """Lab values on the lab-report set (the reports whose id ``ids`` accepts): recall and
+    precision, misses and extras by report name, and the values taken from its ``not_results``."""
     tally = Tally()
     for line in LAB_REPORTS.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            report = json.loads(line)
-            score_labs(tally, report["labs"], report["text"], run(report["text"]).facts, report["name"])
+        if not line.strip():
+            continue
+        report = json.loads(line)
+        if not ids(int(report["id"])):
+            continue
+        facts = run(report["text"]).facts
+        score_labs(tally, report["labs"], report["text"], facts, report["name"])
+        tally.traps += _traps_taken(report, facts)
     return tally
+
+
+def _traps_taken(report: dict[str, Any], facts: list[Any]) -> list[str]:
+    """The ``not_results`` entries with a (wrong) value that a lab fact inside their text has."""
+    taken = []
+    labs = [f for f in facts if f.kind == "lab" and f.value is not None]
+    for trap in report.get("not_results", []):
+        if "value" not in trap:
+            continue
+        for match in re.finditer(re.escape(trap["text"]), report["text"]):
+            inside = [f for f in labs if f.start < match.end() and f.end > match.start()]
+            if any(same_value(f.value, trap["value"]) for f in inside):
+                taken.append(f"{report['name']}:{trap['text']!r} ({trap['reason']})")
+                break
+    return taken
 
 
 def summary(tallies: dict[str, Tally]) -> str:

@@ -7,8 +7,10 @@ results and per-HPF counts, a pipe-delimited export with a hemolysed potassium, 
 scored before any change: 0.633 / 0.909) a BMP with ion notation and a blood gas, a colon layout
 of thyroid and iron studies, and a diabetes follow-up with urine chemistry. Each label is the row's
 test name as written and its result as written (with its unit), taken from the text; rows without
-a result are not labelled, so a value read from one counts against precision. Scored as
-tests/mtsamples_scoring.py describes.
+a result are not labelled, so a value read from one counts against precision. Reports 101-108
+came later from a lab scientist who never saw the extractor, in eight other real-world layouts
+(tests/data/lab_reports.md), with the values a reader must not take (ranges, previous, cancelled
+results) listed beside them. Scored as tests/mtsamples_scoring.py describes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from medupload.pipeline.extraction import extract
 # Measured 2026-12-01: the first six reports 0.559 / 1.000 before the lab rules, 1.000 / 1.000
 # after; the last three 0.633 / 0.909 when written, 1.000 / 0.967 after ("triglycerides > 400" in
 # a comment is read as a value). All nine: 1.000 / 0.990. Every report was used for development:
-# expect less on other layouts.
+# expect less on other layouts. Reports 101-108 (lab_reports.md): 0.551 / 0.966 when they came;
+# the four held back from the labs3 rules 0.598 / 0.930 -> 0.902 / 0.987 (0.949 on the project's
+# urinalysis convention); all seventeen after: 0.977 / 0.994.
 FLOORS = {"recall": 0.95, "precision": 0.97}
 
 
@@ -34,6 +38,8 @@ def test_lab_values_on_lab_reports_meet_their_floors() -> None:
         print(f"  miss {miss}")
     for extra in tally.extras:
         print(f"  extra {extra}")
-    assert tally.labelled >= 60
+    for trap in tally.traps:
+        print(f"  taken though no result {trap}")
+    assert tally.labelled >= 300
     assert tally.recall >= FLOORS["recall"]
     assert tally.precision >= FLOORS["precision"]

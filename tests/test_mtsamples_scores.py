@@ -1,10 +1,12 @@
-"""Recall and precision of extract() per kind on the two hand-labelled MTSamples sets.
+"""Recall and precision of extract() per kind on the three hand-labelled MTSamples sets.
 
-The development set (tests/data/mtsamples_labels.jsonl) and the held-out set
+The development set (tests/data/mtsamples_labels.jsonl), the held-out set
 (tests/data/mtsamples_heldout.jsonl, 45 other notes, a second labeller; definitions in
-mtsamples_labels.md) were labelled from the note text by people who never saw the extractor; how
-each kind is scored is in tests/mtsamples_scoring.py. The floors sit a little under the figures
-measured when they were set, so a change that loses ground on either set fails here; the issue's
+mtsamples_labels.md) and the fresh set (tests/data/mtsamples_fresh.jsonl, 40 notes from beyond
+the shared corpus, texts beside it, a third labeller; mtsamples_fresh.md) were labelled from the
+note text by people who never saw the extractor; how each kind is scored is in
+tests/mtsamples_scoring.py. The floors sit a little under the figures measured when they were set,
+so a change that loses ground on any set fails here; the issue's
 targets are printed beside them. Prints every miss and extra so a failure says what went wrong.
 """
 
@@ -30,7 +32,14 @@ from medupload.pipeline.extraction import extract
 # After the condition rules of branch assert3 (chronic "history of" is current, past events under
 # PMH, list-scoped "status post", possessives and plurals, everyday names): assertions dev 0.901
 # (0.929 found), held-out 0.909 (0.921 found); the other kinds unchanged. The 20 fresh unseen
-# notes those rules were guided by (/work/fresh, a third labeller) went 0.763 -> 0.966.
+# notes those rules were guided by (the fresh set's development half) went 0.763 -> 0.966.
+# Fresh set (tests/data/mtsamples_fresh.md: 40 notes from beyond the shared corpus, a third
+# labeller), scored once whole before any change: medications 0.911 / 0.951, allergies 0.921 /
+# 0.921, assertions 0.747 (0.857 found), labs 0.896 / 0.994. Its 20 held-back notes, scored once
+# after the labs3 and assert3 rules (the unseen measure): assertions 0.731 -> 0.832 (found 0.866 ->
+# 0.924), medications 0.914 / 0.940 -> 0.925 / 0.945, labs 0.919 / 0.987 -> 0.938 / 0.987. All 40
+# after: medications 0.925 / 0.957, allergies 0.921 / 0.921, assertions 0.899 (0.949 found), labs
+# 0.957 / 0.994; from then on a development set like the others.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.92, "precision": 0.94},
@@ -44,9 +53,15 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "assertions": {"recall": 0.89},
         "labs": {"recall": 0.92, "precision": 0.98},
     },
+    "fresh": {
+        "medications": {"recall": 0.90, "precision": 0.94},
+        "allergies": {"recall": 0.88, "precision": 0.88},
+        "assertions": {"recall": 0.88},
+        "labs": {"recall": 0.94, "precision": 0.98},
+    },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
-MINIMUM_NOTES = {"dev": 40, "heldout": 40}
+MINIMUM_NOTES = {"dev": 40, "heldout": 40, "fresh": 40}
 
 
 @pytest.fixture(scope="module", params=sorted(SETS))
