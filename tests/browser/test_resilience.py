@@ -353,9 +353,11 @@ def test_too_large_upload_shows_message_and_creates_no_document(
         photo = tmp_path / "phone-photo.jpg"
         photo.write_bytes(docgen.phone_photo(docgen.render_page(lab_report_text()), noise=5, jpeg_quality=95))
         assert photo.stat().st_size > 2 * 1024 * 1024
+        sent: list[str] = []
+        page.on("request", lambda request: sent.append(request.url) if "/_upload" in request.url else None)
         page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(photo))
-        page.get_by_test_id("upload-submit").click()
 
+        # Refused as it is picked, never sent: no waiting on megabytes the server would refuse.
         notice = page.get_by_test_id("notice-error")
         expect(notice).to_contain_text("This file is too large. The limit is 1 MB.", timeout=30_000)
         expect(notice).to_contain_text("phone-photo.jpg")
@@ -366,5 +368,19 @@ def test_too_large_upload_shows_message_and_creates_no_document(
         assert db_rows(server, "SELECT COUNT(*) FROM documents WHERE patient_id = ?", patient_id) == [(0,)]
         stored_after = {p for p in storage.rglob("*") if p.is_file()} if storage.exists() else set()
         assert stored_after == stored_before, stored_after - stored_before
+
+        # A type the pipeline does not read is refused the same way.
+        text_file = tmp_path / "notes.txt"
+        text_file.write_text("HbA1c 7.1 %")
+        page.locator('[data-testid="upload-dropzone"] input[type=file]').set_input_files(str(text_file))
+        expect(notice).to_contain_text("notes.txt: This file type is not supported.")
+        # More files than one upload may carry: one notice for the lot.
+        scans = [tmp_path / f"scan-{n}.png" for n in range(6)]
+        for n, scan in enumerate(scans):
+            scan.write_bytes(docgen.png(docgen.render_page(f"Page {n}")))
+        picker = page.locator('[data-testid="upload-dropzone"] input[type=file]')
+        picker.set_input_files([str(scan) for scan in scans])
+        expect(notice).to_have_text("Too much at once: upload at most 5 files of up to 1 MB each.")
+        assert sent == []
     finally:
         ctx.close()

@@ -3,9 +3,12 @@ Upload. A byte progress bar runs while the files travel."""
 
 from __future__ import annotations
 
-import reflex as rx
+from typing import Any
 
-from medupload.settings import get_settings
+import reflex as rx
+from reflex.event import EventSpec
+from reflex.vars import ArrayVar, ObjectVar, Var
+
 from medupload.ui.state.patient import UPLOAD_ID, PatientState
 from medupload.ui.viewmodels import ACCEPT_TYPES
 
@@ -15,6 +18,19 @@ _selected = rx.selected_files(UPLOAD_ID)
 _uploading = PatientState.uploads_started > PatientState.uploads_finished
 # A progress update that arrives after the upload's end must not turn "Sent 100%" back.
 _shown_pct = rx.cond(_uploading, PatientState.upload_pct, 100)
+
+
+def _refused(rejections: ArrayVar) -> EventSpec:
+    """Each refused file's name and react-dropzone's reasons, not the file itself: the File would
+    travel on the socket as a binary attachment (megabytes over the socket's frame limit)."""
+
+    def plain(rejection: ObjectVar) -> Var:
+        rejection = rejection.to(ObjectVar, dict[str, Any])
+        file = rejection["file"].to(ObjectVar, dict[str, Any])
+        codes = rejection["errors"].to(ArrayVar, list[dict[str, Any]]).map(lambda error: error["code"])
+        return Var.create({"name": file["path"].to(str), "codes": codes})
+
+    return PatientState.files_rejected(rejections.to(ArrayVar, list[dict[str, Any]]).map(plain))
 
 
 def upload_box() -> rx.Component:
@@ -30,8 +46,11 @@ def upload_box() -> rx.Component:
             id=UPLOAD_ID,
             accept=ACCEPT_TYPES,
             multiple=True,
-            # What the /_upload gate lets one request carry (web/perimeter.py).
-            max_files=get_settings().upload_max_files,
+            # What the /_upload gate lets one request carry (web/perimeter.py), checked here
+            # first so a refused file is never sent (and the page never waits on a refused POST).
+            max_files=PatientState.upload_max_files,
+            max_size=PatientState.upload_max_bytes,
+            on_drop_rejected=_refused,
             class_name="mu-dropzone",
             custom_attrs={
                 "data-testid": "upload-dropzone",

@@ -26,6 +26,7 @@ from medupload.auth import Principal
 from medupload.pipeline import accept, runner
 from medupload.progress.stages import TERMINAL_STATUSES, message
 from medupload.schemas import DocumentOut
+from medupload.settings import get_settings
 from medupload.ui import data, live
 from medupload.ui.state.auth import AuthState
 from medupload.ui.viewmodels import (
@@ -59,6 +60,10 @@ class PatientState(AuthState):
     # set by one and cleared by the other is wrong whenever the start arrives last (the bar stuck
     # at "Sending…", the handler's notices wiped); counts each side only raises are right in
     # either order. The page compares them (ui/components/upload.py).
+    # The drop zone's own limits, from the running server's settings (not the build's), so the
+    # browser refuses exactly what the server would.
+    upload_max_bytes: int = rx.field(default_factory=lambda: get_settings().max_upload_bytes)
+    upload_max_files: int = rx.field(default_factory=lambda: get_settings().upload_max_files)
     uploads_started: int = 0
     uploads_finished: int = 0
     upload_pct: int = 0
@@ -107,6 +112,8 @@ class PatientState(AuthState):
         self._patient_id = principal.patient_id
         # No upload outlives the page that sent it: a reload must not leave the bar "Sending…".
         self.uploads_finished = self.uploads_started
+        settings = get_settings()
+        self.upload_max_bytes, self.upload_max_files = settings.max_upload_bytes, settings.upload_max_files
         docs, events = await asyncio.to_thread(data.snapshot, principal.patient_id)
         self._absorb(docs, events)
         self._set_requirements(await asyncio.to_thread(data.requirements, principal.patient_id))
@@ -214,6 +221,31 @@ class PatientState(AuthState):
             self.upload_pct = min(100, round(float(progress.get("progress", 0) or 0) * 100))
 
     @rx.event
+    def files_rejected(self, rejections: list[dict[str, Any]]) -> None:
+        """The drop zone refused files before sending them (over the size limit, a type we do not
+        read, too many at once): say which and why, as the server would. Saves a patient on a phone
+        sending 40 MB to hear it was too large; the server still checks everything it is sent."""
+        if self._principal() is None:
+            return
+        settings = get_settings()
+        if any("too-many-files" in _rejection_codes(r) for r in rejections):
+            code = "error.upload_too_large"
+            self.notices = [{"kind": "error", "code": code, "document_id": "", "text": message(
+                code, files=settings.upload_max_files, limit_mb=settings.max_upload_mb)}]
+            return
+        notices = []
+        for rejection in rejections[: settings.upload_max_files]:
+            raw = rejection.get("name") if isinstance(rejection, Mapping) else None
+            name = str(raw or "file").rsplit("/", 1)[-1][:200]
+            if "file-too-large" in _rejection_codes(rejection):
+                code, numbers = "error.too_large", {"limit_mb": settings.max_upload_mb}
+            else:
+                code, numbers = "error.unsupported_type", {}
+            notices.append({"kind": "error", "text": f"{name}: {message(code, **numbers)}",
+                            "code": code, "document_id": ""})
+        self.notices = notices
+
+    @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]) -> AsyncIterator[Any]:
         principal = self._principal()
         if principal is None or principal.role != "patient" or not principal.patient_id:
@@ -310,6 +342,12 @@ class PatientState(AuthState):
 
 def _finished(documents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
     return {(str(d["id"]), str(d.get("status"))) for d in documents if d.get("status") in TERMINAL_STATUSES}
+
+
+def _rejection_codes(rejection: Mapping[str, Any]) -> set[str]:
+    """react-dropzone's error codes of one refused file ("file-too-large", "file-invalid-type")."""
+    codes = rejection.get("codes") if isinstance(rejection, Mapping) else None
+    return {str(code) for code in codes or () if isinstance(code, str)}
 
 
 def _chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
