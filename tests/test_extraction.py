@@ -343,6 +343,20 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("There is diabetes on her father's side.", "diabetes mellitus", (False, False, True, False)),
         # A negated verb does not reach a later clause: "could not get up ..., now with pneumonia".
         ("He could not get up and has a cough, now with pneumonia.", "pneumonia", (False,) * 4),
+        # A course's complication told in the past tense is past; a disease's complication is not.
+        ("His hospital stay was also complicated by urinary retention.", "urinary retention",
+         (False, True, False, False)),
+        ("Postoperative course complicated by pneumonia.", "pneumonia", (False, True, False, False)),
+        ("Diabetes complicated by neuropathy.", "neuropathy", (False,) * 4),
+        ("He used to have palpitations.", "palpitations", (False, True, False, False)),
+        # "potentially" hedges; a consequence clause ("so ...") is not under the negation before it.
+        ("Coumadin for his potentially paroxysmal atrial fibrillation.", "paroxysmal atrial fibrillation",
+         (False, False, False, True)),
+        ("He never had a biopsy, so his cirrhosis is in doubt.", "cirrhosis of liver",
+         (False, False, False, True)),
+        ("He never had a biopsy or cirrhosis.", "cirrhosis of liver", (True, False, False, False)),
+        # Cirrhosis is for good: its "history of" is current.
+        ("He has a history of end-stage liver disease with cirrhosis.", "cirrhosis of liver", (False,) * 4),
     ],
 )
 def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:

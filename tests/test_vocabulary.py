@@ -249,6 +249,12 @@ def test_a_plural_name_matches_its_singular(text: str, concept: str) -> None:
         ("Admitted with DKA.", "E10.10"),
         ("Known MGUS and HLD.", "D47.2"),
         ("Inflammatory bowel disease.", "K52.9"),
+        ("Solu-Medrol given because of bronchospasm.", "J98.01"),
+        ("Differential diagnosis: diskitis.", "M46.40"),
+        ("Followed closely for left heel ulcer.", "L97.409"),
+        ("Echo revealed mild left atrial enlargement.", "I51.7"),
+        ("CHIEF COMPLAINT:\nBright red blood per rectum", "K92.1"),
+        ("She is not reporting any severe hypoglycemic events.", "E16.2"),
     ],
 )
 def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) -> None:
