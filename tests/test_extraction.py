@@ -272,6 +272,18 @@ def test_assertions_on_real_note_phrasing() -> None:
     assert pmh["myocardial infarction"][1]
 
 
+def test_a_header_in_capitals_alone_on_its_line_ends_the_section_above() -> None:
+    """Without its colon, "MEDICATIONS" still starts the medications section: the social history
+    above does not run on over the list (a drug there would need a dose to count)."""
+    text = "SOCIAL HISTORY:\nShe lives alone.\nMEDICATIONS\n1. Tylenol #3 as needed.\n2. Colace.\n"
+    facts = [f for f in extract(text).facts if f.kind == "medication"]
+    assert {f.concept for f in facts} == {"acetaminophen", "codeine", "docusate"}
+    assert {f.section for f in facts} == {"medications"}
+    # A capitalised word inside a line of prose is not a header.
+    prose = "SOCIAL HISTORY:\nShe drinks alcohol. MEDICATIONS are reviewed. Tylenol as needed.\n"
+    assert not any(f.kind == "medication" for f in extract(prose).facts)
+
+
 def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() -> None:
     facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
     assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
