@@ -183,7 +183,9 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     _split_glued_values(doc, vocab)
     tokens = [t for t in doc if not t.is_space and t.text not in SKIPPED_TOKENS]
     texts = [t.text for t in tokens]
-    folded = [fold(t) for t in texts]
+    # spaCy keeps a single letter's full stop on it ("Humulin N.", "vitamin D." ending a
+    # sentence): the letter alone is the name's word.
+    folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
