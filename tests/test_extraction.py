@@ -284,6 +284,16 @@ def test_a_header_in_capitals_alone_on_its_line_ends_the_section_above() -> None
     assert not any(f.kind == "medication" for f in extract(prose).facts)
 
 
+def test_a_bare_drug_name_means_the_specific_one_the_document_names() -> None:
+    """ "sliding scale insulin" beside Lantus is the Lantus, not a drug of its own; alone,
+    "insulin" stays insulin."""
+    text = "Lantus 20 units at bedtime and sliding scale insulin. Later NovoLog 5 units; insulin held."
+    facts = [f for f in extract(text).facts if f.kind == "medication"]
+    expected = ["insulin glargine", "insulin glargine", "insulin aspart", "insulin aspart"]
+    assert [f.concept for f in facts] == expected
+    assert {f.concept for f in extract("Insulin 10 units daily.").facts} == {"insulin"}
+
+
 def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() -> None:
     facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
     assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
