@@ -292,6 +292,9 @@ def test_a_plural_name_matches_its_singular(text: str, concept: str) -> None:
         ("Echo revealed mild left atrial enlargement.", "I51.7"),
         ("CHIEF COMPLAINT:\nBright red blood per rectum", "K92.1"),
         ("She is not reporting any severe hypoglycemic events.", "E16.2"),
+        ("Presents with foreign body and airway compromise.", "J98.8"),
+        ("Secondary to severe subglottic tracheal stenosis.", "J39.8"),
+        ("Nocturia and occasional daytime frequency.", "R35.0"),
     ],
 )
 def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) -> None:
