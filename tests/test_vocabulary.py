@@ -186,7 +186,7 @@ def test_names_the_dictionary_lacks_come_from_the_curated_layer() -> None:
         ("Avandamet 4/1000 mg daily.", {"rosiglitazone", "metformin"}),
         ("NovoLog 70/30, 10 units at noon.", {"insulin aspart protamine", "insulin aspart"}),
         ("Trilisate 1000 mg a day.", {"choline salicylate", "magnesium salicylate"}),
-        ("Humulin N. insulin 50 units in a.m.", {"insulin isophane", "insulin"}),  # "N." ends a sentence
+        ("Humulin N. insulin 50 units in a.m.", {"insulin isophane"}),  # "N." ends a sentence
         ("Novolin 10 units daily.", {"insulin human"}),
         ("Fosrenol 500 mg chewable t.i.d.", {"lanthanum carbonate"}),
         ("KCl 20 mEq daily, ferrous sulphate 325 mg b.i.d.", {"potassium chloride", "ferrous sulfate"}),
