@@ -191,6 +191,9 @@ def test_names_the_dictionary_lacks_come_from_the_curated_layer() -> None:
         ("Fosrenol 500 mg chewable t.i.d.", {"lanthanum carbonate"}),
         ("KCl 20 mEq daily, ferrous sulphate 325 mg b.i.d.", {"potassium chloride", "ferrous sulfate"}),
         ("Vitamin B once a day.", {"vitamin b complex"}),
+        # Drugs the dictionary lacks.
+        ("Adenosine 6 mg IV push.", {"adenosine"}),
+        ("Sorbitol 15 mL p.o. q day.", {"sorbitol"}),
     ],
 )
 def test_brand_and_form_names_give_their_ingredients(text: str, ingredients: set[str]) -> None:
@@ -216,6 +219,7 @@ def test_ordinary_words_and_short_names_need_drug_context() -> None:
     )
     # A dictionary name made of ordinary words is prose ("ears and nose" is a betamethasone product).
     assert not any(k == "medication" for k, _ in _found("HEENT: Ears and nose normal. Spray and solution."))
+    assert not any(k == "medication" for k, _ in _found("NECK: Thyroid gland is not palpable."))
     assert ("medication", "aspirin") not in _found("ASA class II.")
     assert ("medication", "aspirin") in _found("ASA 81 mg daily.")
     assert ("medication", "aspirin") in _found("Discharged home on Dilantin, ASA, and diltiazem.")
