@@ -272,6 +272,28 @@ def test_assertions_on_real_note_phrasing() -> None:
     assert pmh["myocardial infarction"][1]
 
 
+def test_a_header_in_capitals_alone_on_its_line_ends_the_section_above() -> None:
+    """Without its colon, "MEDICATIONS" still starts the medications section: the social history
+    above does not run on over the list (a drug there would need a dose to count)."""
+    text = "SOCIAL HISTORY:\nShe lives alone.\nMEDICATIONS\n1. Tylenol #3 as needed.\n2. Colace.\n"
+    facts = [f for f in extract(text).facts if f.kind == "medication"]
+    assert {f.concept for f in facts} == {"acetaminophen", "codeine", "docusate"}
+    assert {f.section for f in facts} == {"medications"}
+    # A capitalised word inside a line of prose is not a header.
+    prose = "SOCIAL HISTORY:\nShe drinks alcohol. MEDICATIONS are reviewed. Tylenol as needed.\n"
+    assert not any(f.kind == "medication" for f in extract(prose).facts)
+
+
+def test_a_bare_drug_name_means_the_specific_one_the_document_names() -> None:
+    """ "sliding scale insulin" beside Lantus is the Lantus, not a drug of its own; alone,
+    "insulin" stays insulin."""
+    text = "Lantus 20 units at bedtime and sliding scale insulin. Later NovoLog 5 units; insulin held."
+    facts = [f for f in extract(text).facts if f.kind == "medication"]
+    expected = ["insulin glargine", "insulin glargine", "insulin aspart", "insulin aspart"]
+    assert [f.concept for f in facts] == expected
+    assert {f.concept for f in extract("Insulin 10 units daily.").facts} == {"insulin"}
+
+
 def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() -> None:
     facts = {f.concept: f for f in extract("Metformin was discontinued. He is on aspirin prophylaxis.").facts}
     assert (facts["metformin"].negated, facts["metformin"].historical) == (False, True)
@@ -343,6 +365,20 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("There is diabetes on her father's side.", "diabetes mellitus", (False, False, True, False)),
         # A negated verb does not reach a later clause: "could not get up ..., now with pneumonia".
         ("He could not get up and has a cough, now with pneumonia.", "pneumonia", (False,) * 4),
+        # A course's complication told in the past tense is past; a disease's complication is not.
+        ("His hospital stay was also complicated by urinary retention.", "urinary retention",
+         (False, True, False, False)),
+        ("Postoperative course complicated by pneumonia.", "pneumonia", (False, True, False, False)),
+        ("Diabetes complicated by neuropathy.", "neuropathy", (False,) * 4),
+        ("He used to have palpitations.", "palpitations", (False, True, False, False)),
+        # "potentially" hedges; a consequence clause ("so ...") is not under the negation before it.
+        ("Coumadin for his potentially paroxysmal atrial fibrillation.", "paroxysmal atrial fibrillation",
+         (False, False, False, True)),
+        ("He never had a biopsy, so his cirrhosis is in doubt.", "cirrhosis of liver",
+         (False, False, False, True)),
+        ("He never had a biopsy or cirrhosis.", "cirrhosis of liver", (True, False, False, False)),
+        # Cirrhosis is for good: its "history of" is current.
+        ("He has a history of end-stage liver disease with cirrhosis.", "cirrhosis of liver", (False,) * 4),
     ],
 )
 def test_assertion_scope_rules(text: str, concept: str, expected: tuple[bool, bool, bool, bool]) -> None:

@@ -80,13 +80,30 @@ def test_a_curated_medication_without_rxnorm_takes_the_dictionary_identifier() -
     dictionary = {e.concept: (e.code, e.system) for e in entries}
     vocab = vocabulary()
     concepts = {c.concept: c for c in vocab.concepts if c.kind == "medication"}
-    uncoded = [row["ingredient"] for row in _rows("medications.csv") if not row["rxnorm"]]
+    rows = {row["ingredient"]: row for row in _rows("medications.csv") if not row["rxnorm"]}
+    uncoded = list(rows)
     assert {"thiamine", "midazolam", "olopatadine", "mycophenolate mofetil"} <= set(uncoded)
     for ingredient in uncoded:
         concept = concepts[ingredient]
-        expected = dictionary.get(ingredient, ("", ""))
-        assert (concept.code or "", concept.system or "") == expected, ingredient
+        # Its own name's identifier, else that of a dictionary ingredient it lists as a synonym.
+        synonyms = [n.strip().lower() for n in rows[ingredient]["names"].split("|")]
+        own = dictionary.get(ingredient)
+        expected = {own} if own else {dictionary[n] for n in synonyms if n in dictionary} or {("", "")}
+        assert (concept.code or "", concept.system or "") in expected, ingredient
     assert (concepts["midazolam"].code, concepts["midazolam"].system) == ("DB00683", "DrugBank")
+
+
+def test_a_dictionary_ingredient_named_by_a_curated_synonym_is_the_curated_ingredient() -> None:
+    """The dictionary's international name "phenoxymethylpenicillin" (Pen-VK) is the US
+    ingredient "penicillin v"; a salt form it keeps ("penicillin v potassium") is the same."""
+    for text in (
+        "Pen-VK 500 mg daily.",
+        "Penicillin V potassium 250 mg q.i.d.",
+        "Phenoxymethylpenicillin 500 mg",
+    ):
+        meds = {(f.concept, f.code) for f in extract(text).facts if f.kind == "medication"}
+        assert meds == {("penicillin v", "DB00417")}, text
+    assert vocabulary().medications.get("phenoxymethylpenicillin") is None
 
 
 def _loinc_ok(code: str) -> bool:
@@ -162,6 +179,27 @@ def test_names_the_dictionary_lacks_come_from_the_curated_layer() -> None:
     assert (meds["phytonadione"].code, meds["phytonadione"].system) == ("a682659", "MedlinePlus")
 
 
+@pytest.mark.parametrize(
+    ("text", "ingredients"),
+    [
+        # Brands and forms as RxNorm names their ingredients.
+        ("Avandamet 4/1000 mg daily.", {"rosiglitazone", "metformin"}),
+        ("NovoLog 70/30, 10 units at noon.", {"insulin aspart protamine", "insulin aspart"}),
+        ("Trilisate 1000 mg a day.", {"choline salicylate", "magnesium salicylate"}),
+        ("Humulin N. insulin 50 units in a.m.", {"insulin isophane"}),  # "N." ends a sentence
+        ("Novolin 10 units daily.", {"insulin human"}),
+        ("Fosrenol 500 mg chewable t.i.d.", {"lanthanum carbonate"}),
+        ("KCl 20 mEq daily, ferrous sulphate 325 mg b.i.d.", {"potassium chloride", "ferrous sulfate"}),
+        ("Vitamin B once a day.", {"vitamin b complex"}),
+        # Drugs the dictionary lacks.
+        ("Adenosine 6 mg IV push.", {"adenosine"}),
+        ("Sorbitol 15 mL p.o. q day.", {"sorbitol"}),
+    ],
+)
+def test_brand_and_form_names_give_their_ingredients(text: str, ingredients: set[str]) -> None:
+    assert {f.concept for f in extract(text).facts if f.kind == "medication"} == ingredients
+
+
 def test_brands_map_to_ingredients_and_combinations_to_every_ingredient() -> None:
     facts = extract(
         "MEDICATIONS:\nBactrim DS 1 tab PO BID\nFlonase 2 sprays daily\nsirolimus 2 mg daily"
@@ -179,6 +217,9 @@ def test_ordinary_words_and_short_names_need_drug_context() -> None:
     assert not any(
         k == "medication" for k, _ in _found("Plan: ensure follow up today. Lead poisoning screen.")
     )
+    # A dictionary name made of ordinary words is prose ("ears and nose" is a betamethasone product).
+    assert not any(k == "medication" for k, _ in _found("HEENT: Ears and nose normal. Spray and solution."))
+    assert not any(k == "medication" for k, _ in _found("NECK: Thyroid gland is not palpable."))
     assert ("medication", "aspirin") not in _found("ASA class II.")
     assert ("medication", "aspirin") in _found("ASA 81 mg daily.")
     assert ("medication", "aspirin") in _found("Discharged home on Dilantin, ASA, and diltiazem.")
@@ -249,6 +290,15 @@ def test_a_plural_name_matches_its_singular(text: str, concept: str) -> None:
         ("Admitted with DKA.", "E10.10"),
         ("Known MGUS and HLD.", "D47.2"),
         ("Inflammatory bowel disease.", "K52.9"),
+        ("Solu-Medrol given because of bronchospasm.", "J98.01"),
+        ("Differential diagnosis: diskitis.", "M46.40"),
+        ("Followed closely for left heel ulcer.", "L97.409"),
+        ("Echo revealed mild left atrial enlargement.", "I51.7"),
+        ("CHIEF COMPLAINT:\nBright red blood per rectum", "K92.1"),
+        ("She is not reporting any severe hypoglycemic events.", "E16.2"),
+        ("Presents with foreign body and airway compromise.", "J98.8"),
+        ("Secondary to severe subglottic tracheal stenosis.", "J39.8"),
+        ("Nocturia and occasional daytime frequency.", "R35.0"),
     ],
 )
 def test_everyday_condition_names_have_their_icd10cm_code(text: str, code: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import re
 import sys
 import threading
@@ -182,7 +183,9 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     _split_glued_values(doc, vocab)
     tokens = [t for t in doc if not t.is_space and t.text not in SKIPPED_TOKENS]
     texts = [t.text for t in tokens]
-    folded = [fold(t) for t in texts]
+    # spaCy keeps a single letter's full stop on it ("Humulin N.", "vitamin D." ending a
+    # sentence): the letter alone is the name's word.
+    folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
@@ -322,20 +325,39 @@ def build_nlp(with_base: bool = True) -> Any:
     )
     # Its default rules are all phrases: one never-matching token pattern avoids W036 warnings.
     sectionizer.add([SectionRule("unused", "unused", pattern=[{"ORTH": "\u2063medupload\u2063"}])])
-    sectionizer.add(_section_rules(with_base))
+    sectionizer.add(_section_rules(with_base, sectionizer.DEFAULT_RULES_FILEPATH))
     return nlp
 
 
-def _section_rules(with_base: bool) -> list[Any]:
-    """Headers from data/context_rules.yaml (``section_headers``), any case, then ":"."""
+def _section_rules(with_base: bool, default_path: str) -> list[Any]:
+    """Headers from data/context_rules.yaml (``section_headers``), any case, then ":"; and
+    capitalised headers alone on their line."""
     from medspacy.section_detection import SectionRule
 
     headers: dict[str, list[str]] = vocabulary(with_base).context.get("section_headers", {})
-    return [
+    rules = [
         SectionRule(literal, category, pattern=[{"LOWER": w} for w in literal.split()] + [{"ORTH": ":"}])
         for category, literals in headers.items()
         for literal in literals
     ]
+    # A header in capitals alone on its line is a header without its colon ("MEDICATIONS\n1.
+    # Dilantin ..."): otherwise the section above (often SOCIAL HISTORY) runs on over the list.
+    # Ours and medspaCy's capitalised headers; prose never fills a line with capitals.
+    with open(default_path, encoding="utf-8") as file:
+        defaults = json.load(file)["section_rules"]
+    literals = {
+        (r["literal"].rstrip(":").strip(), r["category"])
+        for r in defaults
+        if r["literal"].endswith(":") and r["literal"].isupper()
+    }
+    literals |= {(literal.upper(), category) for category, names in headers.items() for literal in names}
+    end = {"IS_SPACE": True, "TEXT": {"REGEX": "\n"}}  # the line's end
+    rules += [
+        SectionRule(f"{literal} (line)", category, pattern=[*({"ORTH": w} for w in literal.split()), end])
+        for literal, category in sorted(literals)
+        if len(literal) > 3
+    ]
+    return rules
 
 
 def nlp(with_base: bool = True) -> Any:

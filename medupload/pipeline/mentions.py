@@ -5,13 +5,14 @@ and returns each vocabulary match with its section and assertion flags. The guar
 precision rules, because a false diagnosis or drug is worse than a miss: a test or method name is not a
 condition, a reaction beside an allergen is not a finding, a short or ordinary drug name needs
 drug context, a habit or a measured hormone is not a medication, a release form belongs to its
-drug, and pulse oximetry among the vital signs is not a lab.
+drug, and pulse oximetry among the vital signs is not a lab. A bare drug name ("insulin") that heads
+a more specific one the document names ("insulin glargine") means that one.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from medupload.pipeline import assertions
 from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, nlp
@@ -62,7 +63,27 @@ def find_mentions(text: str, with_base: bool) -> list[Mention]:
                 matched=ent.text,
             )
         )
-    return mentions
+    return _specific_for_bare(mentions)
+
+
+def _specific_for_bare(mentions: list[Mention]) -> list[Mention]:
+    """A bare drug name that heads a more specific one named in the same document ("insulin"
+    with "Lantus" = insulin glargine; "sliding scale insulin") means that drug, not another: it
+    takes the nearest specific one before it, else the first after it."""
+    singles = [m for m in mentions if m.kind == "medication" and len(m.concepts) == 1]
+    names = {m.concepts[0].concept for m in singles}
+    bare = {n for n in names if any(o.startswith(n + " ") for o in names)}
+    if not bare:
+        return mentions
+    result = []
+    for m in mentions:
+        name = m.concepts[0].concept if m.kind == "medication" and len(m.concepts) == 1 else None
+        if name in bare:
+            specific = [o for o in singles if o.concepts[0].concept.startswith(f"{name} ")]
+            before = [o for o in specific if o.start < m.start]
+            m = replace(m, concepts=(before[-1] if before else specific[0]).concepts)
+        result.append(m)
+    return result
 
 
 _TEST_WORD = re.compile(

@@ -169,16 +169,22 @@ class _Builder:
         self.folded: dict[tuple[str, ...], Hit] = {}
         self.exact: dict[tuple[str, ...], Hit] = {}
         self.lab_alternates: dict[int, str] = {}
+        # Concepts whose code was taken from a dictionary ingredient of another name (a synonym):
+        # the dictionary's entry under the concept's own name, if any, has the better one.
+        self.borrowed: set[int] = set()
 
     def concept(self, concept: Concept) -> int:
         slot = (concept.kind, concept.concept)
         if slot not in self.index:
             self.index[slot] = len(self.concepts)
             self.concepts.append(concept)
-        elif concept.code and self.concepts[self.index[slot]].code is None:
+        elif concept.code and (
+            self.concepts[self.index[slot]].code is None or self.index[slot] in self.borrowed
+        ):
             # A curated medication without a verified RxNorm code takes the dictionary's own
             # identifier for the same ingredient (``system`` says which).
             self.concepts[self.index[slot]] = concept
+            self.borrowed.discard(self.index[slot])
         return self.index[slot]
 
     def name(self, tokens: tuple[str, ...], hit: Hit, *, exact: bool = False, override: bool = False) -> None:
@@ -297,7 +303,7 @@ def _base(builder: _Builder, with_base: bool) -> None:
                 codes = code.split("|")
                 systems = system.split("|") if "|" in system else [system] * len(ingredients)
                 indices = tuple(
-                    builder.concept(Concept("medication", ingredient, ingredient_code or None, sys_ or None))
+                    _ingredient(builder, ingredient, ingredient_code or None, sys_ or None)
                     for ingredient, ingredient_code, sys_ in zip(ingredients, codes, systems, strict=True)
                 )
                 hit = Hit(indices, needs == "1")
@@ -308,6 +314,22 @@ def _base(builder: _Builder, with_base: bool) -> None:
             closed = _closed(lookup, concept)
             if closed != lookup and closed not in builder.folded:
                 builder.folded[closed] = hit
+
+
+def _ingredient(builder: _Builder, name: str, code: str | None, system: str | None) -> int:
+    """The concept of a dictionary ingredient: the curated one when a curated medication lists
+    the dictionary's name as a synonym (its international name "phenoxymethylpenicillin" is the
+    US "penicillin v"), else its own. A curated concept without a code takes the dictionary's."""
+    curated = builder.folded.get(tuple(fold(name).split()))
+    if curated is not None and len(curated.concepts) == 1:
+        index = curated.concepts[0]
+        found = builder.concepts[index]
+        if found.kind == "medication" and found.concept != name:
+            if found.code is None and code:
+                builder.concepts[index] = Concept("medication", found.concept, code, system)
+                builder.borrowed.add(index)
+            return index
+    return builder.concept(Concept("medication", name, code, system))
 
 
 _HYPHENATED = re.compile(r"([a-z0-9]+)-([a-z0-9]+)")
