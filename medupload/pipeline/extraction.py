@@ -33,6 +33,8 @@ from medupload.pipeline.labs import (
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
+    INDEFINITE_BEFORE,
+    INTERPRETED_AFTER,
     LAB_VALUE_RE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -220,6 +222,13 @@ def _lab_readings(
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     if concept.concept in LAB_PAIRS:
         pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
+        if pair is None:
+            # One value for the pair ("H and H was down in the 6 level"): the first test of the pair
+            # (the one written with the smaller numbers) it is plausible for.
+            for name in LAB_PAIRS[concept.concept]:
+                single = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[name])
+                if single.value is not None and single.trusted:
+                    return [(vocab.concepts[vocab.lab_concepts[name]], single)]
         return pair or [(concept, LabReading())]
     following = mentions[i + 1] if i + 1 < len(mentions) else None
     if (
@@ -273,6 +282,14 @@ def _lab_readings(
             first = before
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
+    if (
+        first.value is not None
+        and first.value[0] in "<>"
+        and first.end is not None
+        and INDEFINITE_BEFORE.search(text, max(0, m.start - 30), m.start)
+        and INTERPRETED_AFTER.match(text, first.end)
+    ):
+        return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
