@@ -843,3 +843,30 @@ def test_written_names_cut_units_blood_after_urine_and_approximate_values(
     text: str, expected: list[tuple[str, str | None, str | None]]
 ) -> None:
     assert _labs(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Cerebrospinal fluid named earlier in the sentence: its counts and chemistry, its ranges.
+        (
+            "CSF taken on 10/19/94 revealed: 22 WBC, 380 RBC, Glucose 58, Protein 29.",
+            [
+                ("csf white blood cells", "22", "cells/uL"),
+                ("csf red blood cells", "380", "cells/uL"),
+                ("csf glucose", "58", "mg/dL"),
+                ("csf protein", "29", "mg/dL"),
+            ],
+        ),
+        ("CSF was clear. Glucose 90.", [("glucose", "90", "mg/dL")]),
+        # A range counted before a cell name is a count per microscope field.
+        (
+            "Moderate leukocytes, 30-50 white blood cells.",
+            [("white blood cell count", None, None), ("urine white blood cells", "30-50", "/[HPF]")],
+        ),
+    ],
+)
+def test_csf_tests_and_a_range_counted_before_a_cell_name(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected

@@ -30,6 +30,7 @@ from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
+    CSF_TESTS,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
@@ -44,6 +45,7 @@ from medupload.pipeline.labs import (
     LabReading,
     date_cells,
     date_tables,
+    in_csf_context,
     in_urine_context,
     name_cell_end,
     read_bare_level,
@@ -220,6 +222,8 @@ def _lab_readings(
     urine = vocab.labs[concept.concept].urine
     if urine is not None and in_urine_context(text, m.start, m.end):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
+    elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
+        concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
     if concept.concept in LAB_PAIRS:
         pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
         if pair is None:
@@ -282,6 +286,15 @@ def _lab_readings(
             first = before
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
+    if first.value is None and lab.urine is not None and vocab.labs[lab.urine].unit in PER_FIELDS:
+        # A range counted before a cell name ("moderate leukocytes, 30-50 white blood cells") is a
+        # count per microscope field: blood counts are never written as a range.
+        ranged = BEFORE_RANGE_RE.search(text, text.rfind("\n", 0, m.start) + 1, m.start)
+        if ranged is not None and ranged["high"] is not None:
+            counted = read_lab_before(text, ranged.start(), m.start, vocab.labs[lab.urine])
+            if counted.value is not None:
+                concept, first = vocab.concepts[vocab.lab_concepts[lab.urine]], counted
+                lab = vocab.labs[lab.urine]
     if (
         first.value is not None
         and first.value[0] in "<>"

@@ -494,6 +494,26 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
     return False
 
 
+# Cerebrospinal fluid named earlier in the sentence ("CSF taken on 10/19/94 revealed: 22 WBC, 380 RBC,
+# Glucose 58, Protein 29"): the counts and chemistry are the fluid's, with the fluid's ranges.
+CSF_TESTS = {
+    "total protein": "csf protein",
+    "glucose": "csf glucose",
+    "white blood cell count": "csf white blood cells",
+    "red blood cell count": "csf red blood cells",
+}
+_CSF_WORD = re.compile(r"\bCSF\b|\b(?:cerebro)?spinal[ \t]+fluid\b|\blumbar[ \t]+puncture\b", re.IGNORECASE)
+
+
+def in_csf_context(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
+    fluid = None
+    for found in _CSF_WORD.finditer(text, sentence_start, start):
+        fluid = found  # the last mention of the fluid before the name
+    return fluid is not None and not _BLOOD_AGAIN.search(text, fluid.end(), start)
+
+
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
