@@ -870,3 +870,23 @@ def test_csf_tests_and_a_range_counted_before_a_cell_name(
     text: str, expected: list[tuple[str, str | None, str | None]]
 ) -> None:
     assert _labs(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A drug whose doses and levels overlap: its bare number is a level only in a list of results.
+        (
+            "HDL 42, LDL 158, and cyclosporine 163.",
+            [
+                ("hdl cholesterol", "42", "mg/dL"),
+                ("ldl cholesterol", "158", "mg/dL"),
+                ("cyclosporine level", "163", None),
+            ],
+        ),
+        ("Prednisone 5, tacrolimus 2, LDL 100.", [("ldl cholesterol", "100", "mg/dL")]),
+        ("Cyclosporine 100 twice daily.", []),
+    ],
+)
+def test_a_listed_drug_level(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected

@@ -37,6 +37,7 @@ from medupload.pipeline.labs import (
     INDEFINITE_BEFORE,
     INTERPRETED_AFTER,
     LAB_VALUE_RE,
+    LIST_ITEM_GLUE,
     PAIR_VALUES_RE,
     PER_FIELDS,
     PREVIOUS_BEFORE,
@@ -409,7 +410,15 @@ def extract(
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
         if kind == "medication" and (m.section or "") != "medications":
-            bare = read_bare_level(text, m.end, m.concepts[0].concept)  # "Digoxin was 1.3."
+            last = facts[-1] if facts else None
+            listed = (  # "..., LDL 158, and cyclosporine 163.": an item of a list of results
+                last is not None
+                and last.kind == "lab"
+                and last.value is not None
+                and last.end <= m.start
+                and LIST_ITEM_GLUE.fullmatch(text, last.end, m.start) is not None
+            )
+            bare = read_bare_level(text, m.end, m.concepts[0].concept, listed)  # "Digoxin was 1.3."
             if bare.value is not None and bare.end is not None:
                 concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
                 values = {"value": bare.value, "unit": None, "date": collected or doc_iso}

@@ -535,14 +535,24 @@ MONITORED_LEVELS: dict[str, tuple[float, float]] = {
     "gentamicin": (0.1, 30),
     "theophylline": (2, 50),
 }
+# Drugs whose doses and levels overlap: a bare number is their level only as an item of a list of
+# results ("LDL 158, and cyclosporine 163."), never in a list of drugs ("prednisone 5, tacrolimus 2").
+LISTED_LEVELS: dict[str, tuple[float, float]] = {
+    "cyclosporine": (25, 2000),
+    "tacrolimus": (1, 40),
+    "sirolimus": (1, 40),
+    "everolimus": (1, 40),
+}
+LIST_ITEM_GLUE = re.compile(r"[ \t]*,?[ \t]*(?:and[ \t]+)?")
 _BARE_LEVEL = re.compile(
     r"[ \t]+(?:(?:was|is|of)[ \t]+)?(?P<num>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|and\b|\n|$))", re.IGNORECASE
 )
 
 
-def read_bare_level(text: str, end: int, drug: str) -> LabReading:
-    """A monitored drug's level written as a bare number after its name, else nothing."""
-    bounds = MONITORED_LEVELS.get(drug)
+def read_bare_level(text: str, end: int, drug: str, listed: bool = False) -> LabReading:
+    """A monitored drug's level written as a bare number after its name, else nothing; ``listed``:
+    the name follows a lab result in a list."""
+    bounds = MONITORED_LEVELS.get(drug) or (LISTED_LEVELS.get(drug) if listed else None)
     match = _BARE_LEVEL.match(text, end) if bounds else None
     if match is None or bounds is None or not bounds[0] <= float(match["num"]) <= bounds[1]:
         return LabReading()
