@@ -818,3 +818,111 @@ def test_a_row_of_collected_received_reported_dates_is_not_a_cumulative_table() 
         "Glucose            104      High   65-99   mg/dL\n"
     )
     assert _labs(text) == [("glucose", "104", "mg/dL")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Common written names: "PT/INR", "sugar" and "carbonate" with a result, ionized calcium,
+        # cryoglobulins; a field typed without a space after its colon.
+        ("PT/INR is 1.02, PTT 31.3.", [("inr", "1.02", None), ("partial thromboplastin time", "31.3", "s")]),
+        ("Her sugar is 249.", [("glucose", "249", "mg/dL")]),
+        ("Avoid sugar and salt.", []),
+        (
+            "Chloride 96.5, carbonate 30, BUN 26.",
+            [
+                ("chloride", "96.5", "mmol/L"),
+                ("bicarbonate", "30", "mmol/L"),
+                ("blood urea nitrogen", "26", "mg/dL"),
+            ],
+        ),
+        (
+            "Ionized calcium 4.8, intact PTH 458.",
+            [("ionized calcium", "4.8", "mg/dL"), ("parathyroid hormone", "458", "pg/mL")],
+        ),
+        ("Serum cryoglobulins were positive at 1%.", [("cryoglobulins", "1", "%")]),
+        ("Hematocrit:31.8%", [("hematocrit", "31.8", "%")]),
+        # A blood panel named after a urinalysis in the sentence: the tests after it are the blood's.
+        (
+            "A urinalysis had 0-2 WBCs per high power field, and chem-7, sodium 134, creatinine 0.9.",
+            [
+                ("urine white blood cells", "0-2", "/[HPF]"),
+                ("sodium", "134", "mmol/L"),
+                ("creatinine", "0.9", "mg/dL"),
+            ],
+        ),
+        # A unit cut short in dictation, in a list of results or told with "was"; never a dose.
+        (
+            "BUN 11 mg/dL, creatinine 0.6 mg, CO2 30 mEq, glucose 99.",
+            [
+                ("blood urea nitrogen", "11", "mg/dL"),
+                ("creatinine", "0.6", "mg/dL"),
+                ("bicarbonate", "30", "mmol/L"),
+                ("glucose", "99", "mg/dL"),
+            ],
+        ),
+        ("Total bilirubin was 25.4 mg, all unconjugated.", [("total bilirubin", "25.4", "mg/dL")]),
+        ("Potassium 8 mEq, Lasix 40 mg daily.", []),
+        ("Folic acid 2 by mouth every day.", []),
+        # An approximate value "in the N range/level"; one value for H and H is the haemoglobin's.
+        ("Baseline creatinine in the 2 range.", [("creatinine", "2", "mg/dL")]),
+        ("Goal INR in the 2-3 range.", []),
+        ("His H and H was down in the 6 level.", [("hemoglobin", "6", "g/dL")]),
+        # A threshold a comment explains is no result.
+        (
+            "Note: A serum folate concentration of less than 3.1 ng/mL is considered deficient.",
+            [("folate", None, None)],
+        ),
+    ],
+)
+def test_written_names_cut_units_blood_after_urine_and_approximate_values(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Cerebrospinal fluid named earlier in the sentence: its counts and chemistry, its ranges.
+        (
+            "CSF taken on 10/19/94 revealed: 22 WBC, 380 RBC, Glucose 58, Protein 29.",
+            [
+                ("csf white blood cells", "22", "cells/uL"),
+                ("csf red blood cells", "380", "cells/uL"),
+                ("csf glucose", "58", "mg/dL"),
+                ("csf protein", "29", "mg/dL"),
+            ],
+        ),
+        ("CSF was clear. Glucose 90.", [("glucose", "90", "mg/dL")]),
+        # A range counted before a cell name is a count per microscope field.
+        (
+            "Moderate leukocytes, 30-50 white blood cells.",
+            [("white blood cell count", None, None), ("urine white blood cells", "30-50", "/[HPF]")],
+        ),
+    ],
+)
+def test_csf_tests_and_a_range_counted_before_a_cell_name(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A drug whose doses and levels overlap: its bare number is a level only in a list of results.
+        (
+            "HDL 42, LDL 158, and cyclosporine 163.",
+            [
+                ("hdl cholesterol", "42", "mg/dL"),
+                ("ldl cholesterol", "158", "mg/dL"),
+                ("cyclosporine level", "163", None),
+            ],
+        ),
+        ("Prednisone 5, tacrolimus 2, LDL 100.", [("ldl cholesterol", "100", "mg/dL")]),
+        ("Cyclosporine 100 twice daily.", []),
+    ],
+)
+def test_a_listed_drug_level(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected

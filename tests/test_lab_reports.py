@@ -43,3 +43,5 @@ def test_lab_values_on_lab_reports_meet_their_floors() -> None:
     assert tally.labelled >= 300
     assert tally.recall >= FLOORS["recall"]
     assert tally.precision >= FLOORS["precision"]
+    # No value is taken from text a report marks as no result (a threshold in a comment, a limit).
+    assert not tally.traps

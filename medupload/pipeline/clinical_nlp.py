@@ -119,9 +119,10 @@ def _lookup_plural(table: dict[tuple[str, ...], Hit], tokens: tuple[str, ...]) -
     return hit
 
 
-# A lab name glued to its value on a terse report ("WBC14.3K", "Na132", "ESR=123"), or a count
-# glued to its name ("10.4WBC", "2-3WBC"): the token is split.
-_GLUED = re.compile(r"([A-Za-z]+)(=?\d+(?:[.,]\d+)?)")
+# A lab name glued to its value on a terse report ("WBC14.3K", "Na132", "ESR=123", a field
+# "Hematocrit:31.8" typed without a space), or a count glued to its name ("10.4WBC", "2-3WBC"):
+# the token is split.
+_GLUED = re.compile(r"([A-Za-z]+)([=:]?\d+(?:[.,]\d+)?)")
 _NUMBERED = re.compile(r"(\d{1,2}\)|\?|\d{1,2}\)\?)([A-Za-z][A-Za-z/'-]*)")
 _GLUED_BEFORE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]{3,})")
 

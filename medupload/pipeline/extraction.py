@@ -30,10 +30,14 @@ from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
+    CSF_TESTS,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
+    INDEFINITE_BEFORE,
+    INTERPRETED_AFTER,
     LAB_VALUE_RE,
+    LIST_ITEM_GLUE,
     PAIR_VALUES_RE,
     PER_FIELDS,
     PREVIOUS_BEFORE,
@@ -42,6 +46,7 @@ from medupload.pipeline.labs import (
     LabReading,
     date_cells,
     date_tables,
+    in_csf_context,
     in_urine_context,
     name_cell_end,
     read_bare_level,
@@ -218,8 +223,17 @@ def _lab_readings(
     urine = vocab.labs[concept.concept].urine
     if urine is not None and in_urine_context(text, m.start, m.end):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
+    elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
+        concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
     if concept.concept in LAB_PAIRS:
         pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
+        if pair is None:
+            # One value for the pair ("H and H was down in the 6 level"): the first test of the pair
+            # (the one written with the smaller numbers) it is plausible for.
+            for name in LAB_PAIRS[concept.concept]:
+                single = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[name])
+                if single.value is not None and single.trusted:
+                    return [(vocab.concepts[vocab.lab_concepts[name]], single)]
         return pair or [(concept, LabReading())]
     following = mentions[i + 1] if i + 1 < len(mentions) else None
     if (
@@ -273,6 +287,23 @@ def _lab_readings(
             first = before
     if first.value is None and first.trusted:
         first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
+    if first.value is None and lab.urine is not None and vocab.labs[lab.urine].unit in PER_FIELDS:
+        # A range counted before a cell name ("moderate leukocytes, 30-50 white blood cells") is a
+        # count per microscope field: blood counts are never written as a range.
+        ranged = BEFORE_RANGE_RE.search(text, text.rfind("\n", 0, m.start) + 1, m.start)
+        if ranged is not None and ranged["high"] is not None:
+            counted = read_lab_before(text, ranged.start(), m.start, vocab.labs[lab.urine])
+            if counted.value is not None:
+                concept, first = vocab.concepts[vocab.lab_concepts[lab.urine]], counted
+                lab = vocab.labs[lab.urine]
+    if (
+        first.value is not None
+        and first.value[0] in "<>"
+        and first.end is not None
+        and INDEFINITE_BEFORE.search(text, max(0, m.start - 30), m.start)
+        and INTERPRETED_AFTER.match(text, first.end)
+    ):
+        return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
@@ -379,7 +410,15 @@ def extract(
             facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
             continue
         if kind == "medication" and (m.section or "") != "medications":
-            bare = read_bare_level(text, m.end, m.concepts[0].concept)  # "Digoxin was 1.3."
+            last = facts[-1] if facts else None
+            listed = (  # "..., LDL 158, and cyclosporine 163.": an item of a list of results
+                last is not None
+                and last.kind == "lab"
+                and last.value is not None
+                and last.end <= m.start
+                and LIST_ITEM_GLUE.fullmatch(text, last.end, m.start) is not None
+            )
+            bare = read_bare_level(text, m.end, m.concepts[0].concept, listed)  # "Digoxin was 1.3."
             if bare.value is not None and bare.end is not None:
                 concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
                 values = {"value": bare.value, "unit": None, "date": collected or doc_iso}

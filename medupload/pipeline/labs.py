@@ -170,6 +170,13 @@ GAP_VALUE_RE = re.compile(
     r"(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",
     re.IGNORECASE,
 )
+# An approximate value told as a level or a range: "H and H was down in the 6 level", "creatinine in
+# the 2 range" (a single number: "INR in the 2-3 range" is a target, "in the 140s" no value).
+IN_THE_RANGE_RE = re.compile(
+    r"[ \t]*(?:(?:was|were|is|are|has|have|been|down|up|running|remained|stayed|stable)[ \t]+){0,3}"
+    r"in[ \t]+the[ \t]+(?P<num>\d+(?:\.\d+)?)[ \t]+(?:range|level|area)\b",
+    re.IGNORECASE,
+)
 # Words between a name and a number that make the number a limit, a goal or an old value
 # ("LDL goal of <70", "Hgb previously reported as 6.9", "creatinine at baseline of 0.9").
 NOT_THIS_RESULT = re.compile(
@@ -211,6 +218,44 @@ _DOSE_UNIT = re.compile(
     r"[ \t]*(?:mg|mcg|µg|units?|iu|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b(?![ \t]*/)",
     re.IGNORECASE,
 )
+# A route or a frequency right after a bare number makes it a dose ("Folic acid 2 by mouth daily").
+_DOSE_WORDS = re.compile(
+    r"[ \t]*(?:by[ \t]+mouth|p\.?o\.?(?![A-Za-z\d])|orally|daily|nightly|every[ \t]+(?:day|morning|night)"
+    r"|once|twice|[bt]\.?i\.?d\.?(?![A-Za-z])|q\.?i\.?d\.?(?![A-Za-z])|q\.?d\.?(?![A-Za-z])|at[ \t]+bedtime)",
+    re.IGNORECASE,
+)
+# A unit cut short in dictation ("creatinine 0.6 mg", "CO2 30 mEq", "bilirubin was 25.4 mg"): the
+# numerator of one of the lab's units, ending its clause, where the number is told as a result (after
+# "was", "is", "of") or sits in a list of results ("BUN 11 mg/dL, creatinine 0.6 mg, ...").
+_CLAUSE_END = re.compile(r"[ \t]*(?:[,;)]|\.(?!\d)|and\b|\n|$)", re.IGNORECASE)
+_TOLD_AS_RESULT = re.compile(r"\b(?:was|were|is|are|of)\b", re.IGNORECASE)
+_RESULT_BEFORE = re.compile(
+    r"\d[ \t]*(?:(?:[A-Za-z]*/[A-Za-z\d.]+|%)[ \t]*)?,[ \t]*(?:and[ \t]+)?(?:[A-Za-z][\w-]*[ \t]*){1,4}$"
+)
+_RESULT_AFTER = re.compile(
+    r"[ \t]*[,;][ \t]*(?:and[ \t]+)?(?:[A-Za-z][\w/-]*[ \t]+){1,3}"
+    r"(?:(?:was|is|of|(?:greater|less)[ \t]+than)[ \t]+)?\d+(?:\.\d+)?",
+    re.IGNORECASE,
+)
+
+
+def _cut_unit(text: str, start: int, num_start: int, dose: re.Match[str], lab: LabDef) -> UnitDef | None:
+    """The lab's unit a dose-like unit after a result stands for, when cut short; else None."""
+    units = vocabulary().units
+    word = dose.group().strip().lower()
+    raw = next(
+        (u for alias, u in units.items() if alias.startswith(word + "/") and u.display in lab.units), None
+    )
+    if raw is None or not _CLAUSE_END.match(text, dose.end()):
+        return None
+    told = _TOLD_AS_RESULT.search(text, start, num_start) is not None
+    after = _RESULT_AFTER.match(text, dose.end())
+    listed = _RESULT_BEFORE.search(text, max(0, start - 60), start) is not None or (
+        after is not None and not _DOSE_UNIT.match(text, after.end())  # not "..., Lasix 40 mg"
+    )
+    return raw if told or listed else None
+
+
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
@@ -238,6 +283,8 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         match = GAP_VALUE_RE.match(window)
         if match is not None and NOT_THIS_RESULT.search(window, 0, match.start("num")):
             return LabReading()
+    if match is None and (approximate := IN_THE_RANGE_RE.match(window)) is not None:
+        return reading(text, start, stop, approximate["num"], "", start + approximate.end("num"), lab)
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
         if words is not None:
@@ -337,8 +384,13 @@ def reading(
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match:
         end = unit_match.end()
-    elif _DOSE_UNIT.match(text, num_end, stop):
-        return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
+    elif (dose := _DOSE_UNIT.match(text, num_end, stop)) is not None:
+        raw = _cut_unit(text, start, num_end - len(num), dose, lab)
+        if raw is None:
+            return LabReading(None, None, end, trusted=False)  # "Iron 325 mg daily": a dose, not a result
+        end = dose.end()
+    elif _DOSE_WORDS.match(text, num_end, stop):
+        return LabReading(None, None, end, trusted=False)  # "Folic acid 2 by mouth": a dose
     else:
         raw = reference_unit(text, num_end, lab)  # "104 H   65-99 mg/dL": the unit sits in the range
     if lab.unit is None and lab.low is None and lab.qualitative:
@@ -401,6 +453,11 @@ _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
 )
 _URINE_AFTER = re.compile(r"[ \t]*[,(]?[ \t]*(?:(?:random|spot|timed|24[- ]?h(?:ou)?r)[ \t]+)?urine\b", re.I)
+# A blood panel or specimen named after the urine word, within the sentence: the tests after it
+# are the blood's ("a urinalysis that had 0-2 WBCs ..., and chem-7, sodium 134, ... creatinine 0.9").
+_BLOOD_AGAIN = re.compile(
+    r"\b(?:serum|plasma|chem[- ]?\d{1,2}|chemistr(?:y|ies)|bmp|cmp|metabolic[ \t]+panel|cbc)\b", re.I
+)
 _SENTENCE_START = re.compile(r"[.;]\s|\n")
 _HEADING_LINES = 40
 
@@ -408,8 +465,11 @@ _HEADING_LINES = 40
 def in_urine_context(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
+    urine = None
+    for found in _URINE_WORD.finditer(text, sentence_start, start):
+        urine = found  # the last urine word before the name
     if (
-        _URINE_WORD.search(text, sentence_start, start)
+        (urine is not None and not _BLOOD_AGAIN.search(text, urine.end(), start))
         or _PER_FIELD_AFTER.match(text, end)
         or _URINE_AFTER.match(text, end)
     ):
@@ -434,6 +494,26 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
     return False
 
 
+# Cerebrospinal fluid named earlier in the sentence ("CSF taken on 10/19/94 revealed: 22 WBC, 380 RBC,
+# Glucose 58, Protein 29"): the counts and chemistry are the fluid's, with the fluid's ranges.
+CSF_TESTS = {
+    "total protein": "csf protein",
+    "glucose": "csf glucose",
+    "white blood cell count": "csf white blood cells",
+    "red blood cell count": "csf red blood cells",
+}
+_CSF_WORD = re.compile(r"\bCSF\b|\b(?:cerebro)?spinal[ \t]+fluid\b|\blumbar[ \t]+puncture\b", re.IGNORECASE)
+
+
+def in_csf_context(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
+    fluid = None
+    for found in _CSF_WORD.finditer(text, sentence_start, start):
+        fluid = found  # the last mention of the fluid before the name
+    return fluid is not None and not _BLOOD_AGAIN.search(text, fluid.end(), start)
+
+
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
@@ -455,14 +535,24 @@ MONITORED_LEVELS: dict[str, tuple[float, float]] = {
     "gentamicin": (0.1, 30),
     "theophylline": (2, 50),
 }
+# Drugs whose doses and levels overlap: a bare number is their level only as an item of a list of
+# results ("LDL 158, and cyclosporine 163."), never in a list of drugs ("prednisone 5, tacrolimus 2").
+LISTED_LEVELS: dict[str, tuple[float, float]] = {
+    "cyclosporine": (25, 2000),
+    "tacrolimus": (1, 40),
+    "sirolimus": (1, 40),
+    "everolimus": (1, 40),
+}
+LIST_ITEM_GLUE = re.compile(r"[ \t]*,?[ \t]*(?:and[ \t]+)?")
 _BARE_LEVEL = re.compile(
     r"[ \t]+(?:(?:was|is|of)[ \t]+)?(?P<num>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|and\b|\n|$))", re.IGNORECASE
 )
 
 
-def read_bare_level(text: str, end: int, drug: str) -> LabReading:
-    """A monitored drug's level written as a bare number after its name, else nothing."""
-    bounds = MONITORED_LEVELS.get(drug)
+def read_bare_level(text: str, end: int, drug: str, listed: bool = False) -> LabReading:
+    """A monitored drug's level written as a bare number after its name, else nothing; ``listed``:
+    the name follows a lab result in a list."""
+    bounds = MONITORED_LEVELS.get(drug) or (LISTED_LEVELS.get(drug) if listed else None)
     match = _BARE_LEVEL.match(text, end) if bounds else None
     if match is None or bounds is None or not bounds[0] <= float(match["num"]) <= bounds[1]:
         return LabReading()
@@ -649,4 +739,13 @@ GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
 PREVIOUS_BEFORE = re.compile(
     r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
+)
+# A threshold a report's comment explains ("Note: A serum folate concentration of less than 3.1
+# ng/mL is considered to represent clinical deficiency."): a test named with "a"/"any", a limit
+# ("less than", "<"), and a verb that interprets it. Not this patient's result.
+INDEFINITE_BEFORE = re.compile(r"\b(?:an?|any)[ \t]+(?:[A-Za-z-]+[ \t]+){0,3}$", re.IGNORECASE)
+INTERPRETED_AFTER = re.compile(
+    r"\s+(?:(?:is|are|was)\s+)?(?:considered|consistent\s+with|diagnostic|indicative|suggestive|defined"
+    r"|represents?|indicates?|suggests?|defines?)\b",
+    re.IGNORECASE,
 )
