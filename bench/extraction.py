@@ -15,9 +15,10 @@ three with a fresh cache directory each (cold), medians printed side by side.
 
 Per configuration: build time (imports + vocabulary + spaCy/medspaCy pipeline), RSS growth over
 the interpreter, extraction p50/p95 per note over all MTSamples notes (one thread), the same notes
-on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the scores on both
+on ``--threads`` threads sharing one pipeline (wall time, RSS after), and the scores on the
 labelled sets: the development set (tests/data/mtsamples_labels.jsonl, or --labels /
-MTSAMPLES_LABELS) and the held-out set (tests/data/mtsamples_heldout.jsonl). The lab-report set
+MTSAMPLES_LABELS), the held-out set (tests/data/mtsamples_heldout.jsonl) and the fresh set
+(tests/data/mtsamples_fresh.jsonl, with its own note texts). The lab-report set
 (tests/data/lab_reports.jsonl) is scored too.
 
 ``--baseline GIT_REF``: the NLP build of that commit's ``medupload`` (exported with ``git archive``
@@ -111,8 +112,8 @@ def _measure_extractor(with_base: bool, threads: int) -> dict[str, object]:
     scores: dict[str, object] = {}
     for name, path in mtsamples_scoring.SETS.items():
         if mtsamples_scoring.missing_inputs(path) is None:
-            labels, _ = mtsamples_scoring.load(path)
-            tallies = mtsamples_scoring.score(labels, notes, run)
+            labels, texts = mtsamples_scoring.load(path)
+            tallies = mtsamples_scoring.score(labels, texts, run)
             scores[name] = {
                 kind: {"recall": t.recall, "precision": t.precision, "right": t.right, "labelled": t.labelled}
                 for kind, t in tallies.items()

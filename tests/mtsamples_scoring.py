@@ -93,7 +93,8 @@ class Tally:
 
 
 def _number(value: str) -> float | None:
-    cleaned = re.sub(r"(?<=\d),(?=\d{3}\b)", "", value.strip().lstrip("<>≤≥= "))
+    # Thousands as written in dictation too: "12,000" and "15, 000".
+    cleaned = re.sub(r"(?<=\d), ?(?=\d{3}\b)", "", value.strip().lstrip("<>≤≥= "))
     try:
         return float(cleaned.replace(",", "."))
     except ValueError:

@@ -46,24 +46,28 @@ from medupload.pipeline.extraction import extract
 # 0.909 -> 0.913 (0.921 -> 0.926), fresh 0.899 -> 0.941 (0.949 -> 0.970); medications dev 0.946 /
 # 0.966 -> 0.950 / 0.973, held-out 0.949 / 0.976 -> 0.954 / 0.982, fresh 0.925 / 0.957 -> 0.967 /
 # 0.986; allergies and labs unchanged.
+# After branch labs4 (units cut short in dictation, CSF and urine contexts, drug levels in result
+# lists, thresholds in comments): labs held-out 0.931 -> 0.960 (167/174) / 1.000, fresh 0.957 /
+# 0.994 -> 0.994 / 1.000; the other kinds unchanged. Floors sit about 0.01-0.02 under these, so one
+# item more or less on a set does not fail the suite but a lost rule does.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
-        "medications": {"recall": 0.94, "precision": 0.97},
+        "medications": {"recall": 0.93, "precision": 0.96},
         "allergies": {"recall": 0.85, "precision": 0.90},
-        "assertions": {"recall": 0.91},
-        "labs": {"recall": 0.97, "precision": 0.98},
+        "assertions": {"recall": 0.90},
+        "labs": {"recall": 0.98, "precision": 0.98},
     },
     "heldout": {
-        "medications": {"recall": 0.95, "precision": 0.98},
+        "medications": {"recall": 0.94, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.91},
-        "labs": {"recall": 0.92, "precision": 0.98},
+        "assertions": {"recall": 0.90},
+        "labs": {"recall": 0.95, "precision": 0.98},
     },
     "fresh": {
-        "medications": {"recall": 0.96, "precision": 0.98},
+        "medications": {"recall": 0.95, "precision": 0.97},
         "allergies": {"recall": 0.88, "precision": 0.88},
-        "assertions": {"recall": 0.94},
-        "labs": {"recall": 0.94, "precision": 0.98},
+        "assertions": {"recall": 0.92},
+        "labs": {"recall": 0.97, "precision": 0.98},
     },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
