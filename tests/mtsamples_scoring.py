@@ -39,12 +39,16 @@ HELDOUT = ROOT / "tests" / "data" / "mtsamples_heldout.jsonl"
 #: labeller (mtsamples_labels.md, "Fresh set"): half tuned on, half kept unseen until scored once.
 FRESH = ROOT / "tests" / "data" / "mtsamples_fresh.jsonl"
 FRESH_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh_notes.jsonl"
+#: 20 more such notes, a fourth labeller, scored once after the rules the other three guided
+#: (mtsamples_fresh2.md).
+FRESH2 = ROOT / "tests" / "data" / "mtsamples_fresh2.jsonl"
+FRESH2_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh2_notes.jsonl"
 #: The labelled sets by name: the development set the extractor was tuned on, the held-out set
-#: (since tuned on too) and the fresh set.
-SETS = {"dev": LABELS, "heldout": HELDOUT, "fresh": FRESH}
+#: (since tuned on too), the fresh set and the second fresh set.
+SETS = {"dev": LABELS, "heldout": HELDOUT, "fresh": FRESH, "fresh2": FRESH2}
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 #: Where a set's note texts are, when not in the shared corpus.
-NOTES_OF = {FRESH: FRESH_NOTES}
+NOTES_OF = {FRESH: FRESH_NOTES, FRESH2: FRESH2_NOTES}
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
 #: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.

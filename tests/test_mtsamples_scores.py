@@ -1,9 +1,10 @@
-"""Recall and precision of extract() per kind on the three hand-labelled MTSamples sets.
+"""Recall and precision of extract() per kind on the four hand-labelled MTSamples sets.
 
 The development set (tests/data/mtsamples_labels.jsonl), the held-out set
 (tests/data/mtsamples_heldout.jsonl, 45 other notes, a second labeller; definitions in
-mtsamples_labels.md) and the fresh set (tests/data/mtsamples_fresh.jsonl, 40 notes from beyond
-the shared corpus, texts beside it, a third labeller; mtsamples_fresh.md) were labelled from the
+mtsamples_labels.md), the fresh set (tests/data/mtsamples_fresh.jsonl, 40 notes from beyond
+the shared corpus, texts beside it, a third labeller; mtsamples_fresh.md) and the second fresh set
+(mtsamples_fresh2.jsonl, 20 more, a fourth labeller; mtsamples_fresh2.md) were labelled from the
 note text by people who never saw the extractor; how each kind is scored is in
 tests/mtsamples_scoring.py. The floors sit a little under the figures measured when they were set,
 so a change that loses ground on any set fails here; the issue's
@@ -69,9 +70,16 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "assertions": {"recall": 0.92},
         "labs": {"recall": 0.97, "precision": 0.98},
     },
+    # Scored once, unseen, on 464ca16: the honest figures; its floors sit just under them.
+    "fresh2": {
+        "medications": {"recall": 0.91, "precision": 0.92},
+        "allergies": {"recall": 0.60, "precision": 0.85},
+        "assertions": {"recall": 0.76},
+        "labs": {"recall": 0.90, "precision": 0.97},
+    },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
-MINIMUM_NOTES = {"dev": 40, "heldout": 40, "fresh": 40}
+MINIMUM_NOTES = {"dev": 40, "heldout": 40, "fresh": 40, "fresh2": 20}
 
 
 @pytest.fixture(scope="module", params=sorted(SETS))
@@ -81,7 +89,8 @@ def tallies(request: pytest.FixtureRequest) -> tuple[str, dict[str, Tally]]:
     if reason:
         pytest.skip(reason)
     labels, notes = load(SETS[name])
-    assert len(labels) >= MINIMUM_NOTES[name], f"the {name} set should cover at least 40 notes"
+    least = MINIMUM_NOTES[name]
+    assert len(labels) >= least, f"the {name} set should cover at least {least} notes"
     return name, score(labels, notes, extract)
 
 
