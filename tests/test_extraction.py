@@ -926,3 +926,32 @@ def test_csf_tests_and_a_range_counted_before_a_cell_name(
 )
 def test_a_listed_drug_level(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
     assert _labs(text) == expected
+
+
+def _values(text: str) -> list[str]:
+    return [value for _, value, _ in _labs(text) if value is not None]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A comparator value in prose that sets a condition, a target or a cut-off is a limit.
+        ("Potassium 5.6 mmol/L.\nPotassium >6.0 mmol/L will be phoned to the doctor.", ["5.6"]),
+        ("Repeat U&E; if K >5.5 mmol/L please let the team know.", []),
+        ("Lipid treatment targets: LDL-C <2.0 mmol/L or ApoB <0.8 g/L.", []),
+        ("Low iron (ferritin <30 ug/L indicates depleted stores).", []),
+        # a table's comparator result stays
+        ("TSH          <0.01   mIU/L   (0.27-4.2)", ["<0.01"]),
+        ("LDL-C <2.0 mmol/L", ["<2.0"]),
+    ],
+)
+def test_a_limit_in_prose_is_no_result(text: str, expected: list[str]) -> None:
+    assert _values(text) == expected
+
+
+def test_quality_control_and_last_dated_results_are_no_results() -> None:
+    slip = "Afinion 2    CONTROL\n  C I   lot 1025\n  HbA1c       5.4 %   Range 4.9-5.9   PASSED\n\n"
+    assert _values(slip + "HbA1c 7.9 %") == ["7.9"]
+    assert _values("HbA1c 6.1 %   Range 5.8-6.4   PASSED") == []
+    assert _values("INR 2.8\nLast INR 3.4 on 11/16.") == ["2.8"]
+    assert _values("Last INR 3.4, stable.") == ["3.4"]

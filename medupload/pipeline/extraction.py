@@ -31,12 +31,14 @@ from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
     CSF_TESTS,
+    DATED_AFTER,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
     INDEFINITE_BEFORE,
     INTERPRETED_AFTER,
     LAB_VALUE_RE,
+    LAST_BEFORE,
     LIST_ITEM_GLUE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -48,7 +50,9 @@ from medupload.pipeline.labs import (
     date_tables,
     in_csf_context,
     in_urine_context,
+    limit_in_prose,
     name_cell_end,
+    quality_control,
     read_bare_level,
     read_cell,
     read_drug_level,
@@ -304,6 +308,16 @@ def _lab_readings(
         and INTERPRETED_AFTER.match(text, first.end)
     ):
         return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
+    if limit_in_prose(text, m.start, first.value, first.end):
+        return [(concept, LabReading())]  # "if K >5.5 mmol/L please let ... know", "... <2.0 will be phoned"
+    if (
+        first.end is not None
+        and LAST_BEFORE.search(text, max(line_start, m.start - 20), m.start)
+        and DATED_AFTER.match(text, first.end)
+    ):
+        return [(concept, LabReading())]  # "Last INR 3.4 on 11/16": an earlier result quoted with its date
+    if quality_control(text, m.start):
+        return [(concept, LabReading())]  # a control level run on the analyser, not the patient
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."

@@ -296,8 +296,13 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
             pronoun = PRONOUN_VALUE_RE.match(text, sentence.end(), sentence.end() + 120)
             if pronoun is not None:
                 found = reading(
-                    text, sentence.end(), pronoun.end(), pronoun["num"], _comparator(pronoun["cmp"]),
-                    pronoun.end("num"), lab,
+                    text,
+                    sentence.end(),
+                    pronoun.end(),
+                    pronoun["num"],
+                    _comparator(pronoun["cmp"]),
+                    pronoun.end("num"),
+                    lab,
                 )
                 return LabReading(found.value, found.unit, None, found.trusted)
     if match is None:
@@ -740,6 +745,10 @@ GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?
 PREVIOUS_BEFORE = re.compile(
     r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
 )
+# "Last INR 3.4 on 11/16": the last result before this one, quoted with its own date. Without the
+# date ("last A1c 7.2") a note may mean the result it reports, so it stays.
+LAST_BEFORE = re.compile(r"\blast[ \t]+$", re.IGNORECASE)
+DATED_AFTER = re.compile(r"[ \t]*(?:on|from|dated|\()[ \t]*\d{1,4}[/.-]\d{1,2}")
 # A threshold a report's comment explains ("Note: A serum folate concentration of less than 3.1
 # ng/mL is considered to represent clinical deficiency."): a test named with "a"/"any", a limit
 # ("less than", "<"), and a verb that interprets it. Not this patient's result.
@@ -749,3 +758,66 @@ INTERPRETED_AFTER = re.compile(
     r"|represents?|indicates?|suggests?|defines?)\b",
     re.IGNORECASE,
 )
+
+# A limit written in prose, not a result: a comparator value ("K >5.5 mmol/L", "ferritin <30 ug/L")
+# in a sentence of the same line that sets a condition, a target or a cut-off before the name
+# ("if K >5.5 ...", "when Hb is <130 g/L", "Lipid treatment targets (CCS 2021): LDL-C <2.0 ..."),
+# or that is followed by what is done or meant at that limit ("... will be phoned", "... indicates").
+# A table's "<0.01" in its result column has neither.
+_LIMIT_BEFORE = re.compile(
+    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
+_LIMIT_AFTER = re.compile(
+    r"[ \t]*(?:(?:is|are|was|will[ \t]+be|should[ \t]+be|must[ \t]+be|to[ \t]+be|be)[ \t]+)?"
+    r"(?:phoned|called|telephoned|notified|reported[ \t]+to|referred|flagged|considered|indicates?|suggests?"
+    r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?)\b",
+    re.IGNORECASE,
+)
+
+
+def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int | None) -> bool:
+    """Whether a comparator value read after a name is a limit stated in prose, not a result."""
+    if not value or value[0] not in "<>≤≥" or value_end is None:
+        return False
+    line_start = text.rfind("\n", 0, name_start) + 1
+    before = text[line_start:name_start]
+    clause = before[_CLAUSE_START.match(before).end() :]  # type: ignore[union-attr]
+    if _LIMIT_BEFORE.search(clause):
+        return True
+    line_end = text.find("\n", value_end)
+    line_end = len(text) if line_end == -1 else line_end
+    unit = vocabulary().unit_re.match(text, value_end, line_end)
+    after = unit.end() if unit is not None and unit.start() - value_end < 3 else value_end
+    return (
+        _LIMIT_AFTER.match(text, after, line_end) is not None
+        or _LIMIT_AFTER.match(text, value_end) is not None
+    )
+
+
+# A quality-control run printed with the patient's results (an analyser's control slip): the row
+# is marked PASS/FAIL against its range, or its block (up to a blank or a rule line) is headed as a
+# control ("Afinion 2    CONTROL", "QC", "Level II"). Not the patient's result.
+_QC_VERDICT = re.compile(r"\b(?:PASS(?:ED)?|FAIL(?:ED)?)[ \t]*$")
+_QC_HEADING = re.compile(
+    r"\bCONTROLS?\b|\bQC\b|\bQ\.C\.|\bquality[ \t]+control\b|\bcontrol[ \t]+(?:level|lot|run)\b"
+    r"|\blevel[ \t]+I{1,3}\b",
+    re.IGNORECASE,
+)
+_BLOCK_BREAK = re.compile(r"\n[ \t]*(?:[-=_*]{3,}[^\n]*)?\n")
+
+
+def quality_control(text: str, name_start: int) -> bool:
+    """Whether the row at ``name_start`` is an analyser's quality-control result."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    line_end = text.find("\n", name_start)
+    line_end = len(text) if line_end == -1 else line_end
+    if _QC_VERDICT.search(text, name_start, line_end):
+        return True
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    block = text[breaks[-1] if breaks else max(0, line_start - 400) : line_start]
+    return any(
+        _QC_HEADING.search(line) and not re.search(r"[a-z]{3,}[ \t]+[a-z]{3,}", line)
+        for line in block.splitlines()
+    )
