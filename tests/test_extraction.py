@@ -955,3 +955,20 @@ def test_quality_control_and_last_dated_results_are_no_results() -> None:
     assert _values("HbA1c 6.1 %   Range 5.8-6.4   PASSED") == []
     assert _values("INR 2.8\nLast INR 3.4 on 11/16.") == ["2.8"]
     assert _values("Last INR 3.4, stable.") == ["3.4"]
+
+
+def test_a_labelled_date_header_row_is_a_cumulative_table_read_day_first() -> None:
+    text = (
+        "                    Date  14/09/26   12/11/26   28/11/26\n"
+        "                    Time      0810       0745       0820\n"
+        "             Request No.   8122415    4471903    4821330    Units          Ref. Range\n"
+        "Sodium                        139        137      134 L    mmol/L         (135-145)\n"
+        "Glucose                       5.4                   6.9    mmol/L         (3.0-7.7)\n"
+    )
+    assert _dated_labs(text) == [
+        ("sodium", "139", "mmol/L", "2026-09-14"),
+        ("sodium", "137", "mmol/L", "2026-11-12"),  # 12/11 is day-first like the row's 14/09
+        ("sodium", "134", "mmol/L", "2026-11-28"),
+        ("glucose", "5.4", "mmol/L", "2026-09-14"),
+        ("glucose", "6.9", "mmol/L", "2026-11-28"),
+    ]

@@ -23,6 +23,7 @@ import itertools
 import re
 import threading
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
@@ -607,11 +608,42 @@ _CELL = re.compile(
 )
 
 
+# A header row labelled "Date" over the result columns, one collection date each ("Date  14/09/26
+# 12/11/26  28/11/26", then "Time" and "Request No." rows, as Australian cumulative reports print
+# it). Its dates are read together: one whose day is past 12 says the row is day-first.
+_LABELLED_HEADER = re.compile(
+    r"^[ \t]*(?:date|collected|collection[ \t]+date|date[ \t]+collected)[ \t]*:?[ \t]+"
+    r"(?:\d{1,2}[/.]\d{1,2}[/.](?:\d\d){1,2}[ \t]*){2,}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.]((?:\d\d){1,2})\b")
+
+
+def labelled_header_dates(text: str) -> list[tuple[int, int, str]]:
+    """The dates (start, end, ISO) of the header rows labelled "Date" over result columns."""
+    found = []
+    for header in _LABELLED_HEADER.finditer(text):
+        cells = list(_HEADER_DATE.finditer(text, header.start(), header.end()))
+        day_first = any(int(c[1]) > 12 for c in cells) and not any(int(c[2]) > 12 for c in cells)
+        row = []
+        for c in cells:
+            day, month = (int(c[1]), int(c[2])) if day_first else (int(c[2]), int(c[1]))
+            year = int(c[3]) + (2000 if len(c[3]) == 2 else 0)
+            try:
+                row.append((c.start(), c.end(), date(year, month, day).isoformat()))
+            except ValueError:
+                break
+        else:
+            found.extend(row)
+    return found
+
+
 def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]:
     """Header lines of two or more dates (``dates``: start, end, ISO) with nothing but spaces or
     times between them: each date is a result column for the rows below, up to the next header."""
     by_line: dict[int, list[tuple[int, int, str]]] = {}
-    for start, end, iso in dates:
+    labelled = labelled_header_dates(text)
+    for start, end, iso in [*labelled, *(d for d in dates if not any(a <= d[0] < b for a, b, _ in labelled))]:
         by_line.setdefault(text.rfind("\n", 0, start) + 1, []).append((start, end, iso))
     headers = []
     for line_start, found in sorted(by_line.items()):
