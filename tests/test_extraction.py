@@ -972,3 +972,17 @@ def test_a_labelled_date_header_row_is_a_cumulative_table_read_day_first() -> No
         ("glucose", "5.4", "mmol/L", "2026-09-14"),
         ("glucose", "6.9", "mmol/L", "2026-11-28"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # names abbreviated with a full stop (Australian reports) and a lipid analyser's print names
+        ("Corr. Calcium    2.40 mmol/L", [("corrected calcium", "2.40", "mmol/L")]),
+        ("Alk. Phosphatase   82 U/L", [("alkaline phosphatase", "82", "U/L")]),
+        ("nHDLc   174 mg/dL", [("non-hdl cholesterol", "174", "mg/dL")]),
+        ("TC/HDL  5.6", [("cholesterol/hdl ratio", "5.6", None)]),
+    ],
+)
+def test_abbreviated_lab_names(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected
