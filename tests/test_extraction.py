@@ -986,3 +986,8 @@ def test_a_labelled_date_header_row_is_a_cumulative_table_read_day_first() -> No
 )
 def test_abbreviated_lab_names(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
     assert _labs(text) == expected
+
+
+def test_a_value_printed_before_its_name_on_a_later_line() -> None:
+    # an analyser slip prints "2.8 INR" under other lines; the value before the name is its result
+    assert _values("CoaguChek XS Plus\nTest no.    0148\n           2.8 INR\n") == ["2.8"]

@@ -93,7 +93,7 @@ BEFORE_VALUE_RE = re.compile(
     r"(?:^|[,;:(]|\bwith|\band|\bshowed|\bshows|\brevealed)[ \t]*"
     r"(?P<cmp>(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
 _UREG: Any = None
 _UREG_LOCK = threading.Lock()
