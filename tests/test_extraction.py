@@ -991,3 +991,20 @@ def test_abbreviated_lab_names(text: str, expected: list[tuple[str, str | None, 
 def test_a_value_printed_before_its_name_on_a_later_line() -> None:
     # an analyser slip prints "2.8 INR" under other lines; the value before the name is its result
     assert _values("CoaguChek XS Plus\nTest no.    0148\n           2.8 INR\n") == ["2.8"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hb        131 g/L              WCC         7.8 x10^9/L", ["131", "7.8"]),  # two results a row
+        ("APTT ratio  1.02", ["1.02"]),
+        ("Apolipoprotein B      1.12     H    <1.05     g/L", ["1.12"]),
+        ("Iron             6    L   umol/L     10 - 30", ["6"]),
+        ("Transferrin      3.8  H   g/L        2.0 - 3.6", ["3.8"]),
+        ("Active B12 (HoloTC)   22   L   pmol/L   >35", ["22"]),
+        # a unit is required: a percentage is the saturation's, not transferrin's
+        ("Transferrin 45 %", []),
+    ],
+)
+def test_haematinic_coagulation_and_apolipoprotein_names(text: str, expected: list[str]) -> None:
+    assert _values(text) == expected
