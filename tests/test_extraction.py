@@ -1008,3 +1008,15 @@ def test_a_value_printed_before_its_name_on_a_later_line() -> None:
 )
 def test_haematinic_coagulation_and_apolipoprotein_names(text: str, expected: list[str]) -> None:
     assert _values(text) == expected
+
+
+def test_dipstick_abbreviations_are_names_only_on_a_dipstick_printout() -> None:
+    slip = "CLINITEK Status+\n  GLU   NEGATIVE\n  PRO   30 mg/dL   *\n  SG    1.020\n  LEU   TRACE\n"
+    assert _labs(slip) == [
+        ("urine glucose", "negative", None),
+        ("urine protein", "30", "mg/dL"),
+        ("urine specific gravity", "1.020", None),
+        ("urine leukocyte esterase", "trace", None),
+    ]
+    # the same words outside a dipstick's block are no names; GLU stays the blood glucose
+    assert _values("Lipid panel\n  GLU     104 mg/dL\n\nPRO 30 points, SG 1.020, LEU TRACE") == ["104"]

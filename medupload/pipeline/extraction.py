@@ -32,6 +32,7 @@ from medupload.pipeline.labs import (
     BEFORE_VALUE_RE,
     CSF_TESTS,
     DATED_AFTER,
+    DIPSTICK_NAMES,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
@@ -49,6 +50,7 @@ from medupload.pipeline.labs import (
     date_cells,
     date_tables,
     in_csf_context,
+    in_dipstick_block,
     in_urine_context,
     limit_in_prose,
     name_cell_end,
@@ -225,7 +227,10 @@ def _lab_readings(
     concept = m.concepts[0]
     vocab = vocabulary()
     urine = vocab.labs[concept.concept].urine
-    if urine is not None and in_urine_context(text, m.start, m.end):
+    if urine is not None and (
+        in_urine_context(text, m.start, m.end)
+        or (m.matched.upper() in DIPSTICK_NAMES and in_dipstick_block(text, m.start))
+    ):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
         concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
@@ -389,6 +394,12 @@ def extract(
             continue
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
+        if (
+            m.kind == "lab"
+            and m.matched.upper() in DIPSTICK_NAMES - {"GLU", "PH"}  # glucose and pH anywhere
+            and not in_dipstick_block(text, m.start)
+        ):
+            continue  # "PRO", "LEU", "SG" name a dipstick's pad only on a dipstick's printout
         line_start, line_end = line_bounds(text, m.start, m.end)
         lab_named = (
             m.kind == "lab"

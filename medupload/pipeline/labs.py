@@ -853,3 +853,24 @@ def quality_control(text: str, name_start: int) -> bool:
         _QC_HEADING.search(line) and not re.search(r"[a-z]{3,}[ \t]+[a-z]{3,}", line)
         for line in block.splitlines()
     )
+
+
+# A urine dipstick read by an analyser prints its pads as abbreviations ("GLU  NEGATIVE", "PRO  30
+# mg/dL", "LEU  TRACE"). They are names only in a dipstick's block (up to a blank or a rule line,
+# or at most a dozen lines), never as free words; GLU there is the urine glucose.
+DIPSTICK_NAMES = frozenset({"GLU", "BIL", "KET", "SG", "BLO", "PH", "PRO", "URO", "NIT", "LEU"})
+_DIPSTICK_WORD = re.compile(
+    r"\b(?:dip[ -]?sticks?|dip|multistix|clinitek|chemstrip|combur(?:[ -]?test)?|uristix"
+    r"|urine[ \t]+(?:strip|chemistry|analy[sz]er)|urinalysis|u/a)\b",
+    re.IGNORECASE,
+)
+_DIPSTICK_LINES = 12
+
+
+def in_dipstick_block(text: str, start: int) -> bool:
+    """Whether ``start`` is in a block headed by a urine dipstick or its analyser."""
+    line_start = text.rfind("\n", 0, start) + 1
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    block_start = breaks[-1] if breaks else 0
+    lines = text[block_start:line_start].splitlines()[-_DIPSTICK_LINES:]
+    return any(_DIPSTICK_WORD.search(line) for line in lines)
