@@ -1020,3 +1020,9 @@ def test_dipstick_abbreviations_are_names_only_on_a_dipstick_printout() -> None:
     ]
     # the same words outside a dipstick's block are no names; GLU stays the blood glucose
     assert _values("Lipid panel\n  GLU     104 mg/dL\n\nPRO 30 points, SG 1.020, LEU TRACE") == ["104"]
+
+
+def test_trg_is_the_triglycerides_only_on_a_lipid_printout() -> None:
+    slip = "Cholestech LDX\n  TC      212 mg/dL\n  TRG     189 mg/dL\n"
+    assert _labs(slip)[1] == ("triglycerides", "189", "mg/dL")
+    assert _values("Clonality studies\n  TRG     189 mg/dL\n") == []

@@ -40,6 +40,7 @@ from medupload.pipeline.labs import (
     INTERPRETED_AFTER,
     LAB_VALUE_RE,
     LAST_BEFORE,
+    LIPID_PRINT_NAMES,
     LIST_ITEM_GLUE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -51,6 +52,7 @@ from medupload.pipeline.labs import (
     date_tables,
     in_csf_context,
     in_dipstick_block,
+    in_lipid_block,
     in_urine_context,
     limit_in_prose,
     name_cell_end,
@@ -400,6 +402,8 @@ def extract(
             and not in_dipstick_block(text, m.start)
         ):
             continue  # "PRO", "LEU", "SG" name a dipstick's pad only on a dipstick's printout
+        if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
+            continue  # "TRG" is the triglycerides only on a lipid panel's printout
         line_start, line_end = line_bounds(text, m.start, m.end)
         lab_named = (
             m.kind == "lab"

@@ -874,3 +874,19 @@ def in_dipstick_block(text: str, start: int) -> bool:
     block_start = breaks[-1] if breaks else 0
     lines = text[block_start:line_start].splitlines()[-_DIPSTICK_LINES:]
     return any(_DIPSTICK_WORD.search(line) for line in lines)
+
+
+# A lipid analyser's print name ("TRG  189 mg/dL" on a Cholestech cassette) is a name only in a block
+# headed by a lipid panel or its analyser: elsewhere TRG is, say, the T-cell receptor gamma gene.
+LIPID_PRINT_NAMES = frozenset({"TRG"})
+_LIPID_WORD = re.compile(
+    r"\b(?:lipids?|lipid[ \t]+(?:profile|panel|cassette)|cholestech|ldx|cholesterol)\b", re.IGNORECASE
+)
+
+
+def in_lipid_block(text: str, start: int) -> bool:
+    """Whether ``start`` is in a block headed by a lipid panel or a lipid analyser."""
+    line_start = text.rfind("\n", 0, start) + 1
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    lines = text[breaks[-1] if breaks else 0 : line_start].splitlines()[-_DIPSTICK_LINES:]
+    return any(_LIPID_WORD.search(line) for line in lines)
