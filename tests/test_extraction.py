@@ -1026,3 +1026,17 @@ def test_trg_is_the_triglycerides_only_on_a_lipid_printout() -> None:
     slip = "Cholestech LDX\n  TC      212 mg/dL\n  TRG     189 mg/dL\n"
     assert _labs(slip)[1] == ("triglycerides", "189", "mg/dL")
     assert _values("Clonality studies\n  TRG     189 mg/dL\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Albumin, random urine      31.5              mg/L", [("urine microalbumin", "31.5", "mg/L")]),
+        ("Creatinine, random urine   8.3               mmol/L", [("urine creatinine", "8.3", "mmol/L")]),
+        ("Albumin    39 g/L", [("albumin", "39", "g/L")]),
+    ],
+)
+def test_urine_albumin_and_creatinine_in_si(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
