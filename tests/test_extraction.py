@@ -1040,3 +1040,8 @@ def test_urine_albumin_and_creatinine_in_si(
     text: str, expected: list[tuple[str, str | None, str | None]]
 ) -> None:
     assert _labs(text) == expected
+
+
+def test_a_molar_unit_with_ocr_one_for_l_is_read() -> None:
+    # OCR reads the l of "mol" as 1 ("pmo1/L"): the unit is still the molar one, so the value stays
+    assert _labs("Free T4      38.4   H   pmo1/L     10 - 22") == [("free thyroxine", "38.4", "pmol/L")]
