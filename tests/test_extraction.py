@@ -1045,3 +1045,16 @@ def test_urine_albumin_and_creatinine_in_si(
 def test_a_molar_unit_with_ocr_one_for_l_is_read() -> None:
     # OCR reads the l of "mol" as 1 ("pmo1/L"): the unit is still the molar one, so the value stays
     assert _labs("Free T4      38.4   H   pmo1/L     10 - 22") == [("free thyroxine", "38.4", "pmol/L")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a name alone on its line, its value below with a footnote letter, flag, unit and range columns
+        ("Free T3\n   >30.8 b   H   pmol/L   2.8 - 6.5\n", [("free triiodothyronine", ">30.8", "pmol/L")]),
+        # a wrapped name whose unit is written IU/L
+        ("TSH Receptor\n  Antibodies   6.2   H   IU/L   <1.8\n", [("tsh receptor antibody", "6.2", "U/L")]),
+    ],
+)
+def test_a_faxed_report_s_split_rows(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected

@@ -739,7 +739,13 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 _ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
-_FLAG_ONLY = re.compile(r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE)
+_FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
+_FLAG_ONLY = re.compile(
+    r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?"
+    # the reference range in its own column ("  >30.8 b  H  pmol/L    2.8 - 6.5")
+    r"(?:(?<=[ \t]{2})[<>]?[ \t]*\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*)?",
+    re.IGNORECASE,
+)
 
 
 def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> LabReading:
@@ -760,7 +766,9 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
             return LabReading()
         return read_lab(text, wrapped.end(), next_end, lab)
     cmp = _comparator(value["cmp"])
-    found = reading(text, next_start, next_end, value["num"], cmp, value.end("num"), lab)
+    footnote = _FOOTNOTE.match(text, value.end("num"), next_end)  # ">30.8 b": the report's footnote b
+    num_end = footnote.end() if footnote is not None else value.end("num")
+    found = reading(text, next_start, next_end, value["num"], cmp, num_end, lab)
     if found.value is None or found.end is None or not _FLAG_ONLY.fullmatch(text, found.end, next_end):
         return LabReading()
     return found
