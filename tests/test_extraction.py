@@ -1058,3 +1058,8 @@ def test_a_molar_unit_with_ocr_one_for_l_is_read() -> None:
 )
 def test_a_faxed_report_s_split_rows(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
     assert _labs(text) == expected
+
+
+def test_a_control_block_without_a_verdict_is_quality_control_but_prose_control_is_not() -> None:
+    assert _values("Afinion 2    CONTROL\n  HbA1c       5.4 %\n") == []
+    assert _values("Diabetes Control\n  HbA1c       7.9 %\n") == ["7.9"]

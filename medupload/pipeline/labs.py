@@ -841,9 +841,8 @@ def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int
 # control ("Afinion 2    CONTROL", "QC", "Level II"). Not the patient's result.
 _QC_VERDICT = re.compile(r"\b(?:PASS(?:ED)?|FAIL(?:ED)?)[ \t]*$")
 _QC_HEADING = re.compile(
-    r"\bCONTROLS?\b|\bQC\b|\bQ\.C\.|\bquality[ \t]+control\b|\bcontrol[ \t]+(?:level|lot|run)\b"
-    r"|\blevel[ \t]+I{1,3}\b",
-    re.IGNORECASE,
+    r"\bCONTROLS?\b|\bQC\b|\bQ\.C\.|(?i:\bquality[ \t]+control\b|\bcontrol[ \t]+(?:level|lot|run)\b)"
+    r"|\b[Ll]evel[ \t]+I{1,3}\b"
 )
 _BLOCK_BREAK = re.compile(r"\n[ \t]*(?:[-=_*]{3,}[^\n]*)?\n")
 
