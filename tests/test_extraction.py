@@ -926,3 +926,140 @@ def test_csf_tests_and_a_range_counted_before_a_cell_name(
 )
 def test_a_listed_drug_level(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
     assert _labs(text) == expected
+
+
+def _values(text: str) -> list[str]:
+    return [value for _, value, _ in _labs(text) if value is not None]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A comparator value in prose that sets a condition, a target or a cut-off is a limit.
+        ("Potassium 5.6 mmol/L.\nPotassium >6.0 mmol/L will be phoned to the doctor.", ["5.6"]),
+        ("Repeat U&E; if K >5.5 mmol/L please let the team know.", []),
+        ("Lipid treatment targets: LDL-C <2.0 mmol/L or ApoB <0.8 g/L.", []),
+        ("Low iron (ferritin <30 ug/L indicates depleted stores).", []),
+        # a table's comparator result stays
+        ("TSH          <0.01   mIU/L   (0.27-4.2)", ["<0.01"]),
+        ("LDL-C <2.0 mmol/L", ["<2.0"]),
+    ],
+)
+def test_a_limit_in_prose_is_no_result(text: str, expected: list[str]) -> None:
+    assert _values(text) == expected
+
+
+def test_quality_control_and_last_dated_results_are_no_results() -> None:
+    slip = "Afinion 2    CONTROL\n  C I   lot 1025\n  HbA1c       5.4 %   Range 4.9-5.9   PASSED\n\n"
+    assert _values(slip + "HbA1c 7.9 %") == ["7.9"]
+    assert _values("HbA1c 6.1 %   Range 5.8-6.4   PASSED") == []
+    assert _values("INR 2.8\nLast INR 3.4 on 11/16.") == ["2.8"]
+    assert _values("Last INR 3.4, stable.") == ["3.4"]
+
+
+def test_a_labelled_date_header_row_is_a_cumulative_table_read_day_first() -> None:
+    text = (
+        "                    Date  14/09/26   12/11/26   28/11/26\n"
+        "                    Time      0810       0745       0820\n"
+        "             Request No.   8122415    4471903    4821330    Units          Ref. Range\n"
+        "Sodium                        139        137      134 L    mmol/L         (135-145)\n"
+        "Glucose                       5.4                   6.9    mmol/L         (3.0-7.7)\n"
+    )
+    assert _dated_labs(text) == [
+        ("sodium", "139", "mmol/L", "2026-09-14"),
+        ("sodium", "137", "mmol/L", "2026-11-12"),  # 12/11 is day-first like the row's 14/09
+        ("sodium", "134", "mmol/L", "2026-11-28"),
+        ("glucose", "5.4", "mmol/L", "2026-09-14"),
+        ("glucose", "6.9", "mmol/L", "2026-11-28"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # names abbreviated with a full stop (Australian reports) and a lipid analyser's print names
+        ("Corr. Calcium    2.40 mmol/L", [("corrected calcium", "2.40", "mmol/L")]),
+        ("Alk. Phosphatase   82 U/L", [("alkaline phosphatase", "82", "U/L")]),
+        ("nHDLc   174 mg/dL", [("non-hdl cholesterol", "174", "mg/dL")]),
+        ("TC/HDL  5.6", [("cholesterol/hdl ratio", "5.6", None)]),
+    ],
+)
+def test_abbreviated_lab_names(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_value_printed_before_its_name_on_a_later_line() -> None:
+    # an analyser slip prints "2.8 INR" under other lines; the value before the name is its result
+    assert _values("CoaguChek XS Plus\nTest no.    0148\n           2.8 INR\n") == ["2.8"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hb        131 g/L              WCC         7.8 x10^9/L", ["131", "7.8"]),  # two results a row
+        ("APTT ratio  1.02", ["1.02"]),
+        ("Apolipoprotein B      1.12     H    <1.05     g/L", ["1.12"]),
+        ("Iron             6    L   umol/L     10 - 30", ["6"]),
+        ("Transferrin      3.8  H   g/L        2.0 - 3.6", ["3.8"]),
+        ("Active B12 (HoloTC)   22   L   pmol/L   >35", ["22"]),
+        # a unit is required: a percentage is the saturation's, not transferrin's
+        ("Transferrin 45 %", []),
+    ],
+)
+def test_haematinic_coagulation_and_apolipoprotein_names(text: str, expected: list[str]) -> None:
+    assert _values(text) == expected
+
+
+def test_dipstick_abbreviations_are_names_only_on_a_dipstick_printout() -> None:
+    slip = "CLINITEK Status+\n  GLU   NEGATIVE\n  PRO   30 mg/dL   *\n  SG    1.020\n  LEU   TRACE\n"
+    assert _labs(slip) == [
+        ("urine glucose", "negative", None),
+        ("urine protein", "30", "mg/dL"),
+        ("urine specific gravity", "1.020", None),
+        ("urine leukocyte esterase", "trace", None),
+    ]
+    # the same words outside a dipstick's block are no names; GLU stays the blood glucose
+    assert _values("Lipid panel\n  GLU     104 mg/dL\n\nPRO 30 points, SG 1.020, LEU TRACE") == ["104"]
+
+
+def test_trg_is_the_triglycerides_only_on_a_lipid_printout() -> None:
+    slip = "Cholestech LDX\n  TC      212 mg/dL\n  TRG     189 mg/dL\n"
+    assert _labs(slip)[1] == ("triglycerides", "189", "mg/dL")
+    assert _values("Clonality studies\n  TRG     189 mg/dL\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Albumin, random urine      31.5              mg/L", [("urine microalbumin", "31.5", "mg/L")]),
+        ("Creatinine, random urine   8.3               mmol/L", [("urine creatinine", "8.3", "mmol/L")]),
+        ("Albumin    39 g/L", [("albumin", "39", "g/L")]),
+    ],
+)
+def test_urine_albumin_and_creatinine_in_si(
+    text: str, expected: list[tuple[str, str | None, str | None]]
+) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_molar_unit_with_ocr_one_for_l_is_read() -> None:
+    # OCR reads the l of "mol" as 1 ("pmo1/L"): the unit is still the molar one, so the value stays
+    assert _labs("Free T4      38.4   H   pmo1/L     10 - 22") == [("free thyroxine", "38.4", "pmol/L")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a name alone on its line, its value below with a footnote letter, flag, unit and range columns
+        ("Free T3\n   >30.8 b   H   pmol/L   2.8 - 6.5\n", [("free triiodothyronine", ">30.8", "pmol/L")]),
+        # a wrapped name whose unit is written IU/L
+        ("TSH Receptor\n  Antibodies   6.2   H   IU/L   <1.8\n", [("tsh receptor antibody", "6.2", "U/L")]),
+    ],
+)
+def test_a_faxed_report_s_split_rows(text: str, expected: list[tuple[str, str | None, str | None]]) -> None:
+    assert _labs(text) == expected
+
+
+def test_a_control_block_without_a_verdict_is_quality_control_but_prose_control_is_not() -> None:
+    assert _values("Afinion 2    CONTROL\n  HbA1c       5.4 %\n") == []
+    assert _values("Diabetes Control\n  HbA1c       7.9 %\n") == ["7.9"]

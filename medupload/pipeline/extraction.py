@@ -31,12 +31,16 @@ from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
     CSF_TESTS,
+    DATED_AFTER,
+    DIPSTICK_NAMES,
     DRUG_LEVEL_RE,
     GOAL_BEFORE,
     HOME_BEFORE,
     INDEFINITE_BEFORE,
     INTERPRETED_AFTER,
     LAB_VALUE_RE,
+    LAST_BEFORE,
+    LIPID_PRINT_NAMES,
     LIST_ITEM_GLUE,
     PAIR_VALUES_RE,
     PER_FIELDS,
@@ -47,8 +51,12 @@ from medupload.pipeline.labs import (
     date_cells,
     date_tables,
     in_csf_context,
+    in_dipstick_block,
+    in_lipid_block,
     in_urine_context,
+    limit_in_prose,
     name_cell_end,
+    quality_control,
     read_bare_level,
     read_cell,
     read_drug_level,
@@ -221,7 +229,10 @@ def _lab_readings(
     concept = m.concepts[0]
     vocab = vocabulary()
     urine = vocab.labs[concept.concept].urine
-    if urine is not None and in_urine_context(text, m.start, m.end):
+    if urine is not None and (
+        in_urine_context(text, m.start, m.end)
+        or (m.matched.upper() in DIPSTICK_NAMES and in_dipstick_block(text, m.start))
+    ):
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
         concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
@@ -304,6 +315,16 @@ def _lab_readings(
         and INTERPRETED_AFTER.match(text, first.end)
     ):
         return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
+    if limit_in_prose(text, m.start, first.value, first.end):
+        return [(concept, LabReading())]  # "if K >5.5 mmol/L please let ... know", "... <2.0 will be phoned"
+    if (
+        first.end is not None
+        and LAST_BEFORE.search(text, max(line_start, m.start - 20), m.start)
+        and DATED_AFTER.match(text, first.end)
+    ):
+        return [(concept, LabReading())]  # "Last INR 3.4 on 11/16": an earlier result quoted with its date
+    if quality_control(text, m.start):
+        return [(concept, LabReading())]  # a control level run on the analyser, not the patient
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
@@ -375,6 +396,14 @@ def extract(
             continue
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
+        if (
+            m.kind == "lab"
+            and m.matched.upper() in DIPSTICK_NAMES - {"GLU", "PH"}  # glucose and pH anywhere
+            and not in_dipstick_block(text, m.start)
+        ):
+            continue  # "PRO", "LEU", "SG" name a dipstick's pad only on a dipstick's printout
+        if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
+            continue  # "TRG" is the triglycerides only on a lipid panel's printout
         line_start, line_end = line_bounds(text, m.start, m.end)
         lab_named = (
             m.kind == "lab"

@@ -23,6 +23,7 @@ import itertools
 import re
 import threading
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
@@ -92,7 +93,7 @@ BEFORE_VALUE_RE = re.compile(
     r"(?:^|[,;:(]|\bwith|\band|\bshowed|\bshows|\brevealed)[ \t]*"
     r"(?P<cmp>(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
 _UREG: Any = None
 _UREG_LOCK = threading.Lock()
@@ -296,8 +297,13 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
             pronoun = PRONOUN_VALUE_RE.match(text, sentence.end(), sentence.end() + 120)
             if pronoun is not None:
                 found = reading(
-                    text, sentence.end(), pronoun.end(), pronoun["num"], _comparator(pronoun["cmp"]),
-                    pronoun.end("num"), lab,
+                    text,
+                    sentence.end(),
+                    pronoun.end(),
+                    pronoun["num"],
+                    _comparator(pronoun["cmp"]),
+                    pronoun.end("num"),
+                    lab,
                 )
                 return LabReading(found.value, found.unit, None, found.trusted)
     if match is None:
@@ -602,11 +608,42 @@ _CELL = re.compile(
 )
 
 
+# A header row labelled "Date" over the result columns, one collection date each ("Date  14/09/26
+# 12/11/26  28/11/26", then "Time" and "Request No." rows, as Australian cumulative reports print
+# it). Its dates are read together: one whose day is past 12 says the row is day-first.
+_LABELLED_HEADER = re.compile(
+    r"^[ \t]*(?:date|collected|collection[ \t]+date|date[ \t]+collected)[ \t]*:?[ \t]+"
+    r"(?:\d{1,2}[/.]\d{1,2}[/.](?:\d\d){1,2}[ \t]*){2,}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.]((?:\d\d){1,2})\b")
+
+
+def labelled_header_dates(text: str) -> list[tuple[int, int, str]]:
+    """The dates (start, end, ISO) of the header rows labelled "Date" over result columns."""
+    found = []
+    for header in _LABELLED_HEADER.finditer(text):
+        cells = list(_HEADER_DATE.finditer(text, header.start(), header.end()))
+        day_first = any(int(c[1]) > 12 for c in cells) and not any(int(c[2]) > 12 for c in cells)
+        row = []
+        for c in cells:
+            day, month = (int(c[1]), int(c[2])) if day_first else (int(c[2]), int(c[1]))
+            year = int(c[3]) + (2000 if len(c[3]) == 2 else 0)
+            try:
+                row.append((c.start(), c.end(), date(year, month, day).isoformat()))
+            except ValueError:
+                break
+        else:
+            found.extend(row)
+    return found
+
+
 def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]:
     """Header lines of two or more dates (``dates``: start, end, ISO) with nothing but spaces or
     times between them: each date is a result column for the rows below, up to the next header."""
     by_line: dict[int, list[tuple[int, int, str]]] = {}
-    for start, end, iso in dates:
+    labelled = labelled_header_dates(text)
+    for start, end, iso in [*labelled, *(d for d in dates if not any(a <= d[0] < b for a, b, _ in labelled))]:
         by_line.setdefault(text.rfind("\n", 0, start) + 1, []).append((start, end, iso))
     headers = []
     for line_start, found in sorted(by_line.items()):
@@ -702,7 +739,13 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 _ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
-_FLAG_ONLY = re.compile(r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE)
+_FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
+_FLAG_ONLY = re.compile(
+    r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?"
+    # the reference range in its own column ("  >30.8 b  H  pmol/L    2.8 - 6.5")
+    r"(?:(?<=[ \t]{2})[<>]?[ \t]*\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*)?",
+    re.IGNORECASE,
+)
 
 
 def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> LabReading:
@@ -723,7 +766,9 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
             return LabReading()
         return read_lab(text, wrapped.end(), next_end, lab)
     cmp = _comparator(value["cmp"])
-    found = reading(text, next_start, next_end, value["num"], cmp, value.end("num"), lab)
+    footnote = _FOOTNOTE.match(text, value.end("num"), next_end)  # ">30.8 b": the report's footnote b
+    num_end = footnote.end() if footnote is not None else value.end("num")
+    found = reading(text, next_start, next_end, value["num"], cmp, num_end, lab)
     if found.value is None or found.end is None or not _FLAG_ONLY.fullmatch(text, found.end, next_end):
         return LabReading()
     return found
@@ -740,6 +785,10 @@ GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?
 PREVIOUS_BEFORE = re.compile(
     r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
 )
+# "Last INR 3.4 on 11/16": the last result before this one, quoted with its own date. Without the
+# date ("last A1c 7.2") a note may mean the result it reports, so it stays.
+LAST_BEFORE = re.compile(r"\blast[ \t]+$", re.IGNORECASE)
+DATED_AFTER = re.compile(r"[ \t]*(?:on|from|dated|\()[ \t]*\d{1,4}[/.-]\d{1,2}")
 # A threshold a report's comment explains ("Note: A serum folate concentration of less than 3.1
 # ng/mL is considered to represent clinical deficiency."): a test named with "a"/"any", a limit
 # ("less than", "<"), and a verb that interprets it. Not this patient's result.
@@ -749,3 +798,102 @@ INTERPRETED_AFTER = re.compile(
     r"|represents?|indicates?|suggests?|defines?)\b",
     re.IGNORECASE,
 )
+
+# A limit written in prose, not a result: a comparator value ("K >5.5 mmol/L", "ferritin <30 ug/L")
+# in a sentence of the same line that sets a condition, a target or a cut-off before the name
+# ("if K >5.5 ...", "when Hb is <130 g/L", "Lipid treatment targets (CCS 2021): LDL-C <2.0 ..."),
+# or that is followed by what is done or meant at that limit ("... will be phoned", "... indicates").
+# A table's "<0.01" in its result column has neither.
+_LIMIT_BEFORE = re.compile(
+    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
+_LIMIT_AFTER = re.compile(
+    r"[ \t]*(?:(?:is|are|was|will[ \t]+be|should[ \t]+be|must[ \t]+be|to[ \t]+be|be)[ \t]+)?"
+    r"(?:phoned|called|telephoned|notified|reported[ \t]+to|referred|flagged|considered|indicates?|suggests?"
+    r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?)\b",
+    re.IGNORECASE,
+)
+
+
+def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int | None) -> bool:
+    """Whether a comparator value read after a name is a limit stated in prose, not a result."""
+    if not value or value[0] not in "<>≤≥" or value_end is None:
+        return False
+    line_start = text.rfind("\n", 0, name_start) + 1
+    before = text[line_start:name_start]
+    clause = before[_CLAUSE_START.match(before).end() :]  # type: ignore[union-attr]
+    if _LIMIT_BEFORE.search(clause):
+        return True
+    line_end = text.find("\n", value_end)
+    line_end = len(text) if line_end == -1 else line_end
+    unit = vocabulary().unit_re.match(text, value_end, line_end)
+    after = unit.end() if unit is not None and unit.start() - value_end < 3 else value_end
+    return (
+        _LIMIT_AFTER.match(text, after, line_end) is not None
+        or _LIMIT_AFTER.match(text, value_end) is not None
+    )
+
+
+# A quality-control run printed with the patient's results (an analyser's control slip): the row
+# is marked PASS/FAIL against its range, or its block (up to a blank or a rule line) is headed as a
+# control ("Afinion 2    CONTROL", "QC", "Level II"). Not the patient's result.
+_QC_VERDICT = re.compile(r"\b(?:PASS(?:ED)?|FAIL(?:ED)?)[ \t]*$")
+_QC_HEADING = re.compile(
+    r"\bCONTROLS?\b|\bQC\b|\bQ\.C\.|(?i:\bquality[ \t]+control\b|\bcontrol[ \t]+(?:level|lot|run)\b)"
+    r"|\b[Ll]evel[ \t]+I{1,3}\b"
+)
+_BLOCK_BREAK = re.compile(r"\n[ \t]*(?:[-=_*]{3,}[^\n]*)?\n")
+
+
+def quality_control(text: str, name_start: int) -> bool:
+    """Whether the row at ``name_start`` is an analyser's quality-control result."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    line_end = text.find("\n", name_start)
+    line_end = len(text) if line_end == -1 else line_end
+    if _QC_VERDICT.search(text, name_start, line_end):
+        return True
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    block = text[breaks[-1] if breaks else max(0, line_start - 400) : line_start]
+    return any(
+        _QC_HEADING.search(line) and not re.search(r"[a-z]{3,}[ \t]+[a-z]{3,}", line)
+        for line in block.splitlines()
+    )
+
+
+# A urine dipstick read by an analyser prints its pads as abbreviations ("GLU  NEGATIVE", "PRO  30
+# mg/dL", "LEU  TRACE"). They are names only in a dipstick's block (up to a blank or a rule line,
+# or at most a dozen lines), never as free words; GLU there is the urine glucose.
+DIPSTICK_NAMES = frozenset({"GLU", "BIL", "KET", "SG", "BLO", "PH", "PRO", "URO", "NIT", "LEU"})
+_DIPSTICK_WORD = re.compile(
+    r"\b(?:dip[ -]?sticks?|dip|multistix|clinitek|chemstrip|combur(?:[ -]?test)?|uristix"
+    r"|urine[ \t]+(?:strip|chemistry|analy[sz]er)|urinalysis|u/a)\b",
+    re.IGNORECASE,
+)
+_DIPSTICK_LINES = 12
+
+
+def in_dipstick_block(text: str, start: int) -> bool:
+    """Whether ``start`` is in a block headed by a urine dipstick or its analyser."""
+    line_start = text.rfind("\n", 0, start) + 1
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    block_start = breaks[-1] if breaks else 0
+    lines = text[block_start:line_start].splitlines()[-_DIPSTICK_LINES:]
+    return any(_DIPSTICK_WORD.search(line) for line in lines)
+
+
+# A lipid analyser's print name ("TRG  189 mg/dL" on a Cholestech cassette) is a name only in a block
+# headed by a lipid panel or its analyser: elsewhere TRG is, say, the T-cell receptor gamma gene.
+LIPID_PRINT_NAMES = frozenset({"TRG"})
+_LIPID_WORD = re.compile(
+    r"\b(?:lipids?|lipid[ \t]+(?:profile|panel|cassette)|cholestech|ldx|cholesterol)\b", re.IGNORECASE
+)
+
+
+def in_lipid_block(text: str, start: int) -> bool:
+    """Whether ``start`` is in a block headed by a lipid panel or a lipid analyser."""
+    line_start = text.rfind("\n", 0, start) + 1
+    breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
+    lines = text[breaks[-1] if breaks else 0 : line_start].splitlines()[-_DIPSTICK_LINES:]
+    return any(_LIPID_WORD.search(line) for line in lines)
