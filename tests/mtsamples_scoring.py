@@ -129,7 +129,7 @@ def same_value(ours: str | None, theirs: str) -> bool:
 
 def _in_fact_unit(fact: Any, value: str, unit: str) -> str | None:
     """A labelled value written in another unit, in the fact's (canonical) unit."""
-    from medupload.pipeline.labs import convert_to_canonical
+    from medupload.pipeline.lab_units import convert_to_canonical
     from medupload.pipeline.vocabulary import vocabulary
 
     vocab = vocabulary()
