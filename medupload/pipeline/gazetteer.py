@@ -159,11 +159,12 @@ def _identifier(data: dict[str, object] | None) -> tuple[str, str]:
 # "timolol eye drops", "losartan potassium" -> lidocaine, timolol, losartan), unless what is left
 # is an element or not a drug of its own ("ferrous sulfate", "calcium acetate" stay).
 _FORM = re.compile(
-    r"\s+(?:viscous|eye\s+drops?|ear\s+drops?|ophthalmic(?:\s+solution)?|otic|urogenital|topical|nasal\s+spray"
-    r"|injection|oral(?:\s+solution)?|extended[\s-]release|er|xr|sr)$"
+    r"(?:^|\s+)(?:viscous|eye\s+drops?|ear\s+drops?|ophthalmic(?:\s+solution)?|otic|urogenital|topical|nasal\s+spray"
+    r"|injection|oral(?:\s+solution)?|extended[\s-]release|er|xr|sr|(?:transdermal\s+)?patch(?:es)?|transdermal"
+    r"|(?:(?:nasal|vaginal|rectal)\s+)?(?:cream|ointment|gel|lotion|suppositor(?:y|ies)))$"
 )
 _SALT = re.compile(
-    r"\s+(?:hydrochloride|hcl|sodium|potassium|sulfate|succinate|tartrate|maleate|mesylate|besylate|citrate"
+    r"\s+(?:hydrochloride|hcl|sodium|potassium|dipotassium|disodium|sulfate|succinate|tartrate|maleate|mesylate|besylate|citrate"
     r"|fumarate|bromide|acetate|phosphate|hyclate|monohydrate|dihydrate)$"
 )
 _ELEMENTS = frozenset(
@@ -201,7 +202,9 @@ def _drug_entries(tokenize: TokenizeFn, ordinary: frozenset[str]) -> Iterator[En
             continue
         canonical = canonicals[0]
         ingredients = [
-            _ingredient(part, canonical_data) for part in _SPLIT_COMBINATION.split(canonical) if part
+            ingredient
+            for part in _SPLIT_COMBINATION.split(canonical)
+            if part and (ingredient := _ingredient(part, canonical_data))
         ]
         if not ingredients or any(not _VARIANT_OK.match(part) or _CLASS.search(part) for part in ingredients):
             continue

@@ -258,7 +258,7 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
     nkda = (
         "NKDA|NKA|no known drug allergies|no known drug allergy|no known allergies|no known allergy"
         "|no known medication allergies|no known medicine allergies|no known drug allergies or sensitivities"
-        "|no drug allergies|no medication allergies|no allergies"
+        "|no drug allergies|no medication allergies|no allergies|no medical allergies|no medicine allergies"
     )
     index = builder.concept(Concept("nkda", NO_KNOWN_ALLERGIES, None, None))
     for alias in _names(nkda):
@@ -280,6 +280,7 @@ def _base(builder: _Builder, with_base: bool) -> None:
     for row, folded in zip(rows, fold(names).split("\n"), strict=True):
         lookup = tuple(map(intern, folded.replace(" 's ", " ").split()))
         if lookup in builder.folded:
+            _borrow_code(builder, lookup, row)
             continue  # a curated name (or an earlier entry) wins
         last = lookup[-1]
         if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
@@ -314,6 +315,21 @@ def _base(builder: _Builder, with_base: bool) -> None:
             closed = _closed(lookup, concept)
             if closed != lookup and closed not in builder.folded:
                 builder.folded[closed] = hit
+
+
+def _borrow_code(builder: _Builder, lookup: tuple[str, ...], row: str) -> None:
+    """A curated medication named as the dictionary names it ("paricalcitol") keeps its name and
+    takes the dictionary's identifier when it has no verified RxNorm code."""
+    hit = builder.folded[lookup]
+    if len(hit.concepts) != 1 or not row.startswith("medication\t"):
+        return
+    found = builder.concepts[hit.concepts[0]]
+    if found.kind != "medication" or found.code is not None:
+        return
+    concept, code, system = row.split("\t")[2:5]
+    if concept == found.concept and code and "|" not in code:
+        builder.concepts[hit.concepts[0]] = Concept("medication", concept, code, system)
+        builder.borrowed.add(hit.concepts[0])
 
 
 def _ingredient(builder: _Builder, name: str, code: str | None, system: str | None) -> int:
