@@ -107,3 +107,46 @@ def test_a_shared_code_keeps_each_curated_name() -> None:
 )
 def test_a_bare_head_word_is_no_condition(text: str) -> None:
     assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A cue that ends its list item negates that item only.
+        (
+            "She was discharged with a diagnoses of chest pain, acute myocardial infarction ruled out, "
+            "urinary tract infection.",
+            "acute myocardial infarction",
+            "negated",
+        ),
+        (
+            "She was discharged with diagnoses of chest pain, acute MI ruled out, fever.",
+            "chest pain",
+            "present",
+        ),
+        ("She was discharged with diagnoses of chest pain, acute MI ruled out, fever.", "fever", "present"),
+        ("Pneumonia was ruled out.", "Pneumonia", "negated"),
+        # A concern is a suspicion.
+        ("Due to concern for infection, he was started on oral Keflex.", "infection", "uncertain"),
+        # A recent diagnosis is of a condition had now; a recent event is past.
+        (
+            "She presents with a recent diagnosis of urinary tract infection on nitrofurantoin.",
+            "urinary tract infection",
+            "present",
+        ),
+        ("She was recently diagnosed with pneumonia.", "pneumonia", "present"),
+        ("Recent myocardial infarction.", "myocardial infarction", "historical"),
+        # "old" with where the event was between.
+        ("EKG shows old inferior wall myocardial infarction.", "myocardial infarction", "historical"),
+        ("A 45 years old man with hypertension.", "hypertension", "present"),
+    ],
+)
+def test_status_on_real_note_phrasing(text: str, matched: str, expected: str) -> None:
+    statuses = {f.text: _status(f) for f in _conditions(text)}
+    assert statuses[matched] == expected
+
+
+def test_a_concern_leaves_the_drug_started_for_it() -> None:
+    facts = extract("Due to concern for infection, he was started on oral Keflex.").facts
+    keflex = [f for f in facts if f.kind == "medication"]
+    assert keflex and not keflex[0].uncertain
