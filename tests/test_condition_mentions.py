@@ -78,6 +78,7 @@ def test_no_other_name_that_is_not_said(description: str, unwanted: str) -> None
         ("Coronary artery disease with a myocardial infarct in 2006.", "myocardial infarct", "I21.9"),
         ("JAK-2 positive myeloproliferative disorder.", "myeloproliferative disorder", "C94.6"),
         ("Colonoscopy showed a colon polyp.", "colon polyp", "K63.5"),
+        ("No seizure activity nor involuntary movements were observed.", "involuntary movements", "R25.9"),
     ],
 )
 def test_a_condition_worded_another_way_is_found(text: str, matched: str, code: str) -> None:
