@@ -13,7 +13,9 @@ window misses on real notes:
   outside of ("the left ear (not the operated one) has an infection") does not modify it;
 - "history of X" is current when its sentence shows treatment or says so ("history of lupus,
   currently on Plaquenil") or X is chronic (``chronic_conditions``: hypertension, diabetes ...);
-  "old infarct", "X (quit 1992)", "X, resolved", "resolved X", "X last year" are past;
+  "old infarct", "old inferior wall infarct", "X (quit 1992)", "X, resolved", "resolved X",
+  "X last year" are past; "a recent diagnosis of X" is current;
+- "chest pain, acute MI ruled out, UTI": a cue ending a list item negates that item only;
 - an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
   is past; "status post", "recent" mark one list item, not the items after its comma;
 - "?X" and "? X" are queried.
@@ -84,7 +86,13 @@ _DURATION_BEFORE = re.compile(
     re.IGNORECASE,
 )
 # "an old infarct", "healed fracture": a past event named as such.
-_PAST_BEFORE = re.compile(r"(?<![-\w])(?:old|healed)[ \t]+$", re.IGNORECASE)
+# Where the event was may sit between: "old inferior wall myocardial infarction".
+_PAST_BEFORE = re.compile(
+    r"(?<![-\w])(?:old|healed)[ \t]+(?:(?:anterior|posterior|inferior|lateral|septal|apical|anteroseptal"
+    r"|anterolateral|inferolateral|inferoposterior|posterolateral|wall|left|right|lacunar|cerebellar"
+    r"|thalamic|pontine|frontal|parietal|temporal|occipital|basal|ganglia|subcortical)[ \t]+){0,3}$",
+    re.IGNORECASE,
+)
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
     r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on)\b", re.IGNORECASE
@@ -95,6 +103,10 @@ _CURRENT = re.compile(
 # their scope ends at the item's comma or semicolon.
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
+# A cue with the punctuation that ends a list item ("acute MI ruled out, UTI"): it negates that item.
+_ITEM_END_CUE = re.compile(r"ruled\s+out\s*[,.;]$", re.IGNORECASE)
+# A recent diagnosis is of a condition the patient has now, not a past one.
+_NEW_DIAGNOSIS = re.compile(r"recent(?:ly)?\s+(?:diagnos\w*|found)\b", re.IGNORECASE)
 _RESIDUAL = re.compile(r"\bresidual\b", re.IGNORECASE)
 # ConText's history cue and its abbreviations: "history of", "Hx of", "h/o".
 _HISTORY_CUE = re.compile(r"history|^(?:hx|hist|ho|h\s*/\s*o)$", re.IGNORECASE)
@@ -126,12 +138,23 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
+    if (
+        modifier.category == "NEGATED_EXISTENCE"
+        and span.start_char >= ent.end_char
+        and _ITEM_END_CUE.match(span.text)
+        and _LIST_BREAK.search(text, ent.end_char, span.start_char)
+    ):
+        return False  # "chest pain, acute MI ruled out, UTI": the cue ends its own list item
     if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
         return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
-    if modifier.category == "HISTORICAL" and span.end_char <= ent.start_char and (
-        span.text.lower() in _ONE_ITEM_PAST and _LIST_BREAK.search(text, span.end_char, ent.start_char)
+    if (
+        modifier.category == "HISTORICAL"
+        and span.end_char <= ent.start_char
+        and (span.text.lower() in _ONE_ITEM_PAST and _LIST_BREAK.search(text, span.end_char, ent.start_char))
     ):
         return False  # "status post CVA, and diabetic retinopathy": the retinopathy is current
+    if modifier.category == "HISTORICAL" and _NEW_DIAGNOSIS.match(text, span.start_char):
+        return False  # "a recent diagnosis of UTI", "recently diagnosed with diabetes": had now
     if modifier.category == "HISTORICAL" and _RESIDUAL.search(text, span.end_char, ent.start_char):
         return False  # "history of CVA with residual hemiparesis": a residual deficit is current
     if modifier.category == "HISTORICAL" and _HISTORY_CUE.search(span.text):
@@ -187,13 +210,17 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     if _QUERIED.search(text, max(0, ent.start_char - 4), ent.start_char):  # "?HTN", "2. ? Atrial fib"
         found["uncertain"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
-    if not found["historical"] and ent.label_ == "CONDITION" and (
-        resolved
-        or _PAST_AFTER.match(text, ent.end_char)
-        or _PAST_BEFORE.search(text, line_start, ent.start_char)
-        # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
-        # before; the chronic conditions of that list are current.
-        or (ent._.section_category == "past_medical_history" and in_paragraph and event)
+    if (
+        not found["historical"]
+        and ent.label_ == "CONDITION"
+        and (
+            resolved
+            or _PAST_AFTER.match(text, ent.end_char)
+            or _PAST_BEFORE.search(text, line_start, ent.start_char)
+            # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
+            # before; the chronic conditions of that list are current.
+            or (ent._.section_category == "past_medical_history" and in_paragraph and event)
+        )
     ):
         found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)

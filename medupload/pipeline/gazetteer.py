@@ -4,7 +4,9 @@
   inclusion terms), normalised to everyday phrasing ("Type 2 diabetes mellitus without
   complications" -> "type 2 diabetes mellitus", "Epilepsy, unspecified, not intractable ..."
   -> "epilepsy"); a name keeps the most specific code it supports (a leaf that differs only
-  by a default qualifier beats its category); chapters and blocks are never used.
+  by a default qualifier beats its category); chapters and blocks are never used. A title also
+  gives the everyday names its wording lacks (``other_names``: "colon polyp", "Sweet syndrome",
+  "myeloproliferative disorder", "B12 deficiency", "gouty attack"), ranked below ICD's own.
 - Medications: ``drug-named-entity-recognition``'s dictionary (generic names, brands and
   synonyms -> the canonical ingredient; a combination maps to every ingredient), with its own
   identifiers (DrugBank, else MeSH, else MedlinePlus), ``system`` saying which.
@@ -89,13 +91,35 @@ def normalise_condition(description: str) -> tuple[str, bool] | None:
 # "Torsion of testis", "calculus in bladder", "hesitancy of micturition" are said "testicular
 # torsion", "bladder calculus", "urinary hesitancy": the organ's adjective before the finding.
 _ORGAN_ADJECTIVES = {
-    "testis": "testicular", "kidney": "renal", "bladder": "bladder", "micturition": "urinary",
-    "lung": "pulmonary", "liver": "hepatic", "heart": "cardiac", "brain": "cerebral", "spleen": "splenic",
-    "prostate": "prostatic", "scrotum": "scrotal", "penis": "penile", "urethra": "urethral",
-    "ureter": "ureteral", "stomach": "gastric", "uterus": "uterine", "ovary": "ovarian", "breast": "breast",
-    "nose": "nasal", "carotid artery": "carotid", "aorta": "aortic", "colon": "colonic",
-    "pancreas": "pancreatic", "epididymis": "epididymal", "gallbladder": "gallbladder",
-    "esophagus": "esophageal", "rectum": "rectal", "vagina": "vaginal", "thyroid": "thyroid",
+    "testis": "testicular",
+    "kidney": "renal",
+    "bladder": "bladder",
+    "micturition": "urinary",
+    "lung": "pulmonary",
+    "liver": "hepatic",
+    "heart": "cardiac",
+    "brain": "cerebral",
+    "spleen": "splenic",
+    "prostate": "prostatic",
+    "scrotum": "scrotal",
+    "penis": "penile",
+    "urethra": "urethral",
+    "ureter": "ureteral",
+    "stomach": "gastric",
+    "uterus": "uterine",
+    "ovary": "ovarian",
+    "breast": "breast",
+    "nose": "nasal",
+    "carotid artery": "carotid",
+    "aorta": "aortic",
+    "colon": "colonic",
+    "pancreas": "pancreatic",
+    "epididymis": "epididymal",
+    "gallbladder": "gallbladder",
+    "esophagus": "esophageal",
+    "rectum": "rectal",
+    "vagina": "vaginal",
+    "thyroid": "thyroid",
 }
 _FINDING_OF_ORGAN = re.compile(
     r"^(?P<finding>[a-z-]+(?: [a-z-]+)?) (?:of|in) (?:the )?(?P<organ>[a-z]+(?: artery)?)$"
@@ -107,6 +131,59 @@ def organ_first(name: str) -> str | None:
     match = _FINDING_OF_ORGAN.match(name)
     adjective = _ORGAN_ADJECTIVES.get(match["organ"]) if match else None
     return f"{adjective} {match['finding']}" if match and adjective else None
+
+
+# An eponym in brackets names the condition with "syndrome" or "disease" ("Febrile neutrophilic
+# dermatosis [Sweet]" is Sweet syndrome, "Neuromyelitis optica [Devic]" Devic disease). A
+# lower-case bracket is not taken: as often as a name ("[chickenpox]") it is a word ("[stable]",
+# "[flare]", "[battery]").
+_EPONYM = re.compile(r"\[(?P<name>[A-Z][a-z\u00e0-\u00ff']+(?:-[A-Z][a-z\u00e0-\u00ff']+)*)\]\s*(?:,.*)?$")
+# Head nouns a note uses for one another: "myeloproliferative disorder" = "... disease".
+_HEAD_SWAPS = {"disease": "disorder", "infarction": "infarct"}
+# "Disorder" replaces "disease" after an adjective ("myeloproliferative", "cerebrovascular"),
+# never after a name ("Pompe disease", "Lyme disease") or an organ's noun.
+_ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ar|ous|ive|ary|oid|ile|ac|tory|immune)$")
+# Organs a note also names by the noun before a one-word finding ("colon polyp", "kidney cyst").
+_NOUN_FIRST_ORGANS = frozenset(_ORGAN_ADJECTIVES) - {"micturition"}
+# "Deficiency of factor X" is said "factor X deficiency"; "vitamin B12 deficiency" "B12
+# deficiency" (a vitamin named by its letter and number keeps its meaning without "vitamin").
+_DEFICIENCY_OF = re.compile(r"^deficiency of (?P<what>[a-z0-9]+(?: [a-z0-9]+)?)$")
+_VITAMIN_NUMBER = re.compile(r"\bvitamin (?=[a-z]\d)")
+# A disease noun's adjective before an episode of it: "gout attack" is also "gouty attack".
+_ADJECTIVES = {"gout": "gouty", "asthma": "asthmatic"}
+_EPISODES = frozenset({"attack", "attacks", "flare", "flares", "exacerbation"})
+
+
+def other_names(description: str, name: str) -> list[str]:
+    """Everyday names of the ICD-10-CM ``description`` (normalised to ``name``) that its own
+    wording lacks: the organ's adjective or noun first, a swapped head noun, a bracketed eponym,
+    a deficiency's word order, a disease's adjective."""
+    found: list[str] = []
+    everyday = organ_first(name)
+    if everyday is not None:
+        found.append(everyday)
+    match = _FINDING_OF_ORGAN.match(name)
+    if match and match["organ"] in _NOUN_FIRST_ORGANS and " " not in match["finding"]:
+        found.append(f"{match['organ']} {match['finding']}")  # "polyp of colon" -> "colon polyp"
+    for variant in [name, *found]:
+        *rest, last = variant.split(" ")
+        if rest and last in _HEAD_SWAPS and (last != "disease" or _ADJECTIVE_ENDING.search(rest[-1])):
+            found.append(" ".join([*rest, _HEAD_SWAPS[last]]))
+    eponym = _EPONYM.search(description)
+    if eponym is not None:
+        found += [f"{eponym['name'].lower()} syndrome", f"{eponym['name'].lower()} disease"]
+    deficiency = _DEFICIENCY_OF.match(name)
+    if deficiency is not None:
+        found.append(f"{deficiency['what']} deficiency")
+    for variant in [*found, name]:
+        shorter = _VITAMIN_NUMBER.sub("", variant)
+        if shorter != variant:
+            found.append(shorter)
+    words = name.split(" ")
+    for i, word in enumerate(words[:-1]):
+        if word in _ADJECTIVES and words[i + 1] in _EPISODES:
+            found.append(" ".join([*words[:i], _ADJECTIVES[word], *words[i + 1 :]]))
+    return [n for n in dict.fromkeys(found) if n != name and len(n) > 3 and not _NOT_EVERYDAY.search(n)]
 
 
 def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
@@ -128,11 +205,13 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
             rank = (0 if leaf else 1, is_inclusion, 0 if (defaulted == leaf) else 1, code)
             if name not in best or rank < best[name][0]:
                 best[name] = (rank, code)
-            everyday = organ_first(name)
-            if everyday is not None:  # ranked as an inclusion term: a title of that name wins
-                rank = (rank[0], 1, rank[2], code)
-                if everyday not in best or rank < best[everyday][0]:
-                    best[everyday] = (rank, code)
+            # Ranked as an inclusion term (the organ's adjective: "testicular torsion") or below
+            # one: a title or an inclusion term of that name wins.
+            organ = organ_first(name)
+            for everyday in other_names(description, name):
+                other_rank = (rank[0], 1 if everyday == organ else 2, rank[2], code)
+                if everyday not in best or other_rank < best[everyday][0]:
+                    best[everyday] = (other_rank, code)
     for name, (_, code) in sorted(best.items()):
         yield Entry("condition", tokenize(name), name, code, "ICD-10-CM", False)
 

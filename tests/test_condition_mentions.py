@@ -1,0 +1,153 @@
+"""Condition mentions a note words differently from ICD-10-CM's titles, and their status.
+
+The phrasings are those of real notes (the MTSamples sets): an eponym ICD-10-CM keeps in
+brackets, a head noun said another way, a vitamin named by its letter, a deficiency's word order,
+a disease's adjective, an organ named by its noun. Each must still be no condition where the
+words alone say nothing ("attack", "disorder", "tenderness").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from medupload.pipeline import gazetteer
+from medupload.pipeline.extraction import ExtractedFact, extract
+
+
+def _conditions(text: str) -> list[ExtractedFact]:
+    return [f for f in extract(text).facts if f.kind == "condition"]
+
+
+def _status(fact: ExtractedFact) -> str:
+    if fact.negated:
+        return "negated"
+    if fact.family:
+        return "family"
+    if fact.uncertain or fact.hypothetical:
+        return "uncertain"
+    return "historical" if fact.historical else "present"
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("Febrile neutrophilic dermatosis [Sweet]", {"sweet syndrome", "sweet disease"}),
+        ("Myeloproliferative disease", {"myeloproliferative disorder"}),
+        ("Autoimmune disease", {"autoimmune disorder"}),
+        ("Acute myocardial infarction", {"acute myocardial infarct"}),
+        ("Deficiency of factor X [Stuart-Prower]", {"factor x deficiency", "stuart-prower syndrome"}),
+        ("Vitamin B12 deficiency", {"b12 deficiency"}),
+        ("Gout attack", {"gouty attack"}),
+        ("Polyp of colon", {"colonic polyp", "colon polyp"}),
+    ],
+)
+def test_other_everyday_names_of_an_icd_title(description: str, expected: set[str]) -> None:
+    normal = gazetteer.normalise_condition(description)
+    assert normal is not None
+    assert expected <= set(gazetteer.other_names(description, normal[0]))
+
+
+@pytest.mark.parametrize(
+    ("description", "unwanted"),
+    [
+        # An eponym's own disease keeps its word; a lower-case bracket is often a plain word.
+        ("Pompe disease", "pompe disorder"),
+        ("Lyme disease", "lyme disorder"),
+        ("Hereditary factor VII deficiency [stable]", "stable"),
+        # A disease's adjective only before an episode of it: "chronic gouty" is no name.
+        ("Chronic gout due to renal impairment", "chronic gouty due to renal impairment"),
+        # An organ's noun before a finding of one word only.
+        ("Major laceration of spleen", "spleen major laceration"),
+    ],
+)
+def test_no_other_name_that_is_not_said(description: str, unwanted: str) -> None:
+    normal = gazetteer.normalise_condition(description)
+    assert normal is not None
+    assert unwanted not in gazetteer.other_names(description, normal[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("PROBLEMS LIST:\n1. Sweet syndrome.\n2. Hypertension.", "Sweet syndrome", "L98.2"),
+        ("ASSESSMENT:\n1. Sweet's syndrome, improving.", "Sweet's syndrome", "L98.2"),
+        ("ASSESSMENT:\n1. Fatigue.\n2. B12 deficiency.", "B12 deficiency", "E53.8"),
+        ("IMPRESSION:\n1. Acute gouty attack.", "gouty attack", "M10"),
+        ("She also has oligohidrosis during this summertime.", "oligohidrosis", "L74.4"),
+        ("A CT scan shows bilateral pulmonary infarcts.", "pulmonary infarcts", "I26.99"),
+        ("Coronary artery disease with a myocardial infarct in 2006.", "myocardial infarct", "I21.9"),
+        ("JAK-2 positive myeloproliferative disorder.", "myeloproliferative disorder", "C94.6"),
+        ("Colonoscopy showed a colon polyp.", "colon polyp", "K63.5"),
+        ("No seizure activity nor involuntary movements were observed.", "involuntary movements", "R25.9"),
+    ],
+)
+def test_a_condition_worded_another_way_is_found(text: str, matched: str, code: str) -> None:
+    found = {(f.text, f.code) for f in _conditions(text)}
+    assert (matched, code) in found
+
+
+def test_a_shared_code_keeps_each_curated_name() -> None:
+    # Pulmonary infarction is coded as pulmonary embolism (I26.99) and both are curated: the
+    # ICD-10-CM names of that code stay pulmonary embolism.
+    concepts = {f.text: f.concept for f in _conditions("Acute pulmonary embolism. Old pulmonary infarct.")}
+    assert concepts == {
+        "Acute pulmonary embolism": "pulmonary embolism",
+        "pulmonary infarct": "pulmonary infarction",
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He had an attack last night.",
+        "The disorder was explained to the family.",
+        "There was tenderness on palpation.",
+        "The flare was seen on the MRI sequence.",
+        "Hemoglobin stable at 10.9.",
+    ],
+)
+def test_a_bare_head_word_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A cue that ends its list item negates that item only.
+        (
+            "She was discharged with a diagnoses of chest pain, acute myocardial infarction ruled out, "
+            "urinary tract infection.",
+            "acute myocardial infarction",
+            "negated",
+        ),
+        (
+            "She was discharged with diagnoses of chest pain, acute MI ruled out, fever.",
+            "chest pain",
+            "present",
+        ),
+        ("She was discharged with diagnoses of chest pain, acute MI ruled out, fever.", "fever", "present"),
+        ("Pneumonia was ruled out.", "Pneumonia", "negated"),
+        # A concern is a suspicion.
+        ("Due to concern for infection, he was started on oral Keflex.", "infection", "uncertain"),
+        # A recent diagnosis is of a condition had now; a recent event is past.
+        (
+            "She presents with a recent diagnosis of urinary tract infection on nitrofurantoin.",
+            "urinary tract infection",
+            "present",
+        ),
+        ("She was recently diagnosed with pneumonia.", "pneumonia", "present"),
+        ("Recent myocardial infarction.", "myocardial infarction", "historical"),
+        # "old" with where the event was between.
+        ("EKG shows old inferior wall myocardial infarction.", "myocardial infarction", "historical"),
+        ("A 45 years old man with hypertension.", "hypertension", "present"),
+    ],
+)
+def test_status_on_real_note_phrasing(text: str, matched: str, expected: str) -> None:
+    statuses = {f.text: _status(f) for f in _conditions(text)}
+    assert statuses[matched] == expected
+
+
+def test_a_concern_leaves_the_drug_started_for_it() -> None:
+    facts = extract("Due to concern for infection, he was started on oral Keflex.").facts
+    keflex = [f for f in facts if f.kind == "medication"]
+    assert keflex and not keflex[0].uncertain
