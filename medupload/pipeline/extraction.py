@@ -56,6 +56,7 @@ from medupload.pipeline.lab_layouts import (
     name_cell_end,
     quality_control,
     read_cell,
+    read_result_column,
     read_value_line,
     table_at,
 )
@@ -282,7 +283,10 @@ def _lab_readings(
         text[m.end : min(stop, after + 60)]
     ):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
-    first = read_lab(text, m.end, min(stop, after + 60), lab)
+    column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
+    first = column if column is not None and column.value is not None else LabReading()
+    if first.value is None:
+        first = read_lab(text, m.end, min(stop, after + 60), lab)
     if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
         # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
         beyond = next(
