@@ -76,6 +76,7 @@ from medupload.pipeline.labs import (
     read_lab_before,
     read_next_sentence,
     reading,
+    repair_ocr_digits,
 )
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
@@ -388,6 +389,7 @@ def extract(
     today = today or date.today()
     if not text.strip():
         return Extraction([], "other", None)
+    text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
     confidences = Confidences.of(word_confidences)
     dates = find_dates(text, today)
     doc_date = document_date(dates)
@@ -497,7 +499,10 @@ def extract(
             lab_def = vocab.labs[m.concepts[0].concept]
             if lab_def.urine is not None and in_urine_context(text, m.start, m.end):
                 lab_def = vocab.labs[lab_def.urine]  # "Creatinine, random urine: 110 mg/dL"
-            if read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None:
+            column = read_result_column(text, m.start, m.end, lab_def)
+            if (column is not None and column.value is not None) or read_lab(
+                text, m.end, min(stop, m.end + 60), lab_def
+            ).value is not None:
                 alias = None
         if (
             kind in {"lab", "allergen"}

@@ -95,6 +95,29 @@ BEFORE_VALUE_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
     re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
+# OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
+# token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
+# before a digit, as in "O.94"), holds nothing but digits, confusable letters and one decimal
+# separator, and a confusable letter at its end follows the separator ("4.l"; "2l", "2.5l" stay
+# litres, "S1", "O2", "I10" stay words). One character for one, so every offset stays.
+_OCR_NUMBER = re.compile(r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])")
+_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
+
+
+def _repaired(match: re.Match[str]) -> str:
+    token = match.group()
+    if token.isdigit() or not any(c.isdigit() for c in token):
+        return token
+    if not token[-1].isdigit() and token[-2] not in ".,":
+        return token  # "2l", "2.5l": litres
+    return token.translate(_OCR_DIGITS)
+
+
+def repair_ocr_digits(text: str) -> str:
+    """``text`` with OCR's letters for digits inside numbers read back as digits, same length."""
+    return _OCR_NUMBER.sub(_repaired, text)
+
+
 def _fmt(value: float) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text or "0"
@@ -463,5 +486,3 @@ def read_drug_level(text: str, start: int, stop: int) -> LabReading:
     raw = vocabulary().units[unit["unit"].lower()] if unit else None
     value = _comparator(match["cmp"]) + match["num"]
     return LabReading(value, raw.display if raw else None, unit.end() if unit else end)
-
-

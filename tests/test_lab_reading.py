@@ -1,0 +1,138 @@
+"""Lab values in report layouts the rules were not tuned on: a header row naming the columns,
+comma decimals and names in other languages, OCR's letters inside numbers, values split from their
+names by a line break, blood gases, serology, rows with several dated results, and the text in a
+report that is no result. Each snippet was written for these tests; its labels are read from it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from medupload.pipeline.extraction import extract
+from medupload.pipeline.labs import repair_ocr_digits
+
+TODAY = date(2026, 12, 1)
+
+
+def _labs(text: str) -> list[tuple[str, str | None, str | None]]:
+    return [(f.concept, f.value, f.unit) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+
+
+def _valued(text: str) -> set[tuple[str, str | None, str | None]]:
+    return {lab for lab in _labs(text) if lab[1] is not None}
+
+
+# ---- A header row names the result column, wherever it stands.
+
+OBSERVED_VALUE = """DEPARTMENT OF BIOCHEMISTRY
+Test Name                    Observed Value     Unit          Biological Reference Interval
+HAEMOGLOBIN                  11.2               g/dL          13.0 - 17.0
+Method : Cyanmethemoglobin
+SERUM CREATININE             1.12               mg/dL         0.7 - 1.3
+Method : Jaffe's Kinetic 2
+BLOOD UREA                   32                 mg/dL         15 - 40
+"""
+
+RANGE_BEFORE_RESULT = """Test                Reference range     Result    Flag   Units
+Potassium           3.5 - 5.1           5.9       H      mmol/L
+Glucose             70 - 99             142       H      mg/dL
+Calcium             8.6 - 10.3          9.4              mg/dL
+"""
+
+UNIT_BEFORE_RESULT = """Analyte          Units       Result     Ref
+Sodium           mmol/L      131 L      135-145
+ALT              U/L         88 H       7-40
+Albumin          g/L         38         35-50
+"""
+
+IN_OUT_OF_RANGE = """Test Name              In Range      Out of Range      Reference Range
+GLUCOSE                               126 H             65-99 mg/dL
+CREATININE             0.94                             0.70-1.33 mg/dL
+"""
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        (
+            OBSERVED_VALUE,
+            {("hemoglobin", "11.2", "g/dL"), ("creatinine", "1.12", "mg/dL"), ("urea", "32", "mg/dL")},
+        ),
+        (
+            RANGE_BEFORE_RESULT,
+            {("potassium", "5.9", "mmol/L"), ("glucose", "142", "mg/dL"), ("calcium", "9.4", "mg/dL")},
+        ),
+        (
+            UNIT_BEFORE_RESULT,
+            {
+                ("sodium", "131", "mmol/L"),
+                ("alanine aminotransferase", "88", "U/L"),
+                ("albumin", "38", "g/L"),
+            },
+        ),
+        (IN_OUT_OF_RANGE, {("glucose", "126", "mg/dL"), ("creatinine", "0.94", "mg/dL")}),
+    ],
+)
+def test_the_result_is_the_cell_under_the_result_heading(
+    report: str, expected: set[tuple[str, str, str]]
+) -> None:
+    assert _valued(report) == expected
+
+
+def test_a_method_line_under_a_test_gives_no_result() -> None:
+    # "Method : Jaffe's Kinetic 2": the digit belongs to the method's name.
+    assert all(value in {"11.2", "1.12", "32"} for _, value, _ in _valued(OBSERVED_VALUE))
+
+
+# ---- Comma decimals and analyte names a lab prints in its own language.
+
+GERMAN_REPORT = """Laborbefund
+Parameter          Ergebnis    Einheit    Referenzbereich
+Kreatinin          1,12        mg/dl      0,50 - 1,20
+Harnstoff          38          mg/dl      17 - 43
+Hämoglobin         13,8        g/dl       13,5 - 17,5
+Kalium             4,3         mmol/l     3,5 - 5,1
+Leukozyten         7,2         /nl        4,0 - 10,0
+"""
+
+
+def test_a_german_report_with_comma_decimals() -> None:
+    assert _valued(GERMAN_REPORT) == {
+        ("creatinine", "1.12", "mg/dL"),
+        ("urea", "38", "mg/dL"),
+        ("hemoglobin", "13.8", "g/dL"),
+        ("potassium", "4.3", "mmol/L"),
+        ("white blood cell count", "7.2", "10*3/uL"),
+    }
+
+
+def test_comma_decimals_in_an_english_row() -> None:
+    assert _valued("Creatinine   1,12 mg/dL   (0,70-1,20)\nTSH   2,35 mIU/L") == {
+        ("creatinine", "1.12", "mg/dL"),
+        ("thyroid stimulating hormone", "2.35", "mIU/L"),
+    }
+
+
+# ---- OCR's letters inside numbers.
+
+
+@pytest.mark.parametrize(
+    ("ocr", "repaired"),
+    [
+        ("Glucose 1O2 mg/dL", "Glucose 102 mg/dL"),
+        ("Potassium 4.l mmol/L", "Potassium 4.1 mmol/L"),
+        ("Creatinine O.94", "Creatinine 0.94"),
+        ("Hb 1S.2 g/dL", "Hb 15.2 g/dL"),
+        # words and units that look like numbers stay as written
+        ("S1 S2 normal, O2 sat 95%, I10, 2l and 2.5l of fluid, CO2 2S", None),
+    ],
+)
+def test_ocr_letters_inside_numbers_are_read_as_digits(ocr: str, repaired: str | None) -> None:
+    assert repair_ocr_digits(ocr) == (repaired or ocr)
+    assert len(repair_ocr_digits(ocr)) == len(ocr)  # offsets stay
+
+
+def test_an_ocr_report_row_keeps_its_value() -> None:
+    report = "Glucose        1O2 mg/dL     70-99\nPotassium      4.l mmol/L    3.5-5.1\n"
+    assert _valued(report) == {("glucose", "102", "mg/dL"), ("potassium", "4.1", "mmol/L")}
