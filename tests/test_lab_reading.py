@@ -136,3 +136,64 @@ def test_ocr_letters_inside_numbers_are_read_as_digits(ocr: str, repaired: str |
 def test_an_ocr_report_row_keeps_its_value() -> None:
     report = "Glucose        1O2 mg/dL     70-99\nPotassium      4.l mmol/L    3.5-5.1\n"
     assert _valued(report) == {("glucose", "102", "mg/dL"), ("potassium", "4.1", "mmol/L")}
+
+
+# ---- A value split from its name by a line break (a portal's cells, OCR's lines).
+
+
+def test_a_value_on_the_line_under_its_name() -> None:
+    report = "Creatinine\n   1.12 mg/dL      0.70 - 1.20\nHemoglobin:\n\n13.2 g/dL\n"
+    assert _valued(report) == {("creatinine", "1.12", "mg/dL"), ("hemoglobin", "13.2", "g/dL")}
+
+
+def test_a_line_under_a_name_that_holds_more_than_a_value_is_not_read() -> None:
+    assert _valued("Creatinine\n1.12 mg/dL was the value in 2019 per the old chart\n") == set()
+
+
+# ---- Several dated results on one row.
+
+
+def test_each_result_of_a_row_takes_its_own_date() -> None:
+    text = "Creatinine 1.4 (11/12/2026), 1.9 (11/14/2026), 2.2 (11/20/2026)"
+    facts = [(f.value, f.date) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+    assert facts == [("1.4", "2026-11-12"), ("1.9", "2026-11-14"), ("2.2", "2026-11-20")]
+
+
+def test_a_dated_value_then_another_test_is_not_a_second_result() -> None:
+    text = "Creatinine 1.4 (11/12/2026), BUN 30 (11/12/2026)"
+    assert _valued(text) == {("creatinine", "1.4", "mg/dL"), ("blood urea nitrogen", "30", "mg/dL")}
+
+
+# ---- Blood gases and serology.
+
+BLOOD_GAS = """ARTERIAL BLOOD GAS (on room air)
+pH            7.31    L     7.35-7.45
+pCO2          52      H     mmHg    35-45
+pO2           68      L     mmHg    80-100
+HCO3          24            mmol/L  22-26
+Base excess   -2.1          mmol/L  -2 to +2
+Lactate       1.8           mmol/L  0.5-2.2
+sO2           93      %     95-99
+"""
+
+
+def test_a_blood_gas_panel() -> None:
+    assert _valued(BLOOD_GAS) == {
+        ("arterial ph", "7.31", None),
+        ("carbon dioxide partial pressure", "52", "mm[Hg]"),
+        ("oxygen partial pressure", "68", "mm[Hg]"),
+        ("bicarbonate", "24", "mmol/L"),
+        ("base excess", "-2.1", "mmol/L"),
+        ("lactate", "1.8", "mmol/L"),
+        ("oxygen saturation", "93", "%"),
+    }
+
+
+def test_serology_titre_and_reactivity() -> None:
+    report = (
+        "SEROLOGY\nANA (IFA)                    Positive   1:160   (speckled)\nHBsAg          Non-reactive\n"
+    )
+    assert _valued(report) == {
+        ("antinuclear antibody", "1:160", None),
+        ("hepatitis b surface antigen", "non-reactive", None),
+    }

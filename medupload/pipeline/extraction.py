@@ -63,6 +63,7 @@ from medupload.pipeline.lab_layouts import (
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
+    DATED_NEXT_RE,
     DRUG_LEVEL_RE,
     LAB_VALUE_RE,
     LIST_ITEM_GLUE,
@@ -342,13 +343,13 @@ def _lab_readings(
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
-        then = THEN_VALUE_RE.match(text, end, line_end)
+        then = THEN_VALUE_RE.match(text, end, line_end) or DATED_NEXT_RE.match(text, end, line_end)
         if then is None:
             later = read_next_sentence(text, end, lab)  # "... it was decreased to 0.8"
             if later.value is not None:
                 results.append((concept, later))
             break
-        group = "num" if then["num"] is not None else "again"
+        group = "num" if then.re is DATED_NEXT_RE or then["num"] is not None else "again"
         found = reading(text, end, line_end, then[group], "", then.end(group), lab)
         if found.value is None:
             break
@@ -500,9 +501,12 @@ def extract(
             if lab_def.urine is not None and in_urine_context(text, m.start, m.end):
                 lab_def = vocab.labs[lab_def.urine]  # "Creatinine, random urine: 110 mg/dL"
             column = read_result_column(text, m.start, m.end, lab_def)
-            if (column is not None and column.value is not None) or read_lab(
-                text, m.end, min(stop, m.end + 60), lab_def
-            ).value is not None:
+            if (
+                (column is not None and column.value is not None)
+                or read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None
+                or read_value_line(text, m.start, m.end, lab_def).value
+                is not None  # "Creatinine" / "1.12 mg/dL"
+            ):
                 alias = None
         if (
             kind in {"lab", "allergen"}
@@ -571,6 +575,9 @@ def extract(
                 after = reading.end if reading.value is not None and reading.end else m.end
                 own = [d for d in line_dates if d.start < after or not _DIGIT.search(text, after, d.start)]
                 when = own[0].value.isoformat() if own else (collected or doc_iso)
+                follows = [d for d in own if d.start >= after]
+                if len(results) > 1 and follows:  # "1.4 (11/12/2026), 1.9 (11/14/2026)": each its date
+                    when = follows[0].value.isoformat()
                 lab = vocab.labs[concept.concept]
                 bare = short and not (lab.unit is None and lab.low is None)
                 if reading.value is None and (m.needs_context or bare):

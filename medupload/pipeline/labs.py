@@ -78,7 +78,7 @@ SPREAD_RE = re.compile(
 )
 # A titre ("ANA was positive at 1:640"): the dilution is the result.
 TITRE = "titer"
-TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
+TITRE_RE = re.compile(r"[^.\n]{0,50}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
     r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)))*[ \t]*"
@@ -191,6 +191,16 @@ THEN_VALUE_RE = re.compile(
     # two results of one test that end the clause: "troponin I 0.085 and 0.074."
     r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$)))",
     re.IGNORECASE | re.MULTILINE,
+)
+# A row of results each dated in brackets or with "on": "Creatinine 1.4 (12/11/2026), 1.9 (14/11/2026)".
+# The next value is taken only when a date follows it too, so a list of other tests is not read.
+_ROW_DATE = r"(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|(?:19|20)\d\d-\d\d-\d\d)"
+_ITS_DATE = r"[ \t]*(?:\([ \t]*(?:on[ \t]+)?" + _ROW_DATE + r"[ \t]*\)|on[ \t]+" + _ROW_DATE + r"(?![\d/.-]))"
+DATED_NEXT_RE = re.compile(
+    _ITS_DATE
+    + r"[ \t]*[,;][ \t]*(?:and[ \t]+)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[.,]\d)(?=[ \t]*[A-Za-z/%]*"
+    + _ITS_DATE
+    + ")"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:,[ ]?\d{3})+")
 _DOSE_UNIT = re.compile(
