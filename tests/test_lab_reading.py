@@ -197,3 +197,39 @@ def test_serology_titre_and_reactivity() -> None:
         ("antinuclear antibody", "1:160", None),
         ("hepatitis b surface antigen", "non-reactive", None),
     }
+
+
+# ---- Notes: how dictation tells a series, a present value, a level drawn at a clock time.
+
+
+def test_a_series_told_with_then() -> None:
+    text = (
+        "CK was 240, then 388, and then 602 overnight. "
+        "Troponin was 0.04, then 0.31, and then 12.5 this morning."
+    )
+    values = [(f.concept, f.value) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+    assert values == [
+        ("creatine kinase", "240"),
+        ("creatine kinase", "388"),
+        ("creatine kinase", "602"),
+        ("troponin i", "0.04"),
+        ("troponin i", "0.31"),
+        ("troponin i", "12.5"),
+    ]
+
+
+def test_then_and_a_span_of_time_is_no_second_result() -> None:
+    assert _valued("Creatinine was 1.2, then 2 days later it rose.") == {("creatinine", "1.2", "mg/dL")}
+
+
+def test_a_value_told_as_current_and_the_bicarb_of_a_list() -> None:
+    assert _valued("His glucose is currently 171. Chloride 100, bicarb 21.") == {
+        ("glucose", "171", "mg/dL"),
+        ("chloride", "100", "mmol/L"),
+        ("bicarbonate", "21", "mmol/L"),
+    }
+
+
+def test_a_clock_time_before_a_level_is_not_its_value() -> None:
+    facts = extract("The valproic acid level obtained at 0835 hours was 79.", today=TODAY).facts
+    assert [(f.concept, f.value) for f in facts if f.kind == "lab"] == [("valproic acid level", "79")]

@@ -349,7 +349,11 @@ def _lab_readings(
             if later.value is not None:
                 results.append((concept, later))
             break
-        group = "num" if then.re is DATED_NEXT_RE or then["num"] is not None else "again"
+        group = (
+            "num"
+            if then.re is DATED_NEXT_RE or then["num"] is not None
+            else ("next" if then["next"] is not None else "again")
+        )
         found = reading(text, end, line_end, then[group], "", then.end(group), lab)
         if found.value is None:
             break

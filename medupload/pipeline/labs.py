@@ -139,14 +139,16 @@ _DATE_WORD = (
 )
 # A value in brackets after its date: "PSA from 7/2008 (4.2) to 4/2009 (10.5)".
 _DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
+_CLOCK_TIME = r"\d{1,2}:?\d\d[ \t]*(?:hours|hrs|h|am|pm|a\.m\.|p\.m\.)(?![A-Za-z])"
 GAP_VALUE_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
+    r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + "|" + _CLOCK_TIME + r")[ \t]+){0,8}?"
     r"(?:was|were|is|are|of|at|to|be|reached|from|showed|shows|as)[ \t]+"
-    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
+    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the"
+    r"|currently|presently|still|now)[ \t]+)*"
     + _DATED_OPEN
     + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>" + _MANY_THOUSANDS + r"|\d+(?:[.,]\d+)?)"
-    r"(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",
+    r"(?![\d/:]|[ \t]*-[ \t]*\d|[.,]\d|[ \t]*(?:hours|hrs)\b|" + _NOT_A_VALUE_AFTER + ")",
     re.IGNORECASE,
 )
 # An approximate value told as a level or a range: "H and H was down in the 6 level", "creatinine in
@@ -189,7 +191,10 @@ THEN_VALUE_RE = re.compile(
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
     # two results of one test that end the clause: "troponin I 0.085 and 0.074."
-    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$)))",
+    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$))"
+    # a series told with "then": "CK was 261, then 315, and then 529"
+    r"|[ \t]*,[ \t]*(?:and[ \t]+)?then[ \t]+(?P<next>\d+(?:\.\d+)?)"
+    r"(?![\d/]|\.\d|[ \t]*(?:-|to\b|days?\b|weeks?\b|months?\b|years?\b|hours?\b|times\b|mg\b)))",
     re.IGNORECASE | re.MULTILINE,
 )
 # A row of results each dated in brackets or with "on": "Creatinine 1.4 (12/11/2026), 1.9 (14/11/2026)".
