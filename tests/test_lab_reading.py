@@ -5,6 +5,7 @@ report that is no result. Each snippet was written for these tests; its labels a
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -233,3 +234,42 @@ def test_a_value_told_as_current_and_the_bicarb_of_a_list() -> None:
 def test_a_clock_time_before_a_level_is_not_its_value() -> None:
     facts = extract("The valproic acid level obtained at 0835 hours was 79.", today=TODAY).facts
     assert [(f.concept, f.value) for f in facts if f.kind == "lab"] == [("valproic acid level", "79")]
+
+
+# ---- Text in a report that is no result: phone, accession and page numbers, a previous-result
+# column, a method with digits, a dilution, a cancelled test, the limits a lab phones.
+
+NO_RESULT_TEXT = """CITY PATHOLOGY SERVICES                Tel: 02 9555 0142   Fax: 02 9555 0143
+Accession: 26-335-0147      Lab No. 4471902           Page 1 of 2
+Collected: 11/28/2026 07:40
+
+Test                 Result    Flag   Units      Reference Range    Previous (11/02/2026)
+Sodium                                mmol/L     135 - 145          141
+Potassium            6.4       HH     mmol/L     3.5 - 5.1          4.2
+Creatinine           2.10      H      mg/dL      0.70 - 1.20        1.45
+  Method: IDMS-traceable enzymatic (Roche Cobas c702)
+Glucose              455       H      mg/dL      70 - 99            212
+  Sample diluted 1:2; result corrected for dilution factor 2.
+Troponin I           see comment      ng/L       < 26
+HbA1c                CANCELLED - insufficient sample
+
+Critical result: Potassium 6.4 mmol/L phoned to Dr Lee at 09:12 on 11/28/2026, read back.
+Critical limits: Potassium > 6.0 or < 2.8 mmol/L; Glucose > 450 mg/dL.
+Previous creatinine 1.45 mg/dL on 11/02/2026.
+For enquiries call 1800 555 014 ext 22.      Page 2 of 2
+"""
+
+
+def test_only_this_reports_results_are_read() -> None:
+    assert _valued(NO_RESULT_TEXT) == {
+        ("potassium", "6.4", "mmol/L"),
+        ("creatinine", "2.10", "mg/dL"),
+        ("glucose", "455", "mg/dL"),
+    }
+
+
+def test_a_long_adversarial_row_is_read_in_linear_time() -> None:
+    row = "Test   Result   Units   Reference range\nSodium " + "1 2 3 4 5 " * 400 + "\n"
+    started = time.perf_counter()
+    _labs(row + ("Potassium  " + "-" * 3000 + "\n") + "Creatinine " + ". " * 3000)
+    assert time.perf_counter() - started < 2.0

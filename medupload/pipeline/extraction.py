@@ -45,6 +45,7 @@ from medupload.pipeline.lab_layouts import (
     LAST_BEFORE,
     LIPID_PRINT_NAMES,
     PREVIOUS_BEFORE,
+    PREVIOUS_ONLY,
     DateTable,
     date_cells,
     date_tables,
@@ -286,6 +287,8 @@ def _lab_readings(
     ):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
+    if column is PREVIOUS_ONLY:
+        return [(concept, LabReading())]  # a blank result beside a previous result's column
     first = column if column is not None and column.value is not None else LabReading()
     if first.value is None:
         first = read_lab(text, m.end, min(stop, after + 60), lab)

@@ -326,7 +326,9 @@ INTERPRETED_AFTER = re.compile(
 # or that is followed by what is done or meant at that limit ("... will be phoned", "... indicates").
 # A table's "<0.01" in its result column has neither.
 _LIMIT_BEFORE = re.compile(
-    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si)\b",
+    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si"
+    # a report's list of the limits it phones ("Critical limits: Potassium > 6.0 or < 2.8 mmol/L")
+    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?)\b",
     re.IGNORECASE,
 )
 _CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
@@ -345,7 +347,8 @@ def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int
     line_start = text.rfind("\n", 0, name_start) + 1
     before = text[line_start:name_start]
     clause = before[_CLAUSE_START.match(before).end() :]  # type: ignore[union-attr]
-    if _LIMIT_BEFORE.search(clause):
+    label = before.split(":", 1)[0] if ":" in before else ""  # "Critical limits: K > 6.0; Glucose > 450"
+    if _LIMIT_BEFORE.search(clause) or _LIMIT_BEFORE.search(label):
         return True
     line_end = text.find("\n", value_end)
     line_end = len(text) if line_end == -1 else line_end
@@ -441,10 +444,18 @@ _HEADING_OTHER = re.compile(
     r"|(?:biological[ \t]+|bio\.?[ \t]+)?(?:ref(?:erence)?\.?|normal|standard|expected)[ \t]*"
     r"(?:ranges?|intervals?|interval|values?|limits?)?(?:[ \t]*&[ \t]*units?)?"
     r"|referenz(?:bereich|wert)?|normbereich|normalbereich|norm|valeurs?[ \t]+de[ \t]+r[ée]f[ée]rence"
-    r"|flags?|h/l|status|method(?:ology)?|specimen|sample|lab|site|comments?|notes?"
-    r"|previous(?:[ \t]+results?)?|prior(?:[ \t]+results?)?|last[ \t]+results?)",
+    r"|flags?|h/l|status|method(?:ology)?|specimen|sample|lab|site|comments?|notes?)",
     re.IGNORECASE,
 )
+# A column of earlier results ("Previous (11/02/2026)", "Prior Result", "Last Value"): never this
+# report's result, even when the result cell beside it is blank.
+_HEADING_PREVIOUS = re.compile(
+    r"(?:previous|prior|last|earlier|old)(?:[ \t]+(?:results?|values?|reading))?"
+    r"(?:[ \t]+(?:and|&)[ \t]+date)?",
+    re.IGNORECASE,
+)
+# A date or a bracket in a heading cell ("Previous (11/02/2026)", "Result (SI)") says nothing of its kind.
+_HEADING_NOISE = re.compile(r"\([^)\n]*\)|\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}")
 _HEADER_CELL = re.compile(r"[^\t\n]+?(?=\t|[ ]{2,}|[ \t]*$)")
 
 
@@ -452,16 +463,18 @@ _HEADER_CELL = re.compile(r"[^\t\n]+?(?=\t|[ ]{2,}|[ \t]*$)")
 class ColumnTable:
     start: int  # the header line's offset
     end: int  # up to the next header, or the end of the text
-    columns: tuple[tuple[int, int, str], ...]  # (x start, x end, "result" | "unit" | "other")
+    columns: tuple[tuple[int, int, str], ...]  # (x start, x end, "result" | "unit" | "previous" | "other")
 
 
 def _header_columns(line: str) -> tuple[tuple[int, int, str], ...] | None:
     cells = []
     for cell in _HEADER_CELL.finditer(line):
-        word = cell.group().strip().rstrip(":").strip()
+        word = _HEADING_NOISE.sub("", cell.group()).strip().rstrip(":").strip()
         if not word:
             continue
-        if _HEADING_RESULT.fullmatch(word):
+        if _HEADING_PREVIOUS.fullmatch(word):
+            kind = "previous"
+        elif _HEADING_RESULT.fullmatch(word):
             kind = "result"
         elif _HEADING_UNIT.fullmatch(word):
             kind = "unit"
@@ -485,7 +498,11 @@ def result_tables(text: str) -> list[ColumnTable]:
     found = []
     for line in _LINE.finditer(text):
         content = line.group().rstrip("\n")
-        if len(content) > 200 or not _CELL_SPLIT.search(content) or _DIGIT.search(content):
+        if (
+            len(content) > 200
+            or not _CELL_SPLIT.search(content)
+            or _DIGIT.search(_HEADING_NOISE.sub("", content))
+        ):
             continue
         columns = _header_columns(content)
         if columns is not None:
@@ -535,11 +552,14 @@ def _column_of(columns: tuple[tuple[int, int, str], ...], x0: int, x1: int) -> i
 
 
 _ROW_LINES = 80  # a header reaches this many lines at most
+# A row whose result cell is blank and whose only number is under a previous-result column.
+PREVIOUS_ONLY = LabReading(None, None, None, trusted=False)
 
 
 def read_result_column(text: str, name_start: int, name_end: int, lab: LabDef) -> LabReading | None:
     """The result of the row that starts with a name, from the cell under a header's result column
-    (and its unit from the units column); None when the row is under no such header."""
+    (and its unit from the units column); None when the row is under no such header; ``PREVIOUS_ONLY``
+    when its only number is an earlier result's."""
     line_start = text.rfind("\n", 0, name_start) + 1
     if text[line_start:name_start].strip():
         return None
@@ -553,8 +573,10 @@ def read_result_column(text: str, name_start: int, name_end: int, lab: LabDef) -
         return None
     results: list[tuple[int, int]] = []
     unit_cell, unit_end = None, 0
+    previous = False
     for start, end in cells:
         kind = table.columns[_column_of(table.columns, start - line_start, end - line_start)][2]
+        previous = previous or (kind == "previous" and _DIGIT.search(text, start, end) is not None)
         if kind == "result":
             results.append((start, end))
         elif kind == "unit" and unit_cell is None:
@@ -576,4 +598,5 @@ def read_result_column(text: str, name_start: int, name_end: int, lab: LabDef) -
             if found.value is not None and found.unit is not None:
                 end = max(end, unit_end)  # the fact spans its unit, names in it ("mg/g creat") too
         return LabReading(found.value, found.unit, end, found.trusted)
-    return None
+    # No result on the row but an earlier one beside it: the row has no result to read further on.
+    return PREVIOUS_ONLY if previous else None
