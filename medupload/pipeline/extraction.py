@@ -34,6 +34,7 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
+from medupload.pipeline.lab_columns import PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -45,7 +46,6 @@ from medupload.pipeline.lab_layouts import (
     LAST_BEFORE,
     LIPID_PRINT_NAMES,
     PREVIOUS_BEFORE,
-    PREVIOUS_ONLY,
     DateTable,
     date_cells,
     date_tables,
@@ -57,7 +57,6 @@ from medupload.pipeline.lab_layouts import (
     name_cell_end,
     quality_control,
     read_cell,
-    read_result_column,
     read_value_line,
     table_at,
 )

@@ -16,8 +16,10 @@ A count written before its name ("16 segs, 6 bands", "75% segs", "15.7 for WBC")
 value when the number opens a clause (line start, comma, colon, "with", "and"), so it cannot be
 the previous name's value.
 
-One reason to change (how a value is read next to one name, in prose or a row), ~460 lines:
-where a result sits in a report is ``lab_layouts``, unit conversion ``lab_units``.
+OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read.
+
+One reason to change (how a value is read next to one name, in prose or a row), ~500 lines: where
+a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit conversion ``lab_units``.
 """
 
 from __future__ import annotations
