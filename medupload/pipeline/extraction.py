@@ -34,6 +34,7 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
+from medupload.pipeline.lab_columns import PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -62,6 +63,7 @@ from medupload.pipeline.lab_layouts import (
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
+    DATED_NEXT_RE,
     DRUG_LEVEL_RE,
     LAB_VALUE_RE,
     LIST_ITEM_GLUE,
@@ -75,6 +77,7 @@ from medupload.pipeline.labs import (
     read_lab_before,
     read_next_sentence,
     reading,
+    repair_ocr_digits,
 )
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
@@ -282,7 +285,12 @@ def _lab_readings(
         text[m.end : min(stop, after + 60)]
     ):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
-    first = read_lab(text, m.end, min(stop, after + 60), lab)
+    column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
+    if column is PREVIOUS_ONLY:
+        return [(concept, LabReading())]  # a blank result beside a previous result's column
+    first = column if column is not None and column.value is not None else LabReading()
+    if first.value is None:
+        first = read_lab(text, m.end, min(stop, after + 60), lab)
     if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
         # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
         beyond = next(
@@ -337,13 +345,17 @@ def _lab_readings(
     results = [(concept, first)]
     end = first.end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
-        then = THEN_VALUE_RE.match(text, end, line_end)
+        then = THEN_VALUE_RE.match(text, end, line_end) or DATED_NEXT_RE.match(text, end, line_end)
         if then is None:
             later = read_next_sentence(text, end, lab)  # "... it was decreased to 0.8"
             if later.value is not None:
                 results.append((concept, later))
             break
-        group = "num" if then["num"] is not None else "again"
+        group = (
+            "num"
+            if then.re is DATED_NEXT_RE or then["num"] is not None
+            else ("next" if then["next"] is not None else "again")
+        )
         found = reading(text, end, line_end, then[group], "", then.end(group), lab)
         if found.value is None:
             break
@@ -384,6 +396,7 @@ def extract(
     today = today or date.today()
     if not text.strip():
         return Extraction([], "other", None)
+    text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
     confidences = Confidences.of(word_confidences)
     dates = find_dates(text, today)
     doc_date = document_date(dates)
@@ -493,7 +506,13 @@ def extract(
             lab_def = vocab.labs[m.concepts[0].concept]
             if lab_def.urine is not None and in_urine_context(text, m.start, m.end):
                 lab_def = vocab.labs[lab_def.urine]  # "Creatinine, random urine: 110 mg/dL"
-            if read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None:
+            column = read_result_column(text, m.start, m.end, lab_def)
+            if (
+                (column is not None and column.value is not None)
+                or read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None
+                or read_value_line(text, m.start, m.end, lab_def).value
+                is not None  # "Creatinine" / "1.12 mg/dL"
+            ):
                 alias = None
         if (
             kind in {"lab", "allergen"}
@@ -562,6 +581,9 @@ def extract(
                 after = reading.end if reading.value is not None and reading.end else m.end
                 own = [d for d in line_dates if d.start < after or not _DIGIT.search(text, after, d.start)]
                 when = own[0].value.isoformat() if own else (collected or doc_iso)
+                follows = [d for d in own if d.start >= after]
+                if len(results) > 1 and follows:  # "1.4 (11/12/2026), 1.9 (11/14/2026)": each its date
+                    when = follows[0].value.isoformat()
                 lab = vocab.labs[concept.concept]
                 bare = short and not (lab.unit is None and lab.low is None)
                 if reading.value is None and (m.needs_context or bare):

@@ -4,7 +4,8 @@ Split from labs.py, which reads a value once its place is known: this module cha
 report layout is met (cumulative tables with one column per date, a row's name cell, a name alone
 on its line with its value below, analyser blocks, the urine or CSF heading a test sits under), or
 a new kind of text that looks like a result
-but is not (a limit or target in prose, a previous, goal or home reading, a QC run).
+but is not (a limit or target in prose, a previous, goal or home reading, a QC run). A header
+row that names a result column is read by ``lab_columns``.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 
 # A name alone on its line and its value alone on the next (a portal page pasted one cell per
 # line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
-_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n")
+_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n(?:[ \t]*\n)?")  # OCR may leave a blank line between
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
@@ -326,7 +327,9 @@ INTERPRETED_AFTER = re.compile(
 # or that is followed by what is done or meant at that limit ("... will be phoned", "... indicates").
 # A table's "<0.01" in its result column has neither.
 _LIMIT_BEFORE = re.compile(
-    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si)\b",
+    r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si"
+    # a report's list of the limits it phones ("Critical limits: Potassium > 6.0 or < 2.8 mmol/L")
+    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?)\b",
     re.IGNORECASE,
 )
 _CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
@@ -345,7 +348,8 @@ def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int
     line_start = text.rfind("\n", 0, name_start) + 1
     before = text[line_start:name_start]
     clause = before[_CLAUSE_START.match(before).end() :]  # type: ignore[union-attr]
-    if _LIMIT_BEFORE.search(clause):
+    label = before.split(":", 1)[0] if ":" in before else ""  # "Critical limits: K > 6.0; Glucose > 450"
+    if _LIMIT_BEFORE.search(clause) or _LIMIT_BEFORE.search(label):
         return True
     line_end = text.find("\n", value_end)
     line_end = len(text) if line_end == -1 else line_end
@@ -418,4 +422,3 @@ def in_lipid_block(text: str, start: int) -> bool:
     breaks = [b.end() for b in _BLOCK_BREAK.finditer(text, 0, line_start)]
     lines = text[breaks[-1] if breaks else 0 : line_start].splitlines()[-_DIPSTICK_LINES:]
     return any(_LIPID_WORD.search(line) for line in lines)
-

@@ -16,8 +16,10 @@ A count written before its name ("16 segs, 6 bands", "75% segs", "15.7 for WBC")
 value when the number opens a clause (line start, comma, colon, "with", "and"), so it cannot be
 the previous name's value.
 
-One reason to change (how a value is read next to one name, in prose or a row), ~460 lines:
-where a result sits in a report is ``lab_layouts``, unit conversion ``lab_units``.
+OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read.
+
+One reason to change (how a value is read next to one name, in prose or a row), ~500 lines: where
+a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit conversion ``lab_units``.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ SPREAD_RE = re.compile(
 )
 # A titre ("ANA was positive at 1:640"): the dilution is the result.
 TITRE = "titer"
-TITRE_RE = re.compile(r"[^.\n]{0,30}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
+TITRE_RE = re.compile(r"[^.\n]{0,50}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
     r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)))*[ \t]*"
@@ -95,6 +97,29 @@ BEFORE_VALUE_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
     re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
+# OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
+# token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
+# before a digit, as in "O.94"), holds nothing but digits, confusable letters and one decimal
+# separator, and a confusable letter at its end follows the separator ("4.l"; "2l", "2.5l" stay
+# litres, "S1", "O2", "I10" stay words). One character for one, so every offset stays.
+_OCR_NUMBER = re.compile(r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])")
+_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
+
+
+def _repaired(match: re.Match[str]) -> str:
+    token = match.group()
+    if token.isdigit() or not any(c.isdigit() for c in token):
+        return token
+    if not token[-1].isdigit() and token[-2] not in ".,":
+        return token  # "2l", "2.5l": litres
+    return token.translate(_OCR_DIGITS)
+
+
+def repair_ocr_digits(text: str) -> str:
+    """``text`` with OCR's letters for digits inside numbers read back as digits, same length."""
+    return _OCR_NUMBER.sub(_repaired, text)
+
+
 def _fmt(value: float) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text or "0"
@@ -116,14 +141,16 @@ _DATE_WORD = (
 )
 # A value in brackets after its date: "PSA from 7/2008 (4.2) to 4/2009 (10.5)".
 _DATED_OPEN = r"(?:\d{1,2}/(?:\d{1,2}/)?(?:19|20)\d\d[ \t]*\([ \t]*)?"
+_CLOCK_TIME = r"\d{1,2}:?\d\d[ \t]*(?:hours|hrs|h|am|pm|a\.m\.|p\.m\.)(?![A-Za-z])"
 GAP_VALUE_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + r")[ \t]+){0,8}?"
+    r"[ \t]*,?[ \t]*(?:(?:[A-Za-z][a-z-]*|" + _DATE_WORD + "|" + _CLOCK_TIME + r")[ \t]+){0,8}?"
     r"(?:was|were|is|are|of|at|to|be|reached|from|showed|shows|as)[ \t]+"
-    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the)[ \t]+)*"
+    r"(?:(?:of|about|approximately|around|only|like|roughly|nearly|almost|just|in[ \t]+the"
+    r"|currently|presently|still|now)[ \t]+)*"
     + _DATED_OPEN
     + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+)?"
     r"(?P<num>" + _MANY_THOUSANDS + r"|\d+(?:[.,]\d+)?)"
-    r"(?![\d/]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",
+    r"(?![\d/:]|[ \t]*-[ \t]*\d|[.,]\d|[ \t]*(?:hours|hrs)\b|" + _NOT_A_VALUE_AFTER + ")",
     re.IGNORECASE,
 )
 # An approximate value told as a level or a range: "H and H was down in the 6 level", "creatinine in
@@ -166,8 +193,21 @@ THEN_VALUE_RE = re.compile(
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
     # two results of one test that end the clause: "troponin I 0.085 and 0.074."
-    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$)))",
+    r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$))"
+    # a series told with "then": "CK was 261, then 315, and then 529"
+    r"|[ \t]*,[ \t]*(?:and[ \t]+)?then[ \t]+(?P<next>\d+(?:\.\d+)?)"
+    r"(?![\d/]|\.\d|[ \t]*(?:-|to\b|days?\b|weeks?\b|months?\b|years?\b|hours?\b|times\b|mg\b)))",
     re.IGNORECASE | re.MULTILINE,
+)
+# A row of results each dated in brackets or with "on": "Creatinine 1.4 (12/11/2026), 1.9 (14/11/2026)".
+# The next value is taken only when a date follows it too, so a list of other tests is not read.
+_ROW_DATE = r"(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|(?:19|20)\d\d-\d\d-\d\d)"
+_ITS_DATE = r"[ \t]*(?:\([ \t]*(?:on[ \t]+)?" + _ROW_DATE + r"[ \t]*\)|on[ \t]+" + _ROW_DATE + r"(?![\d/.-]))"
+DATED_NEXT_RE = re.compile(
+    _ITS_DATE
+    + r"[ \t]*[,;][ \t]*(?:and[ \t]+)?(?P<num>\d+(?:[.,]\d+)?)(?![\d/]|[.,]\d)(?=[ \t]*[A-Za-z/%]*"
+    + _ITS_DATE
+    + ")"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:,[ ]?\d{3})+")
 _DOSE_UNIT = re.compile(
@@ -463,5 +503,3 @@ def read_drug_level(text: str, start: int, stop: int) -> LabReading:
     raw = vocabulary().units[unit["unit"].lower()] if unit else None
     value = _comparator(match["cmp"]) + match["num"]
     return LabReading(value, raw.display if raw else None, unit.end() if unit else end)
-
-

@@ -1,0 +1,275 @@
+"""Lab values in report layouts the rules were not tuned on: a header row naming the columns,
+comma decimals and names in other languages, OCR's letters inside numbers, values split from their
+names by a line break, blood gases, serology, rows with several dated results, and the text in a
+report that is no result. Each snippet was written for these tests; its labels are read from it."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from medupload.pipeline.extraction import extract
+from medupload.pipeline.labs import repair_ocr_digits
+
+TODAY = date(2026, 12, 1)
+
+
+def _labs(text: str) -> list[tuple[str, str | None, str | None]]:
+    return [(f.concept, f.value, f.unit) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+
+
+def _valued(text: str) -> set[tuple[str, str | None, str | None]]:
+    return {lab for lab in _labs(text) if lab[1] is not None}
+
+
+# ---- A header row names the result column, wherever it stands.
+
+OBSERVED_VALUE = """DEPARTMENT OF BIOCHEMISTRY
+Test Name                    Observed Value     Unit          Biological Reference Interval
+HAEMOGLOBIN                  11.2               g/dL          13.0 - 17.0
+Method : Cyanmethemoglobin
+SERUM CREATININE             1.12               mg/dL         0.7 - 1.3
+Method : Jaffe's Kinetic 2
+BLOOD UREA                   32                 mg/dL         15 - 40
+"""
+
+RANGE_BEFORE_RESULT = """Test                Reference range     Result    Flag   Units
+Potassium           3.5 - 5.1           5.9       H      mmol/L
+Glucose             70 - 99             142       H      mg/dL
+Calcium             8.6 - 10.3          9.4              mg/dL
+"""
+
+UNIT_BEFORE_RESULT = """Analyte          Units       Result     Ref
+Sodium           mmol/L      131 L      135-145
+ALT              U/L         88 H       7-40
+Albumin          g/L         38         35-50
+"""
+
+IN_OUT_OF_RANGE = """Test Name              In Range      Out of Range      Reference Range
+GLUCOSE                               126 H             65-99 mg/dL
+CREATININE             0.94                             0.70-1.33 mg/dL
+"""
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        (
+            OBSERVED_VALUE,
+            {("hemoglobin", "11.2", "g/dL"), ("creatinine", "1.12", "mg/dL"), ("urea", "32", "mg/dL")},
+        ),
+        (
+            RANGE_BEFORE_RESULT,
+            {("potassium", "5.9", "mmol/L"), ("glucose", "142", "mg/dL"), ("calcium", "9.4", "mg/dL")},
+        ),
+        (
+            UNIT_BEFORE_RESULT,
+            {
+                ("sodium", "131", "mmol/L"),
+                ("alanine aminotransferase", "88", "U/L"),
+                ("albumin", "38", "g/L"),
+            },
+        ),
+        (IN_OUT_OF_RANGE, {("glucose", "126", "mg/dL"), ("creatinine", "0.94", "mg/dL")}),
+    ],
+)
+def test_the_result_is_the_cell_under_the_result_heading(
+    report: str, expected: set[tuple[str, str, str]]
+) -> None:
+    assert _valued(report) == expected
+
+
+def test_a_method_line_under_a_test_gives_no_result() -> None:
+    # "Method : Jaffe's Kinetic 2": the digit belongs to the method's name.
+    assert all(value in {"11.2", "1.12", "32"} for _, value, _ in _valued(OBSERVED_VALUE))
+
+
+# ---- Comma decimals and analyte names a lab prints in its own language.
+
+GERMAN_REPORT = """Laborbefund
+Parameter          Ergebnis    Einheit    Referenzbereich
+Kreatinin          1,12        mg/dl      0,50 - 1,20
+Harnstoff          38          mg/dl      17 - 43
+Hämoglobin         13,8        g/dl       13,5 - 17,5
+Kalium             4,3         mmol/l     3,5 - 5,1
+Leukozyten         7,2         /nl        4,0 - 10,0
+"""
+
+
+def test_a_german_report_with_comma_decimals() -> None:
+    assert _valued(GERMAN_REPORT) == {
+        ("creatinine", "1.12", "mg/dL"),
+        ("urea", "38", "mg/dL"),
+        ("hemoglobin", "13.8", "g/dL"),
+        ("potassium", "4.3", "mmol/L"),
+        ("white blood cell count", "7.2", "10*3/uL"),
+    }
+
+
+def test_comma_decimals_in_an_english_row() -> None:
+    assert _valued("Creatinine   1,12 mg/dL   (0,70-1,20)\nTSH   2,35 mIU/L") == {
+        ("creatinine", "1.12", "mg/dL"),
+        ("thyroid stimulating hormone", "2.35", "mIU/L"),
+    }
+
+
+# ---- OCR's letters inside numbers.
+
+
+@pytest.mark.parametrize(
+    ("ocr", "repaired"),
+    [
+        ("Glucose 1O2 mg/dL", "Glucose 102 mg/dL"),
+        ("Potassium 4.l mmol/L", "Potassium 4.1 mmol/L"),
+        ("Creatinine O.94", "Creatinine 0.94"),
+        ("Hb 1S.2 g/dL", "Hb 15.2 g/dL"),
+        # words and units that look like numbers stay as written
+        ("S1 S2 normal, O2 sat 95%, I10, 2l and 2.5l of fluid, CO2 2S", None),
+    ],
+)
+def test_ocr_letters_inside_numbers_are_read_as_digits(ocr: str, repaired: str | None) -> None:
+    assert repair_ocr_digits(ocr) == (repaired or ocr)
+    assert len(repair_ocr_digits(ocr)) == len(ocr)  # offsets stay
+
+
+def test_an_ocr_report_row_keeps_its_value() -> None:
+    report = "Glucose        1O2 mg/dL     70-99\nPotassium      4.l mmol/L    3.5-5.1\n"
+    assert _valued(report) == {("glucose", "102", "mg/dL"), ("potassium", "4.1", "mmol/L")}
+
+
+# ---- A value split from its name by a line break (a portal's cells, OCR's lines).
+
+
+def test_a_value_on_the_line_under_its_name() -> None:
+    report = "Creatinine\n   1.12 mg/dL      0.70 - 1.20\nHemoglobin:\n\n13.2 g/dL\n"
+    assert _valued(report) == {("creatinine", "1.12", "mg/dL"), ("hemoglobin", "13.2", "g/dL")}
+
+
+def test_a_line_under_a_name_that_holds_more_than_a_value_is_not_read() -> None:
+    assert _valued("Creatinine\n1.12 mg/dL was the value in 2019 per the old chart\n") == set()
+
+
+# ---- Several dated results on one row.
+
+
+def test_each_result_of_a_row_takes_its_own_date() -> None:
+    text = "Creatinine 1.4 (11/12/2026), 1.9 (11/14/2026), 2.2 (11/20/2026)"
+    facts = [(f.value, f.date) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+    assert facts == [("1.4", "2026-11-12"), ("1.9", "2026-11-14"), ("2.2", "2026-11-20")]
+
+
+def test_a_dated_value_then_another_test_is_not_a_second_result() -> None:
+    text = "Creatinine 1.4 (11/12/2026), BUN 30 (11/12/2026)"
+    assert _valued(text) == {("creatinine", "1.4", "mg/dL"), ("blood urea nitrogen", "30", "mg/dL")}
+
+
+# ---- Blood gases and serology.
+
+BLOOD_GAS = """ARTERIAL BLOOD GAS (on room air)
+pH            7.31    L     7.35-7.45
+pCO2          52      H     mmHg    35-45
+pO2           68      L     mmHg    80-100
+HCO3          24            mmol/L  22-26
+Base excess   -2.1          mmol/L  -2 to +2
+Lactate       1.8           mmol/L  0.5-2.2
+sO2           93      %     95-99
+"""
+
+
+def test_a_blood_gas_panel() -> None:
+    assert _valued(BLOOD_GAS) == {
+        ("arterial ph", "7.31", None),
+        ("carbon dioxide partial pressure", "52", "mm[Hg]"),
+        ("oxygen partial pressure", "68", "mm[Hg]"),
+        ("bicarbonate", "24", "mmol/L"),
+        ("base excess", "-2.1", "mmol/L"),
+        ("lactate", "1.8", "mmol/L"),
+        ("oxygen saturation", "93", "%"),
+    }
+
+
+def test_serology_titre_and_reactivity() -> None:
+    report = (
+        "SEROLOGY\nANA (IFA)                    Positive   1:160   (speckled)\nHBsAg          Non-reactive\n"
+    )
+    assert _valued(report) == {
+        ("antinuclear antibody", "1:160", None),
+        ("hepatitis b surface antigen", "non-reactive", None),
+    }
+
+
+# ---- Notes: how dictation tells a series, a present value, a level drawn at a clock time.
+
+
+def test_a_series_told_with_then() -> None:
+    text = (
+        "CK was 240, then 388, and then 602 overnight. "
+        "Troponin was 0.04, then 0.31, and then 12.5 this morning."
+    )
+    values = [(f.concept, f.value) for f in extract(text, today=TODAY).facts if f.kind == "lab"]
+    assert values == [
+        ("creatine kinase", "240"),
+        ("creatine kinase", "388"),
+        ("creatine kinase", "602"),
+        ("troponin i", "0.04"),
+        ("troponin i", "0.31"),
+        ("troponin i", "12.5"),
+    ]
+
+
+def test_then_and_a_span_of_time_is_no_second_result() -> None:
+    assert _valued("Creatinine was 1.2, then 2 days later it rose.") == {("creatinine", "1.2", "mg/dL")}
+
+
+def test_a_value_told_as_current_and_the_bicarb_of_a_list() -> None:
+    assert _valued("His glucose is currently 171. Chloride 100, bicarb 21.") == {
+        ("glucose", "171", "mg/dL"),
+        ("chloride", "100", "mmol/L"),
+        ("bicarbonate", "21", "mmol/L"),
+    }
+
+
+def test_a_clock_time_before_a_level_is_not_its_value() -> None:
+    facts = extract("The valproic acid level obtained at 0835 hours was 79.", today=TODAY).facts
+    assert [(f.concept, f.value) for f in facts if f.kind == "lab"] == [("valproic acid level", "79")]
+
+
+# ---- Text in a report that is no result: phone, accession and page numbers, a previous-result
+# column, a method with digits, a dilution, a cancelled test, the limits a lab phones.
+
+NO_RESULT_TEXT = """CITY PATHOLOGY SERVICES                Tel: 02 9555 0142   Fax: 02 9555 0143
+Accession: 26-335-0147      Lab No. 4471902           Page 1 of 2
+Collected: 11/28/2026 07:40
+
+Test                 Result    Flag   Units      Reference Range    Previous (11/02/2026)
+Sodium                                mmol/L     135 - 145          141
+Potassium            6.4       HH     mmol/L     3.5 - 5.1          4.2
+Creatinine           2.10      H      mg/dL      0.70 - 1.20        1.45
+  Method: IDMS-traceable enzymatic (Roche Cobas c702)
+Glucose              455       H      mg/dL      70 - 99            212
+  Sample diluted 1:2; result corrected for dilution factor 2.
+Troponin I           see comment      ng/L       < 26
+HbA1c                CANCELLED - insufficient sample
+
+Critical result: Potassium 6.4 mmol/L phoned to Dr Lee at 09:12 on 11/28/2026, read back.
+Critical limits: Potassium > 6.0 or < 2.8 mmol/L; Glucose > 450 mg/dL.
+Previous creatinine 1.45 mg/dL on 11/02/2026.
+For enquiries call 1800 555 014 ext 22.      Page 2 of 2
+"""
+
+
+def test_only_this_reports_results_are_read() -> None:
+    assert _valued(NO_RESULT_TEXT) == {
+        ("potassium", "6.4", "mmol/L"),
+        ("creatinine", "2.10", "mg/dL"),
+        ("glucose", "455", "mg/dL"),
+    }
+
+
+def test_a_long_adversarial_row_is_read_in_linear_time() -> None:
+    row = "Test   Result   Units   Reference range\nSodium " + "1 2 3 4 5 " * 400 + "\n"
+    started = time.perf_counter()
+    _labs(row + ("Potassium  " + "-" * 3000 + "\n") + "Creatinine " + ". " * 3000)
+    assert time.perf_counter() - started < 2.0
