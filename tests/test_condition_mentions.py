@@ -9,6 +9,7 @@ words alone say nothing ("attack", "disorder", "tenderness").
 from __future__ import annotations
 
 import pytest
+from mtsamples_scoring import status
 
 from medupload.pipeline import gazetteer
 from medupload.pipeline.extraction import ExtractedFact, extract
@@ -16,16 +17,6 @@ from medupload.pipeline.extraction import ExtractedFact, extract
 
 def _conditions(text: str) -> list[ExtractedFact]:
     return [f for f in extract(text).facts if f.kind == "condition"]
-
-
-def _status(fact: ExtractedFact) -> str:
-    if fact.negated:
-        return "negated"
-    if fact.family:
-        return "family"
-    if fact.uncertain or fact.hypothetical:
-        return "uncertain"
-    return "historical" if fact.historical else "present"
 
 
 @pytest.mark.parametrize(
@@ -143,7 +134,7 @@ def test_a_bare_head_word_is_no_condition(text: str) -> None:
     ],
 )
 def test_status_on_real_note_phrasing(text: str, matched: str, expected: str) -> None:
-    statuses = {f.text: _status(f) for f in _conditions(text)}
+    statuses = {f.text: status(f) for f in _conditions(text)}
     assert statuses[matched] == expected
 
 
