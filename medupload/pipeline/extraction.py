@@ -36,6 +36,7 @@ from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
+from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -409,7 +410,8 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
-    tables = date_tables(text, [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"])
+    dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
+    tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
 
     facts: list[ExtractedFact] = []
@@ -569,6 +571,7 @@ def extract(
             if lab.urine is not None and in_urine_context(text, m.start, m.end):
                 concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
             cells = _dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
+            cells = cells or dated_row_cells(text, m.start, m.end, vocab.labs[concept.concept], dated)
             for reading, iso in cells:
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": iso}

@@ -373,6 +373,7 @@ def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) ->
 
 # "At least" / "at most" is how a threshold, a target or a reference limit is written, never a
 # measured result ("<0.01", ">90" are results; ">=60", "≤7" are limits).
+_COUNT_UNITS = frozenset({"10*3/uL", "10*6/uL", "cells/uL"})
 _THRESHOLD = frozenset({">=", "<=", "≥", "≤", "≥=", "≤="})
 
 
@@ -393,6 +394,8 @@ def reading(
     unit_stop = max(stop, len(text) if line_end == -1 else line_end)
     unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
+    if unit_match and unit_match["unit"] == "G/L" and lab.unit in _COUNT_UNITS:
+        raw = vocabulary().units["10^9/l"]  # French "G/L" is giga per litre for a count, not grams
     if unit_match:
         end = unit_match.end()
     elif (dose := _DOSE_UNIT.match(text, num_end, stop)) is not None:
