@@ -36,7 +36,6 @@ from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
-from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -62,6 +61,7 @@ from medupload.pipeline.lab_layouts import (
     read_value_line,
     table_at,
 )
+from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,

@@ -352,12 +352,14 @@ _REJECTED_BEFORE = re.compile(r"\b(?:rejected|unsuitable|not[ \t]+(?:processed|c
 def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int | None) -> bool:
     """Whether a value read after a name is a limit stated in prose (a comparator value after
     "if", a number "or above"), or a sample's rejection criterion, not a result."""
-    if not value or value_end is None:
+    if not value:
         return False
     line_start = text.rfind("\n", 0, name_start) + 1
     before = text[line_start:name_start]
     if _REJECTED_BEFORE.search(before):
         return True
+    if value_end is None:
+        return False
     unit_end = vocabulary().unit_re.match(text, value_end, value_end + 20)
     if _OR_BEYOND.match(text, unit_end.end() if unit_end is not None else value_end) is not None:
         return True
