@@ -194,7 +194,8 @@ def test_serology_titre_and_reactivity() -> None:
     report = (
         "SEROLOGY\nANA (IFA)                    Positive   1:160   (speckled)\nHBsAg          Non-reactive\n"
     )
-    assert _valued(report) == {
+    assert _valued(report) == {  # the word and the titre are both results (lab_reports_3.md call 6)
+        ("antinuclear antibody", "positive", None),
         ("antinuclear antibody", "1:160", None),
         ("hepatitis b surface antigen", "non-reactive", None),
     }
@@ -273,3 +274,105 @@ def test_a_long_adversarial_row_is_read_in_linear_time() -> None:
     started = time.perf_counter()
     _labs(row + ("Potassium  " + "-" * 3000 + "\n") + "Creatinine " + ". " * 3000)
     assert time.perf_counter() - started < 2.0
+
+
+# ---- Layouts of a third set: flags before values, coded names, two units, transposed tables,
+# analyser names, serology words and titres, thresholds and rejected samples.
+
+
+def test_a_flag_printed_before_the_value_is_skipped() -> None:
+    text = "Harnstoff (Urea)                +    48            mg/dl         17 - 43\n"
+    assert ("urea", "48", "mg/dL") in _valued(text)
+
+
+def test_a_coded_names_result_follows_its_code_in_brackets() -> None:
+    text = (
+        "    Serum potassium level (1000651000000109)                         4.7 mmol/L     [3.5 - 5.3]\n"
+        "    eGFR using creatinine (CKD-EPI) per 1.73 square metres (1011481000000105)   73 mL/min/1.73m*2\n"
+    )
+    valued = _valued(text)
+    assert ("potassium", "4.7", "mmol/L") in valued
+    assert ("egfr", "73", "mL/min/1.73m2") in valued
+
+
+def test_a_result_in_two_units_gives_both() -> None:
+    text = "Créatinine (méthode enzymatique)    7,9 mg/L     69,8 µmol/L      (5,1 - 9,5)\n"
+    valued = _valued(text)
+    assert ("creatinine", "7.9", "mg/L") in valued
+    assert ("creatinine", "69.8", "umol/L") in valued
+
+
+def test_a_second_unit_on_the_line_below_is_a_second_result() -> None:
+    text = (
+        "HbA1c                           +    6,1           %             4,0 - 5,6\n"
+        "                                     43            mmol/mol      20 - 38\n"
+    )
+    valued = _valued(text)
+    assert ("hemoglobin a1c", "6.1", "%") in valued
+    assert ("hemoglobin a1c", "43", "mmol/mol") in valued
+
+
+def test_a_differentials_percent_and_giga_per_litre_count_on_one_line() -> None:
+    text = (
+        "Leucocytes    5,60 G/L   (4,00 - 10,00)\n   Lymphocytes      31,4 %     1,76 G/L     (1,00 - 4,00)\n"
+    )
+    valued = _valued(text)
+    assert ("white blood cell count", "5.60", "10*3/uL") in valued
+    assert ("lymphocytes percent", "31.4", "%") in valued
+    assert ("absolute lymphocyte count", "1.76", "10*3/uL") in valued
+
+
+TRANSPOSED = """PERTINENT LABORATORY DATA
+Collected        WBC     Hgb     Na      K
+                 K/uL    g/dL    mmol/L  mmol/L
+03/02/26 14:22   18.4 H  12.9 L  131 L   3.3 L
+03/04/26 05:15   8.1     11.9 L  138
+(Blank cell = not run.)
+"""
+
+
+def test_a_transposed_table_dates_each_cell_by_its_row() -> None:
+    found = {
+        (f.concept, f.value, f.date) for f in extract(TRANSPOSED, today=TODAY).facts if f.value is not None
+    }
+    assert ("white blood cell count", "18.4", "2026-03-02") in found
+    assert ("sodium", "138", "2026-03-04") in found
+    assert ("potassium", "3.3", "2026-03-02") in found
+    assert not any(c == "potassium" and d == "2026-03-04" for c, _v, d in found)  # the blank cell
+
+
+def test_analyser_names_of_a_blood_gas() -> None:
+    text = (
+        "  ctHb                  10.9  g/dL ↓     [ 12.0  - 17.5  ]\n"
+        "  cK+                    3.4  mmol/L ↓\n  FCOHb                  1.3  %\n"
+    )
+    valued = _valued(text)
+    assert ("hemoglobin", "10.9", "g/dL") in valued
+    assert ("potassium", "3.4", "mmol/L") in valued
+    assert ("carboxyhemoglobin", "1.3", "%") in valued
+
+
+def test_serology_words_and_a_titre_after_the_word() -> None:
+    text = (
+        "Varicella zoster IgG                        Detected\n"
+        "Measles IgG                                 Equivocal\n"
+        "  RPR (reflex)                              Reactive 1:4        (previous: not tested)\n"
+    )
+    values = {(c, v) for c, v, _u in _valued(text)}
+    assert {("varicella zoster igg", "detected"), ("measles igg", "equivocal")} <= values
+    assert {("rpr", "reactive"), ("rpr", "1:4")} <= values
+
+
+def test_a_cultures_growth_is_read_from_a_result_column_not_from_prose() -> None:
+    assert ("blood culture", "no growth", None) in _valued(
+        "02/03/26  Blood cultures x 2 ..... No growth at 5 days\n"
+    )
+    assert not _valued("Urine culture: No growth.\n")
+
+
+def test_a_threshold_in_words_and_a_rejection_criterion_are_not_results() -> None:
+    assert not _valued("Previous result on file. HbA1c 48 mmol/mol or above is consistent with diabetes.\n")
+    text = (
+        "02/04/26  Sputum culture .... Specimen rejected - >25 squamous epithelial cells/LPF, not cultured\n"
+    )
+    assert not _valued(text)

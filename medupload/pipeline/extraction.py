@@ -34,7 +34,8 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
-from medupload.pipeline.lab_columns import PREVIOUS_ONLY, read_result_column
+from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
+from medupload.pipeline.lab_companions import companion_readings
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -60,6 +61,7 @@ from medupload.pipeline.lab_layouts import (
     read_value_line,
     table_at,
 )
+from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
@@ -271,7 +273,8 @@ def _lab_readings(
             assigned[i + 1] = [pair[1]]
             return [pair[0]]
     lab = vocab.labs[concept.concept]
-    after = _skip_parenthesis(text, m.end, line_end)
+    coded = CODED_NAME_END.match(text, m.end, line_end)
+    after = coded.end() if coded is not None else _skip_parenthesis(text, m.end, line_end)
     next_fact = next(
         (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
     )
@@ -290,7 +293,7 @@ def _lab_readings(
         return [(concept, LabReading())]  # a blank result beside a previous result's column
     first = column if column is not None and column.value is not None else LabReading()
     if first.value is None:
-        first = read_lab(text, m.end, min(stop, after + 60), lab)
+        first = read_lab(text, after if coded is not None else m.end, min(stop, after + 60), lab)
     if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
         # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
         beyond = next(
@@ -342,8 +345,11 @@ def _lab_readings(
         return [(concept, LabReading())]  # "Last INR 3.4 on 11/16": an earlier result quoted with its date
     if quality_control(text, m.start):
         return [(concept, LabReading())]  # a control level run on the analyser, not the patient
-    results = [(concept, first)]
-    end = first.end if first.value is not None else None
+    results = [(concept, first)] + [
+        (vocab.concepts[vocab.lab_concepts[other.concept]], found)
+        for other, found in companion_readings(text, first, lab, line_end)
+    ]
+    end = results[-1][1].end if first.value is not None else None
     while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
         then = THEN_VALUE_RE.match(text, end, line_end) or DATED_NEXT_RE.match(text, end, line_end)
         if then is None:
@@ -404,7 +410,8 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
-    tables = date_tables(text, [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"])
+    dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
+    tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
 
     facts: list[ExtractedFact] = []
@@ -564,6 +571,7 @@ def extract(
             if lab.urine is not None and in_urine_context(text, m.start, m.end):
                 concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
             cells = _dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
+            cells = cells or dated_row_cells(text, m.start, m.end, vocab.labs[concept.concept], dated)
             for reading, iso in cells:
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": iso}

@@ -192,3 +192,10 @@ def read_result_column(text: str, name_start: int, name_end: int, lab: LabDef) -
         return LabReading(found.value, found.unit, end, found.trusted)
     # No result on the row but an earlier one beside it: the row has no result to read further on.
     return PREVIOUS_ONLY if previous else None
+
+
+# A coded name (a GP system's print, an order catalogue) ends with its code in brackets: a SNOMED
+# CT concept id ("Serum sodium level (1000661000000107)  140 mmol/L") or a LOINC code ("(2951-2)").
+# The result is read after the code, past whatever words the long name has ("eGFR using creatinine
+# (CKD-EPI) per 1.73 square metres (1011481000000105)   73").
+CODED_NAME_END = re.compile(r"[^\n]{0,100}?[(\[](?:\d{6,18}|\d{3,6}-\d)[)\]]")

@@ -341,12 +341,30 @@ _LIMIT_AFTER = re.compile(
 )
 
 
+# "HbA1c 48 mmol/mol or above is consistent with diabetes": a threshold written in words.
+_OR_BEYOND = re.compile(
+    r"[ \t]*(?:or|and)[ \t]+(?:above|over|more|higher|greater|below|under|less|lower)\b", re.IGNORECASE
+)
+# "Sputum culture  Specimen rejected - >25 squamous epithelial cells/LPF": the rejection's criterion.
+_REJECTED_BEFORE = re.compile(r"\b(?:rejected|unsuitable|not[ \t]+(?:processed|cultured))\b", re.IGNORECASE)
+
+
 def limit_in_prose(text: str, name_start: int, value: str | None, value_end: int | None) -> bool:
-    """Whether a comparator value read after a name is a limit stated in prose, not a result."""
-    if not value or value[0] not in "<>≤≥" or value_end is None:
+    """Whether a value read after a name is a limit stated in prose (a comparator value after
+    "if", a number "or above"), or a sample's rejection criterion, not a result."""
+    if not value:
         return False
     line_start = text.rfind("\n", 0, name_start) + 1
     before = text[line_start:name_start]
+    if _REJECTED_BEFORE.search(before):
+        return True
+    if value_end is None:
+        return False
+    unit_end = vocabulary().unit_re.match(text, value_end, value_end + 20)
+    if _OR_BEYOND.match(text, unit_end.end() if unit_end is not None else value_end) is not None:
+        return True
+    if value[0] not in "<>≤≥":
+        return False
     clause = before[_CLAUSE_START.match(before).end() :]  # type: ignore[union-attr]
     label = before.split(":", 1)[0] if ":" in before else ""  # "Critical limits: K > 6.0; Glucose > 450"
     if _LIMIT_BEFORE.search(clause) or _LIMIT_BEFORE.search(label):

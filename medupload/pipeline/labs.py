@@ -42,7 +42,7 @@ _BETWEEN = (
     r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
     r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
-    r"(?:(?:\b[HL]\b|\*)[ \t]*)?"
+    r"(?:(?:\b[HL]\b|\*|\+(?=[ \t]))[ \t]*)?"  # "Kreatinin  +  1,12": a flag printed before the value
 )
 # Thousands in groups ("1,240,000"), or split by a space after the comma ("15, 000": a clause's
 # next number never starts with 0).
@@ -83,13 +83,15 @@ TITRE = "titer"
 TITRE_RE = re.compile(r"[^.\n]{0,50}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
 # A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
 QUALITATIVE_RE = re.compile(
-    r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)))*[ \t]*"
-    r"(?P<word>not[ \t]+detected|non-?reactive|negative|positive|trace|small|moderate|large|detected|reactive"
-    r"|[1-4]\+"
+    # a count of sets ("Blood cultures x 2 ..... No growth") may sit before the word
+    r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)|x[ \t]*\d\b))*[ \t]*"
+    r"(?P<word>not[ \t]+detected|non[ -]?reactive|negative|positive|trace|small|moderate|large|detected"
+    r"|reactive|equivocal|indeterminate|borderline|(?:no|mixed)[ \t]+growth|[1-4]\+"
     r"|none[ \t]+seen|not[ \t]+seen|present|absent)(?![A-Za-z+])",  # urine microscopy (yeast, clumps)
     re.IGNORECASE,
 )
 
+_COLUMN_GAP = re.compile(r"[^\n]*?(?:[ ]{2,}|\t|\.{2,})")
 # A count before its name, opening a clause: "with 16 segs", ", 75% segs", ": 15.7 for WBC".
 BEFORE_VALUE_RE = re.compile(
     r"(?:^|[,;:(]|\bwith|\band|\bshowed|\bshows|\brevealed)[ \t]*"
@@ -260,6 +262,9 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
     test with one) a result in words, else a pronoun's value in the next sentence."""
     window = text[start:stop]
     if lab.unit == TITRE:
+        worded = QUALITATIVE_RE.match(window)  # "RPR  Reactive 1:4": the word, then the titre after it
+        if worded is not None:
+            return LabReading(" ".join(worded["word"].lower().split()), None, start + worded.end())
         titre = TITRE_RE.match(window)
         if titre is not None:
             return LabReading(titre["titre"], None, start + titre.end())
@@ -283,7 +288,12 @@ def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
         return reading(text, start, stop, approximate["num"], "", start + approximate.end("num"), lab)
     if match is None and lab.qualitative:
         words = QUALITATIVE_RE.match(window)
-        if words is not None:
+        # a culture's result is its growth: "culture negative" in a note is a comment, not a result
+        # (read from a report's result column, past a gap or a leader, never from prose)
+        if words is not None and (
+            not lab.concept.endswith("culture")
+            or ("growth" in words["word"].lower() and _COLUMN_GAP.match(window) is not None)
+        ):
             return LabReading(" ".join(words["word"].lower().split()), None, start + words.end())
     if match is None:
         # No number in the rest of its sentence: the next sentence may give it as "it".
@@ -363,6 +373,7 @@ def read_lab_before(text: str, line_start: int, name_start: int, lab: LabDef) ->
 
 # "At least" / "at most" is how a threshold, a target or a reference limit is written, never a
 # measured result ("<0.01", ">90" are results; ">=60", "≤7" are limits).
+_COUNT_UNITS = frozenset({"10*3/uL", "10*6/uL", "cells/uL"})
 _THRESHOLD = frozenset({">=", "<=", "≥", "≤", "≥=", "≤="})
 
 
@@ -383,6 +394,8 @@ def reading(
     unit_stop = max(stop, len(text) if line_end == -1 else line_end)
     unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
+    if unit_match and unit_match["unit"] == "G/L" and lab.unit in _COUNT_UNITS:
+        raw = vocabulary().units["10^9/l"]  # French "G/L" is giga per litre for a count, not grams
     if unit_match:
         end = unit_match.end()
     elif (dose := _DOSE_UNIT.match(text, num_end, stop)) is not None:
