@@ -102,13 +102,18 @@ def _measure_extractor(with_base: bool, threads: int) -> dict[str, object]:
         "mean_ms": 1000 * statistics.mean(seconds),
         "threads_wall_s": threaded,
     }
-    reports = mtsamples_scoring.score_lab_reports(run)
-    result["lab_reports"] = {
-        "recall": reports.recall,
-        "precision": reports.precision,
-        "right": reports.right,
-        "labelled": reports.labelled,
-    }
+    lab_reports: dict[str, object] = {}
+    for name, path in mtsamples_scoring.LAB_REPORT_SETS.items():
+        if path.exists():
+            reports = mtsamples_scoring.score_lab_reports(run, path=path)
+            lab_reports[name] = {
+                "recall": reports.recall,
+                "precision": reports.precision,
+                "right": reports.right,
+                "labelled": reports.labelled,
+                "traps": len(reports.traps),
+            }
+    result["lab_reports"] = lab_reports
     scores: dict[str, object] = {}
     for name, path in mtsamples_scoring.SETS.items():
         if mtsamples_scoring.missing_inputs(path) is None:
@@ -347,12 +352,14 @@ def _report(threads: int, cache_dirs: list[str]) -> int:
                 f"full {figures['recall']:.3f} / {figures['precision']:.3f}   "
                 f"({figures['right']}/{figures['labelled']})"
             )
-    lab_before, lab_after = base["lab_reports"], full["lab_reports"]  # type: ignore[index]
-    print(
-        f"lab reports (tests/data/lab_reports.jsonl): curated {lab_before['recall']:.3f} / "  # type: ignore[index]
-        f"{lab_before['precision']:.3f}   full {lab_after['recall']:.3f} / {lab_after['precision']:.3f}   "  # type: ignore[index]
-        f"({lab_after['right']}/{lab_after['labelled']})"  # type: ignore[index]
-    )
+    for name, lab_after in full["lab_reports"].items():  # type: ignore[union-attr]
+        lab_before = base["lab_reports"][name]  # type: ignore[index]
+        file = mtsamples_scoring.LAB_REPORT_SETS[name].name
+        print(
+            f"lab {name} ({file}): curated {lab_before['recall']:.3f} / {lab_before['precision']:.3f}   "
+            f"full {lab_after['recall']:.3f} / {lab_after['precision']:.3f}   "
+            f"({lab_after['right']}/{lab_after['labelled']}, {lab_after['traps']} from no-result text)"
+        )
     print("the packages used directly (why the gazetteer is generated ahead of time):")
     p = packages
     print(
