@@ -54,11 +54,12 @@ NKDA_LABEL = "nkda"
 #: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.
 LAB_REPORTS = ROOT / "tests" / "data" / "lab_reports.jsonl"
 #: The lab-report sets by name: the first 22 reports, then each later set of layouts, scored once
-#: when it came before any rule was tuned on it (lab_reports.md, lab_reports_3.md, lab_reports_4.md).
+#: when it came before any rule was tuned on it (lab_reports.md, lab_reports_3.md ... _5.md).
 LAB_REPORT_SETS = {
     "reports": LAB_REPORTS,
     "reports3": ROOT / "tests" / "data" / "lab_reports_3.jsonl",
     "reports4": ROOT / "tests" / "data" / "lab_reports_4.jsonl",
+    "reports5": ROOT / "tests" / "data" / "lab_reports_5.jsonl",
 }
 
 
