@@ -107,3 +107,50 @@ def test_a_contrast_agent_named_in_an_allergy_section_is_that_agent() -> None:
 def test_no_medical_allergies_is_the_no_known_allergies_statement() -> None:
     facts = extract("The patient has no medical allergies.").facts
     assert [(f.kind, f.concept) for f in facts] == [("allergy", "no known drug allergies")]
+
+
+def test_a_capitalised_header_of_several_words_ends_the_allergy_section() -> None:
+    """Headers the section rules do not know ("MAJOR FINDINGS:", "PLANS:" after it) end ALLERGIES:
+    the plan's drugs are medications, not allergies."""
+    text = (
+        "ALLERGIES:\nDenied.\nMAJOR FINDINGS:\nHeart failure.\nPROCEDURES AND IMMUNIZATIONS:\nNone today.\n"
+        "PLANS:\nI started him on lisinopril 2.5 mg daily and carvedilol 3.125 mg twice daily.\n"
+    )
+    facts = extract(text).facts
+    assert {f.concept for f in facts if f.kind == "allergy"} == {"no known drug allergies"}
+    assert _medications(text) == {"lisinopril", "carvedilol"}
+
+
+@pytest.mark.parametrize(
+    ("text", "section"),
+    [
+        ("PAST MEDICAL HISTORY:\nDiabetes.\n", "past_medical_history"),
+        ("FAMILY HISTORY:\nMother had breast cancer.\n", "family_history"),
+        ("ALLERGIES TO MEDICATIONS:\nErythromycin.\n", None),
+    ],
+)
+def test_a_known_header_keeps_its_section(text: str, section: str | None) -> None:
+    facts = extract(text).facts
+    assert facts
+    if section is None:  # an allergy header the rules name by its words keeps its allergy
+        assert [f.kind for f in facts] == ["allergy"]
+    else:
+        assert {f.section for f in facts} == {section}
+
+
+def test_a_header_with_a_value_on_its_line_is_no_section() -> None:
+    # "WHITE COUNT: 7.2" is a lab row, not a header.
+    facts = extract("ALLERGIES:\nPenicillin.\nWHITE COUNT: 7.2\nPlan: aspirin 81 mg daily.\n").facts
+    assert {f.concept for f in facts if f.kind == "allergy"} == {"penicillin"}
+
+
+@pytest.mark.parametrize(
+    ("line", "ingredient"),
+    [
+        ("Erythropoietin 45,000 units every week.", "epoetin alfa"),
+        ("Vioxx 12.5 mg tablet b.i.d.", "rofecoxib"),
+        ("Mephyton 5 mg once.", "phytonadione"),
+    ],
+)
+def test_more_names_the_dictionary_lacks(line: str, ingredient: str) -> None:
+    assert _medications(f"MEDICATIONS:\n1. {line}\n") == {ingredient}

@@ -330,6 +330,18 @@ def build_nlp(with_base: bool = True) -> Any:
     return nlp
 
 
+# Any other header of two to five words in capitals alone on its line ("MAJOR FINDINGS:",
+# "PROCEDURES AND IMMUNIZATIONS:") ends the section above: otherwise an ALLERGIES section runs on
+# over the plan's drugs. One capitalised word ("LUNGS:", "MOTHER:") is a sub-heading and does not;
+# nor does a header that names allergies, medications or a history ("ALLERGIES TO MEDICATIONS:",
+# "SUBSTANCE AND ALCOHOL HISTORY:"), which belongs to the section it names or continues.
+# A regular expression: medspaCy keeps the token rules' match when both cover the same header.
+_OTHER_HEADER = (
+    r"(?m)^(?![A-Z \t]*\b(?:ALLERG|MEDICATION|MEDS\b|DRUGS?\b|HISTORY|FAMILY))"
+    r"[A-Z][A-Z]+(?:[ \t]+[A-Z][A-Z]+){1,4}:(?=[ \t]*$)"
+)
+
+
 def _section_rules(with_base: bool, default_path: str) -> list[Any]:
     """Headers from data/context_rules.yaml (``section_headers``), any case, then ":"; and
     capitalised headers alone on their line."""
@@ -353,6 +365,7 @@ def _section_rules(with_base: bool, default_path: str) -> list[Any]:
     }
     literals |= {(literal.upper(), category) for category, names in headers.items() for literal in names}
     end = {"IS_SPACE": True, "TEXT": {"REGEX": "\n"}}  # the line's end
+    rules.append(SectionRule("other header", "other", pattern=_OTHER_HEADER))
     rules += [
         SectionRule(f"{literal} (line)", category, pattern=[*({"ORTH": w} for w in literal.split()), end])
         for literal, category in sorted(literals)
