@@ -318,18 +318,15 @@ def _base(builder: _Builder, with_base: bool) -> None:
 
 
 def _borrow_code(builder: _Builder, lookup: tuple[str, ...], row: str) -> None:
-    """A curated medication named as the dictionary names it ("paricalcitol") keeps its name and
-    takes the dictionary's identifier when it has no verified RxNorm code."""
+    """A curated medication named as the dictionary names it ("paricalcitol", or a brand it lists,
+    "mephyton") keeps its name and takes the dictionary's own identifier for that ingredient when it
+    has no verified RxNorm code (see ``_Builder.concept``)."""
     hit = builder.folded[lookup]
     if len(hit.concepts) != 1 or not row.startswith("medication\t"):
         return
-    found = builder.concepts[hit.concepts[0]]
-    if found.kind != "medication" or found.code is not None:
-        return
     concept, code, system = row.split("\t")[2:5]
-    if concept == found.concept and code and "|" not in code:
-        builder.concepts[hit.concepts[0]] = Concept("medication", concept, code, system)
-        builder.borrowed.add(hit.concepts[0])
+    if builder.concepts[hit.concepts[0]].concept == concept and code and "|" not in code:
+        builder.concept(Concept("medication", concept, code, system))
 
 
 def _ingredient(builder: _Builder, name: str, code: str | None, system: str | None) -> int:
