@@ -1,8 +1,9 @@
 """The hand-labelled MTSamples sets checked against the notes themselves.
 
-Four files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
-(tests/data/mtsamples_heldout.jsonl) and two fresh sets (tests/data/mtsamples_fresh.jsonl and
-mtsamples_fresh2.jsonl, notes from beyond the shared corpus, their texts beside them). The labels are the
+Five files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
+(tests/data/mtsamples_heldout.jsonl) and three fresh sets (tests/data/mtsamples_fresh.jsonl,
+mtsamples_fresh2.jsonl and mtsamples_fresh3.jsonl, notes from beyond the shared corpus, their texts
+beside them). The labels are the
 independent ground truth for extraction scores (issue 9, point 5); this test only proves each file is
 well formed and anchored in the note text, and that no two sets share a note, never how an
 extractor does on them.
@@ -23,12 +24,15 @@ FRESH_LABELS = DATA / "mtsamples_fresh.jsonl"
 FRESH_NOTES = DATA / "mtsamples_fresh_notes.jsonl"
 FRESH2_LABELS = DATA / "mtsamples_fresh2.jsonl"
 FRESH2_NOTES = DATA / "mtsamples_fresh2_notes.jsonl"
+FRESH3_LABELS = DATA / "mtsamples_fresh3.jsonl"
+FRESH3_NOTES = DATA / "mtsamples_fresh3_notes.jsonl"
 # Per set: the file, at least how many notes, and at least how many of the medication-rich ones.
 LABEL_SETS = {
     "dev": (DEV_LABELS, 40, 20),
     "heldout": (HELDOUT_LABELS, 30, 15),
     "fresh": (FRESH_LABELS, 40, 20),
     "fresh2": (FRESH2_LABELS, 20, 10),
+    "fresh3": (FRESH3_LABELS, 30, 15),
 }
 STATUSES = {"present", "negated", "historical", "family", "uncertain"}
 # The 60 medication-rich notes added to the corpus (README beside notes.jsonl) all have ids >= 1305.
@@ -43,9 +47,12 @@ def notes() -> dict[int, dict]:
     shared = {row["id"]: row for row in _read(NOTES)}
     fresh = {row["id"]: row for row in _read(FRESH_NOTES)}
     fresh2 = {row["id"]: row for row in _read(FRESH2_NOTES)}
+    fresh3 = {row["id"]: row for row in _read(FRESH3_NOTES)}
     assert not shared.keys() & fresh.keys(), "a fresh note is already in the shared corpus"
     assert not (shared.keys() | fresh.keys()) & fresh2.keys(), "a second-fresh note is already used"
-    return shared | fresh | fresh2
+    used = shared.keys() | fresh.keys() | fresh2.keys()
+    assert not used & fresh3.keys(), "a third-fresh note is already used"
+    return shared | fresh | fresh2 | fresh3
 
 
 def _read(path: Path) -> list[dict]:
@@ -149,7 +156,7 @@ def test_no_two_sets_share_a_note(notes: dict[int, dict]) -> None:
             texts = {notes[n]["text"][:200] for n in ids[first]}
             assert not [n for n in ids[second] if notes[n]["text"][:200] in texts], (first, second)
     shared_texts = {row["text"][:200] for row in _read(NOTES)}
-    for name in ("fresh", "fresh2"):
+    for name in ("fresh", "fresh2", "fresh3"):
         assert not [n for n in ids[name] if notes[n]["text"][:200] in shared_texts], name
 
 
