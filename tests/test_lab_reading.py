@@ -376,3 +376,34 @@ def test_a_threshold_in_words_and_a_rejection_criterion_are_not_results() -> Non
         "02/04/26  Sputum culture .... Specimen rejected - >25 squamous epithelial cells/LPF, not cultured\n"
     )
     assert not _valued(text)
+
+
+# ---- A raw HL7 v2 message is structured data: OBX-5 is the value, never a code, range or time.
+
+HL7_MESSAGE = (
+    "MSH|^~\\&|LAB|ACME LAB|EHR|CLINIC|20261101093000||ORU^R01|MSG0001|P|2.5.1\n"
+    "PID|1||000111^^^LAB^MR||[REDACTED]^[REDACTED]||19700101|M\n"
+    "OBR|1|ORD1|FIL1|80048^BASIC METABOLIC PANEL^C4|||20261101080000\n"
+    "OBX|1|NM|2823-3^Potassium^LN^K^Potassium^L||5.8|mmol/L|3.5-5.3|H|||F|||20261101080000\n"
+    "NTE|1|L|Hemolysed specimens may read 0.5-1.0 mmol/L high.\n"
+    "OBX|2|NM|3094-0^Urea Nitrogen (BUN)^LN^BUN^BUN^L||22|mg/dL|7-25|N|||F\n"
+    "OBX|3|SN|1988-5^C-Reactive Protein^LN^CRP^CRP^L||<^0.5|mg/dL|<0.9|N|||F\n"
+    "OBX|4|ST|2132-9^Vitamin B12^LN^B12^B12^L||TNP||200-900|||X\n"
+)
+
+
+def test_hl7_message_reads_each_obx_value_unit_and_name_span() -> None:
+    facts = [f for f in extract(HL7_MESSAGE, today=TODAY).facts if f.kind == "lab"]
+    read = {(f.text, f.value, f.unit) for f in facts}
+    assert read == {
+        ("Potassium", "5.8", "mmol/L"),
+        ("Urea Nitrogen", "22", "mg/dL"),  # the name without its trailing "(BUN)"
+        ("C-Reactive Protein", "<0.5", "mg/dL"),  # structured numeric "<^0.5"
+    }
+    assert all(HL7_MESSAGE[f.start : f.end] == f.text for f in facts)
+    assert {f.concept for f in facts} >= {"potassium", "blood urea nitrogen"}
+
+
+def test_hl7_codes_ranges_and_not_done_are_no_values() -> None:
+    values = {value for _, value, _ in _valued(HL7_MESSAGE)}
+    assert not values & {"2823-3", "3094-0", "3.5-5.3", "200-900", "20261101080000", "0.5-1.0", "1", "2"}

@@ -36,6 +36,7 @@ from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
+from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -410,6 +411,7 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
+    observations = read_hl7_observations(text)  # an HL7 v2 message: its OBX segments are the labs
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -421,7 +423,7 @@ def extract(
     read_past = 0  # past a lab's alias in brackets after its name ("AST (SGOT)")
     units_read: list[tuple[int, int]] = []  # a unit read after a value ("50 mg/g creat")
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"} or release_form(text, mentions, i):
+        if m.kind in {"test_name"} or release_form(text, mentions, i) or (observations and m.kind == "lab"):
             continue
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
@@ -608,6 +610,12 @@ def extract(
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))
+    for observation, named in zip(observations, observation_mentions(observations, with_base), strict=True):
+        if observation.value is None:
+            continue  # not done ("TNP", status X): the reference range is no result
+        values = {"value": observation.value, "unit": observation.unit, "date": collected or doc_iso}
+        end = observation.name_end
+        facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
     # "Allergies: none" has no vocabulary term to anchor it.
     for match in ALLERGIES_NONE.finditer(text):
         start, end = match.start(), match.end()
