@@ -407,3 +407,34 @@ def test_hl7_message_reads_each_obx_value_unit_and_name_span() -> None:
 def test_hl7_codes_ranges_and_not_done_are_no_values() -> None:
     values = {value for _, value, _ in _valued(HL7_MESSAGE)}
     assert not values & {"2823-3", "3094-0", "3.5-5.3", "200-900", "20261101080000", "0.5-1.0", "1", "2"}
+
+
+# ---- Vertical key-value blocks: the value and the unit sit on their own keyed lines.
+
+KEYED_BLOCKS = """ORDER: CBC   Collected: 10/02/2026 08:00
+
+   Test Name ......... Hemoglobin
+   Result ............ 10.9         Abnormal Flag: L
+   Units ............. g/dL
+   Reference Range ... 11.7-15.5
+   Prior Result ...... 12.4 (01/12/2025)
+   Result Status ..... Final
+
+   Test Name ......... Blood Group
+   Result ............ A
+   Result Status ..... Final
+
+   Test Name ......... Ferritin
+   Result ............ Cancelled - specimen hemolysed
+   Comment ........... Ferritin 30 ng/mL or more
+                       excludes iron deficiency.
+"""
+
+
+def test_keyed_block_reads_result_and_units_lines_and_skips_prior_and_reference() -> None:
+    facts = [f for f in extract(KEYED_BLOCKS, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    assert {(f.text, f.value, f.unit) for f in facts} == {
+        ("Hemoglobin", "10.9", "g/dL"),
+        ("Blood Group", "A", None),
+    }
+    assert next(f.concept for f in facts if f.text == "Hemoglobin") == "hemoglobin"

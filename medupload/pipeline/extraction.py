@@ -34,6 +34,7 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
+from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
 from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
@@ -412,6 +413,8 @@ def extract(
     mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
     observations = read_hl7_observations(text)  # an HL7 v2 message: its OBX segments are the labs
+    keyed = read_keyed_results(text)  # "Test Name .... X" / "Result .... v" / "Units .... u" blocks
+    keyed_spans = [(k.block_start, k.block_end) for k in keyed]
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -425,6 +428,8 @@ def extract(
     for i, m in enumerate(mentions):
         if m.kind in {"test_name"} or release_form(text, mentions, i) or (observations and m.kind == "lab"):
             continue
+        if m.kind == "lab" and any(a <= m.start < b for a, b in keyed_spans):
+            continue  # a keyed block's result is read by its keys (below)
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
         if (
@@ -610,6 +615,19 @@ def extract(
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))
+    for result, named in zip(keyed, keyed_mentions(keyed, mentions), strict=True):
+        if result.value is not None:
+            when = (
+                [
+                    d.value.isoformat()
+                    for d in dates
+                    if d.label == "collected" and d.start < result.block_start
+                ]
+                or [collected or doc_iso]
+            )[-1]
+            values = {"value": result.value, "unit": result.unit, "date": when}
+            end = result.name_end
+            facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
     for observation, named in zip(observations, observation_mentions(observations, with_base), strict=True):
         if observation.value is None:
             continue  # not done ("TNP", status X): the reference range is no result
