@@ -438,3 +438,29 @@ def test_keyed_block_reads_result_and_units_lines_and_skips_prior_and_reference(
         ("Blood Group", "A", None),
     }
     assert next(f.concept for f in facts if f.text == "Hemoglobin") == "hemoglobin"
+
+
+# ---- NPU specimen prefixes: "U-" is the urine test, "dU-" the 24-h excretion, blood keeps blood.
+
+NPU_REPORT = """Analys                  Resultat   Enhet          Ref.intervall
+P-Kalcium               2,61       mmol/L         2,15 - 2,50
+U-Kalcium               4,02       mmol/L
+dU-Kalcium              9,3        mmol/dygn      2,5 - 7,5
+dU-Oxalat               0,41       mmol/dygn      < 0,45
+Pt-Kreatininclearance   77         mL/min         90 - 140
+Tidigare svar: P-Kalcium 2,55 mmol/L (2026-05-02).
+dU-Kalcium > 7,5 mmol/dygn hos män talar för hyperkalciuri.
+"""
+
+
+def test_npu_prefix_decides_the_specimen_and_keeps_the_prefix_in_the_span() -> None:
+    facts = [f for f in extract(NPU_REPORT, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    read = {(f.concept, f.value) for f in facts}
+    assert read == {
+        ("calcium", "2.61"),
+        ("urine calcium", "4.02"),
+        ("24-hour urine calcium", "9.3"),
+        ("24-hour urine oxalate", "0.41"),
+        ("creatinine clearance", "77"),
+    }
+    assert {f.text.split()[0] for f in facts} >= {"U-Kalcium", "dU-Kalcium", "Pt-Kreatininclearance"}

@@ -49,6 +49,7 @@ from medupload.pipeline.lab_layouts import (
     LAST_BEFORE,
     LIPID_PRINT_NAMES,
     PREVIOUS_BEFORE,
+    PREVIOUS_LINE,
     DateTable,
     date_cells,
     date_tables,
@@ -63,6 +64,7 @@ from medupload.pipeline.lab_layouts import (
     read_value_line,
     table_at,
 )
+from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
@@ -286,9 +288,10 @@ def _lab_readings(
         text, max(line_start, m.start - 40), m.start
     ):
         return [(concept, LabReading())]  # "Target A1c <7%", "home fasting glucose 128"
-    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
-        text[m.end : min(stop, after + 60)]
-    ):
+    if (
+        PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start)
+        or PREVIOUS_LINE.match(text, line_start)
+    ) and LAB_VALUE_RE.match(text[m.end : min(stop, after + 60)]):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
     if column is PREVIOUS_ONLY:
@@ -410,8 +413,8 @@ def extract(
     doc_date = document_date(dates)
     doc_iso = doc_date.isoformat() if doc_date else None
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
-    mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
+    mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
     observations = read_hl7_observations(text)  # an HL7 v2 message: its OBX segments are the labs
     keyed = read_keyed_results(text)  # "Test Name .... X" / "Result .... v" / "Units .... u" blocks
     keyed_spans = [(k.block_start, k.block_end) for k in keyed]
