@@ -464,3 +464,38 @@ def test_npu_prefix_decides_the_specimen_and_keeps_the_prefix_in_the_span() -> N
         ("creatinine clearance", "77"),
     }
     assert {f.text.split()[0] for f in facts} >= {"U-Kalcium", "dU-Kalcium", "Pt-Kreatininclearance"}
+
+
+# ---- Drug-screen tables: a drug's row is a result (screen word, confirmation concentration), its
+# cut-off never; outside such a table the drug stays a medication.
+
+DRUG_SCREEN = """Type: Urine
+PRESCRIBED: Buprenorphine 8 mg SL daily
+
+PRESUMPTIVE SCREEN (Immunoassay)   Result     Screen Cutoff (ng/mL)
+  Buprenorphine                    POS        5
+  Opiates                          NEG        300
+
+DEFINITIVE (LC-MS/MS)              Result     Conc. ng/mL   Cutoff ng/mL
+  Buprenorphine                    POS        148           5
+  Gabapentin                       NEG        <500          500
+
+THERAPEUTIC DRUG MONITORING
+  Lithium, Serum            0.72     mmol/L     Therapeutic 0.60-1.20
+"""
+
+
+def test_drug_screen_rows_are_results_and_cutoffs_are_not() -> None:
+    facts = extract(DRUG_SCREEN, today=TODAY).facts
+    labs = {(f.concept, f.value) for f in facts if f.kind == "lab" and f.value is not None}
+    assert labs == {
+        ("urine buprenorphine screen", "POS"),
+        ("urine opiates screen", "NEG"),
+        ("urine buprenorphine", "POS"),
+        ("urine buprenorphine", "148"),
+        ("urine gabapentin", "NEG"),
+        ("urine gabapentin", "<500"),
+        ("lithium level", "0.72"),
+    }
+    medications = [f for f in facts if f.kind == "medication"]
+    assert [(f.concept, f.value) for f in medications] == [("buprenorphine", "8")]

@@ -66,6 +66,7 @@ from medupload.pipeline.lab_layouts import (
 )
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_rows import dated_row_cells
+from medupload.pipeline.lab_toxicology import drug_mentions, read_drug_tables
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
@@ -418,6 +419,8 @@ def extract(
     observations = read_hl7_observations(text)  # an HL7 v2 message: its OBX segments are the labs
     keyed = read_keyed_results(text)  # "Test Name .... X" / "Result .... v" / "Units .... u" blocks
     keyed_spans = [(k.block_start, k.block_end) for k in keyed]
+    drug_rows = read_drug_tables(text)  # a drug-screen table's rows: results, not medications
+    drug_spans = [(r.row_start, r.row_end) for r in drug_rows]
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -433,6 +436,8 @@ def extract(
             continue
         if m.kind == "lab" and any(a <= m.start < b for a, b in keyed_spans):
             continue  # a keyed block's result is read by its keys (below)
+        if m.kind in {"lab", "medication"} and any(a <= m.start < b for a, b in drug_spans):
+            continue  # a drug-screen row is read as a result (below)
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
         if (
@@ -631,6 +636,11 @@ def extract(
             values = {"value": result.value, "unit": result.unit, "date": when}
             end = result.name_end
             facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
+    for row, named in zip(drug_rows, drug_mentions(drug_rows), strict=True):
+        values = {"value": row.value, "unit": row.unit, "date": collected or doc_iso}
+        facts.append(
+            _fact(text, named, "lab", named.concepts[0], values, row.name_end, 1.0, confidences, doc_iso)
+        )
     for observation, named in zip(observations, observation_mentions(observations, with_base), strict=True):
         if observation.value is None:
             continue  # not done ("TNP", status X): the reference range is no result

@@ -36,6 +36,7 @@ _CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
 # urinalysis heading over the table the row sits in: "glucose", "protein", "WBC" are urine tests.
 _URINE_WORD = re.compile(r"(?i:\burin\w*|\bu/a\b)|\bUA\b")
+_URINE_TABLE = re.compile(r"(?i:specimen[ \t]+validity|urine[ \t]+drug[ \t]+\w+|urinalysis)(?:[ \t]+\(.*\))?")
 _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
 )
@@ -72,6 +73,9 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
         if not line or _DIGIT.search(line):
             continue
         letters = [c for c in line if c.isalpha()]
+        title = _CELL_SPLIT.split(line, 1)[0]  # a table's title before its column names
+        if _URINE_TABLE.fullmatch(title):
+            return True  # "SPECIMEN VALIDITY     Result   Units": a urine drug test's validity rows
         if line.endswith(":") or (len(letters) >= 4 and all(c.isupper() for c in letters)):
             if _URINE_WORD.search(line):
                 return True

@@ -463,7 +463,10 @@ def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
-    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b"
+    # a report row named by drug and specimen ("Lithium, Serum     0.72   mmol/L")
+    r"|[ \t]*,[ \t]*(?:serum|plasma|whole[ \t]+blood)(?=[ \t]+[<>]?\d)",
+    re.IGNORECASE,
 )
 
 
