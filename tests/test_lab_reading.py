@@ -499,3 +499,23 @@ def test_drug_screen_rows_are_results_and_cutoffs_are_not() -> None:
     }
     medications = [f for f in facts if f.kind == "medication"]
     assert [(f.concept, f.value) for f in medications] == [("buprenorphine", "8")]
+
+
+# ---- A coded table (No / code / name / result / range / unit), two of them side by side.
+
+SIDE_BY_SIDE = (
+    "标本种类：静脉血(EDTA-K2)\n"
+    "No  代号     项目名称      结果     参考范围     单位     | No  代号     项目名称      结果     参考范围     单位\n"
+    "1   WBC      白细胞计数    6.42     3.5-9.5      10^9/L   | 3   HGB      血红蛋白      121 ↓    130-175      g/L\n"
+    "2   PLT      血小板计数    236      125-350      10^9/L   | 4   PCT      血小板压积    0.24     0.17-0.35    %\n"
+)
+
+
+def test_side_by_side_coded_tables_read_each_half_by_its_columns() -> None:
+    facts = [f for f in extract(SIDE_BY_SIDE, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    assert {(f.text, f.concept, f.value, f.unit) for f in facts} == {
+        ("白细胞计数", "white blood cell count", "6.42", "10^9/L"),
+        ("血小板计数", "platelet count", "236", "10^9/L"),
+        ("血红蛋白", "hemoglobin", "121", "g/L"),  # the arrow is a flag
+        ("血小板压积", "plateletcrit", "0.24", "%"),  # PCT in a blood count is no procalcitonin
+    }

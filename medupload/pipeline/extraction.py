@@ -35,6 +35,7 @@ from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
+from medupload.pipeline.lab_coded_tables import coded_mentions, read_coded_tables
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
 from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
@@ -421,6 +422,8 @@ def extract(
     keyed_spans = [(k.block_start, k.block_end) for k in keyed]
     drug_rows = read_drug_tables(text)  # a drug-screen table's rows: results, not medications
     drug_spans = [(r.row_start, r.row_end) for r in drug_rows]
+    coded = read_coded_tables(text)  # "No  代号  项目名称  结果 ..." tables, maybe two side by side
+    keyed_spans += [(r.line_start, r.line_end) for r in coded]
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -636,6 +639,10 @@ def extract(
             values = {"value": result.value, "unit": result.unit, "date": when}
             end = result.name_end
             facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
+    for coded_row, named in zip(coded, coded_mentions(coded, mentions), strict=True):
+        values = {"value": coded_row.value, "unit": coded_row.unit, "date": collected or doc_iso}
+        end = coded_row.name_end
+        facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
     for row, named in zip(drug_rows, drug_mentions(drug_rows), strict=True):
         values = {"value": row.value, "unit": row.unit, "date": collected or doc_iso}
         facts.append(

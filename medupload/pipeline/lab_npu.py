@@ -19,6 +19,7 @@ from medupload.pipeline.vocabulary import Vocabulary
 #: The prefix right before a name, at a word's start (so "HbA1c" in "B-HbA1c", never "pH-" text).
 _PREFIX = re.compile(r"(?:(?<=[\s(|])|^)(?P<system>dU|fP|fS|vB|aB|cB|Pt|Ery|B|P|S|U)-$")
 _SYSTEM = re.compile(r"dU|fP|fS|vB|aB|cB|Pt|Ery|B|P|S|U")
+_GLUED_CODE = re.compile(r"[A-Za-z]{2,}-$")
 _URINE = frozenset({"U"})
 _DAY_URINE = frozenset({"dU"})
 
@@ -36,6 +37,9 @@ def with_specimen_prefix(text: str, mentions: Sequence[Mention], vocab: Vocabula
         system_only = _SYSTEM.fullmatch(text[mention.start : mention.end]) is not None
         if system_only and mention.end + 1 in starts and text.startswith("-", mention.end):
             continue  # "Pt-" of "Pt-Kreatininclearance" is the specimen, not prothrombin time
+        glued = mention.kind == "lab" and text[mention.end : mention.end + 1].isdigit()
+        if glued and _GLUED_CODE.search(text, max(0, mention.start - 12), mention.start):
+            continue  # "EDTA-K2": a code glued to a word, not a name and its value
         prefix = _prefixed(text, mention.start) if mention.kind == "lab" else None
         if prefix is None:
             out.append(mention)
