@@ -15,12 +15,14 @@ medication.
 The pipeline is built once per process (``nlp()``); ``extract`` serialises only the spaCy
 call behind a lock, so it can be used from a thread pool.
 
-Why one module of ~590 lines: it is the one place where a match becomes a fact, and the four
+Why one module of ~650 lines: it is the one place where a match becomes a fact, and the four
 kinds share one pass over the matches (a lab's value stops at the next name, a drug in an allergy
 statement is no medication). What changes for other reasons already lives elsewhere: reading a
 value (``labs``), where a result sits in a report (``lab_layouts``), units (``lab_units``), doses
-and sigs (``medications``), which matches count (``mentions``). The lab part is the largest
-(~200 lines) and the next to move out, into its own module, if it grows.
+and sigs (``medications``), which matches count (``mentions``), and layouts read by their
+structure before any of this (``lab_structured``: HL7 v2, keyed blocks, coded and drug-screen
+tables; NPU specimen prefixes in ``lab_npu``). The prose lab part is the largest (~200 lines) and
+the next to move out, into its own module, if it grows.
 """
 
 from __future__ import annotations
@@ -34,11 +36,8 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
-from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
-from medupload.pipeline.lab_coded_tables import coded_mentions, read_coded_tables
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
-from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
     DATED_AFTER,
@@ -67,7 +66,7 @@ from medupload.pipeline.lab_layouts import (
 )
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_rows import dated_row_cells
-from medupload.pipeline.lab_toxicology import drug_mentions, read_drug_tables
+from medupload.pipeline.lab_structured import read_structured_labs
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
@@ -417,13 +416,7 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     vocab = vocabulary(with_base)
     mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
-    observations = read_hl7_observations(text)  # an HL7 v2 message: its OBX segments are the labs
-    keyed = read_keyed_results(text)  # "Test Name .... X" / "Result .... v" / "Units .... u" blocks
-    keyed_spans = [(k.block_start, k.block_end) for k in keyed]
-    drug_rows = read_drug_tables(text)  # a drug-screen table's rows: results, not medications
-    drug_spans = [(r.row_start, r.row_end) for r in drug_rows]
-    coded = read_coded_tables(text)  # "No  代号  项目名称  结果 ..." tables, maybe two side by side
-    keyed_spans += [(r.line_start, r.line_end) for r in coded]
+    structured = read_structured_labs(text, mentions, with_base)  # HL7, keyed blocks, coded tables
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -435,12 +428,8 @@ def extract(
     read_past = 0  # past a lab's alias in brackets after its name ("AST (SGOT)")
     units_read: list[tuple[int, int]] = []  # a unit read after a value ("50 mg/g creat")
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"} or release_form(text, mentions, i) or (observations and m.kind == "lab"):
-            continue
-        if m.kind == "lab" and any(a <= m.start < b for a, b in keyed_spans):
-            continue  # a keyed block's result is read by its keys (below)
-        if m.kind in {"lab", "medication"} and any(a <= m.start < b for a, b in drug_spans):
-            continue  # a drug-screen row is read as a result (below)
+        if m.kind in {"test_name"} or release_form(text, mentions, i) or structured.hides(m.kind, m.start):
+            continue  # a structured layout's result is read by its structure (below)
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
         if (
@@ -626,33 +615,16 @@ def extract(
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))
-    for result, named in zip(keyed, keyed_mentions(keyed, mentions), strict=True):
-        if result.value is not None:
-            when = (
-                [
-                    d.value.isoformat()
-                    for d in dates
-                    if d.label == "collected" and d.start < result.block_start
-                ]
-                or [collected or doc_iso]
-            )[-1]
-            values = {"value": result.value, "unit": result.unit, "date": when}
-            end = result.name_end
-            facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
-    for coded_row, named in zip(coded, coded_mentions(coded, mentions), strict=True):
-        values = {"value": coded_row.value, "unit": coded_row.unit, "date": collected or doc_iso}
-        end = coded_row.name_end
-        facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
-    for row, named in zip(drug_rows, drug_mentions(drug_rows), strict=True):
-        values = {"value": row.value, "unit": row.unit, "date": collected or doc_iso}
-        facts.append(
-            _fact(text, named, "lab", named.concepts[0], values, row.name_end, 1.0, confidences, doc_iso)
-        )
-    for observation, named in zip(observations, observation_mentions(observations, with_base), strict=True):
-        if observation.value is None:
-            continue  # not done ("TNP", status X): the reference range is no result
-        values = {"value": observation.value, "unit": observation.unit, "date": collected or doc_iso}
-        end = observation.name_end
+    for result in structured.results:
+        printed = [
+            d.value.isoformat() for d in dates if d.label == "collected" and d.start < result.block_start
+        ]
+        values = {
+            "value": result.value,
+            "unit": result.unit,
+            "date": printed[-1] if printed else collected or doc_iso,
+        }
+        named, end = result.mention, result.mention.end
         facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
     # "Allergies: none" has no vocabulary term to anchor it.
     for match in ALLERGIES_NONE.finditer(text):
