@@ -6,6 +6,7 @@ report that is no result. Each snippet was written for these tests; its labels a
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import date
 
 import pytest
@@ -503,11 +504,30 @@ def test_drug_screen_rows_are_results_and_cutoffs_are_not() -> None:
 
 # ---- A coded table (No / code / name / result / range / unit), two of them side by side.
 
+
+def _printed(*halves: tuple[str, ...]) -> str:
+    """A line of two tables side by side, each cell padded to 12 printed columns (a CJK
+    character takes two), the halves split by "|"."""
+
+    def padded(cell: str) -> str:
+        width = sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in cell)
+        return cell + " " * (12 - width)
+
+    return "| ".join("".join(padded(cell) for cell in half) for half in halves) + "\n"
+
+
+_HEADER = ("No", "代号", "项目名称", "结果", "参考范围", "单位")
 SIDE_BY_SIDE = (
     "标本种类：静脉血(EDTA-K2)\n"
-    "No  代号     项目名称      结果     参考范围     单位     | No  代号     项目名称      结果     参考范围     单位\n"
-    "1   WBC      白细胞计数    6.42     3.5-9.5      10^9/L   | 3   HGB      血红蛋白      121 ↓    130-175      g/L\n"
-    "2   PLT      血小板计数    236      125-350      10^9/L   | 4   PCT      血小板压积    0.24     0.17-0.35    %\n"
+    + _printed(_HEADER, _HEADER)
+    + _printed(
+        ("1", "WBC", "白细胞计数", "6.42", "3.5-9.5", "10^9/L"),
+        ("3", "HGB", "血红蛋白", "121 ↓", "130-175", "g/L"),
+    )
+    + _printed(
+        ("2", "PLT", "血小板计数", "236", "125-350", "10^9/L"),
+        ("4", "PCT", "血小板压积", "0.24", "0.17-0.35", "%"),
+    )
 )
 
 
