@@ -539,3 +539,19 @@ def test_side_by_side_coded_tables_read_each_half_by_its_columns() -> None:
         ("血红蛋白", "hemoglobin", "121", "g/L"),  # the arrow is a flag
         ("血小板压积", "plateletcrit", "0.24", "%"),  # PCT in a blood count is no procalcitonin
     }
+
+
+# ---- Spanish names; a urinalysis headed "EXAMEN GENERAL DE ORINA" makes its rows urine tests.
+
+SPANISH_URINE = """                              EXAMEN GENERAL DE ORINA
+ESTUDIO                              RESULTADO     UNIDADES          VALORES DE REFERENCIA
+Densidad                             1.020                           1.005 - 1.030
+Urobilinógeno                        0.2           mg/dL             0.2 - 1.0
+"""
+
+
+def test_spanish_urinalysis_rows_are_urine_tests() -> None:
+    assert _valued(SPANISH_URINE) == {
+        ("urine specific gravity", "1.020", None),
+        ("urine urobilinogen", "0.2", "mg/dL"),
+    }

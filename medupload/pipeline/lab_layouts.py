@@ -35,7 +35,10 @@ _CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
 # urinalysis heading over the table the row sits in: "glucose", "protein", "WBC" are urine tests.
-_URINE_WORD = re.compile(r"(?i:\burin\w*|\bu/a\b)|\bUA\b")
+# "orina"/"urina" (es, it, pt), a dipstick's or sediment's sub-heading ("tira reactiva")
+_URINE_WORD = re.compile(
+    r"(?i:\burin\w*|\bu/a\b|\b[ou]rina\b|\btira[ \t]+reactiva\b|\bsedimento?\b|\bdipstick\b)|\bUA\b"
+)
 _URINE_TABLE = re.compile(r"(?i:specimen[ \t]+validity|urine[ \t]+drug[ \t]+\w+|urinalysis)(?:[ \t]+\(.*\))?")
 _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
