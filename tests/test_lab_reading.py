@@ -6,6 +6,7 @@ report that is no result. Each snippet was written for these tests; its labels a
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import date
 
 import pytest
@@ -376,3 +377,181 @@ def test_a_threshold_in_words_and_a_rejection_criterion_are_not_results() -> Non
         "02/04/26  Sputum culture .... Specimen rejected - >25 squamous epithelial cells/LPF, not cultured\n"
     )
     assert not _valued(text)
+
+
+# ---- A raw HL7 v2 message is structured data: OBX-5 is the value, never a code, range or time.
+
+HL7_MESSAGE = (
+    "MSH|^~\\&|LAB|ACME LAB|EHR|CLINIC|20261101093000||ORU^R01|MSG0001|P|2.5.1\n"
+    "PID|1||000111^^^LAB^MR||[REDACTED]^[REDACTED]||19700101|M\n"
+    "OBR|1|ORD1|FIL1|80048^BASIC METABOLIC PANEL^C4|||20261101080000\n"
+    "OBX|1|NM|2823-3^Potassium^LN^K^Potassium^L||5.8|mmol/L|3.5-5.3|H|||F|||20261101080000\n"
+    "NTE|1|L|Hemolysed specimens may read 0.5-1.0 mmol/L high.\n"
+    "OBX|2|NM|3094-0^Urea Nitrogen (BUN)^LN^BUN^BUN^L||22|mg/dL|7-25|N|||F\n"
+    "OBX|3|SN|1988-5^C-Reactive Protein^LN^CRP^CRP^L||<^0.5|mg/dL|<0.9|N|||F\n"
+    "OBX|4|ST|2132-9^Vitamin B12^LN^B12^B12^L||TNP||200-900|||X\n"
+)
+
+
+def test_hl7_message_reads_each_obx_value_unit_and_name_span() -> None:
+    facts = [f for f in extract(HL7_MESSAGE, today=TODAY).facts if f.kind == "lab"]
+    read = {(f.text, f.value, f.unit) for f in facts}
+    assert read == {
+        ("Potassium", "5.8", "mmol/L"),
+        ("Urea Nitrogen", "22", "mg/dL"),  # the name without its trailing "(BUN)"
+        ("C-Reactive Protein", "<0.5", "mg/dL"),  # structured numeric "<^0.5"
+    }
+    assert all(HL7_MESSAGE[f.start : f.end] == f.text for f in facts)
+    assert {f.concept for f in facts} >= {"potassium", "blood urea nitrogen"}
+
+
+def test_hl7_codes_ranges_and_not_done_are_no_values() -> None:
+    values = {value for _, value, _ in _valued(HL7_MESSAGE)}
+    assert not values & {"2823-3", "3094-0", "3.5-5.3", "200-900", "20261101080000", "0.5-1.0", "1", "2"}
+
+
+# ---- Vertical key-value blocks: the value and the unit sit on their own keyed lines.
+
+KEYED_BLOCKS = """ORDER: CBC   Collected: 10/02/2026 08:00
+
+   Test Name ......... Hemoglobin
+   Result ............ 10.9         Abnormal Flag: L
+   Units ............. g/dL
+   Reference Range ... 11.7-15.5
+   Prior Result ...... 12.4 (01/12/2025)
+   Result Status ..... Final
+
+   Test Name ......... Blood Group
+   Result ............ A
+   Result Status ..... Final
+
+   Test Name ......... Ferritin
+   Result ............ Cancelled - specimen hemolysed
+   Comment ........... Ferritin 30 ng/mL or more
+                       excludes iron deficiency.
+"""
+
+
+def test_keyed_block_reads_result_and_units_lines_and_skips_prior_and_reference() -> None:
+    facts = [f for f in extract(KEYED_BLOCKS, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    assert {(f.text, f.value, f.unit) for f in facts} == {
+        ("Hemoglobin", "10.9", "g/dL"),
+        ("Blood Group", "A", None),
+    }
+    assert next(f.concept for f in facts if f.text == "Hemoglobin") == "hemoglobin"
+
+
+# ---- NPU specimen prefixes: "U-" is the urine test, "dU-" the 24-h excretion, blood keeps blood.
+
+NPU_REPORT = """Analys                  Resultat   Enhet          Ref.intervall
+P-Kalcium               2,61       mmol/L         2,15 - 2,50
+U-Kalcium               4,02       mmol/L
+dU-Kalcium              9,3        mmol/dygn      2,5 - 7,5
+dU-Oxalat               0,41       mmol/dygn      < 0,45
+Pt-Kreatininclearance   77         mL/min         90 - 140
+Tidigare svar: P-Kalcium 2,55 mmol/L (2026-05-02).
+dU-Kalcium > 7,5 mmol/dygn hos män talar för hyperkalciuri.
+"""
+
+
+def test_npu_prefix_decides_the_specimen_and_keeps_the_prefix_in_the_span() -> None:
+    facts = [f for f in extract(NPU_REPORT, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    read = {(f.concept, f.value) for f in facts}
+    assert read == {
+        ("calcium", "2.61"),
+        ("urine calcium", "4.02"),
+        ("24-hour urine calcium", "9.3"),
+        ("24-hour urine oxalate", "0.41"),
+        ("creatinine clearance", "77"),
+    }
+    assert {f.text.split()[0] for f in facts} >= {"U-Kalcium", "dU-Kalcium", "Pt-Kreatininclearance"}
+
+
+# ---- Drug-screen tables: a drug's row is a result (screen word, confirmation concentration), its
+# cut-off never; outside such a table the drug stays a medication.
+
+DRUG_SCREEN = """Type: Urine
+PRESCRIBED: Buprenorphine 8 mg SL daily
+
+PRESUMPTIVE SCREEN (Immunoassay)   Result     Screen Cutoff (ng/mL)
+  Buprenorphine                    POS        5
+  Opiates                          NEG        300
+
+DEFINITIVE (LC-MS/MS)              Result     Conc. ng/mL   Cutoff ng/mL
+  Buprenorphine                    POS        148           5
+  Gabapentin                       NEG        <500          500
+
+THERAPEUTIC DRUG MONITORING
+  Lithium, Serum            0.72     mmol/L     Therapeutic 0.60-1.20
+"""
+
+
+def test_drug_screen_rows_are_results_and_cutoffs_are_not() -> None:
+    facts = extract(DRUG_SCREEN, today=TODAY).facts
+    labs = {(f.concept, f.value) for f in facts if f.kind == "lab" and f.value is not None}
+    assert labs == {
+        ("urine buprenorphine screen", "POS"),
+        ("urine opiates screen", "NEG"),
+        ("urine buprenorphine", "POS"),
+        ("urine buprenorphine", "148"),
+        ("urine gabapentin", "NEG"),
+        ("urine gabapentin", "<500"),
+        ("lithium level", "0.72"),
+    }
+    medications = [f for f in facts if f.kind == "medication"]
+    assert [(f.concept, f.value) for f in medications] == [("buprenorphine", "8")]
+
+
+# ---- A coded table (No / code / name / result / range / unit), two of them side by side.
+
+
+def _printed(*halves: tuple[str, ...]) -> str:
+    """A line of two tables side by side, each cell padded to 12 printed columns (a CJK
+    character takes two), the halves split by "|"."""
+
+    def padded(cell: str) -> str:
+        width = sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in cell)
+        return cell + " " * (12 - width)
+
+    return "| ".join("".join(padded(cell) for cell in half) for half in halves) + "\n"
+
+
+_HEADER = ("No", "代号", "项目名称", "结果", "参考范围", "单位")
+SIDE_BY_SIDE = (
+    "标本种类：静脉血(EDTA-K2)\n"
+    + _printed(_HEADER, _HEADER)
+    + _printed(
+        ("1", "WBC", "白细胞计数", "6.42", "3.5-9.5", "10^9/L"),
+        ("3", "HGB", "血红蛋白", "121 ↓", "130-175", "g/L"),
+    )
+    + _printed(
+        ("2", "PLT", "血小板计数", "236", "125-350", "10^9/L"),
+        ("4", "PCT", "血小板压积", "0.24", "0.17-0.35", "%"),
+    )
+)
+
+
+def test_side_by_side_coded_tables_read_each_half_by_its_columns() -> None:
+    facts = [f for f in extract(SIDE_BY_SIDE, today=TODAY).facts if f.kind == "lab" and f.value is not None]
+    assert {(f.text, f.concept, f.value, f.unit) for f in facts} == {
+        ("白细胞计数", "white blood cell count", "6.42", "10^9/L"),
+        ("血小板计数", "platelet count", "236", "10^9/L"),
+        ("血红蛋白", "hemoglobin", "121", "g/L"),  # the arrow is a flag
+        ("血小板压积", "plateletcrit", "0.24", "%"),  # PCT in a blood count is no procalcitonin
+    }
+
+
+# ---- Spanish names; a urinalysis headed "EXAMEN GENERAL DE ORINA" makes its rows urine tests.
+
+SPANISH_URINE = """                              EXAMEN GENERAL DE ORINA
+ESTUDIO                              RESULTADO     UNIDADES          VALORES DE REFERENCIA
+Densidad                             1.020                           1.005 - 1.030
+Urobilinógeno                        0.2           mg/dL             0.2 - 1.0
+"""
+
+
+def test_spanish_urinalysis_rows_are_urine_tests() -> None:
+    assert _valued(SPANISH_URINE) == {
+        ("urine specific gravity", "1.020", None),
+        ("urine urobilinogen", "0.2", "mg/dL"),
+    }

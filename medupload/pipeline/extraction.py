@@ -15,12 +15,14 @@ medication.
 The pipeline is built once per process (``nlp()``); ``extract`` serialises only the spaCy
 call behind a lock, so it can be used from a thread pool.
 
-Why one module of ~590 lines: it is the one place where a match becomes a fact, and the four
+Why one module of ~650 lines: it is the one place where a match becomes a fact, and the four
 kinds share one pass over the matches (a lab's value stops at the next name, a drug in an allergy
 statement is no medication). What changes for other reasons already lives elsewhere: reading a
 value (``labs``), where a result sits in a report (``lab_layouts``), units (``lab_units``), doses
-and sigs (``medications``), which matches count (``mentions``). The lab part is the largest
-(~200 lines) and the next to move out, into its own module, if it grows.
+and sigs (``medications``), which matches count (``mentions``), and layouts read by their
+structure before any of this (``lab_structured``: HL7 v2, keyed blocks, coded and drug-screen
+tables; NPU specimen prefixes in ``lab_npu``). The prose lab part is the largest (~200 lines) and
+the next to move out, into its own module, if it grows.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from medupload.pipeline.lab_layouts import (
     LAST_BEFORE,
     LIPID_PRINT_NAMES,
     PREVIOUS_BEFORE,
+    PREVIOUS_LINE,
     DateTable,
     date_cells,
     date_tables,
@@ -61,7 +64,9 @@ from medupload.pipeline.lab_layouts import (
     read_value_line,
     table_at,
 )
+from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_rows import dated_row_cells
+from medupload.pipeline.lab_structured import read_structured_labs
 from medupload.pipeline.labs import (
     BEFORE_RANGE_RE,
     BEFORE_VALUE_RE,
@@ -284,9 +289,10 @@ def _lab_readings(
         text, max(line_start, m.start - 40), m.start
     ):
         return [(concept, LabReading())]  # "Target A1c <7%", "home fasting glucose 128"
-    if PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start) and LAB_VALUE_RE.match(
-        text[m.end : min(stop, after + 60)]
-    ):
+    if (
+        PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start)
+        or PREVIOUS_LINE.match(text, line_start)
+    ) and LAB_VALUE_RE.match(text[m.end : min(stop, after + 60)]):
         return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
     column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
     if column is PREVIOUS_ONLY:
@@ -408,8 +414,9 @@ def extract(
     doc_date = document_date(dates)
     doc_iso = doc_date.isoformat() if doc_date else None
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
-    mentions = find_mentions(text, with_base)
     vocab = vocabulary(with_base)
+    mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
+    structured = read_structured_labs(text, mentions, with_base)  # HL7, keyed blocks, coded tables
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell
@@ -421,8 +428,8 @@ def extract(
     read_past = 0  # past a lab's alias in brackets after its name ("AST (SGOT)")
     units_read: list[tuple[int, int]] = []  # a unit read after a value ("50 mg/g creat")
     for i, m in enumerate(mentions):
-        if m.kind in {"test_name"} or release_form(text, mentions, i):
-            continue
+        if m.kind in {"test_name"} or release_form(text, mentions, i) or structured.hides(m.kind, m.start):
+            continue  # a structured layout's result is read by its structure (below)
         if i not in assigned and (m.start < read_past or any(a <= m.start < b for a, b in units_read)):
             continue
         if (
@@ -608,6 +615,17 @@ def extract(
             continue
         for concept in m.concepts:
             facts.append(_fact(text, m, kind, concept, values, end, confidence_cap, confidences, doc_iso))
+    for result in structured.results:
+        printed = [
+            d.value.isoformat() for d in dates if d.label == "collected" and d.start < result.block_start
+        ]
+        values = {
+            "value": result.value,
+            "unit": result.unit,
+            "date": printed[-1] if printed else collected or doc_iso,
+        }
+        named, end = result.mention, result.mention.end
+        facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
     # "Allergies: none" has no vocabulary term to anchor it.
     for match in ALLERGIES_NONE.finditer(text):
         start, end = match.start(), match.end()

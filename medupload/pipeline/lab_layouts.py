@@ -35,7 +35,11 @@ _CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
 # urinalysis heading over the table the row sits in: "glucose", "protein", "WBC" are urine tests.
-_URINE_WORD = re.compile(r"(?i:\burin\w*|\bu/a\b)|\bUA\b")
+# "orina"/"urina" (es, it, pt), a dipstick's or sediment's sub-heading ("tira reactiva")
+_URINE_WORD = re.compile(
+    r"(?i:\burin\w*|\bu/a\b|\b[ou]rina\b|\btira[ \t]+reactiva\b|\bsedimento?\b|\bdipstick\b)|\bUA\b"
+)
+_URINE_TABLE = re.compile(r"(?i:specimen[ \t]+validity|urine[ \t]+drug[ \t]+\w+|urinalysis)(?:[ \t]+\(.*\))?")
 _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
 )
@@ -72,6 +76,9 @@ def in_urine_context(text: str, start: int, end: int) -> bool:
         if not line or _DIGIT.search(line):
             continue
         letters = [c for c in line if c.isalpha()]
+        title = _CELL_SPLIT.split(line, 1)[0]  # a table's title before its column names
+        if _URINE_TABLE.fullmatch(title):
+            return True  # "SPECIMEN VALIDITY     Result   Units": a urine drug test's validity rows
         if line.endswith(":") or (len(letters) >= 4 and all(c.isupper() for c in letters)):
             if _URINE_WORD.search(line):
                 return True
@@ -307,6 +314,14 @@ GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?
 PREVIOUS_BEFORE = re.compile(
     r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
 )
+# A line that lists earlier results under its label ("Tidigare svar: P-Calcium 2,64 mmol/L
+# (2026-08-02)", "Previous results: ...", "Vorwerte: ...", "Antériorités : ...").
+PREVIOUS_LINE = re.compile(
+    r"[ \t]*(?:previous|prior|earlier|tidigare|tidligere|aiemmat|vorwerte?|vorbefunde?|frühere"
+    r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados[ \t]+anteriores|precedenti)"
+    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:",
+    re.IGNORECASE,
+)
 # "Last INR 3.4 on 11/16": the last result before this one, quoted with its own date. Without the
 # date ("last A1c 7.2") a note may mean the result it reports, so it stays.
 LAST_BEFORE = re.compile(r"\blast[ \t]+$", re.IGNORECASE)
@@ -335,8 +350,13 @@ _LIMIT_BEFORE = re.compile(
 _CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
 _LIMIT_AFTER = re.compile(
     r"[ \t]*(?:(?:is|are|was|will[ \t]+be|should[ \t]+be|must[ \t]+be|to[ \t]+be|be)[ \t]+)?"
+    # for whom the limit holds ("> 7,5 mmol/dygn hos män talar för ...", "in women indicates")
+    r"(?:(?:in|for|hos|för|bei|chez|en|para)[ \t]+(?:men|women|males|females|adults|children|män|kvinnor"
+    r"|vuxna|barn|männern|frauen|hommes|femmes|hombres|mujeres)[ \t]+)?"
     r"(?:phoned|called|telephoned|notified|reported[ \t]+to|referred|flagged|considered|indicates?|suggests?"
-    r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?)\b",
+    r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?"
+    # the same verbs in the report languages read here (sv, de, fr, es)
+    r"|talar[ \t]+för|tyder[ \t]+på|sprich\w*[ \t]+für|évoque|evoque|suggère|sugiere|indica)\b",
     re.IGNORECASE,
 )
 

@@ -18,8 +18,11 @@ the previous name's value.
 
 OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read.
 
-One reason to change (how a value is read next to one name, in prose or a row), ~500 lines: where
-a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit conversion ``lab_units``.
+One reason to change (how a value is read next to one name, in prose or a row), ~520 lines, kept
+one module because every rule here reads the same few characters after a name and they must agree
+on what a value is: where a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit
+conversion ``lab_units``, and layouts read by their structure instead of by a name's neighbourhood
+(HL7 v2, keyed blocks, coded and drug-screen tables) are ``lab_structured`` and its modules.
 """
 
 from __future__ import annotations
@@ -463,7 +466,10 @@ def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
-    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b", re.IGNORECASE
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b"
+    # a report row named by drug and specimen ("Lithium, Serum     0.72   mmol/L")
+    r"|[ \t]*,[ \t]*(?:serum|plasma|whole[ \t]+blood)(?=[ \t]+[<>]?\d)",
+    re.IGNORECASE,
 )
 
 
