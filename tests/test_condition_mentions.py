@@ -151,3 +151,35 @@ def test_a_concern_leaves_the_drug_started_for_it() -> None:
     facts = extract("Due to concern for infection, he was started on oral Keflex.").facts
     keflex = [f for f in facts if f.kind == "medication"]
     assert keflex and not keflex[0].uncertain
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept"),
+    [
+        (
+            "ASSESSMENT: Plantar fascitis/heel spur syndrome, right foot.",
+            "Plantar fascitis",
+            "plantar fasciitis",
+        ),
+        ("Distant relatives with alcohol dependance.", "alcohol dependance", "alcohol dependence"),
+        ("Solu-Medrol was given because of bronchospams.", "bronchospams", "bronchospasm"),
+        ("He was treated for pnemonia.", "pnemonia", "pneumonia"),
+        ("She has diabetis.", "diabetis", "diabetes mellitus"),
+    ],
+)
+def test_a_misspelt_condition_word_is_read_as_the_condition(text: str, matched: str, concept: str) -> None:
+    found = {f.text: f.concept for f in _conditions(text)}
+    assert found.get(matched) == concept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was given an injection at the nursing station.",  # English words one slip from conditions
+        "There was no blood tingeing.",  # a real word ("tingling" is a changed consonant away)
+        "Headache with phonophobia.",  # another term, not "photophobia" misspelt
+    ],
+)
+def test_a_real_word_is_not_read_as_a_misspelt_condition(text: str) -> None:
+    found = {f.text.lower() for f in _conditions(text)}
+    assert not found & {"injection", "station", "tingeing", "phonophobia"}

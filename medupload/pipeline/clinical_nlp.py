@@ -18,6 +18,7 @@ import threading
 import types
 from typing import Any
 
+from medupload.pipeline import misspellings
 from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
 
 _BUILD_LOCK = threading.Lock()
@@ -187,6 +188,10 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     # spaCy keeps a single letter's full stop on it ("Humulin N.", "vitamin D." ending a
     # sentence): the letter alone is the name's word.
     folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
+    # A misspelt condition word ("fascitis") is read as the word it slips from, for conditions only.
+    misspelt = {k: c for k, t in enumerate(texts) if (c := misspellings.correction(t, with_base))}
+    for k, corrected in misspelt.items():
+        folded[k] = corrected
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
@@ -227,6 +232,11 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
         label = vocab.concepts[hit.concepts[0]].kind.upper()
+        slipped = [k for k in range(i, i + n) if k in misspelt]
+        if slipped and label != "CONDITION":
+            folded[slipped[0]] = fold(texts[slipped[0]])  # not a condition name: read as written
+            del misspelt[slipped[0]]
+            continue
         spans.append(Span(doc, first.i, last.i + 1, label=label))
         hits[first.idx] = hit
         i += n
