@@ -183,3 +183,35 @@ def test_a_misspelt_condition_word_is_read_as_the_condition(text: str, matched: 
 def test_a_real_word_is_not_read_as_a_misspelt_condition(text: str) -> None:
     found = {f.text.lower() for f in _conditions(text)}
     assert not found & {"injection", "station", "tingeing", "phonophobia"}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A story told from an earlier time.
+        (
+            "He is known to us from his last admission. At that time, he was admitted with constipation.",
+            "constipation",
+            "historical",
+        ),
+        (
+            "On his last visit with me he presented with angina. He was admitted to hospital and found to "
+            "have an acute myocardial infarction.",
+            "acute myocardial infarction",
+            "historical",
+        ),
+        # "since his last visit" counts up to now.
+        ("Since his last visit, he has had constipation.", "constipation", "present"),
+        # A chronic condition told then is still had.
+        ("At that time he had an established diagnosis of hypertension.", "hypertension", "present"),
+        ("Her upper respiratory infection has resolved.", "upper respiratory infection", "historical"),
+        # Everyday names ICD-10-CM titles lack.
+        ("The patient denies nosebleed, visual changes, nausea.", "visual changes", "negated"),
+        ("The patient has no past history of any renal problems.", "renal problems", "negated"),
+        ("No family history of hypercoagulable condition.", "hypercoagulable condition", "negated"),
+        ("History of basal ganglia cerebrovascular event in 2004.", "cerebrovascular event", "historical"),
+    ],
+)
+def test_status_of_a_story_and_everyday_names(text: str, matched: str, expected: str) -> None:
+    statuses = {f.text: _status(f) for f in _conditions(text)}
+    assert statuses[matched] == expected
