@@ -200,6 +200,12 @@ def test_a_real_word_is_not_read_as_a_misspelt_condition(text: str) -> None:
             "acute myocardial infarction",
             "historical",
         ),
+        (
+            "He was recently discharged from the hospital after being admitted for altered mental status.",
+            "altered mental status",
+            "historical",
+        ),
+        ("She had pneumonia during her last admission.", "pneumonia", "historical"),
         # "since his last visit" counts up to now.
         ("Since his last visit, he has had constipation.", "constipation", "present"),
         # A chronic condition told then is still had.

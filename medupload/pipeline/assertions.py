@@ -72,10 +72,22 @@ _ANCHOR_IN = re.compile(_PAST_ANCHOR, re.IGNORECASE)
 _ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s+)?admitted\b", re.IGNORECASE)
 
 
+# An earlier stay named anywhere in the sentence: "pneumonia during his last admission", "after
+# being admitted for altered mental status" ("at that time" only opening it: "UA at that time
+# showed RBCs, ultrasound revealed a stone" may be of now).
+_EARLIER_STAY = re.compile(
+    r"(?<!since\s)\b(?:(?:on|at|during)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)\s+"
+    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b",
+    re.IGNORECASE,
+)
+
+
 def _told_as_past(text: str, ent: Any) -> bool:
     """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``)."""
     sentence = ent.sent
     if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
+        return True
+    if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
         return True
     if not _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) or sentence.start == 0:
         return False
