@@ -193,9 +193,7 @@ _COLLOQUIAL = {
     "hypercoagulability": "D68.59",
     "visual changes": "H53.9",  # Unspecified visual disturbance
     "visual change": "H53.9",
-    "vision changes": "H53.9",
-    "changes in vision": "H53.9",
-    "change in vision": "H53.9",
+    "vision changes": "H53.9",  # not "change in vision": "no change in" reads as "no change in X"
     "renal problems": "N28.9",  # Disorder of kidney and ureter, unspecified ("Renal disease NOS")
     "kidney problems": "N28.9",
     "heart problems": "I51.9",  # Heart disease, unspecified

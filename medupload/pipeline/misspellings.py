@@ -12,7 +12,7 @@ keeps the reading only where it makes a condition name, never a drug or a lab.
 from __future__ import annotations
 
 import gzip
-import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -30,13 +30,18 @@ _VOWELS = frozenset("aeiouy")
 _FOLDED_VOWELS = "aeouy"
 
 
+# One entry of pyspellchecker's {"word": count} file, for a word long enough to matter.
+_ENTRY = re.compile(rf'"([a-z]{{{MIN_LENGTH - 1},}})": (\d+)')
+
+
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """English words of MIN_LENGTH - 1 letters or more seen ENGLISH_MIN_COUNT times or more."""
+    """English words of MIN_LENGTH - 1 letters or more seen ENGLISH_MIN_COUNT times or more.
+    (Scanned, not ``json.load``-ed: the whole 160,000-word dict would cost ~25 MB at its peak.)"""
     path = resources.files("spellchecker") / "resources" / "en.json.gz"
     with gzip.open(str(path), "rt", encoding="utf-8") as handle:
-        counts: dict[str, int] = json.load(handle)
-    return frozenset(w for w, n in counts.items() if n >= ENGLISH_MIN_COUNT and len(w) >= MIN_LENGTH - 1)
+        raw = handle.read()
+    return frozenset(m[1] for m in _ENTRY.finditer(raw) if int(m[2]) >= ENGLISH_MIN_COUNT)
 
 
 @lru_cache(maxsize=2)
