@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from medupload.pipeline import gazetteer
+from medupload.pipeline import gazetteer, misspellings
 from medupload.pipeline.extraction import ExtractedFact, extract
+from medupload.pipeline.vocabulary import fold
 
 
 def _conditions(text: str) -> list[ExtractedFact]:
@@ -178,11 +179,19 @@ def test_a_misspelt_condition_word_is_read_as_the_condition(text: str, matched: 
         "He was given an injection at the nursing station.",  # English words one slip from conditions
         "There was no blood tingeing.",  # a real word ("tingling" is a changed consonant away)
         "Headache with phonophobia.",  # another term, not "photophobia" misspelt
+        "The artery was opened for stenting.",  # made from "stent", not "stunting"
+        "Hemostasis was obtained with Surgicel and the wound was closed.",  # a brand, not "surgical"
     ],
 )
 def test_a_real_word_is_not_read_as_a_misspelt_condition(text: str) -> None:
     found = {f.text.lower() for f in _conditions(text)}
-    assert not found & {"injection", "station", "tingeing", "phonophobia"}
+    assert not found & {"injection", "station", "tingeing", "phonophobia", "stenting", "surgicel"}
+
+
+def test_a_slip_is_read_only_where_it_makes_a_word_of_a_condition_name() -> None:
+    assert misspellings.correction("stenting") is None
+    assert misspellings.correction("Surgicel", after_word=True) is None
+    assert misspellings.correction("fascitis") == fold("fasciitis")
 
 
 @pytest.mark.parametrize(

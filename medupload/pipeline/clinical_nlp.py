@@ -175,6 +175,12 @@ def _prefixed_condition(folded_token: str, vocab: Any) -> Hit | None:
     return None
 
 
+def _after_word(text: str, start: int) -> bool:
+    """Whether a word or a comma comes just before ``start`` on its line."""
+    before = text[max(0, start - 40) : start].rstrip(" \t")
+    return bool(before) and (before[-1].isalpha() or before[-1] == ",")
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -189,7 +195,11 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     # sentence): the letter alone is the name's word.
     folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
     # A misspelt condition word ("fascitis") is read as the word it slips from, for conditions only.
-    misspelt = {k: c for k, t in enumerate(texts) if (c := misspellings.correction(t, with_base))}
+    misspelt = {
+        k: c
+        for k, t in enumerate(texts)
+        if (c := misspellings.correction(t, with_base, after_word=_after_word(doc.text, tokens[k].idx)))
+    }
     for k, corrected in misspelt.items():
         folded[k] = corrected
     spans: list[Any] = []

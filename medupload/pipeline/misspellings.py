@@ -20,6 +20,10 @@ from medupload.pipeline.vocabulary import fold, vocabulary
 
 MIN_LENGTH = 8  # a shorter word has too many real neighbours
 MIN_CONDITION_WORD = 7
+MIN_STEM = 4
+# A word made from a known one ("stenting" from "stent", "umbilicus" the plural-looking name the
+# matcher already reads) is no slip.
+_SUFFIXES = ("ing", "ings", "ed", "ly", "ally", "er", "ers", "es", "s")
 # pyspellchecker's counts: a misspelling common enough to be counted ("dependance" 50) is
 # still below this.
 ENGLISH_MIN_COUNT = 100
@@ -31,12 +35,12 @@ _FOLDED_VOWELS = "aeouy"
 
 
 # One entry of pyspellchecker's {"word": count} file, for a word long enough to matter.
-_ENTRY = re.compile(rf'"([a-z]{{{MIN_LENGTH - 1},}})": (\d+)')
+_ENTRY = re.compile(rf'"([a-z]{{{MIN_STEM},}})": (\d+)')
 
 
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """English words of MIN_LENGTH - 1 letters or more seen ENGLISH_MIN_COUNT times or more.
+    """English words of MIN_STEM letters or more seen ENGLISH_MIN_COUNT times or more.
     (Scanned, not ``json.load``-ed: the whole 160,000-word dict would cost ~25 MB at its peak.)"""
     path = resources.files("spellchecker") / "resources" / "en.json.gz"
     with gzip.open(str(path), "rt", encoding="utf-8") as handle:
@@ -75,14 +79,23 @@ def _one_edit(word: str, folded: str) -> set[str]:
     return edits
 
 
-def correction(text: str, with_base: bool = True) -> str | None:
-    """The folded condition word a misspelt ``text`` stands for, else None."""
+def correction(text: str, with_base: bool = True, *, after_word: bool = False) -> str | None:
+    """The folded condition word a misspelt ``text`` stands for, else None. ``after_word``: the
+    token follows a word or a comma, so a capital marks a name ("with Surgicel"), not a slip."""
     if len(text) < MIN_LENGTH or not text.isalpha():
+        return None
+    if after_word and text[0].isupper() and text[1:].islower():
         return None
     folded = fold(text)
     known, condition = _words(with_base)
-    if folded in known or text.lower() in english_words():
+    lower = text.lower()
+    english = english_words()
+    if folded in known or lower in english:
         return None
+    for suffix in _SUFFIXES:
+        stem = lower[: -len(suffix)]
+        if lower.endswith(suffix) and len(stem) >= MIN_STEM and (stem in english or fold(stem) in known):
+            return None
     near = {w for w in _one_edit(text, folded) if w in condition and w[0] == folded[0]}
     if len(near) > 1:  # "diabetis": "diabetes" (a name by itself) before "diabetic"
         folded_names = vocabulary(with_base).lexicon.folded
