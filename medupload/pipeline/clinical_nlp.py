@@ -195,17 +195,18 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     # sentence): the letter alone is the name's word.
     folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
     # A misspelt condition word ("fascitis") is read as the word it slips from, for conditions only.
+    text = doc.text
     misspelt = {
         k: c
         for k, t in enumerate(texts)
-        if (c := misspellings.correction(t, with_base, after_word=_after_word(doc.text, tokens[k].idx)))
+        if len(t) >= misspellings.MIN_LENGTH
+        and (c := misspellings.correction(t, with_base, after_word=_after_word(text, tokens[k].idx)))
     }
     for k, corrected in misspelt.items():
         folded[k] = corrected
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
-    text = doc.text
 
     def one_line(start: int, n: int) -> bool:
         """A name never spans two lines: "Thyroid Peroxidase (TPO)" ends its line even where a
