@@ -215,6 +215,18 @@ def test_a_slip_is_read_only_where_it_makes_a_word_of_a_condition_name() -> None
             "historical",
         ),
         ("She had pneumonia during her last admission.", "pneumonia", "historical"),
+        # The next sentence says it is over; a condition told before a comma is not its subject.
+        (
+            "She stopped the medication due to skin rash as well as hives. Since then, this had resolved.",
+            "hives",
+            "historical",
+        ),
+        (
+            "Recurrent urinary tract infection, completed the dose, but stopped Macrodantin due to hives. "
+            "This has resolved.",
+            "urinary tract infection",
+            "present",
+        ),
         # "since his last visit" counts up to now.
         ("Since his last visit, he has had constipation.", "constipation", "present"),
         # A chronic condition told then is still had.

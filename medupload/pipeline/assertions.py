@@ -21,7 +21,8 @@ window misses on real notes:
 - "?X" and "? X" are queried;
 - a sentence that opens at an earlier time ("At that time, he was admitted with constipation"),
   or the admission told right after one ("on his last visit ... He was admitted and found to have
-  an acute MI"), is past for any but a chronic condition.
+  an acute MI"), or an earlier stay named in it ("after being admitted for X"), is past for any
+  but a chronic condition; so is the last clause before "Since then, this had resolved."
 """
 
 from __future__ import annotations
@@ -82,9 +83,24 @@ _EARLIER_STAY = re.compile(
 )
 
 
+# The next sentence says it is over: "... skin rash as well as hives. Since then, this had resolved."
+_RESOLVED_NEXT = re.compile(
+    r"\s*(?:since\s+then,?\s+)?(?:this|these|it|they|both|all\s+of\s+(?:this|these|them))\s+"
+    r"(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|all\s+)?resolved\b",
+    re.IGNORECASE,
+)
+
+
 def _told_as_past(text: str, ent: Any) -> bool:
-    """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``)."""
+    """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``), or the next
+    sentence says it is over."""
     sentence = ent.sent
+    if (
+        sentence.end < len(ent.doc)
+        and not _LIST_BREAK.search(text, ent.end_char, sentence.end_char)  # of the last clause only
+        and _RESOLVED_NEXT.match(text, ent.doc[sentence.end].sent.start_char)
+    ):
+        return True
     if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
         return True
     if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
