@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 from mtsamples_scoring import status
 
-from medupload.pipeline import gazetteer
+from medupload.pipeline import gazetteer, misspellings
 from medupload.pipeline.extraction import ExtractedFact, extract
+from medupload.pipeline.vocabulary import fold
 
 
 def _conditions(text: str) -> list[ExtractedFact]:
@@ -142,3 +143,93 @@ def test_a_concern_leaves_the_drug_started_for_it() -> None:
     facts = extract("Due to concern for infection, he was started on oral Keflex.").facts
     keflex = [f for f in facts if f.kind == "medication"]
     assert keflex and not keflex[0].uncertain
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept"),
+    [
+        (
+            "ASSESSMENT: Plantar fascitis/heel spur syndrome, right foot.",
+            "Plantar fascitis",
+            "plantar fasciitis",
+        ),
+        ("Distant relatives with alcohol dependance.", "alcohol dependance", "alcohol dependence"),
+        ("Solu-Medrol was given because of bronchospams.", "bronchospams", "bronchospasm"),
+        ("He was treated for pnemonia.", "pnemonia", "pneumonia"),
+        ("She has diabetis.", "diabetis", "diabetes mellitus"),
+    ],
+)
+def test_a_misspelt_condition_word_is_read_as_the_condition(text: str, matched: str, concept: str) -> None:
+    found = {f.text: f.concept for f in _conditions(text)}
+    assert found.get(matched) == concept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was given an injection at the nursing station.",  # English words one slip from conditions
+        "There was no blood tingeing.",  # a real word ("tingling" is a changed consonant away)
+        "Headache with phonophobia.",  # another term, not "photophobia" misspelt
+        "The artery was opened for stenting.",  # made from "stent", not "stunting"
+        "Hemostasis was obtained with Surgicel and the wound was closed.",  # a brand, not "surgical"
+    ],
+)
+def test_a_real_word_is_not_read_as_a_misspelt_condition(text: str) -> None:
+    found = {f.text.lower() for f in _conditions(text)}
+    assert not found & {"injection", "station", "tingeing", "phonophobia", "stenting", "surgicel"}
+
+
+def test_a_slip_is_read_only_where_it_makes_a_word_of_a_condition_name() -> None:
+    assert misspellings.correction("stenting") is None
+    assert misspellings.correction("Surgicel", after_word=True) is None
+    assert misspellings.correction("fascitis") == fold("fasciitis")
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A story told from an earlier time.
+        (
+            "He is known to us from his last admission. At that time, he was admitted with constipation.",
+            "constipation",
+            "historical",
+        ),
+        (
+            "On his last visit with me he presented with angina. He was admitted to hospital and found to "
+            "have an acute myocardial infarction.",
+            "acute myocardial infarction",
+            "historical",
+        ),
+        (
+            "He was recently discharged from the hospital after being admitted for altered mental status.",
+            "altered mental status",
+            "historical",
+        ),
+        ("She had pneumonia during her last admission.", "pneumonia", "historical"),
+        # The next sentence says it is over; a condition told before a comma is not its subject.
+        (
+            "She stopped the medication due to skin rash as well as hives. Since then, this had resolved.",
+            "hives",
+            "historical",
+        ),
+        (
+            "Recurrent urinary tract infection, completed the dose, but stopped Macrodantin due to hives. "
+            "This has resolved.",
+            "urinary tract infection",
+            "present",
+        ),
+        # "since his last visit" counts up to now.
+        ("Since his last visit, he has had constipation.", "constipation", "present"),
+        # A chronic condition told then is still had.
+        ("At that time he had an established diagnosis of hypertension.", "hypertension", "present"),
+        ("Her upper respiratory infection has resolved.", "upper respiratory infection", "historical"),
+        # Everyday names ICD-10-CM titles lack.
+        ("The patient denies nosebleed, visual changes, nausea.", "visual changes", "negated"),
+        ("The patient has no past history of any renal problems.", "renal problems", "negated"),
+        ("No family history of hypercoagulable condition.", "hypercoagulable condition", "negated"),
+        ("History of basal ganglia cerebrovascular event in 2004.", "cerebrovascular event", "historical"),
+    ],
+)
+def test_status_of_a_story_and_everyday_names(text: str, matched: str, expected: str) -> None:
+    statuses = {f.text: _status(f) for f in _conditions(text)}
+    assert statuses[matched] == expected

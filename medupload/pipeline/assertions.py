@@ -18,7 +18,11 @@ window misses on real notes:
 - "chest pain, acute MI ruled out, UTI": a cue ending a list item negates that item only;
 - an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
   is past; "status post", "recent" mark one list item, not the items after its comma;
-- "?X" and "? X" are queried.
+- "?X" and "? X" are queried;
+- a sentence that opens at an earlier time ("At that time, he was admitted with constipation"),
+  or the admission told right after one ("on his last visit ... He was admitted and found to have
+  an acute MI"), or an earlier stay named in it ("after being admitted for X"), is past for any
+  but a chronic condition; so is the last clause before "Since then, this had resolved."
 """
 
 from __future__ import annotations
@@ -43,16 +47,68 @@ _PATIENT_AGAIN = re.compile(
 
 # A dated or "ago" event right after the mention: "Myocardial infarction in 2015", "a stroke
 # three years ago", "appendicitis as a child", "pneumonia last year", "an obstruction which
-# resolved".
+# resolved", "her symptoms have resolved".
 _PAST_AFTER = re.compile(
     r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
     r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
     r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
-    r"|(?:(?:which|that)[ \t]+(?:has[ \t]+|had[ \t]+)?)?(?:now[ \t]+|since[ \t]+)?resolved\b)",
+    r"|(?:(?:which|that)[ \t]+)?(?:has[ \t]+|have[ \t]+|had[ \t]+)?(?:now[ \t]+|since[ \t]+)?resolved\b)",
     re.IGNORECASE,
 )
+
+
+# A time told earlier in the story: "At that time, he was admitted with constipation"; "on his
+# last visit with me ... He was admitted and found to have an acute MI" ("since his last visit"
+# counts from then to now, so it is not one).
+_PAST_ANCHOR = (
+    r"(?<!since\s)\b(?:at\s+that\s+time|(?:on|at|during|from)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)"
+    r"\s+(?:visit|admission|hospitali[sz]ation|stay|appointment))\b"
+)
+# The anchor opens the sentence (after its subject at most).
+_ANCHOR_OPENS = re.compile(r"\s*(?:(?:he|she|they|the\s+patient)\s+)?" + _PAST_ANCHOR, re.IGNORECASE)
+_ANCHOR_IN = re.compile(_PAST_ANCHOR, re.IGNORECASE)
+# The next sentence goes on with the admission then: "He was admitted to hospital and found ..."
+_ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s+)?admitted\b", re.IGNORECASE)
+
+
+# An earlier stay named anywhere in the sentence: "pneumonia during his last admission", "after
+# being admitted for altered mental status" ("at that time" only opening it: "UA at that time
+# showed RBCs, ultrasound revealed a stone" may be of now).
+_EARLIER_STAY = re.compile(
+    r"(?<!since\s)\b(?:(?:on|at|during)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)\s+"
+    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b",
+    re.IGNORECASE,
+)
+
+
+# The next sentence says it is over: "... skin rash as well as hives. Since then, this had resolved."
+_RESOLVED_NEXT = re.compile(
+    r"\s*(?:since\s+then,?\s+)?(?:this|these|it|they|both|all\s+of\s+(?:this|these|them))\s+"
+    r"(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|all\s+)?resolved\b",
+    re.IGNORECASE,
+)
+
+
+def _told_as_past(text: str, ent: Any) -> bool:
+    """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``), or the next
+    sentence says it is over."""
+    sentence = ent.sent
+    if (
+        sentence.end < len(ent.doc)
+        and not _LIST_BREAK.search(text, ent.end_char, sentence.end_char)  # of the last clause only
+        and _RESOLVED_NEXT.match(text, ent.doc[sentence.end].sent.start_char)
+    ):
+        return True
+    if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
+        return True
+    if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
+        return True
+    if not _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) or sentence.start == 0:
+        return False
+    previous = ent.doc[sentence.start - 1].sent
+    return bool(_ANCHOR_IN.search(text, previous.start_char, previous.end_char))
 
 
 @dataclass(frozen=True)
@@ -217,6 +273,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             resolved
             or _PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
+            or (not chronic and _told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
             or (ent._.section_category == "past_medical_history" and in_paragraph and event)

@@ -18,6 +18,7 @@ import threading
 import types
 from typing import Any
 
+from medupload.pipeline import misspellings
 from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
 
 _BUILD_LOCK = threading.Lock()
@@ -174,6 +175,12 @@ def _prefixed_condition(folded_token: str, vocab: Any) -> Hit | None:
     return None
 
 
+def _after_word(text: str, start: int) -> bool:
+    """Whether a word or a comma comes just before ``start`` on its line."""
+    before = text[max(0, start - 40) : start].rstrip(" \t")
+    return bool(before) and (before[-1].isalpha() or before[-1] == ",")
+
+
 def _gazetteer(doc: Any, with_base: bool) -> Any:
     """Longest match from each token over the lexicon: case-sensitive abbreviations first, then
     folded names; hyphens are skipped so "end-stage" meets "end stage"."""
@@ -187,10 +194,19 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     # spaCy keeps a single letter's full stop on it ("Humulin N.", "vitamin D." ending a
     # sentence): the letter alone is the name's word.
     folded = [fold(t[0]) if len(t) == 2 and t[1] == "." and t[0].isalpha() else fold(t) for t in texts]
+    # A misspelt condition word ("fascitis") is read as the word it slips from, for conditions only.
+    text = doc.text
+    misspelt = {
+        k: c
+        for k, t in enumerate(texts)
+        if len(t) >= misspellings.MIN_LENGTH
+        and (c := misspellings.correction(t, with_base, after_word=_after_word(text, tokens[k].idx)))
+    }
+    for k, corrected in misspelt.items():
+        folded[k] = corrected
     spans: list[Any] = []
     hits: dict[int, Hit] = {}
     i, count = 0, len(tokens)
-    text = doc.text
 
     def one_line(start: int, n: int) -> bool:
         """A name never spans two lines: "Thyroid Peroxidase (TPO)" ends its line even where a
@@ -227,6 +243,11 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
         n, hit = found
         first, last = tokens[i], tokens[i + n - 1]
         label = vocab.concepts[hit.concepts[0]].kind.upper()
+        slipped = [k for k in range(i, i + n) if k in misspelt]
+        if slipped and label != "CONDITION":
+            folded[slipped[0]] = fold(texts[slipped[0]])  # not a condition name: read as written
+            del misspelt[slipped[0]]
+            continue
         spans.append(Span(doc, first.i, last.i + 1, label=label))
         hits[first.idx] = hit
         i += n

@@ -186,6 +186,21 @@ def other_names(description: str, name: str) -> list[str]:
     return [n for n in dict.fromkeys(found) if n != name and len(n) > 3 and not _NOT_EVERYDAY.search(n)]
 
 
+# Everyday names notes use that no ICD-10-CM title or inclusion term words, each its own concept
+# under the code of the title it means (checked against the release); ranked below every title.
+_COLLOQUIAL = {
+    "hypercoagulable condition": "D68.59",  # inclusion term "Hypercoagulable state NOS"
+    "hypercoagulability": "D68.59",
+    "visual changes": "H53.9",  # Unspecified visual disturbance
+    "visual change": "H53.9",
+    "vision changes": "H53.9",  # not "change in vision": "no change in" reads as "no change in X"
+    "renal problems": "N28.9",  # Disorder of kidney and ureter, unspecified ("Renal disease NOS")
+    "kidney problems": "N28.9",
+    "heart problems": "I51.9",  # Heart disease, unspecified
+    "cardiac problems": "I51.9",
+}
+
+
 def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
     import simple_icd_10_cm as cm
 
@@ -212,6 +227,8 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
                 other_rank = (rank[0], 1 if everyday == organ else 2, rank[2], code)
                 if everyday not in best or other_rank < best[everyday][0]:
                     best[everyday] = (other_rank, code)
+    for name, code in _COLLOQUIAL.items():
+        best.setdefault(name, ((2, 3, 1, code), code))
     for name, (_, code) in sorted(best.items()):
         yield Entry("condition", tokenize(name), name, code, "ICD-10-CM", False)
 
