@@ -17,7 +17,8 @@ panel) came last from a second lab scientist. Scored as tests/mtsamples_scoring.
 
 from __future__ import annotations
 
-from mtsamples_scoring import LAB_REPORTS, score_lab_reports
+import pytest
+from mtsamples_scoring import LAB_REPORT_SETS, LAB_REPORTS, Tally, score_lab_reports
 
 from medupload.pipeline.extraction import extract
 
@@ -31,12 +32,18 @@ from medupload.pipeline.extraction import extract
 # text that is no result; after the labs5 rules tuned on them 0.992 / 1.000, none taken. All
 # twenty-two: 0.991 / 0.998.
 FLOORS = {"recall": 0.95, "precision": 0.97}
+# Later sets of layouts, each scored once when it came (the unseen figure) and then tuned on, in
+# tests/data/lab_reports_3.md ... _6.md. Their floors sit a little under the figures after the
+# round tuned on them; the first is the 22 reports above.
+SET_FLOORS = {
+    "reports3": {"recall": 0.93, "precision": 0.98},
+    "reports4": {"recall": 0.89, "precision": 0.98},
+}
 
 
-def test_lab_values_on_lab_reports_meet_their_floors() -> None:
-    tally = score_lab_reports(extract)
+def _print(name: str, tally: Tally) -> None:
     print(
-        f"\nlab reports ({LAB_REPORTS.name}): recall {tally.recall:.3f} ({tally.right}/{tally.labelled}) "
+        f"\nlab {name}: recall {tally.recall:.3f} ({tally.right}/{tally.labelled}) "
         f"precision {tally.precision:.3f} ({tally.predicted_right}/{tally.predicted})"
     )
     for miss in tally.misses:
@@ -45,8 +52,24 @@ def test_lab_values_on_lab_reports_meet_their_floors() -> None:
         print(f"  extra {extra}")
     for trap in tally.traps:
         print(f"  taken though no result {trap}")
+
+
+def test_lab_values_on_lab_reports_meet_their_floors() -> None:
+    tally = score_lab_reports(extract)
+    _print(LAB_REPORTS.name, tally)
     assert tally.labelled >= 300
     assert tally.recall >= FLOORS["recall"]
     assert tally.precision >= FLOORS["precision"]
     # No value is taken from text a report marks as no result (a threshold in a comment, a limit).
+    assert not tally.traps
+
+
+@pytest.mark.parametrize("name", sorted(SET_FLOORS))
+def test_lab_values_on_the_later_report_sets_meet_their_floors(name: str) -> None:
+    path = LAB_REPORT_SETS[name]
+    tally = score_lab_reports(extract, path=path)
+    _print(path.name, tally)
+    assert tally.labelled >= 100
+    assert tally.recall >= SET_FLOORS[name]["recall"]
+    assert tally.precision >= SET_FLOORS[name]["precision"]
     assert not tally.traps
