@@ -231,5 +231,5 @@ def test_a_slip_is_read_only_where_it_makes_a_word_of_a_condition_name() -> None
     ],
 )
 def test_status_of_a_story_and_everyday_names(text: str, matched: str, expected: str) -> None:
-    statuses = {f.text: _status(f) for f in _conditions(text)}
+    statuses = {f.text: status(f) for f in _conditions(text)}
     assert statuses[matched] == expected
