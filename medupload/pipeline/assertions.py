@@ -72,6 +72,10 @@ _INFORMANT_AFTER = re.compile(
     re.IGNORECASE,
 )
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
+# A relative who came along ("visiting with her husband", "accompanied by his mother") is not
+# the one with the condition, unless the text goes on to say so ("with her mother, who has ...").
+_COMPANION_BEFORE = re.compile(r"\b(?:with|by)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
+_RELATIVE_HAS_AFTER = re.compile(r"^\s*(?:'s\b|,?\s*(?:who|which)\b|,?\s*(?:has|had|with)\b)", re.IGNORECASE)
 # "Past medical history is significant for hypertension": a list of current problems.
 _HISTORY_LIST_AFTER = re.compile(
     r"^\s*(?:is\s+|was\s+)?(?:significant|remarkable|notable|positive)\s+for\b|^\s*(?:includes?|including|:)",
@@ -137,6 +141,10 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
+        if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char) and not (
+            _RELATIVE_HAS_AFTER.match(after)
+        ):
+            return False
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
     if (
         modifier.category == "NEGATED_EXISTENCE"
