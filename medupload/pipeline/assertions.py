@@ -18,7 +18,11 @@ window misses on real notes:
 - "chest pain, acute MI ruled out, UTI": a cue ending a list item negates that item only;
 - an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
   is past; "status post", "recent" mark one list item, not the items after its comma;
-- "?X" and "? X" are queried.
+- "?X" and "? X" are queried;
+- a relative who came along ("visiting with her husband") is no family history; "given his history
+  of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
+  are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
+  "status post EGD confirming X" is a finding, current.
 """
 
 from __future__ import annotations
@@ -165,10 +169,10 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
-        if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char) and not (
-            _RELATIVE_HAS_AFTER.match(after)
-        ):
-            return False
+        if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
+            who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
+            if not _RELATIVE_HAS_AFTER.match(after) or (who and _INFORMANT_AFTER.match(after[who.end() :])):
+                return False
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
     if (
         modifier.category == "NEGATED_EXISTENCE"
