@@ -197,6 +197,9 @@ def test_a_concern_leaves_the_drug_started_for_it() -> None:
         ("She was diagnosed with diabetes earlier this year.", "diabetes", "present"),
         ("Status post EGD this morning confirming esophagitis.", "esophagitis", "present"),
         ("Status post cholecystectomy for cholecystitis.", "cholecystitis", "historical"),
+        # What a work-up is to explain is there.
+        ("We will rule out nephrosis as the cause of his anemia.", "anemia", "present"),
+        ("Possible infection as the source of his fever.", "fever", "present"),
     ],
 )
 def test_status_of_general_phrasings_new_notes_showed(text: str, matched: str, expected: str) -> None:

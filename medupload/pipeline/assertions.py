@@ -122,6 +122,11 @@ _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
 )
+# "rule out nephrosis as the cause of his anemia": what is to be explained is there.
+_EXPLAINED_BETWEEN = re.compile(
+    r"\bas[ \t]+(?:the|a|an)[ \t]+(?:\w+[ \t]+)?(?:cause|source|etiology|reason)[ \t]+(?:of|for)\b",
+    re.IGNORECASE,
+)
 # "status post EGD ... confirming diagnosis of X": a procedure's finding is current.
 _FINDING_BETWEEN = re.compile(
     r"\b(?:confirm\w*|show\w*|reveal\w*|demonstrat\w*|found|diagnosis\s+of)\b", re.IGNORECASE
@@ -193,6 +198,10 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         text, span.end_char, ent.start_char
     ):
         return False  # "likely iron deficiency given his history of malnutrition"
+    if modifier.category in ("POSSIBLE_EXISTENCE", "NEGATED_EXISTENCE") and _EXPLAINED_BETWEEN.search(
+        text, span.end_char, ent.start_char
+    ):
+        return False  # "rule out nephrosis as the cause of his anemia": the anemia is there
     if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
         return False  # "diagnosed with diabetes earlier this year": has it now
     if (
