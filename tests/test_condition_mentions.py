@@ -197,6 +197,11 @@ def test_a_concern_leaves_the_drug_started_for_it() -> None:
         ("She was diagnosed with diabetes earlier this year.", "diabetes", "present"),
         ("Status post EGD this morning confirming esophagitis.", "esophagitis", "present"),
         ("Status post cholecystectomy for cholecystitis.", "cholecystitis", "historical"),
+        # Hedged denials and lists of possibilities are hedges; a presenting complaint is current.
+        ("She is likely to not have had ventricular tachycardia.", "ventricular tachycardia", "uncertain"),
+        ("Possibilities include appendicitis or intussusception.", "appendicitis", "uncertain"),
+        ("There is concern regarding pneumonia.", "pneumonia", "uncertain"),
+        ("He was admitted with a history of abdominal pain.", "abdominal pain", "present"),
         # What a work-up is to explain is there.
         ("We will rule out nephrosis as the cause of his anemia.", "anemia", "present"),
         ("Possible infection as the source of his fever.", "fever", "present"),

@@ -122,6 +122,13 @@ _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
 )
+# "admitted with a history of rectal bleeding", "presents with history of sleep disruption": the
+# complaint that brings the patient, current.
+_PRESENTING_BEFORE = re.compile(
+    r"\b(?:admitted|admission|presents?|presented|presenting|came|comes|referred)\b[^.;\n]{0,40}?"
+    r"\bwith[ \t]+(?:a[ \t]+)?(?:known[ \t]+)?$",
+    re.IGNORECASE,
+)
 # "rule out nephrosis as the cause of his anemia": what is to be explained is there.
 _EXPLAINED_BETWEEN = re.compile(
     r"\bas[ \t]+(?:the|a|an)[ \t]+(?:\w+[ \t]+)?(?:cause|source|etiology|reason)[ \t]+(?:of|for)\b",
@@ -218,6 +225,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     if modifier.category == "HISTORICAL" and _HISTORY_CUE.search(span.text):
         if _DURATION_BEFORE.search(text, 0, span.start_char):
             return False  # "a 2-week history of X" is the present illness
+        if _PRESENTING_BEFORE.search(text, max(0, span.start_char - 60), span.start_char):
+            return event  # "admitted with a history of rectal bleeding": the complaint, current
         if _SURGICAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char):
             return True  # "past surgical history is significant for ... colon cancer surgery"
         if _SINCE_AFTER.match(text, ent.end_char) or _METASTATIC.search(
