@@ -233,3 +233,85 @@ def test_a_slip_is_read_only_where_it_makes_a_word_of_a_condition_name() -> None
 def test_status_of_a_story_and_everyday_names(text: str, matched: str, expected: str) -> None:
     statuses = {f.text: status(f) for f in _conditions(text)}
     assert statuses[matched] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A relative who came along is not the one with the condition, unless the text says so.
+        ("She presents with her husband complaining of nausea.", "nausea", "present"),
+        (
+            "The patient is accompanied by his wife, who states that he has had chest pain.",
+            "chest pain",
+            "present",
+        ),
+        ("She came with her mother, who has breast cancer.", "breast cancer", "family"),
+        # Negations and hedges real notes use.
+        ("There has never been any angina.", "angina", "negated"),
+        ("It is doubtful that this is pneumonia.", "pneumonia", "uncertain"),
+        ("V/Q scan indeterminate for pulmonary embolism.", "pulmonary embolism", "uncertain"),
+        ("Evaluate for pulmonary embolism.", "pulmonary embolism", "uncertain"),
+        ("A CT was ordered to exclude the possibility of appendicitis.", "appendicitis", "uncertain"),
+        ("He is at increased risk of stroke.", "stroke", "uncertain"),
+        (
+            "She was placed on heparin for prophylaxis against deep venous thrombosis.",
+            "deep venous thrombosis",
+            "negated",
+        ),
+        ("Dysuria: denied.", "Dysuria", "negated"),
+        ("Not only anemia but also thrombocytopenia.", "anemia", "present"),
+        # The reason for a hedge is not hedged; a drug before "history of" treats something else.
+        ("Likely sepsis given his history of diabetes.", "diabetes", "present"),
+        (
+            "Likely anemia; consider iron given his history of alcoholic cirrhosis and pneumonia.",
+            "pneumonia",
+            "historical",
+        ),
+        # Current despite "history of"; past despite a list that reads as current.
+        ("History of hyperthyroidism since 2001.", "hyperthyroidism", "present"),
+        ("History of metastatic breast cancer and anxiety.", "metastatic breast cancer", "present"),
+        (
+            "Past surgical history is significant for appendectomy, colon cancer surgery in 1998.",
+            "colon cancer",
+            "historical",
+        ),
+        (
+            "Past surgical history is significant for cholecystectomy for cholecystitis.",
+            "cholecystitis",
+            "historical",
+        ),
+        # Resolved, earlier this year, and a procedure's finding.
+        ("His edema and erythema resolved quickly.", "edema", "historical"),
+        ("She had a nosebleed two days ago that had resolved by morning.", "nosebleed", "historical"),
+        ("The rash has resolved but the cough persists.", "cough", "present"),
+        ("Earlier this year, he had a hepatitis with raised enzymes.", "hepatitis", "historical"),
+        ("She was diagnosed with diabetes earlier this year.", "diabetes", "present"),
+        ("Status post EGD this morning confirming esophagitis.", "esophagitis", "present"),
+        ("Status post cholecystectomy for cholecystitis.", "cholecystitis", "historical"),
+        # Hedged denials and lists of possibilities are hedges; a presenting complaint is current.
+        ("She is likely to not have had ventricular tachycardia.", "ventricular tachycardia", "uncertain"),
+        ("Possibilities include appendicitis or intussusception.", "appendicitis", "uncertain"),
+        ("There is concern regarding pneumonia.", "pneumonia", "uncertain"),
+        ("He was admitted with a history of abdominal pain.", "abdominal pain", "present"),
+        # What a work-up is to explain is there.
+        ("We will rule out nephrosis as the cause of his anemia.", "anemia", "present"),
+        ("Possible infection as the source of his fever.", "fever", "present"),
+    ],
+)
+def test_status_of_general_phrasings_new_notes_showed(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "concept_code"),
+    [
+        ("He has hypertriglyceridemia.", "E78.1"),
+        ("Prostatic hypertrophy with bladder outlet obstruction.", "N32.0"),
+        ("Obvious exophthalmus on examination.", "H05.20"),
+        ("There was no thyroid mass palpable.", "E04.1"),
+    ],
+)
+def test_everyday_condition_names_new_notes_used(text: str, concept_code: str) -> None:
+    assert concept_code in {f.code for f in _conditions(text)}

@@ -23,6 +23,10 @@ window misses on real notes:
   or the admission told right after one ("on his last visit ... He was admitted and found to have
   an acute MI"), or an earlier stay named in it ("after being admitted for X"), is past for any
   but a chronic condition; so is the last clause before "Since then, this had resolved."
+- a relative who came along ("visiting with her husband") is no family history; "given his history
+  of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
+  are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
+  "status post EGD confirming X" is a finding, current.
 """
 
 from __future__ import annotations
@@ -49,12 +53,15 @@ _PATIENT_AGAIN = re.compile(
 # three years ago", "appendicitis as a child", "pneumonia last year", "an obstruction which
 # resolved", "her symptoms have resolved".
 _PAST_AFTER = re.compile(
-    r"[ \t]*,?[ \t]*(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
+    r"[ \t]*,?[ \t]*(?:(?:surgery|surgically\s+treated|resected|resection|removed|excised|repaired"
+    r"|treated)[ \t]+)?"
+    r"(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
     r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
     r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
-    r"|(?:(?:which|that)[ \t]+)?(?:has[ \t]+|have[ \t]+|had[ \t]+)?(?:now[ \t]+|since[ \t]+)?resolved\b)",
+    r"|(?:and[ \t]+(?:\w+[ \t]+){1,3})?(?:(?:which|that)[ \t]+)?(?:has[ \t]+|had[ \t]+|have[ \t]+)?"
+    r"(?:now[ \t]+|since[ \t]+)?(?:resolved|cleared)\b)",
     re.IGNORECASE,
 )
 
@@ -128,6 +135,10 @@ _INFORMANT_AFTER = re.compile(
     re.IGNORECASE,
 )
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
+# A relative who came along ("visiting with her husband", "accompanied by his mother") is not
+# the one with the condition, unless the text goes on to say so ("with her mother, who has ...").
+_COMPANION_BEFORE = re.compile(r"\b(?:with|by)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
+_RELATIVE_HAS_AFTER = re.compile(r"^\s*(?:'s\b|,?\s*(?:who|which)\b|,?\s*(?:has|had|with)\b)", re.IGNORECASE)
 # "Past medical history is significant for hypertension": a list of current problems.
 _HISTORY_LIST_AFTER = re.compile(
     r"^\s*(?:is\s+|was\s+)?(?:significant|remarkable|notable|positive)\s+for\b|^\s*(?:includes?|including|:)",
@@ -153,6 +164,39 @@ _PAST_BEFORE = re.compile(
 _CURRENT = re.compile(
     r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on)\b", re.IGNORECASE
 )
+# "a history of hyperthyroidism since 1992": had from then until now.
+_SINCE_AFTER = re.compile(
+    r"[ \t]*,?[ \t]*since[ \t]+(?:(?:19|20)\d\d|childhood|birth|age\b|the[ \t]+age"
+    r"|(?:his|her)[ \t]+(?:teens|twenties|thirties|childhood|youth))",
+    re.IGNORECASE,
+)
+# "a history of metastatic breast cancer": metastatic disease is not over.
+_METASTATIC = re.compile(r"\bmetasta", re.IGNORECASE)
+# "Past surgical history is significant for ...": the conditions there were operated on, so past.
+_SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
+# "likely X given his history of Y": Y is the reason for the hedge, not hedged itself.
+_REASON_BETWEEN = re.compile(
+    r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
+)
+# "admitted with a history of rectal bleeding", "presents with history of sleep disruption": the
+# complaint that brings the patient, current.
+_PRESENTING_BEFORE = re.compile(
+    r"\b(?:admitted|admission|presents?|presented|presenting|came|comes|referred)\b[^.;\n]{0,40}?"
+    r"\bwith[ \t]+(?:a[ \t]+)?(?:known[ \t]+)?$",
+    re.IGNORECASE,
+)
+# "rule out nephrosis as the cause of his anemia": what is to be explained is there.
+_EXPLAINED_BETWEEN = re.compile(
+    r"\bas[ \t]+(?:the|a|an)[ \t]+(?:\w+[ \t]+)?(?:cause|source|etiology|reason)[ \t]+(?:of|for)\b",
+    re.IGNORECASE,
+)
+# "status post EGD ... confirming diagnosis of X": a procedure's finding is current.
+_FINDING_BETWEEN = re.compile(
+    r"\b(?:confirm\w*|show\w*|reveal\w*|demonstrat\w*|found|diagnosis\s+of)\b", re.IGNORECASE
+)
+# Time words that place an event earlier ("earlier this year"): a chronic condition diagnosed
+# then is had now.
+_EARLIER_THIS_YEAR = re.compile(r"^earl(?:y|ier)\s+this\s+year$", re.IGNORECASE)
 
 
 # Cues that mark one item as past, not a list ("status post CVA, and diabetic retinopathy"):
@@ -193,6 +237,10 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
+        if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
+            who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
+            if not _RELATIVE_HAS_AFTER.match(after) or (who and _INFORMANT_AFTER.match(after[who.end() :])):
+                return False
         return not (_INFORMANT_AFTER.match(after) or _PATIENT_BEFORE.search(before))
     if (
         modifier.category == "NEGATED_EXISTENCE"
@@ -209,6 +257,23 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and (span.text.lower() in _ONE_ITEM_PAST and _LIST_BREAK.search(text, span.end_char, ent.start_char))
     ):
         return False  # "status post CVA, and diabetic retinopathy": the retinopathy is current
+    if modifier.category == "POSSIBLE_EXISTENCE" and _REASON_BETWEEN.search(
+        text, span.end_char, ent.start_char
+    ):
+        return False  # "likely iron deficiency given his history of malnutrition"
+    if modifier.category in ("POSSIBLE_EXISTENCE", "NEGATED_EXISTENCE") and _EXPLAINED_BETWEEN.search(
+        text, span.end_char, ent.start_char
+    ):
+        return False  # "rule out nephrosis as the cause of his anemia": the anemia is there
+    if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
+        return False  # "diagnosed with diabetes earlier this year": has it now
+    if (
+        modifier.category == "HISTORICAL"
+        and span.text.lower() in _ONE_ITEM_PAST
+        and span.end_char <= ent.start_char
+        and _FINDING_BETWEEN.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "status post EGD confirming ulcerative esophagitis": found, so current
     if modifier.category == "HISTORICAL" and _NEW_DIAGNOSIS.match(text, span.start_char):
         return False  # "a recent diagnosis of UTI", "recently diagnosed with diabetes": had now
     if modifier.category == "HISTORICAL" and _RESIDUAL.search(text, span.end_char, ent.start_char):
@@ -216,12 +281,24 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     if modifier.category == "HISTORICAL" and _HISTORY_CUE.search(span.text):
         if _DURATION_BEFORE.search(text, 0, span.start_char):
             return False  # "a 2-week history of X" is the present illness
+        if _PRESENTING_BEFORE.search(text, max(0, span.start_char - 60), span.start_char):
+            return event  # "admitted with a history of rectal bleeding": the complaint, current
+        if _SURGICAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char):
+            return True  # "past surgical history is significant for ... colon cancer surgery"
+        if _SINCE_AFTER.match(text, ent.end_char) or _METASTATIC.search(
+            text, max(0, span.end_char), ent.end_char
+        ):
+            return False  # "history of hyperthyroidism since 1992", "history of metastatic cancer"
         if _HISTORY_LIST_AFTER.match(after):
             return event  # "significant for hypertension" is current, "... for MI" past
         if chronic:
             return False  # "a history of hypertension / diabetes": had for good, so had now
         sentence = ent.sent
-        current = _CURRENT.search(sentence.text) or any(e.label_ == "MEDICATION" for e in sentence.ents)
+        # A drug named before the history cue treats something else ("consider iron ... given his
+        # history of malnutrition"); one after it treats the condition ("history of lupus, on Plaquenil").
+        current = _CURRENT.search(sentence.text) or any(
+            e.label_ == "MEDICATION" and e.start_char >= span.start_char for e in sentence.ents
+        )
         return not current
     return True
 
