@@ -312,14 +312,17 @@ HOME_BEFORE = re.compile(
 GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
 PREVIOUS_BEFORE = re.compile(
-    r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
+    r"\b(?:previous(?:ly)?|prior|предыдущ\w*)(?:[ \t]+(?:reported|result(?:ed)?|value|результат\w*))?[ \t]+$",
+    re.IGNORECASE,
 )
 # A line that lists earlier results under its label ("Tidigare svar: P-Calcium 2,64 mmol/L
 # (2026-08-02)", "Previous results: ...", "Vorwerte: ...", "Antériorités : ...").
 PREVIOUS_LINE = re.compile(
     r"[ \t]*(?:previous|prior|earlier|tidigare|tidligere|aiemmat|vorwerte?|vorbefunde?|frühere"
     r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados[ \t]+anteriores|precedenti)"
-    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:",
+    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:"
+    # (ru) "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (...): 2,6"
+    r"|[ \t]*предыдущ\w*[ \t]+(?:результат\w*|значени\w*|анализ\w*)\b",
     re.IGNORECASE,
 )
 # "Last INR 3.4 on 11/16": the last result before this one, quoted with its own date. Without the
@@ -356,7 +359,9 @@ _LIMIT_AFTER = re.compile(
     r"(?:phoned|called|telephoned|notified|reported[ \t]+to|referred|flagged|considered|indicates?|suggests?"
     r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?"
     # the same verbs in the report languages read here (sv, de, fr, es)
-    r"|talar[ \t]+för|tyder[ \t]+på|sprich\w*[ \t]+für|évoque|evoque|suggère|sugiere|indica)\b",
+    r"|talar[ \t]+för|tyder[ \t]+på|sprich\w*[ \t]+für|évoque|evoque|suggère|sugiere|indica"
+    # (ru) "> 2,0 при сниженном ГСПГ ... может встречаться при СПКЯ": at this level, in this setting
+    r"|при|может|указывает|свидетельствует)\b",
     re.IGNORECASE,
 )
 
