@@ -265,7 +265,13 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 
 # A name alone on its line and its value alone on the next (a portal page pasted one cell per
 # line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
-_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n(?:[ \t]*\n)?")  # OCR may leave a blank line between
+_ALONE_AFTER = re.compile(
+    # the name's trailing parenthetical, wrapped or not ("ГСПГ (глобулин, связывающий ...)")
+    r"[ \t]*(?:\([^()\n]{0,80}\)[ \t]*)?"
+    # a result card's status word on the name's line ("Ferritin        ● NORMAL" / "212 ug/L")
+    r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL|ABNORMAL)[ \t]*)?"
+    r":?[ \t]*\n(?:[ \t]*\n)?"  # OCR may leave a blank line between
+)
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
