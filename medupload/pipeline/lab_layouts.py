@@ -269,7 +269,8 @@ _ALONE_AFTER = re.compile(
     # the name's trailing parenthetical, wrapped or not ("ГСПГ (глобулин, связывающий ...)")
     r"[ \t]*(?:\([^()\n]{0,80}\)[ \t]*)?"
     # a result card's status word on the name's line ("Ferritin        ● NORMAL" / "212 ug/L")
-    r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL|ABNORMAL)[ \t]*)?"
+    r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL"
+    r"|ABNORMAL)[ \t]*)?"
     r":?[ \t]*\n(?:[ \t]*\n)?"  # OCR may leave a blank line between
 )
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
