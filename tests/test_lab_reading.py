@@ -621,3 +621,23 @@ def test_a_russian_hormone_row_and_its_comment() -> None:
         "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (12.01.2026): 2,6 нмоль/л.\n"
     )
     assert _valued(report) == {("luteinizing hormone", "13.6", "mIU/mL")}  # decimal comma as a point
+
+
+# ---- Numbers beside a name that are not this patient's blood result.
+
+
+def test_a_synovial_fluid_count_is_no_blood_count() -> None:
+    assert _valued("Synovial fluid 3/12: WBC 68,000, 91% PMN, crystals none\nWBC 10.9\n") == {
+        ("white blood cell count", "10.9", "10*3/uL")
+    }
+
+
+def test_a_weight_after_a_name_like_token_is_no_result() -> None:
+    assert _valued("Weight 64.2 kg (C1: 66.0 kg; change -2.7%)\n") == set()
+
+
+def test_a_baseline_aside_and_a_dose_estimate_are_no_results() -> None:
+    report = "CKD 3a (baseline Cr 1.1) admitted.\n   Cockcroft-Gault CrCl = 67 mL/min (weight 64.2 kg)\n"
+    assert _valued(report) == set()
+    # "return to baseline GFR of 31" still reports the GFR
+    assert ("egfr", "31", "mL/min/1.73m2") in _valued("Return to baseline GFR of 31 mL/min.\n")

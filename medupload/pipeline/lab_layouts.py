@@ -100,10 +100,27 @@ _CSF_WORD = re.compile(r"\bCSF\b|\b(?:cerebro)?spinal[ \t]+fluid\b|\blumbar[ \t]
 
 
 def in_csf_context(text: str, start: int) -> bool:
+    return _fluid_before(text, start, _CSF_WORD)
+
+
+# Another body fluid named before the test in its sentence ("Synovial fluid 3/12: WBC 68,000, 91%
+# PMN"): that fluid's count, which no blood or urine lab stands for.
+_OTHER_FLUID_WORD = re.compile(
+    r"\b(?:synovial|pleural|peritoneal|ascitic|pericardial|joint)[ \t]+(?:fluid|aspirate)\b"
+    r"|\b(?:BAL|bronchoalveolar[ \t]+lavage)\b",
+    re.IGNORECASE,
+)
+
+
+def in_other_fluid_context(text: str, start: int) -> bool:
+    return _fluid_before(text, start, _OTHER_FLUID_WORD)
+
+
+def _fluid_before(text: str, start: int, fluid_word: re.Pattern[str]) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
     fluid = None
-    for found in _CSF_WORD.finditer(text, sentence_start, start):
+    for found in fluid_word.finditer(text, sentence_start, start):
         fluid = found  # the last mention of the fluid before the name
     return fluid is not None and not _BLOOD_AGAIN.search(text, fluid.end(), start)
 
@@ -317,9 +334,11 @@ HOME_BEFORE = re.compile(
 )
 # A goal named before the test ("Target A1c <7%", "goal LDL below 70"): not a result.
 GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
-# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
+# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026"), a
+# baseline ("baseline Cr 1.1"), or a pharmacy's dose estimate ("Cockcroft-Gault CrCl = 67 mL/min").
 PREVIOUS_BEFORE = re.compile(
-    r"\b(?:previous(?:ly)?|prior|предыдущ\w*)(?:[ \t]+(?:reported|result(?:ed)?|value|результат\w*))?[ \t]+$",
+    r"(?:\b(?:previous(?:ly)?|prior|cockcroft(?:[- ]gault)?|предыдущ\w*)|\([ \t]*baseline)"
+    r"(?:[ \t]+(?:reported|result(?:ed)?|value|результат\w*))?[ \t]+$",
     re.IGNORECASE,
 )
 # A line that lists earlier results under its label ("Tidigare svar: P-Calcium 2,64 mmol/L

@@ -257,6 +257,8 @@ def _cut_unit(text: str, start: int, num_start: int, dose: re.Match[str], lab: L
     return raw if told or listed else None
 
 
+# A unit of a body measurement or a vital sign right after a number: no lab's result.
+_BODY_UNIT = re.compile(r"[ \t]*(?:kg|lbs?|cm|mm[ \t]*Hg|bpm|°[CF]|m2|m²)(?![\w/])", re.IGNORECASE)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
@@ -408,6 +410,8 @@ def reading(
         end = dose.end()
     elif _DOSE_WORDS.match(text, num_end, stop):
         return LabReading(None, None, end, trusted=False)  # "Folic acid 2 by mouth": a dose
+    elif _BODY_UNIT.match(text, num_end, unit_stop):
+        return LabReading(None, None, end, trusted=False)  # "(C1: 66.0 kg": a weight, not a result
     else:
         raw = reference_unit(text, num_end, lab)  # "104 H   65-99 mg/dL": the unit sits in the range
     if lab.unit is None and lab.low is None and lab.qualitative:
