@@ -641,3 +641,18 @@ def test_a_baseline_aside_and_a_dose_estimate_are_no_results() -> None:
     assert _valued(report) == set()
     # "return to baseline GFR of 31" still reports the GFR
     assert ("egfr", "31", "mL/min/1.73m2") in _valued("Return to baseline GFR of 31 mL/min.\n")
+
+
+def test_a_change_told_with_the_date_of_each_value() -> None:
+    note = "Hemoglobin dropped slightly from 14.1 on 6/8 to 12.9 on 7/19.\n"
+    assert {value for _, value, _ in _valued(note)} == {"14.1", "12.9"}
+
+
+def test_serology_and_tumour_marker_results_in_prose() -> None:
+    note = "Rheumatoid factor: 52 U/ml. C4 complement: 19 mg/dl. CEA elevated at 8.6, prealbumin 16.\n"
+    assert _valued(note) == {
+        ("rheumatoid factor", "52", "U/mL"),
+        ("complement c4", "19", "mg/dL"),
+        ("carcinoembryonic antigen", "8.6", "ng/mL"),
+        ("prealbumin", "16", "mg/dL"),
+    }

@@ -193,7 +193,9 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
 # "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
 THEN_VALUE_RE = re.compile(
-    r"(?:(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    # the first value's date may sit before "to": "from 14.1 on 6/8 to 12.9 on 7/19"
+    r"(?:(?:[ \t]+on[ \t]+\d{1,2}/\d{1,4}(?:/\d{2,4})?)?"
+    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
     r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
