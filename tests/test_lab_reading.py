@@ -555,3 +555,104 @@ def test_spanish_urinalysis_rows_are_urine_tests() -> None:
         ("urine specific gravity", "1.020", None),
         ("urine urobilinogen", "0.2", "mg/dL"),
     }
+
+
+# ---- A FHIR R4 JSON export is parsed, not read as prose.
+
+FHIR_BUNDLE = (
+    "Exported from a health-records app\n"
+    '{"resourceType":"Bundle","type":"collection","entry":['
+    '{"resource":{"resourceType":"DiagnosticReport","status":"final","code":{"text":"PANEL"},'
+    '"conclusion":"LDL 131 mg/dL is above goal of <100. Potassium was 6.1 before."}},'
+    '{"resource":{"resourceType":"Observation","status":"final","category":[{"coding":[{"code":"laboratory"}]}],'
+    '"code":{"coding":[{"system":"http://loinc.org","code":"2823-3","display":"Potassium [Moles/volume]"}],'
+    '"text":"POTASSIUM"},"valueQuantity":{"value":6.1,"unit":"mmol/L"}}},'
+    '{"resource":{"resourceType":"Observation","status":"entered-in-error","code":{"text":"SODIUM"},'
+    '"valueQuantity":{"value":150,"unit":"mmol/L"},"referenceRange":[{"low":{"value":135}}]}},'
+    '{"resource":{"resourceType":"Observation","status":"final",'
+    '"code":{"text":"MICROALBUMIN/CREATININE RATIO"},'
+    '"valueQuantity":{"value":30,"comparator":"<","unit":"mg/g Cr"},'
+    '"referenceRange":[{"high":{"value":30}}]}},'
+    '{"resource":{"resourceType":"Observation","status":"final","code":{"text":"BLOOD, URINE"},'
+    '"valueString":"Trace"}},'
+    '{"resource":{"resourceType":"Observation","status":"cancelled","code":{"text":"VITAMIN D"},'
+    '"dataAbsentReason":{"text":"cancelled"}}},'
+    '{"resource":{"resourceType":"Observation","status":"final",'
+    '"category":[{"coding":[{"code":"vital-signs"}]}],"code":{"text":"Glucose"},'
+    '"valueQuantity":{"value":99,"unit":"mg/dL"}}}]}\n'
+)
+
+
+def test_a_fhir_bundle_gives_each_lab_observation_on_its_printed_name() -> None:
+    facts = [f for f in extract(FHIR_BUNDLE, today=TODAY).facts if f.kind == "lab" and f.value]
+    read = {(FHIR_BUNDLE[f.start : f.end], f.value, f.unit) for f in facts}
+    # the printed digits and comparator; no entered-in-error, cancelled, vital-sign or conclusion value
+    assert read == {
+        ("POTASSIUM", "6.1", "mmol/L"),
+        ("MICROALBUMIN/CREATININE RATIO", "<30", "mg/g Cr"),
+        ("BLOOD, URINE", "Trace", None),
+    }
+
+
+def test_json_that_is_no_fhir_resource_is_left_to_the_prose_reader() -> None:
+    assert ("potassium", "4.1", "mmol/L") in _valued('{"note": 1}\nPotassium 4.1 mmol/L\n')
+
+
+# ---- A result card: the name with a status word, the value on the next line.
+
+
+def test_a_card_with_a_status_word_takes_the_value_on_the_next_line() -> None:
+    report = (
+        "Ferritin                                   ● NORMAL\n212 ug/L\nNormal range 30 - 400 ug/L\n\n"
+        "Free T3                                    ○ NOT PROCESSED\nSample haemolysed.\n\n"
+        "CRP (high sensitivity)                     ● HIGH\n7.2 mg/L\n"
+    )
+    assert _valued(report) == {("ferritin", "212", "ug/L"), ("c-reactive protein", "7.2", "mg/L")}
+
+
+# ---- A Russian report: names, units, and comment lines that hold no result.
+
+
+def test_a_russian_hormone_row_and_its_comment() -> None:
+    report = (
+        "Лютеинизирующий гормон (ЛГ)          13,6   ↑    мМЕ/мл       Фолликулярная фаза:  2,4 - 12,6\n"
+        "                                                              Лютеиновая фаза:     1,0 - 11,4\n"
+        "Комментарий:\nСоотношение ЛГ/ФСГ > 2,0 при сниженном ГСПГ может встречаться при СПКЯ.\n"
+        "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (12.01.2026): 2,6 нмоль/л.\n"
+    )
+    assert _valued(report) == {("luteinizing hormone", "13.6", "mIU/mL")}  # decimal comma as a point
+
+
+# ---- Numbers beside a name that are not this patient's blood result.
+
+
+def test_a_synovial_fluid_count_is_no_blood_count() -> None:
+    assert _valued("Synovial fluid 3/12: WBC 68,000, 91% PMN, crystals none\nWBC 10.9\n") == {
+        ("white blood cell count", "10.9", "10*3/uL")
+    }
+
+
+def test_a_weight_after_a_name_like_token_is_no_result() -> None:
+    assert _valued("Weight 64.2 kg (C1: 66.0 kg; change -2.7%)\n") == set()
+
+
+def test_a_baseline_aside_and_a_dose_estimate_are_no_results() -> None:
+    report = "CKD 3a (baseline Cr 1.1) admitted.\n   Cockcroft-Gault CrCl = 67 mL/min (weight 64.2 kg)\n"
+    assert _valued(report) == set()
+    # "return to baseline GFR of 31" still reports the GFR
+    assert ("egfr", "31", "mL/min/1.73m2") in _valued("Return to baseline GFR of 31 mL/min.\n")
+
+
+def test_a_change_told_with_the_date_of_each_value() -> None:
+    note = "Hemoglobin dropped slightly from 14.1 on 6/8 to 12.9 on 7/19.\n"
+    assert {value for _, value, _ in _valued(note)} == {"14.1", "12.9"}
+
+
+def test_serology_and_tumour_marker_results_in_prose() -> None:
+    note = "Rheumatoid factor: 52 U/ml. C4 complement: 19 mg/dl. CEA elevated at 8.6, prealbumin 16.\n"
+    assert _valued(note) == {
+        ("rheumatoid factor", "52", "U/mL"),
+        ("complement c4", "19", "mg/dL"),
+        ("carcinoembryonic antigen", "8.6", "ng/mL"),
+        ("prealbumin", "16", "mg/dL"),
+    }

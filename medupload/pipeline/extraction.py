@@ -56,6 +56,7 @@ from medupload.pipeline.lab_layouts import (
     in_csf_context,
     in_dipstick_block,
     in_lipid_block,
+    in_other_fluid_context,
     in_urine_context,
     limit_in_prose,
     name_cell_end,
@@ -255,6 +256,8 @@ def _lab_readings(
         concept = vocab.concepts[vocab.lab_concepts[urine]]
     elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
         concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
+    elif in_other_fluid_context(text, m.start):
+        return [(concept, LabReading())]  # a synovial or pleural fluid count: no blood lab's value
     if concept.concept in LAB_PAIRS:
         pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
         if pair is None:

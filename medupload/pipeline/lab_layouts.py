@@ -100,10 +100,27 @@ _CSF_WORD = re.compile(r"\bCSF\b|\b(?:cerebro)?spinal[ \t]+fluid\b|\blumbar[ \t]
 
 
 def in_csf_context(text: str, start: int) -> bool:
+    return _fluid_before(text, start, _CSF_WORD)
+
+
+# Another body fluid named before the test in its sentence ("Synovial fluid 3/12: WBC 68,000, 91%
+# PMN"): that fluid's count, which no blood or urine lab stands for.
+_OTHER_FLUID_WORD = re.compile(
+    r"\b(?:synovial|pleural|peritoneal|ascitic|pericardial|joint)[ \t]+(?:fluid|aspirate)\b"
+    r"|\b(?:BAL|bronchoalveolar[ \t]+lavage)\b",
+    re.IGNORECASE,
+)
+
+
+def in_other_fluid_context(text: str, start: int) -> bool:
+    return _fluid_before(text, start, _OTHER_FLUID_WORD)
+
+
+def _fluid_before(text: str, start: int, fluid_word: re.Pattern[str]) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     sentence_start = max([line_start, *(m.end() for m in _SENTENCE_START.finditer(text, line_start, start))])
     fluid = None
-    for found in _CSF_WORD.finditer(text, sentence_start, start):
+    for found in fluid_word.finditer(text, sentence_start, start):
         fluid = found  # the last mention of the fluid before the name
     return fluid is not None and not _BLOOD_AGAIN.search(text, fluid.end(), start)
 
@@ -265,7 +282,14 @@ def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
 
 # A name alone on its line and its value alone on the next (a portal page pasted one cell per
 # line: "Hemoglobin A1C" / "6.8 %" / "4.0 - 5.6 %" / "High").
-_ALONE_AFTER = re.compile(r"[ \t]*:?[ \t]*\n(?:[ \t]*\n)?")  # OCR may leave a blank line between
+_ALONE_AFTER = re.compile(
+    # the name's trailing parenthetical, wrapped or not ("ГСПГ (глобулин, связывающий ...)")
+    r"[ \t]*(?:\([^()\n]{0,80}\)[ \t]*)?"
+    # a result card's status word on the name's line ("Ferritin        ● NORMAL" / "212 ug/L")
+    r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL"
+    r"|ABNORMAL)[ \t]*)?"
+    r":?[ \t]*\n(?:[ \t]*\n)?"  # OCR may leave a blank line between
+)
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
@@ -310,16 +334,21 @@ HOME_BEFORE = re.compile(
 )
 # A goal named before the test ("Target A1c <7%", "goal LDL below 70"): not a result.
 GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?[ \t]+$", re.IGNORECASE)
-# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026").
+# A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026"), a
+# baseline ("baseline Cr 1.1"), or a pharmacy's dose estimate ("Cockcroft-Gault CrCl = 67 mL/min").
 PREVIOUS_BEFORE = re.compile(
-    r"\b(?:previous(?:ly)?|prior)(?:[ \t]+(?:reported|result(?:ed)?|value))?[ \t]+$", re.IGNORECASE
+    r"(?:\b(?:previous(?:ly)?|prior|cockcroft(?:[- ]gault)?|предыдущ\w*)|\([ \t]*baseline)"
+    r"(?:[ \t]+(?:reported|result(?:ed)?|value|результат\w*))?[ \t]+$",
+    re.IGNORECASE,
 )
 # A line that lists earlier results under its label ("Tidigare svar: P-Calcium 2,64 mmol/L
 # (2026-08-02)", "Previous results: ...", "Vorwerte: ...", "Antériorités : ...").
 PREVIOUS_LINE = re.compile(
     r"[ \t]*(?:previous|prior|earlier|tidigare|tidligere|aiemmat|vorwerte?|vorbefunde?|frühere"
     r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados[ \t]+anteriores|precedenti)"
-    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:",
+    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:"
+    # (ru) "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (...): 2,6"
+    r"|[ \t]*предыдущ\w*[ \t]+(?:результат\w*|значени\w*|анализ\w*)\b",
     re.IGNORECASE,
 )
 # "Last INR 3.4 on 11/16": the last result before this one, quoted with its own date. Without the
@@ -356,7 +385,9 @@ _LIMIT_AFTER = re.compile(
     r"(?:phoned|called|telephoned|notified|reported[ \t]+to|referred|flagged|considered|indicates?|suggests?"
     r"|represents?|defines?|consistent[ \t]+with|diagnostic|requires?|warrants?|triggers?|corresponds?"
     # the same verbs in the report languages read here (sv, de, fr, es)
-    r"|talar[ \t]+för|tyder[ \t]+på|sprich\w*[ \t]+für|évoque|evoque|suggère|sugiere|indica)\b",
+    r"|talar[ \t]+för|tyder[ \t]+på|sprich\w*[ \t]+für|évoque|evoque|suggère|sugiere|indica"
+    # (ru) "> 2,0 при сниженном ГСПГ ... может встречаться при СПКЯ": at this level, in this setting
+    r"|при|может|указывает|свидетельствует)\b",
     re.IGNORECASE,
 )
 

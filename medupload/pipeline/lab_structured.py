@@ -1,6 +1,7 @@
 """Lab results whose layout says what each part is, read by that structure before any prose rule:
-an HL7 v2 message (``lab_hl7``), vertical key-value blocks (``lab_blocks``), coded result tables
-(``lab_coded_tables``) and drug-screen tables (``lab_toxicology``). Inside their spans no other
+an HL7 v2 message (``lab_hl7``), a FHIR JSON export (``lab_fhir``), vertical key-value blocks
+(``lab_blocks``), coded result tables (``lab_coded_tables``) and drug-screen tables
+(``lab_toxicology``). Inside their spans no other
 lab reading is taken (and no medication inside a drug-screen row), so a range, a code, a cut-off
 or a prior result beside them is never read as a value.
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
 from medupload.pipeline.lab_coded_tables import coded_mentions, read_coded_tables
+from medupload.pipeline.lab_fhir import fhir_mentions, read_fhir_observations
 from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
 from medupload.pipeline.lab_toxicology import drug_mentions, read_drug_tables
 from medupload.pipeline.mentions import Mention
@@ -30,7 +32,7 @@ class StructuredResult:
 @dataclass
 class StructuredLabs:
     results: list[StructuredResult] = field(default_factory=list)
-    whole_text: bool = False  # an HL7 message: every lab of the text is one of ``results``
+    whole_text: bool = False  # an HL7 message or FHIR JSON: every lab of the text is one of ``results``
     lab_spans: list[tuple[int, int]] = field(default_factory=list)  # no other lab reading inside
     drug_spans: list[tuple[int, int]] = field(default_factory=list)  # no medication inside
 
@@ -50,6 +52,13 @@ def read_structured_labs(text: str, mentions: Sequence[Mention], with_base: bool
             observations, observation_mentions(observations, with_base), strict=True
         ):
             if observation.value is not None:  # not done ("TNP", status X): its range is no result
+                found.results.append(StructuredResult(named, observation.value, observation.unit, 0))
+        return found
+    fhir = read_fhir_observations(text)
+    if fhir:
+        found.whole_text = True
+        for observation, named in zip(fhir, fhir_mentions(fhir, with_base), strict=True):
+            if observation.value is not None:  # entered in error, cancelled: no result
                 found.results.append(StructuredResult(named, observation.value, observation.unit, 0))
         return found
     keyed = read_keyed_results(text)

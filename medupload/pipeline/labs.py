@@ -193,7 +193,9 @@ PAIR_VALUES_RE = re.compile(
 # A second value after the first: "has gone up from 5.4 to 6.1", and a series of them:
 # "elevated at 20,800, subsequently increased to 24.7 and then decreased to 16.6".
 THEN_VALUE_RE = re.compile(
-    r"(?:(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
+    # the first value's date may sit before "to": "from 14.1 on 6/8 to 12.9 on 7/19"
+    r"(?:(?:[ \t]+on[ \t]+\d{1,2}/\d{1,4}(?:/\d{2,4})?)?"
+    r"(?:[ \t]*,?[ \t]*(?:and[ \t]+)?(?:(?:then|subsequently|later|eventually|further)[ \t]+)*"
     r"(?:(?:has[ \t]+|had[ \t]+|was[ \t]+)?(?:increased|decreased|rose|risen|fell|fallen|dropped|climbed"
     r"|peaked|improved|normalized|trended[ \t]+(?:up|down)|went[ \t]+(?:up|down)|came[ \t]+down))?)?"
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
@@ -257,6 +259,8 @@ def _cut_unit(text: str, start: int, num_start: int, dose: re.Match[str], lab: L
     return raw if told or listed else None
 
 
+# A unit of a body measurement or a vital sign right after a number: no lab's result.
+_BODY_UNIT = re.compile(r"[ \t]*(?:kg|lbs?|cm|mm[ \t]*Hg|bpm|°[CF]|m2|m²)(?![\w/])", re.IGNORECASE)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
@@ -408,6 +412,8 @@ def reading(
         end = dose.end()
     elif _DOSE_WORDS.match(text, num_end, stop):
         return LabReading(None, None, end, trusted=False)  # "Folic acid 2 by mouth": a dose
+    elif _BODY_UNIT.match(text, num_end, unit_stop):
+        return LabReading(None, None, end, trusted=False)  # "(C1: 66.0 kg": a weight, not a result
     else:
         raw = reference_unit(text, num_end, lab)  # "104 H   65-99 mg/dL": the unit sits in the range
     if lab.unit is None and lab.low is None and lab.qualitative:
