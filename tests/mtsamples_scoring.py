@@ -64,6 +64,8 @@ LAB_REPORT_SETS = {
     "reports3": ROOT / "tests" / "data" / "lab_reports_3.jsonl",
     "reports4": ROOT / "tests" / "data" / "lab_reports_4.jsonl",
     "reports5": ROOT / "tests" / "data" / "lab_reports_5.jsonl",
+    "reports6": ROOT / "tests" / "data" / "lab_reports_6.jsonl",
+    "reports7": ROOT / "tests" / "data" / "lab_reports_7.jsonl",
 }
 
 
