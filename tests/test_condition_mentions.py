@@ -315,3 +315,37 @@ def test_status_of_general_phrasings_new_notes_showed(text: str, matched: str, e
 )
 def test_everyday_condition_names_new_notes_used(text: str, concept_code: str) -> None:
     assert concept_code in {f.code for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept_code", "expected"),
+    [
+        # Review-of-systems and examination findings that notes mostly deny.
+        ("He has had no falls.", "falls", "R29.6", "negated"),
+        ("No history of fever, no history of easy bruising.", "easy bruising", "R23.8", "negated"),
+        ("He denies being suicidal.", "suicidal", "R45.851", "negated"),
+        ("Valium at bedtime for spasticity.", "spasticity", "R25.8", "present"),
+        (
+            "He has developed a severe graft-versus-host reaction.",
+            "graft-versus-host reaction",
+            "D89.813",
+            "present",
+        ),
+        ("Obvious exophthalmus, but no obvious lid lag today.", "lid lag", "H02.539", "negated"),
+        ("Extremities: No calf tenderness or ankle edema.", "calf tenderness", "M79.669", "negated"),
+        (
+            "She was found to have vancomycin resistant enterococcus.",
+            "vancomycin resistant enterococcus",
+            "Z16.21",
+            "present",
+        ),
+        ("He has no subcostal retractions.", "subcostal retractions", "R06.9", "negated"),
+    ],
+)
+def test_findings_notes_deny_or_name_in_passing(
+    text: str, matched: str, concept_code: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {f.code for f in over} == {concept_code}
+    assert {status(f) for f in over} == {expected}
