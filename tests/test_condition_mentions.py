@@ -349,3 +349,33 @@ def test_findings_notes_deny_or_name_in_passing(
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {f.code for f in over} == {concept_code}
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A lesion taken out at an earlier, dated operation is gone; the note's own operation
+        # treats a current one.
+        ("Removal of the melanoma from the right thigh in 1984.", "melanoma", "historical"),
+        ("PROCEDURE:\nExcision of dorsal wrist ganglion.", "ganglion", "present"),
+        # A lifelong disorder, and one treated now, are current however the history is told.
+        ("He has a history of bipolar affective disorder.", "bipolar affective disorder", "present"),
+        (
+            "He has a history of sick sinus syndrome for which he has a permanent pacemaker.",
+            "sick sinus syndrome",
+            "present",
+        ),
+        # A treatment or complication told in the past tense is over.
+        ("He was recently discharged after he was treated for pneumonia.", "pneumonia", "historical"),
+        (
+            "Courses of methotrexate have been complicated by mental confusion and mania.",
+            "mania",
+            "historical",
+        ),
+        ("She is being treated for pneumonia.", "pneumonia", "present"),
+    ],
+)
+def test_status_of_removed_lifelong_and_treated_conditions(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

@@ -27,6 +27,8 @@ window misses on real notes:
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
   "status post EGD confirming X" is a finding, current.
+- "history of X for which he has a pacemaker" is current; a lesion removed at a dated or past-history
+  operation ("removal of the melanoma ... in 1984") is past, the note's own operation's is not.
 """
 
 from __future__ import annotations
@@ -162,7 +164,20 @@ _PAST_BEFORE = re.compile(
 )
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
-    r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on)\b", re.IGNORECASE
+    r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on"
+    r"|for\s+which\s+(?:he|she|they|the\s+patient)\s+(?:has(?!\s+been)|is|takes|uses|receives|wears))\b",
+    re.IGNORECASE,
+)
+# A lesion taken out before is gone: "removal of the melanoma from the right thigh in 1984", "had
+# one-third of her lung removed for carcinoma" in a past history (the operation of the note itself,
+# "Excision of dorsal wrist ganglion", treats a current one: see ``_removed_before``).
+_REMOVED_BEFORE = re.compile(
+    r"\b(?:removal|resection|excision|excised|removed|resected)[ \t]+(?:of[ \t]+)?"
+    r"(?:(?:the|a|an|his|her)[ \t]+)?(?:[\w-]+[ \t]+){0,2}$",
+    re.IGNORECASE,
+)
+_REMOVED_AFTER = re.compile(
+    r"[ \t]+(?:(?:was|were|had[ \t]+been)[ \t]+)?(?:removed|resected|excised)\b", re.IGNORECASE
 )
 # "a history of hyperthyroidism since 1992": had from then until now.
 _SINCE_AFTER = re.compile(
@@ -303,6 +318,23 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     return True
 
 
+# A date or time ago in the sentence: "in 1984", "on 10/15/2007", "22 years ago".
+_DATED = re.compile(r"\b(?:19|20)\d\d\b|\b(?:years?|months?)\s+ago\b", re.IGNORECASE)
+
+
+def _removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) -> bool:
+    """Whether ``ent`` names a lesion taken out at an earlier operation: under past history, or
+    in a dated sentence."""
+    removed = _REMOVED_BEFORE.search(text, line_start, ent.start_char) or _REMOVED_AFTER.match(
+        text, ent.end_char
+    )
+    if not removed:
+        return False
+    if ent._.section_category == "past_medical_history" and in_paragraph:
+        return True
+    return bool(_DATED.search(ent.sent.text))
+
+
 def _in_header_paragraph(text: str, ent: Any) -> bool:
     """Whether ``ent`` is in its section header's paragraph (no blank line or unknown header
     between them)."""
@@ -350,6 +382,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             resolved
             or _PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
+            or _removed_before(text, ent, line_start, in_paragraph)
             or (not chronic and _told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
