@@ -379,3 +379,20 @@ def test_status_of_removed_lifelong_and_treated_conditions(text: str, matched: s
     start = text.index(matched)
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A relative "who has" X outside a family section is a family history.
+        ("She has siblings who have increased cholesterol.", "increased cholesterol", "family"),
+        # The complaint an admission is for is current, an acute one too.
+        ("He was admitted on 12/23/2007 with a history of rectal bleeding.", "rectal bleeding", "present"),
+    ],
+)
+def test_status_of_relatives_who_have_and_admitting_complaints(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

@@ -42,7 +42,7 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
-    r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
+    r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+(?:who\s+)?"
     r"(?:has|had|have|with|died|passed|suffer\w*|was\s+diagnosed|diagnosed)\b)[^.;\n]*$",
     re.IGNORECASE,
 )
@@ -297,7 +297,7 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         if _DURATION_BEFORE.search(text, 0, span.start_char):
             return False  # "a 2-week history of X" is the present illness
         if _PRESENTING_BEFORE.search(text, max(0, span.start_char - 60), span.start_char):
-            return event  # "admitted with a history of rectal bleeding": the complaint, current
+            return False  # "admitted with a history of rectal bleeding": the complaint, current
         if _SURGICAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char):
             return True  # "past surgical history is significant for ... colon cancer surgery"
         if _SINCE_AFTER.match(text, ent.end_char) or _METASTATIC.search(
