@@ -396,3 +396,37 @@ def test_status_of_relatives_who_have_and_admitting_complaints(
     start = text.index(matched)
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A past event named as one ("old myocardial infarction") is past.
+        (
+            "Coronary vascular disease with old myocardial infarction.",
+            "old myocardial infarction",
+            "historical",
+        ),
+        # A later list item's own hedge, not the denial before it, says what the item is; a past
+        # cue can itself be denied.
+        (
+            "No history of diabetes mellitus, questionable history of coronary artery disease.",
+            "coronary artery disease",
+            "uncertain",
+        ),
+        ("She denies any history of recent surgery, head trauma, recent stroke.", "stroke", "negated"),
+        # "and also" opens a new clause the denial before it does not reach.
+        (
+            "The CT did not show any acute events, and also she was recently diagnosed with"
+            " urinary tract infection.",
+            "urinary tract infection",
+            "present",
+        ),
+    ],
+)
+def test_status_of_named_past_events_and_list_items_with_own_cues(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

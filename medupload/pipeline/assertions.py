@@ -162,6 +162,7 @@ _PAST_BEFORE = re.compile(
     r"|thalamic|pontine|frontal|parietal|temporal|occipital|basal|ganglia|subcortical)[ \t]+){0,3}$",
     re.IGNORECASE,
 )
+_PAST_NAMED = re.compile(r"(?:old|healed)\s", re.IGNORECASE)
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
     r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on"
@@ -335,6 +336,24 @@ def _removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) ->
     return bool(_DATED.search(ent.sent.text))
 
 
+def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
+    """Whether a denial before ``ent`` is cut off by a list break and a hedge or family cue nearer
+    ``ent`` ("denies a history of recent surgery, recent stroke" still denies the stroke)."""
+    start, end = modifier.modifier_span
+    if modifier.category != "NEGATED_EXISTENCE" or ent.doc[start].idx >= ent.start_char:
+        return False
+    cue_end = ent.doc[end - 1].idx + len(ent.doc[end - 1])
+    for other in counted:
+        other_start = ent.doc[other.modifier_span[0]].idx
+        if (
+            other.category in ("POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY")  # a past cue can be denied
+            and cue_end < other_start < ent.start_char
+            and _LIST_BREAK.search(text, cue_end, other_start)
+        ):
+            return True
+    return False
+
+
 def _in_header_paragraph(text: str, ent: Any) -> bool:
     """Whether ``ent`` is in its section header's paragraph (no blank line or unknown header
     between them)."""
@@ -355,7 +374,11 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     ``data/context_rules.yaml``, ``code`` the ICD-10-CM code of the mention's condition."""
     chronic = _coded(code, context.get("chronic_conditions"))
     event = _coded(code, context.get("past_events"))
-    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent, chronic, event)}
+    counted = [m for m in ent._.modifiers if _counts(text, m, ent, chronic, event)]
+    # "no history of diabetes, questionable history of CAD": a later list item's own cue, not the
+    # denial before it, says what the item is.
+    counted = [m for m in counted if not _overridden(text, m, counted, ent)]
+    categories = {m.category for m in counted}
     resolved = any(  # "resolved pneumonia": had, not absent
         m.category == "NEGATED_EXISTENCE"
         and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")
@@ -382,6 +405,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             resolved
             or _PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
+            or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
             or _removed_before(text, ent, line_start, in_paragraph)
             or (not chronic and _told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
