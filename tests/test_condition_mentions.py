@@ -430,3 +430,9 @@ def test_status_of_named_past_events_and_list_items_with_own_cues(
     start = text.index(matched)
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+def test_bone_named_under_a_fracture_code_is_no_condition() -> None:
+    bones = _conditions("AXIS I: Depressive disorder. The knee cap was everted along the axis of the tibia.")
+    assert {f.code for f in bones} == {"F32.A"}
+    assert "S02.5" in {f.code for f in _conditions("She has a broken tooth.")}
