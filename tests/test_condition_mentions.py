@@ -436,3 +436,17 @@ def test_bone_named_under_a_fracture_code_is_no_condition() -> None:
     bones = _conditions("AXIS I: Depressive disorder. The knee cap was everted along the axis of the tibia.")
     assert {f.code for f in bones} == {"F32.A"}
     assert "S02.5" in {f.code for f in _conditions("She has a broken tooth.")}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A cue word inside a hyphenated compound is part of a name, not a hedge.
+        ("Depressive disorder secondary to graft-versus-host reaction.", "Depressive disorder", "present"),
+        ("Depressive disorder versus adjustment disorder.", "Depressive disorder", "uncertain"),
+    ],
+)
+def test_cue_inside_a_compound_word_is_no_cue(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

@@ -250,6 +250,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         return False  # part of the name itself: "migraine without aura"
     if _aside(text, span, ent):
         return False
+    if text[span.start_char - 1 : span.start_char] == "-" and text[span.end_char : span.end_char + 1] == "-":
+        return False  # a word of a compound: "graft-versus-host reaction" is no "X versus Y"
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
