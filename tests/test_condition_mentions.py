@@ -315,3 +315,138 @@ def test_status_of_general_phrasings_new_notes_showed(text: str, matched: str, e
 )
 def test_everyday_condition_names_new_notes_used(text: str, concept_code: str) -> None:
     assert concept_code in {f.code for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept_code", "expected"),
+    [
+        # Review-of-systems and examination findings that notes mostly deny.
+        ("He has had no falls.", "falls", "R29.6", "negated"),
+        ("No history of fever, no history of easy bruising.", "easy bruising", "R23.8", "negated"),
+        ("He denies being suicidal.", "suicidal", "R45.851", "negated"),
+        ("Valium at bedtime for spasticity.", "spasticity", "R25.8", "present"),
+        (
+            "He has developed a severe graft-versus-host reaction.",
+            "graft-versus-host reaction",
+            "D89.813",
+            "present",
+        ),
+        ("Obvious exophthalmus, but no obvious lid lag today.", "lid lag", "H02.539", "negated"),
+        ("Extremities: No calf tenderness or ankle edema.", "calf tenderness", "M79.669", "negated"),
+        (
+            "She was found to have vancomycin resistant enterococcus.",
+            "vancomycin resistant enterococcus",
+            "Z16.21",
+            "present",
+        ),
+        ("He has no subcostal retractions.", "subcostal retractions", "R06.9", "negated"),
+    ],
+)
+def test_findings_notes_deny_or_name_in_passing(
+    text: str, matched: str, concept_code: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {f.code for f in over} == {concept_code}
+    assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A lesion taken out at an earlier, dated operation is gone; the note's own operation
+        # treats a current one.
+        ("Removal of the melanoma from the right thigh in 1984.", "melanoma", "historical"),
+        ("PROCEDURE:\nExcision of dorsal wrist ganglion.", "ganglion", "present"),
+        # A lifelong disorder, and one treated now, are current however the history is told.
+        ("He has a history of bipolar affective disorder.", "bipolar affective disorder", "present"),
+        (
+            "He has a history of sick sinus syndrome for which he has a permanent pacemaker.",
+            "sick sinus syndrome",
+            "present",
+        ),
+        # A treatment or complication told in the past tense is over.
+        ("He was recently discharged after he was treated for pneumonia.", "pneumonia", "historical"),
+        (
+            "Courses of methotrexate have been complicated by mental confusion and mania.",
+            "mania",
+            "historical",
+        ),
+        ("She is being treated for pneumonia.", "pneumonia", "present"),
+    ],
+)
+def test_status_of_removed_lifelong_and_treated_conditions(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A relative "who has" X outside a family section is a family history.
+        ("She has siblings who have increased cholesterol.", "increased cholesterol", "family"),
+        # The complaint an admission is for is current, an acute one too.
+        ("He was admitted on 12/23/2007 with a history of rectal bleeding.", "rectal bleeding", "present"),
+    ],
+)
+def test_status_of_relatives_who_have_and_admitting_complaints(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A past event named as one ("old myocardial infarction") is past.
+        (
+            "Coronary vascular disease with old myocardial infarction.",
+            "old myocardial infarction",
+            "historical",
+        ),
+        # A later list item's own hedge, not the denial before it, says what the item is; a past
+        # cue can itself be denied.
+        (
+            "No history of diabetes mellitus, questionable history of coronary artery disease.",
+            "coronary artery disease",
+            "uncertain",
+        ),
+        ("She denies any history of recent surgery, head trauma, recent stroke.", "stroke", "negated"),
+        # "and also" opens a new clause the denial before it does not reach.
+        (
+            "The CT did not show any acute events, and also she was recently diagnosed with"
+            " urinary tract infection.",
+            "urinary tract infection",
+            "present",
+        ),
+    ],
+)
+def test_status_of_named_past_events_and_list_items_with_own_cues(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
+
+
+def test_bone_named_under_a_fracture_code_is_no_condition() -> None:
+    bones = _conditions("AXIS I: Depressive disorder. The knee cap was everted along the axis of the tibia.")
+    assert {f.code for f in bones} == {"F32.A"}
+    assert "S02.5" in {f.code for f in _conditions("She has a broken tooth.")}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # A cue word inside a hyphenated compound is part of a name, not a hedge.
+        ("Depressive disorder secondary to graft-versus-host reaction.", "Depressive disorder", "present"),
+        ("Depressive disorder versus adjustment disorder.", "Depressive disorder", "uncertain"),
+    ],
+)
+def test_cue_inside_a_compound_word_is_no_cue(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

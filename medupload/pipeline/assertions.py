@@ -27,6 +27,8 @@ window misses on real notes:
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
   "status post EGD confirming X" is a finding, current.
+- "history of X for which he has a pacemaker" is current; a lesion removed at a dated or past-history
+  operation ("removal of the melanoma ... in 1984") is past, the note's own operation's is not.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
-    r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+"
+    r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+(?:who\s+)?"
     r"(?:has|had|have|with|died|passed|suffer\w*|was\s+diagnosed|diagnosed)\b)[^.;\n]*$",
     re.IGNORECASE,
 )
@@ -160,9 +162,23 @@ _PAST_BEFORE = re.compile(
     r"|thalamic|pontine|frontal|parietal|temporal|occipital|basal|ganglia|subcortical)[ \t]+){0,3}$",
     re.IGNORECASE,
 )
+_PAST_NAMED = re.compile(r"(?:old|healed)\s", re.IGNORECASE)
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
-    r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on)\b", re.IGNORECASE
+    r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on"
+    r"|for\s+which\s+(?:he|she|they|the\s+patient)\s+(?:has(?!\s+been)|is|takes|uses|receives|wears))\b",
+    re.IGNORECASE,
+)
+# A lesion taken out before is gone: "removal of the melanoma from the right thigh in 1984", "had
+# one-third of her lung removed for carcinoma" in a past history (the operation of the note itself,
+# "Excision of dorsal wrist ganglion", treats a current one: see ``_removed_before``).
+_REMOVED_BEFORE = re.compile(
+    r"\b(?:removal|resection|excision|excised|removed|resected)[ \t]+(?:of[ \t]+)?"
+    r"(?:(?:the|a|an|his|her)[ \t]+)?(?:[\w-]+[ \t]+){0,2}$",
+    re.IGNORECASE,
+)
+_REMOVED_AFTER = re.compile(
+    r"[ \t]+(?:(?:was|were|had[ \t]+been)[ \t]+)?(?:removed|resected|excised)\b", re.IGNORECASE
 )
 # "a history of hyperthyroidism since 1992": had from then until now.
 _SINCE_AFTER = re.compile(
@@ -234,6 +250,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         return False  # part of the name itself: "migraine without aura"
     if _aside(text, span, ent):
         return False
+    if text[span.start_char - 1 : span.start_char] == "-" and text[span.end_char : span.end_char + 1] == "-":
+        return False  # a word of a compound: "graft-versus-host reaction" is no "X versus Y"
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
     if modifier.category == "FAMILY":
@@ -282,7 +300,7 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         if _DURATION_BEFORE.search(text, 0, span.start_char):
             return False  # "a 2-week history of X" is the present illness
         if _PRESENTING_BEFORE.search(text, max(0, span.start_char - 60), span.start_char):
-            return event  # "admitted with a history of rectal bleeding": the complaint, current
+            return False  # "admitted with a history of rectal bleeding": the complaint, current
         if _SURGICAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char):
             return True  # "past surgical history is significant for ... colon cancer surgery"
         if _SINCE_AFTER.match(text, ent.end_char) or _METASTATIC.search(
@@ -301,6 +319,41 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         )
         return not current
     return True
+
+
+# A date or time ago in the sentence: "in 1984", "on 10/15/2007", "22 years ago".
+_DATED = re.compile(r"\b(?:19|20)\d\d\b|\b(?:years?|months?)\s+ago\b", re.IGNORECASE)
+
+
+def _removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) -> bool:
+    """Whether ``ent`` names a lesion taken out at an earlier operation: under past history, or
+    in a dated sentence."""
+    removed = _REMOVED_BEFORE.search(text, line_start, ent.start_char) or _REMOVED_AFTER.match(
+        text, ent.end_char
+    )
+    if not removed:
+        return False
+    if ent._.section_category == "past_medical_history" and in_paragraph:
+        return True
+    return bool(_DATED.search(ent.sent.text))
+
+
+def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
+    """Whether a denial before ``ent`` is cut off by a list break and a hedge or family cue nearer
+    ``ent`` ("denies a history of recent surgery, recent stroke" still denies the stroke)."""
+    start, end = modifier.modifier_span
+    if modifier.category != "NEGATED_EXISTENCE" or ent.doc[start].idx >= ent.start_char:
+        return False
+    cue_end = ent.doc[end - 1].idx + len(ent.doc[end - 1])
+    for other in counted:
+        other_start = ent.doc[other.modifier_span[0]].idx
+        if (
+            other.category in ("POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY")  # a past cue can be denied
+            and cue_end < other_start < ent.start_char
+            and _LIST_BREAK.search(text, cue_end, other_start)
+        ):
+            return True
+    return False
 
 
 def _in_header_paragraph(text: str, ent: Any) -> bool:
@@ -323,7 +376,11 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     ``data/context_rules.yaml``, ``code`` the ICD-10-CM code of the mention's condition."""
     chronic = _coded(code, context.get("chronic_conditions"))
     event = _coded(code, context.get("past_events"))
-    categories = {m.category for m in ent._.modifiers if _counts(text, m, ent, chronic, event)}
+    counted = [m for m in ent._.modifiers if _counts(text, m, ent, chronic, event)]
+    # "no history of diabetes, questionable history of CAD": a later list item's own cue, not the
+    # denial before it, says what the item is.
+    counted = [m for m in counted if not _overridden(text, m, counted, ent)]
+    categories = {m.category for m in counted}
     resolved = any(  # "resolved pneumonia": had, not absent
         m.category == "NEGATED_EXISTENCE"
         and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")
@@ -350,6 +407,8 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             resolved
             or _PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
+            or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
+            or _removed_before(text, ent, line_start, in_paragraph)
             or (not chronic and _told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.

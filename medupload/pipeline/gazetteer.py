@@ -211,6 +211,12 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
         leaf = cm.is_leaf(code)
         names = [(cm.get_description(code), 0)] + [(term, 1) for term in cm.get_inclusion_term(code)]
         for description, is_inclusion in names:
+            if (
+                is_inclusion
+                and names[0][0].startswith("Fracture")
+                and not re.search(r"fracture|broken", description, re.IGNORECASE)
+            ):
+                continue  # "Axis", "Knee cap" under "Fracture of ...": the bone, not a condition
             normal = normalise_condition(description)
             if normal is None:
                 continue
