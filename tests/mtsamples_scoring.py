@@ -47,12 +47,23 @@ FRESH2_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh2_notes.jsonl"
 #: other four guided.
 FRESH3 = ROOT / "tests" / "data" / "mtsamples_fresh3.jsonl"
 FRESH3_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh3_notes.jsonl"
+#: 16 more, a sixth labeller (mtsamples_fresh4.md), scored when they came after the rounds the
+#: third fresh set guided.
+FRESH4 = ROOT / "tests" / "data" / "mtsamples_fresh4.jsonl"
+FRESH4_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh4_notes.jsonl"
 #: The labelled sets by name: the development set the extractor was tuned on, the held-out set
-#: (since tuned on too), the fresh set and the second fresh set.
-SETS = {"dev": LABELS, "heldout": HELDOUT, "fresh": FRESH, "fresh2": FRESH2, "fresh3": FRESH3}
+#: (since tuned on too) and the fresh sets, in the order they came.
+SETS = {
+    "dev": LABELS,
+    "heldout": HELDOUT,
+    "fresh": FRESH,
+    "fresh2": FRESH2,
+    "fresh3": FRESH3,
+    "fresh4": FRESH4,
+}
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 #: Where a set's note texts are, when not in the shared corpus.
-NOTES_OF = {FRESH: FRESH_NOTES, FRESH2: FRESH2_NOTES, FRESH3: FRESH3_NOTES}
+NOTES_OF = {FRESH: FRESH_NOTES, FRESH2: FRESH2_NOTES, FRESH3: FRESH3_NOTES, FRESH4: FRESH4_NOTES}
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
 #: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.

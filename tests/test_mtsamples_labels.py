@@ -1,12 +1,11 @@
 """The hand-labelled MTSamples sets checked against the notes themselves.
 
-Five files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
-(tests/data/mtsamples_heldout.jsonl) and three fresh sets (tests/data/mtsamples_fresh.jsonl,
-mtsamples_fresh2.jsonl and mtsamples_fresh3.jsonl, notes from beyond the shared corpus, their texts
-beside them). The labels are the
-independent ground truth for extraction scores (issue 9, point 5); this test only proves each file is
-well formed and anchored in the note text, and that no two sets share a note, never how an
-extractor does on them.
+Six files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
+(tests/data/mtsamples_heldout.jsonl) and four fresh sets (tests/data/mtsamples_fresh.jsonl,
+mtsamples_fresh2.jsonl, mtsamples_fresh3.jsonl and mtsamples_fresh4.jsonl, notes from beyond the
+shared corpus, their texts beside them). The labels are the independent ground truth for extraction
+scores (issue 9, point 5); this test only proves each file is well formed and anchored in the note
+text, and that no two sets share a note, never how an extractor does on them.
 """
 
 from __future__ import annotations
@@ -26,13 +25,17 @@ FRESH2_LABELS = DATA / "mtsamples_fresh2.jsonl"
 FRESH2_NOTES = DATA / "mtsamples_fresh2_notes.jsonl"
 FRESH3_LABELS = DATA / "mtsamples_fresh3.jsonl"
 FRESH3_NOTES = DATA / "mtsamples_fresh3_notes.jsonl"
-# Per set: the file, at least how many notes, and at least how many of the medication-rich ones.
+FRESH4_LABELS = DATA / "mtsamples_fresh4.jsonl"
+FRESH4_NOTES = DATA / "mtsamples_fresh4_notes.jsonl"
+# Per set: the file, at least how many notes, how many of the medication-rich ones and how many
+# specialties.
 LABEL_SETS = {
-    "dev": (DEV_LABELS, 40, 20),
-    "heldout": (HELDOUT_LABELS, 30, 15),
-    "fresh": (FRESH_LABELS, 40, 20),
-    "fresh2": (FRESH2_LABELS, 20, 10),
-    "fresh3": (FRESH3_LABELS, 30, 15),
+    "dev": (DEV_LABELS, 40, 20, 8),
+    "heldout": (HELDOUT_LABELS, 30, 15, 8),
+    "fresh": (FRESH_LABELS, 40, 20, 8),
+    "fresh2": (FRESH2_LABELS, 20, 10, 8),
+    "fresh3": (FRESH3_LABELS, 30, 15, 8),
+    "fresh4": (FRESH4_LABELS, 16, 8, 6),
 }
 STATUSES = {"present", "negated", "historical", "family", "uncertain"}
 # The 60 medication-rich notes added to the corpus (README beside notes.jsonl) all have ids >= 1305.
@@ -48,11 +51,13 @@ def notes() -> dict[int, dict]:
     fresh = {row["id"]: row for row in _read(FRESH_NOTES)}
     fresh2 = {row["id"]: row for row in _read(FRESH2_NOTES)}
     fresh3 = {row["id"]: row for row in _read(FRESH3_NOTES)}
+    fresh4 = {row["id"]: row for row in _read(FRESH4_NOTES)}
     assert not shared.keys() & fresh.keys(), "a fresh note is already in the shared corpus"
     assert not (shared.keys() | fresh.keys()) & fresh2.keys(), "a second-fresh note is already used"
     used = shared.keys() | fresh.keys() | fresh2.keys()
     assert not used & fresh3.keys(), "a third-fresh note is already used"
-    return shared | fresh | fresh2 | fresh3
+    assert not (used | fresh3.keys()) & fresh4.keys(), "a fourth-fresh note is already used"
+    return shared | fresh | fresh2 | fresh3 | fresh4
 
 
 def _read(path: Path) -> list[dict]:
@@ -76,13 +81,14 @@ def _is_lower_name(value: object) -> bool:
 def test_the_set_is_large_enough_and_unique(
     labels: list[dict], label_set: str, notes: dict[int, dict]
 ) -> None:
-    _, min_notes, min_medication_rich = LABEL_SETS[label_set]
+    _, min_notes, min_medication_rich, min_specialties = LABEL_SETS[label_set]
     ids = [label["id"] for label in labels]
     assert len(ids) == len(set(ids)), "a note is labelled twice"
     assert len(labels) >= min_notes
     medication_rich = [label for label in labels if label["id"] >= MEDICATION_RICH_FIRST_ID]
     assert len(medication_rich) >= min_medication_rich
-    assert len({notes[i]["specialty"] for i in ids if i in notes}) >= 8, "labels span too few specialties"
+    specialties = {notes[i]["specialty"] for i in ids if i in notes}
+    assert len(specialties) >= min_specialties, "labels span too few specialties"
     # Duplicate transcriptions (the corpus holds a few, e.g. the same prostatitis recheck twice) would
     # count one note twice in the scores.
     texts = [notes[i]["text"] for i in ids if i in notes]
@@ -148,7 +154,7 @@ def test_statuses_cover_every_kind(labels: list[dict]) -> None:
 def test_no_two_sets_share_a_note(notes: dict[int, dict]) -> None:
     # A held-out note the extractor was tuned on (or a duplicate transcription of one) would not be
     # held out; MTSamples repeats some transcriptions under several specialties.
-    ids = {name: {label["id"] for label in _read(path)} for name, (path, _, _) in LABEL_SETS.items()}
+    ids = {name: {label["id"] for label in _read(path)} for name, (path, *_) in LABEL_SETS.items()}
     names = sorted(ids)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
@@ -156,7 +162,7 @@ def test_no_two_sets_share_a_note(notes: dict[int, dict]) -> None:
             texts = {notes[n]["text"][:200] for n in ids[first]}
             assert not [n for n in ids[second] if notes[n]["text"][:200] in texts], (first, second)
     shared_texts = {row["text"][:200] for row in _read(NOTES)}
-    for name in ("fresh", "fresh2", "fresh3"):
+    for name in ("fresh", "fresh2", "fresh3", "fresh4"):
         assert not [n for n in ids[name] if notes[n]["text"][:200] in shared_texts], name
 
 
