@@ -37,6 +37,7 @@ from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import read_result_column
+from medupload.pipeline.lab_hyphen import with_hyphen_joined
 from medupload.pipeline.lab_layouts import (
     DIPSTICK_NAMES,
     LIPID_PRINT_NAMES,
@@ -203,6 +204,7 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     vocab = vocabulary(with_base)
     mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
+    mentions = with_hyphen_joined(text, mentions, with_base)  # "FBS-142", "TC-212, TG-245"
     structured = read_structured_labs(text, mentions, with_base)  # HL7, keyed blocks, coded tables
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
@@ -409,7 +411,7 @@ def extract(
         values = {
             "value": result.value,
             "unit": result.unit,
-            "date": printed[-1] if printed else collected or doc_iso,
+            "date": result.date or (printed[-1] if printed else collected or doc_iso),
         }
         named, end = result.mention, result.mention.end
         facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))
