@@ -656,3 +656,44 @@ def test_serology_and_tumour_marker_results_in_prose() -> None:
         ("carcinoembryonic antigen", "8.6", "ng/mL"),
         ("prealbumin", "16", "mg/dL"),
     }
+
+
+def test_a_long_format_csv_export_is_read_by_its_header() -> None:
+    export = (
+        '"Collection Date","Order Name","Component","Value","Units","Result Status","Comment"\n'
+        '"2026-01-08 08:12","HBA1C","Hemoglobin A1c","8.1","%","Final","Diabetes: >6.4"\n'
+        '"2026-01-08 08:12","PSA, TOTAL","PSA","Canceled","","Canceled","not covered"\n'
+        '"2026-04-09 07:48","BMP","Fasting","Yes","","Final",""\n'
+        '"2026-04-09 07:48","BMP","Carbon Dioxide, Total","24","mmol/L","Final","goal ""<100"""\n'
+        '"2026-04-09 07:48","HBA1C","Hemoglobin A1c","7.3","%","Final","Previous 8.1 % on 01/08/2026"\n'
+    )
+    facts = [f for f in extract(export, today=date(2026, 5, 1)).facts if f.kind == "lab"]
+    assert {(f.concept, f.value, f.unit, f.date) for f in facts} == {
+        ("hemoglobin a1c", "8.1", "%", "2026-01-08"),
+        ("bicarbonate", "24", "mmol/L", "2026-04-09"),
+        ("hemoglobin a1c", "7.3", "%", "2026-04-09"),
+    }
+
+
+def test_names_joined_to_values_by_a_hyphen() -> None:
+    summary = "FBS-142 mg/dl (70-110) H\nTC-212, TG-245, HDL-38 (all mg/dl; desirable TC <200, TG <150)\n"
+    assert {(concept, value) for concept, value, _ in _valued(summary)} == {
+        ("glucose", "142"),
+        ("total cholesterol", "212"),
+        ("triglycerides", "245"),
+        ("hdl cholesterol", "38"),
+    }
+    # one hyphen between a name and a number is no join ("range 70-110", "call 1800-000")
+    assert _valued("Potassium 4.1 (3.5-5.1)\n") == {("potassium", "4.1", "mmol/L")}
+
+
+def test_slash_grouped_names_take_the_values_in_their_places() -> None:
+    values = {(c, v) for c, v, _ in _valued("U&E   Na/K/Cr/eGFR  134/3.9/1.2/37\n")}
+    assert values == {("sodium", "134"), ("potassium", "3.9"), ("creatinine", "1.2"), ("egfr", "37")}
+    # a count that does not match pairs nothing by position
+    assert ("sodium", "134") not in {(c, v) for c, v, _ in _valued("Na/K  134/3.9/5\n")}
+
+
+def test_an_arrow_trend_reads_its_latest_value_and_a_home_reading_none() -> None:
+    assert {v for _, v, _ in _valued("CRP 280 -> 146 -> 46.\n")} == {"46"}
+    assert _valued("Sugar was 168 last month at home with glucometer.\n") == set()

@@ -56,7 +56,7 @@ from medupload.pipeline.labs import (
 from medupload.pipeline.mentions import LIST_GLUE, Mention
 from medupload.pipeline.vocabulary import Concept, LabDef, vocabulary
 
-__all__ = ["LAB_PAIRS", "dated_cells", "lab_readings", "pair_readings", "skip_parenthesis"]
+__all__ = ["LAB_PAIRS", "dated_cells", "grouped_value", "lab_readings", "pair_readings", "skip_parenthesis"]
 
 
 def skip_parenthesis(text: str, end: int, limit: int) -> int:
@@ -66,6 +66,67 @@ def skip_parenthesis(text: str, end: int, limit: int) -> int:
 
 
 _COMMA = re.compile(r"[ \t]*,")
+# A goal word opening a list of limits ("desirable TC <200, TG <150, LDL <100"): each is a limit.
+_GOAL_WORD = re.compile(r"\b(?:desirable|target|goal|aim|optimal)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d.,]*")
+_COMPARED = re.compile(r"[<>≤≥]=?[ \t]*$")
+# A reading said after its value to be the patient's own ("168 last month at home with glucometer").
+_HOME_AFTER = re.compile(
+    r"[^.;\n]{0,40}?\b(?:at[ \t]+home|home[ \t]+(?:reading|monitoring)"
+    r"|(?:with|on|by)[ \t]+(?:(?:a|the|my|his|her)[ \t]+)?glucometer)\b",
+    re.IGNORECASE,
+)
+
+
+def _in_goal_list(text: str, line_start: int, start: int, value: str | None) -> bool:
+    """Whether a compared value (``<200``) is one of a list of limits a goal word opens."""
+    if value is None or value[0] not in "<>≤≥":
+        return False
+    window = max(line_start, start - 120)
+    goals = list(_GOAL_WORD.finditer(text, window, start))
+    if not goals:
+        return False
+    between = text[goals[-1].end() : start]
+    if any(c in between for c in ";()\n"):
+        return False
+    return all(_COMPARED.search(between, 0, n.start()) for n in _NUMBER.finditer(between))
+
+
+# Names grouped by slashes over values grouped by slashes ("Na/K/Ur/Cr/eGFR  134/3.9/8.4/128/37"):
+# the n-th name's value is the n-th value. No space inside either group, at least two of each.
+_NAME_GROUP = re.compile(r"[A-Za-z][A-Za-z0-9.]*(?:/[A-Za-z][A-Za-z0-9.]*)+")
+_VALUE_GROUP = re.compile(r"[ \t]*:?[ \t]+(\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)+)(?![\d/.])")
+
+
+def grouped_value(text: str, start: int, end: int, line_end: int) -> tuple[str, int] | None:
+    """The value in the same position as the name at ``start``-``end`` in a slash-grouped pair of
+    names and values, with the value's end; None when the name is in no such group."""
+    line_start = text.rfind("\n", 0, start) + 1
+    for group in _NAME_GROUP.finditer(text, line_start, line_end):
+        if group.end() < end:
+            continue
+        if group.start() > start:
+            return None
+        values = _VALUE_GROUP.match(text, group.end(), line_end)
+        names = group[0].split("/")
+        if values is None or len(values[1].split("/")) != len(names):
+            return None
+        # The name's position: the group's names before it, counted by the slashes before it.
+        position = text.count("/", group.start(), start)
+        if text[start:end].count("/") or position >= len(names):
+            return None
+        offset = values.start(1)
+        for number in values[1].split("/")[:position]:
+            offset += len(number) + 1
+        number = values[1].split("/")[position]
+        return number, offset + len(number)
+    return None
+
+
+# A trend written with arrows ("CRP 280 -> 146 -> 46"): each value before an arrow is an earlier one.
+_ARROW_NEXT = re.compile(r"[ \t]*(?:->|→|=>|-->)[ \t]*(\d+(?:\.\d+)?)(?!\d|\.\d)")
+
+
 #: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
 LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
 
@@ -112,6 +173,10 @@ def lab_readings(
         concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
     elif in_other_fluid_context(text, m.start):
         return [(concept, LabReading())]  # a synovial or pleural fluid count: no blood lab's value
+    if (grouped := grouped_value(text, m.start, m.end, line_end)) is not None:
+        number, number_end = grouped  # "Na/K/Ur/Cr/eGFR  134/3.9/8.4/128/37": the value in its place
+        found = reading(text, m.end, line_end, number, "", number_end, vocab.labs[concept.concept])
+        return [(concept, found)]
     if concept.concept in LAB_PAIRS:
         pair = pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
         if pair is None:
@@ -206,6 +271,17 @@ def lab_readings(
         and DATED_AFTER.match(text, first.end)
     ):
         return [(concept, LabReading())]  # "Last INR 3.4 on 11/16": an earlier result quoted with its date
+    if first.value is not None and first.end is not None and _ARROW_NEXT.match(text, first.end):
+        at = first.end  # the latest value of an arrow trend is the one to read
+        while (arrow := _ARROW_NEXT.match(text, at, line_end)) is not None:
+            at = arrow.end()
+            last = arrow
+        first = reading(text, last.start(1), line_end, last[1], "", last.end(1), lab)
+        return [(concept, first)]
+    if _in_goal_list(text, line_start, m.start, first.value):
+        return [(concept, LabReading())]  # "desirable TC <200, TG <150, LDL <100": limits, no results
+    if first.end is not None and _HOME_AFTER.match(text, first.end):
+        return [(concept, LabReading())]  # "Sugar was 168 last month at home with glucometer"
     if quality_control(text, m.start):
         return [(concept, LabReading())]  # a control level run on the analyser, not the patient
     results = [(concept, first)] + [
