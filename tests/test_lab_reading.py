@@ -697,3 +697,23 @@ def test_slash_grouped_names_take_the_values_in_their_places() -> None:
 def test_an_arrow_trend_reads_its_latest_value_and_a_home_reading_none() -> None:
     assert {v for _, v, _ in _valued("CRP 280 -> 146 -> 46.\n")} == {"46"}
     assert _valued("Sugar was 168 last month at home with glucometer.\n") == set()
+
+
+def test_a_hyphen_joined_name_wins_over_a_shorter_name_inside_it() -> None:
+    summary = "Blood Urea-32 mg/dl (15-40)\nS.Creatinine-1.1 mg/dl\nPPBS-218 mg/dl (<140) H\nHb-13.9 g/dl, ESR-18mm/1st hr\n"
+    assert {(concept, value) for concept, value, _ in _valued(summary)} == {
+        ("urea", "32"),
+        ("creatinine", "1.1"),
+        ("glucose", "218"),
+        ("hemoglobin", "13.9"),
+        ("erythrocyte sedimentation rate", "18"),
+    }
+
+
+def test_italian_and_uk_shorthand_names() -> None:
+    referto = "Globuli bianchi (WBC)   6,84   10^3/µL\nSideremia   96   µg/dL\nBili 9, ALT 22, Alb 29\n"
+    assert {concept for concept, _, _ in _valued(referto)} >= {
+        "white blood cell count",
+        "iron",
+        "total bilirubin",
+    }

@@ -6,7 +6,8 @@ hyphens read as spaces (offsets unchanged); the value is then read after the hyp
 name. A hyphen joins only where it cannot be a minus or a range: right after a letter (or a short
 code ending in a digit, "T3-1.12") and right before a value with no space on either side, in a
 text that writes at least three results that way. A name the plain text already matched
-("CA-125", "COVID-19") keeps that match. One reason to change: how hyphen-joined names are found.
+past the hyphen ("CA-125", "COVID-19") keeps that match; shorter ones inside a joined name give
+way. One reason to change: how hyphen-joined names are found.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ def with_hyphen_joined(text: str, mentions: Sequence[Mention], with_base: bool) 
     chars = list(text)
     for at in joins:
         chars[at] = " "
-    found = [
+    found = [m for m in find_mentions("".join(chars), with_base) if m.kind == "lab" and m.end in joins]
+    # A longer name wins over the shorter ones inside it ("Blood Urea-32" over "Blood"); a name the
+    # plain text matched past the hyphen ("CA-125") keeps that match.
+    kept = [
         m
-        for m in find_mentions("".join(chars), with_base)
-        if m.kind == "lab"
-        and m.end in joins
-        and not any(o.start < m.end and m.start < o.end for o in mentions)
+        for m in found
+        if all(m.start <= o.start and o.end <= m.end for o in mentions if o.start < m.end and m.start < o.end)
     ]
-    return sorted([*mentions, *found], key=lambda m: (m.start, m.end))
+    inside = [o for o in mentions if not any(m.start <= o.start and o.end <= m.end for m in kept)]
+    return sorted([*inside, *kept], key=lambda m: (m.start, m.end))
