@@ -700,7 +700,10 @@ def test_an_arrow_trend_reads_its_latest_value_and_a_home_reading_none() -> None
 
 
 def test_a_hyphen_joined_name_wins_over_a_shorter_name_inside_it() -> None:
-    summary = "Blood Urea-32 mg/dl (15-40)\nS.Creatinine-1.1 mg/dl\nPPBS-218 mg/dl (<140) H\nHb-13.9 g/dl, ESR-18mm/1st hr\n"
+    summary = (
+        "Blood Urea-32 mg/dl (15-40)\nS.Creatinine-1.1 mg/dl\nPPBS-218 mg/dl (<140) H\n"
+        "Hb-13.9 g/dl, ESR-18mm/1st hr\n"
+    )
     assert {(concept, value) for concept, value, _ in _valued(summary)} == {
         ("urea", "32"),
         ("creatinine", "1.1"),
