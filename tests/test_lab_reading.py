@@ -720,3 +720,10 @@ def test_italian_and_uk_shorthand_names() -> None:
         "iron",
         "total bilirubin",
     }
+
+
+def test_a_standardisation_after_the_name_is_read_past() -> None:
+    referto = (
+        "Emoglobina glicata (HbA1c) IFCC   45 *   mmol/mol\nEmoglobina glicata (HbA1c) DCCT   6,3 *   %\n"
+    )
+    assert _valued(referto) == {("hemoglobin a1c", "45", "mmol/mol"), ("hemoglobin a1c", "6.3", "%")}

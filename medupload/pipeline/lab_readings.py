@@ -123,6 +123,8 @@ def grouped_value(text: str, start: int, end: int, line_end: int) -> tuple[str, 
     return None
 
 
+# A standardisation named after the name ("HbA1c IFCC 45 mmol/mol", "(HbA1c) DCCT 6,3 %"): read past it.
+_STANDARD_AFTER = re.compile(r"(?:[ \t]*\([^)\n]{0,40}\))?[ \t]+(?:IFCC|DCCT|NGSP)\b")
 # A trend written with arrows ("CRP 280 -> 146 -> 46"): each value before an arrow is an earlier one.
 _ARROW_NEXT = re.compile(r"[ \t]*(?:->|→|=>|-->)[ \t]*(\d+(?:\.\d+)?)(?!\d|\.\d)")
 
@@ -222,6 +224,8 @@ def lab_readings(
     first = column if column is not None and column.value is not None else LabReading()
     if first.value is None:
         first = read_lab(text, after if coded is not None else m.end, min(stop, after + 60), lab)
+    if first.value is None and (standard := _STANDARD_AFTER.match(text, m.end, line_end)) is not None:
+        first = read_lab(text, standard.end(), min(line_end, standard.end() + 60), lab)
     if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
         # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
         beyond = next(
