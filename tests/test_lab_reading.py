@@ -727,3 +727,8 @@ def test_a_standardisation_after_the_name_is_read_past() -> None:
         "Emoglobina glicata (HbA1c) IFCC   45 *   mmol/mol\nEmoglobina glicata (HbA1c) DCCT   6,3 *   %\n"
     )
     assert _valued(referto) == {("hemoglobin a1c", "45", "mmol/mol"), ("hemoglobin a1c", "6.3", "%")}
+
+
+def test_a_urine_routine_word_joined_by_a_hyphen() -> None:
+    routine = "*URINE R/E*\nSugar-Nil, Pus cells-4-6/hpf\n*CBC*\nHb-13.9 g/dl, ESR-18mm/1st hr\n"
+    assert ("urine glucose", "nil", None) in _valued(routine)
