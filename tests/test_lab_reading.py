@@ -656,3 +656,79 @@ def test_serology_and_tumour_marker_results_in_prose() -> None:
         ("carcinoembryonic antigen", "8.6", "ng/mL"),
         ("prealbumin", "16", "mg/dL"),
     }
+
+
+def test_a_long_format_csv_export_is_read_by_its_header() -> None:
+    export = (
+        '"Collection Date","Order Name","Component","Value","Units","Result Status","Comment"\n'
+        '"2026-01-08 08:12","HBA1C","Hemoglobin A1c","8.1","%","Final","Diabetes: >6.4"\n'
+        '"2026-01-08 08:12","PSA, TOTAL","PSA","Canceled","","Canceled","not covered"\n'
+        '"2026-04-09 07:48","BMP","Fasting","Yes","","Final",""\n'
+        '"2026-04-09 07:48","BMP","Carbon Dioxide, Total","24","mmol/L","Final","goal ""<100"""\n'
+        '"2026-04-09 07:48","HBA1C","Hemoglobin A1c","7.3","%","Final","Previous 8.1 % on 01/08/2026"\n'
+    )
+    facts = [f for f in extract(export, today=date(2026, 5, 1)).facts if f.kind == "lab"]
+    assert {(f.concept, f.value, f.unit, f.date) for f in facts} == {
+        ("hemoglobin a1c", "8.1", "%", "2026-01-08"),
+        ("bicarbonate", "24", "mmol/L", "2026-04-09"),
+        ("hemoglobin a1c", "7.3", "%", "2026-04-09"),
+    }
+
+
+def test_names_joined_to_values_by_a_hyphen() -> None:
+    summary = "FBS-142 mg/dl (70-110) H\nTC-212, TG-245, HDL-38 (all mg/dl; desirable TC <200, TG <150)\n"
+    assert {(concept, value) for concept, value, _ in _valued(summary)} == {
+        ("glucose", "142"),
+        ("total cholesterol", "212"),
+        ("triglycerides", "245"),
+        ("hdl cholesterol", "38"),
+    }
+    # one hyphen between a name and a number is no join ("range 70-110", "call 1800-000")
+    assert _valued("Potassium 4.1 (3.5-5.1)\n") == {("potassium", "4.1", "mmol/L")}
+
+
+def test_slash_grouped_names_take_the_values_in_their_places() -> None:
+    values = {(c, v) for c, v, _ in _valued("U&E   Na/K/Cr/eGFR  134/3.9/1.2/37\n")}
+    assert values == {("sodium", "134"), ("potassium", "3.9"), ("creatinine", "1.2"), ("egfr", "37")}
+    # a count that does not match pairs nothing by position
+    assert ("sodium", "134") not in {(c, v) for c, v, _ in _valued("Na/K  134/3.9/5\n")}
+
+
+def test_an_arrow_trend_reads_its_latest_value_and_a_home_reading_none() -> None:
+    assert {v for _, v, _ in _valued("CRP 280 -> 146 -> 46.\n")} == {"46"}
+    assert _valued("Sugar was 168 last month at home with glucometer.\n") == set()
+
+
+def test_a_hyphen_joined_name_wins_over_a_shorter_name_inside_it() -> None:
+    summary = (
+        "Blood Urea-32 mg/dl (15-40)\nS.Creatinine-1.1 mg/dl\nPPBS-218 mg/dl (<140) H\n"
+        "Hb-13.9 g/dl, ESR-18mm/1st hr\n"
+    )
+    assert {(concept, value) for concept, value, _ in _valued(summary)} == {
+        ("urea", "32"),
+        ("creatinine", "1.1"),
+        ("glucose", "218"),
+        ("hemoglobin", "13.9"),
+        ("erythrocyte sedimentation rate", "18"),
+    }
+
+
+def test_italian_and_uk_shorthand_names() -> None:
+    referto = "Globuli bianchi (WBC)   6,84   10^3/µL\nSideremia   96   µg/dL\nBili 9, ALT 22, Alb 29\n"
+    assert {concept for concept, _, _ in _valued(referto)} >= {
+        "white blood cell count",
+        "iron",
+        "total bilirubin",
+    }
+
+
+def test_a_standardisation_after_the_name_is_read_past() -> None:
+    referto = (
+        "Emoglobina glicata (HbA1c) IFCC   45 *   mmol/mol\nEmoglobina glicata (HbA1c) DCCT   6,3 *   %\n"
+    )
+    assert _valued(referto) == {("hemoglobin a1c", "45", "mmol/mol"), ("hemoglobin a1c", "6.3", "%")}
+
+
+def test_a_urine_routine_word_joined_by_a_hyphen() -> None:
+    routine = "*URINE R/E*\nSugar-Nil, Pus cells-4-6/hpf\n*CBC*\nHb-13.9 g/dl, ESR-18mm/1st hr\n"
+    assert ("urine glucose", "nil", None) in _valued(routine)

@@ -15,14 +15,14 @@ medication.
 The pipeline is built once per process (``nlp()``); ``extract`` serialises only the spaCy
 call behind a lock, so it can be used from a thread pool.
 
-Why one module of ~650 lines: it is the one place where a match becomes a fact, and the four
+Why one module of ~430 lines: it is the one place where a match becomes a fact, and the four
 kinds share one pass over the matches (a lab's value stops at the next name, a drug in an allergy
 statement is no medication). What changes for other reasons already lives elsewhere: reading a
-value (``labs``), where a result sits in a report (``lab_layouts``), units (``lab_units``), doses
-and sigs (``medications``), which matches count (``mentions``), and layouts read by their
-structure before any of this (``lab_structured``: HL7 v2, keyed blocks, coded and drug-screen
-tables; NPU specimen prefixes in ``lab_npu``). The prose lab part is the largest (~200 lines) and
-the next to move out, into its own module, if it grows.
+named lab's value(s) in prose and plain tables (``lab_readings``), reading a value (``labs``),
+where a result sits in a report (``lab_layouts``), units (``lab_units``), doses and sigs
+(``medications``), which matches count (``mentions``), and layouts read by their structure before
+any of this (``lab_structured``: HL7 v2, keyed blocks, coded and drug-screen tables; NPU specimen
+prefixes in ``lab_npu``).
 """
 
 from __future__ import annotations
@@ -36,55 +36,28 @@ from typing import Any
 from medupload.pipeline.clinical_nlp import build_nlp, nlp
 from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
-from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
-from medupload.pipeline.lab_companions import companion_readings
+from medupload.pipeline.lab_columns import read_result_column
+from medupload.pipeline.lab_hyphen import with_hyphen_joined
 from medupload.pipeline.lab_layouts import (
-    CSF_TESTS,
-    DATED_AFTER,
     DIPSTICK_NAMES,
-    GOAL_BEFORE,
-    HOME_BEFORE,
-    INDEFINITE_BEFORE,
-    INTERPRETED_AFTER,
-    LAST_BEFORE,
     LIPID_PRINT_NAMES,
-    PREVIOUS_BEFORE,
-    PREVIOUS_LINE,
-    DateTable,
-    date_cells,
     date_tables,
-    in_csf_context,
     in_dipstick_block,
     in_lipid_block,
-    in_other_fluid_context,
     in_urine_context,
-    limit_in_prose,
-    name_cell_end,
-    quality_control,
-    read_cell,
     read_value_line,
-    table_at,
 )
 from medupload.pipeline.lab_npu import with_specimen_prefix
+from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_structured import read_structured_labs
 from medupload.pipeline.labs import (
-    BEFORE_RANGE_RE,
-    BEFORE_VALUE_RE,
-    DATED_NEXT_RE,
     DRUG_LEVEL_RE,
-    LAB_VALUE_RE,
     LIST_ITEM_GLUE,
-    PAIR_VALUES_RE,
-    PER_FIELDS,
-    THEN_VALUE_RE,
     LabReading,
     read_bare_level,
     read_drug_level,
     read_lab,
-    read_lab_before,
-    read_next_sentence,
-    reading,
     repair_ocr_digits,
 )
 from medupload.pipeline.medications import (
@@ -95,7 +68,6 @@ from medupload.pipeline.medications import (
 )
 from medupload.pipeline.mentions import (
     FIELD_LABEL,
-    LIST_GLUE,
     Mention,
     among_vitals,
     find_mentions,
@@ -108,7 +80,7 @@ from medupload.pipeline.mentions import (
     not_taken,
     release_form,
 )
-from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, LabDef, fold, vocabulary
+from medupload.pipeline.vocabulary import NO_KNOWN_ALLERGIES, Concept, fold, vocabulary
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -169,12 +141,6 @@ class Extraction:
 # Extraction
 
 
-def _skip_parenthesis(text: str, end: int, limit: int) -> int:
-    """Past a parenthesis right after a lab name (a method or a reference range)."""
-    match = re.compile(r"[ \t]*\([^)\n]{0,40}\)").match(text, end, limit)
-    return match.end() if match else end
-
-
 def _fact(
     text: str,
     m: Mention,
@@ -209,189 +175,8 @@ def _fact(
     )
 
 
-_COMMA = re.compile(r"[ \t]*,")
 _LAST_DIGIT = re.compile(r"\d(?=\D*$)")
 _DIGIT = re.compile(r"\d")
-#: A name that stands for two labs, read as a pair of values ("H&H 12.0 and 36").
-LAB_PAIRS = {"hemoglobin and hematocrit": ("hemoglobin", "hematocrit")}
-
-
-def _pair_readings(
-    text: str, at: int, line_end: int, first: str, second: str, *, smaller_first: bool = False
-) -> list[tuple[Concept, LabReading]] | None:
-    vocab = vocabulary()
-    match = PAIR_VALUES_RE.match(text, at, line_end)
-    if match is None:
-        return None
-    order = ("a", "b")
-    if smaller_first and float(match["a"]) > float(match["b"]):
-        order = ("b", "a")  # "H&H 37.4/12.1": the haemoglobin is always the smaller number
-    out = []
-    for name, group in zip((first, second), order, strict=True):
-        stop = match.start("b") if group == "a" else line_end
-        lab = vocab.labs[name]
-        concept = vocab.concepts[vocab.lab_concepts[name]]
-        out.append((concept, reading(text, at, stop, match[group], "", match.end(group), lab)))
-    return out
-
-
-def _lab_readings(
-    text: str,
-    mentions: list[Mention],
-    i: int,
-    stop: int,
-    line_end: int,
-    assigned: dict[int, list[tuple[Concept, LabReading]]],
-) -> list[tuple[Concept, LabReading]]:
-    """The lab's value(s): a pair name's two, two joined names' two, else one, and a second
-    one after it ("from 5.4 to 6.1")."""
-    m = mentions[i]
-    concept = m.concepts[0]
-    vocab = vocabulary()
-    urine = vocab.labs[concept.concept].urine
-    if urine is not None and (
-        in_urine_context(text, m.start, m.end)
-        or (m.matched.upper() in DIPSTICK_NAMES and in_dipstick_block(text, m.start))
-    ):
-        concept = vocab.concepts[vocab.lab_concepts[urine]]
-    elif concept.concept in CSF_TESTS and in_csf_context(text, m.start):
-        concept = vocab.concepts[vocab.lab_concepts[CSF_TESTS[concept.concept]]]
-    elif in_other_fluid_context(text, m.start):
-        return [(concept, LabReading())]  # a synovial or pleural fluid count: no blood lab's value
-    if concept.concept in LAB_PAIRS:
-        pair = _pair_readings(text, m.end, line_end, *LAB_PAIRS[concept.concept], smaller_first=True)
-        if pair is None:
-            # One value for the pair ("H and H was down in the 6 level"): the first test of the pair
-            # (the one written with the smaller numbers) it is plausible for.
-            for name in LAB_PAIRS[concept.concept]:
-                single = read_lab(text, m.end, min(stop, m.end + 60), vocab.labs[name])
-                if single.value is not None and single.trusted:
-                    return [(vocab.concepts[vocab.lab_concepts[name]], single)]
-        return pair or [(concept, LabReading())]
-    following = mentions[i + 1] if i + 1 < len(mentions) else None
-    if (
-        following is not None
-        and following.kind == "lab"
-        and following.concepts[0].concept not in LAB_PAIRS
-        and following.start < line_end
-        and LIST_GLUE.match(text[m.end : following.start])
-    ):
-        pair = _pair_readings(text, following.end, line_end, concept.concept, following.concepts[0].concept)
-        if pair is not None:
-            assigned[i + 1] = [pair[1]]
-            return [pair[0]]
-    lab = vocab.labs[concept.concept]
-    coded = CODED_NAME_END.match(text, m.end, line_end)
-    after = coded.end() if coded is not None else _skip_parenthesis(text, m.end, line_end)
-    next_fact = next(
-        (n.start for n in mentions[i + 1 :] if n.start >= after and n.kind != "test_name"), len(text)
-    )
-    stop = max(stop, min(line_end, next_fact))
-    line_start = text.rfind("\n", 0, m.start) + 1
-    if GOAL_BEFORE.search(text, max(line_start, m.start - 20), m.start) or HOME_BEFORE.search(
-        text, max(line_start, m.start - 40), m.start
-    ):
-        return [(concept, LabReading())]  # "Target A1c <7%", "home fasting glucose 128"
-    if (
-        PREVIOUS_BEFORE.search(text, max(line_start, m.start - 40), m.start)
-        or PREVIOUS_LINE.match(text, line_start)
-    ) and LAB_VALUE_RE.match(text[m.end : min(stop, after + 60)]):
-        return [(concept, LabReading())]  # "Previous HbA1c 64 mmol/mol": not this report's result
-    column = read_result_column(text, m.start, m.end, lab)  # a header row named the result column
-    if column is PREVIOUS_ONLY:
-        return [(concept, LabReading())]  # a blank result beside a previous result's column
-    first = column if column is not None and column.value is not None else LabReading()
-    if first.value is None:
-        first = read_lab(text, after if coded is not None else m.end, min(stop, after + 60), lab)
-    if first.value is None and first.trusted and (cell := name_cell_end(text, m.start, m.end)) is not None:
-        # "VITAMIN D,25-OH,TOTAL,IA   19 L": read from the next cell, up to the next name there
-        beyond = next(
-            (n.start for n in mentions[i + 1 :] if n.start >= cell and n.kind != "test_name"), line_end
-        )
-        first = read_lab(text, cell, min(line_end, beyond, cell + 60), lab)
-    if first.value is None and not first.trusted and lab.count is not None:
-        # "Neutrophils  3.9  x10^9/L": a differential given as a count is the absolute count.
-        counted = read_lab(text, m.end, min(stop, after + 60), vocab.labs[lab.count])
-        if counted.value is not None and counted.trusted and counted.unit is not None:
-            concept, lab = vocab.concepts[vocab.lab_concepts[lab.count]], vocab.labs[lab.count]
-            first = counted
-    if first.value is None and first.trusted:
-        first = read_value_line(text, m.start, m.end, lab)
-    if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
-        # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
-        # next clause's; this name's count is the one before it, or none.
-        before = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
-        ahead = following is not None and following.kind == "lab" and following.start < line_end
-        counted = BEFORE_RANGE_RE if lab.unit in PER_FIELDS else BEFORE_VALUE_RE
-        if before.value is not None or (ahead and counted.search(text, m.end, following.start)):
-            first = before
-    if first.value is None and first.trusted:
-        first = read_lab_before(text, text.rfind("\n", 0, m.start) + 1, m.start, lab)
-    if first.value is None and lab.urine is not None and vocab.labs[lab.urine].unit in PER_FIELDS:
-        # A range counted before a cell name ("moderate leukocytes, 30-50 white blood cells") is a
-        # count per microscope field: blood counts are never written as a range.
-        ranged = BEFORE_RANGE_RE.search(text, text.rfind("\n", 0, m.start) + 1, m.start)
-        if ranged is not None and ranged["high"] is not None:
-            counted = read_lab_before(text, ranged.start(), m.start, vocab.labs[lab.urine])
-            if counted.value is not None:
-                concept, first = vocab.concepts[vocab.lab_concepts[lab.urine]], counted
-                lab = vocab.labs[lab.urine]
-    if (
-        first.value is not None
-        and first.value[0] in "<>"
-        and first.end is not None
-        and INDEFINITE_BEFORE.search(text, max(0, m.start - 30), m.start)
-        and INTERPRETED_AFTER.match(text, first.end)
-    ):
-        return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
-    if limit_in_prose(text, m.start, first.value, first.end):
-        return [(concept, LabReading())]  # "if K >5.5 mmol/L please let ... know", "... <2.0 will be phoned"
-    if (
-        first.end is not None
-        and LAST_BEFORE.search(text, max(line_start, m.start - 20), m.start)
-        and DATED_AFTER.match(text, first.end)
-    ):
-        return [(concept, LabReading())]  # "Last INR 3.4 on 11/16": an earlier result quoted with its date
-    if quality_control(text, m.start):
-        return [(concept, LabReading())]  # a control level run on the analyser, not the patient
-    results = [(concept, first)] + [
-        (vocab.concepts[vocab.lab_concepts[other.concept]], found)
-        for other, found in companion_readings(text, first, lab, line_end)
-    ]
-    end = results[-1][1].end if first.value is not None else None
-    while end is not None and len(results) < 6:  # "from 5.4 to 6.1", "increased to 24.7 and then ..."
-        then = THEN_VALUE_RE.match(text, end, line_end) or DATED_NEXT_RE.match(text, end, line_end)
-        if then is None:
-            later = read_next_sentence(text, end, lab)  # "... it was decreased to 0.8"
-            if later.value is not None:
-                results.append((concept, later))
-            break
-        group = (
-            "num"
-            if then.re is DATED_NEXT_RE or then["num"] is not None
-            else ("next" if then["next"] is not None else "again")
-        )
-        found = reading(text, end, line_end, then[group], "", then.end(group), lab)
-        if found.value is None:
-            break
-        results.append((concept, found))
-        end = found.end
-    return results
-
-
-def _dated_cells(
-    text: str, tables: list[DateTable], m: Mention, line_start: int, line_end: int, lab: LabDef | None
-) -> list[tuple[LabReading, str]]:
-    """A cumulative table's row: one reading per filled cell under a date column, with that date.
-    The row starts with the name (a comment that repeats a result is not a row)."""
-    table = table_at(tables, m.start)
-    if table is None or text[line_start : m.start].strip():
-        return []
-    found = [
-        (read_cell(text, start, end, lab), iso)
-        for start, end, iso in date_cells(text, table, m.end, line_start, line_end)
-    ]
-    return [(r, iso) for r, iso in found if r.value is not None or not r.trusted]
 
 
 def extract(
@@ -419,6 +204,7 @@ def extract(
     collected = next((d.value.isoformat() for d in dates if d.label == "collected"), None)
     vocab = vocabulary(with_base)
     mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
+    mentions = with_hyphen_joined(text, mentions, with_base)  # "FBS-142", "TC-212, TG-245"
     structured = read_structured_labs(text, mentions, with_base)  # HL7, keyed blocks, coded tables
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
@@ -448,7 +234,7 @@ def extract(
             m.kind == "lab"
             or vocab.lexicon.lab_alternates.get(vocab.medications.get(m.concepts[0].concept, -1)) is not None
         )
-        after = _skip_parenthesis(text, m.end, line_end) if lab_named else m.end
+        after = skip_parenthesis(text, m.end, line_end) if lab_named else m.end
         if not _DIGIT.search(text, m.end, after):  # "AST (SGOT)"; not "22 WBC (21 lymphocytes, ...)"
             read_past = max(read_past, after)
         # The reading stops at the next mention that is a fact (a method name is read past).
@@ -463,7 +249,7 @@ def extract(
         level = DRUG_LEVEL_RE.match(text, m.end) if kind == "medication" else None
         if level is not None:  # "doxycycline level ... was 6.5 mcg/mL": a lab, not a drug taken
             concept = Concept("lab", f"{m.concepts[0].concept} level", None, None)
-            cells = _dated_cells(text, tables, m, line_start, line_end, None)
+            cells = dated_cells(text, tables, m, line_start, line_end, None)
             for result, iso in cells:
                 values = {"value": result.value, "unit": result.unit, "date": iso}
                 value_end = result.end or m.end
@@ -580,7 +366,7 @@ def extract(
             lab = vocab.labs[concept.concept]
             if lab.urine is not None and in_urine_context(text, m.start, m.end):
                 concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
-            cells = _dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
+            cells = dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
             cells = cells or dated_row_cells(text, m.start, m.end, vocab.labs[concept.concept], dated)
             for reading, iso in cells:
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
@@ -590,7 +376,7 @@ def extract(
                 tabled.add((concept.concept, reading.value, iso))
             if cells:
                 continue
-            results = assigned.pop(i, None) or _lab_readings(text, mentions, i, stop, line_end, assigned)
+            results = assigned.pop(i, None) or lab_readings(text, mentions, i, stop, line_end, assigned)
             line_dates = [d for d in dates if line_start <= d.start < line_end and d.label != "dob"]
             short = len(fold(m.matched).replace(" ", "")) <= 3
             for concept, reading in results:
@@ -625,7 +411,7 @@ def extract(
         values = {
             "value": result.value,
             "unit": result.unit,
-            "date": printed[-1] if printed else collected or doc_iso,
+            "date": result.date or (printed[-1] if printed else collected or doc_iso),
         }
         named, end = result.mention, result.mention.end
         facts.append(_fact(text, named, "lab", named.concepts[0], values, end, 1.0, confidences, doc_iso))

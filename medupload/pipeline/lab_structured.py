@@ -1,5 +1,6 @@
 """Lab results whose layout says what each part is, read by that structure before any prose rule:
-an HL7 v2 message (``lab_hl7``), a FHIR JSON export (``lab_fhir``), vertical key-value blocks
+an HL7 v2 message (``lab_hl7``), a FHIR JSON export (``lab_fhir``), a long-format CSV export
+(``lab_csv``), vertical key-value blocks
 (``lab_blocks``), coded result tables (``lab_coded_tables``) and drug-screen tables
 (``lab_toxicology``). Inside their spans no other
 lab reading is taken (and no medication inside a drug-screen row), so a range, a code, a cut-off
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
 from medupload.pipeline.lab_coded_tables import coded_mentions, read_coded_tables
+from medupload.pipeline.lab_csv import csv_mentions, read_csv_results
 from medupload.pipeline.lab_fhir import fhir_mentions, read_fhir_observations
 from medupload.pipeline.lab_hl7 import observation_mentions, read_hl7_observations
 from medupload.pipeline.lab_toxicology import drug_mentions, read_drug_tables
@@ -27,6 +29,7 @@ class StructuredResult:
     value: str
     unit: str | None
     block_start: int  # where its block starts (a collection date printed above it is its date)
+    date: str | None = None  # ISO, the row's own date column (a CSV export)
 
 
 @dataclass
@@ -61,6 +64,11 @@ def read_structured_labs(text: str, mentions: Sequence[Mention], with_base: bool
             if observation.value is not None:  # entered in error, cancelled: no result
                 found.results.append(StructuredResult(named, observation.value, observation.unit, 0))
         return found
+    rows = read_csv_results(text)
+    for row, named in zip(rows, csv_mentions(rows, with_base), strict=True):
+        found.lab_spans.append((row.table_start, row.table_end))
+        if named is not None:
+            found.results.append(StructuredResult(named, row.value, row.unit, row.table_start, row.date))
     keyed = read_keyed_results(text)
     for block, named in zip(keyed, keyed_mentions(keyed, mentions), strict=True):
         found.lab_spans.append((block.block_start, block.block_end))

@@ -84,11 +84,11 @@ SPREAD_RE = re.compile(
 # A titre ("ANA was positive at 1:640"): the dilution is the result.
 TITRE = "titer"
 TITRE_RE = re.compile(r"[^.\n]{0,50}?(?<![\d:])(?P<titre>1[ \t]*:[ \t]*\d{1,6})(?![\d:])")
-# A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive".
+# A result in words, right after the name (a dipstick, a serology): "Nitrite   Positive", "Sugar-Nil".
 QUALITATIVE_RE = re.compile(
     # a count of sets ("Blood cultures x 2 ..... No growth") may sit before the word
-    r"^(?:[ \t]*(?:[:=|]|\.{2,}(?!\.)|\([^)\n]{0,40}\)|x[ \t]*\d\b))*[ \t]*"
-    r"(?P<word>not[ \t]+detected|non[ -]?reactive|negative|positive|trace|small|moderate|large|detected"
+    r"^(?:[ \t]*(?:[:=|-]|\.{2,}(?!\.)|\([^)\n]{0,40}\)|x[ \t]*\d\b))*[ \t]*"
+    r"(?P<word>not[ \t]+detected|nil|non[ -]?reactive|negative|positive|trace|small|moderate|large|detected"
     r"|reactive|equivocal|indeterminate|borderline|(?:no|mixed)[ \t]+growth|[1-4]\+"
     r"|none[ \t]+seen|not[ \t]+seen|present|absent)(?![A-Za-z+])",  # urine microscopy (yeast, clumps)
     re.IGNORECASE,
