@@ -77,6 +77,7 @@ LAB_REPORT_SETS = {
     "reports5": ROOT / "tests" / "data" / "lab_reports_5.jsonl",
     "reports6": ROOT / "tests" / "data" / "lab_reports_6.jsonl",
     "reports7": ROOT / "tests" / "data" / "lab_reports_7.jsonl",
+    "reports8": ROOT / "tests" / "data" / "lab_reports_8.jsonl",
 }
 
 
