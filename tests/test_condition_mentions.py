@@ -450,3 +450,31 @@ def test_cue_inside_a_compound_word_is_no_cue(text: str, matched: str, expected:
     start = text.index(matched)
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        # A British spelling is the American word of a condition name.
+        ("Leucocytosis on admission.", "Leucocytosis", "D72.829"),
+        ("Bilateral ankle oedema.", "oedema", "R60.9"),
+        ("Reflux oesophagitis.", "Reflux oesophagitis", "K21.00"),
+        ("Acute myeloid leukaemia.", "Acute myeloid leukaemia", "C92.00"),
+        # Tumour morphology names, word orders and everyday names ICD-10-CM titles lack.
+        ("ADMITTING DIAGNOSES: 1. Leiomyosarcoma.", "Leiomyosarcoma", "C49.9"),
+        ("A history of liposarcoma of the thigh.", "liposarcoma", "C49.9"),
+        ("Severe backache secondary to disc herniation.", "disc herniation", "M51.26"),
+        ("1. Respiratory distress.", "Respiratory distress", "R06.03"),
+        ("She is having frequent low blood sugars.", "low blood sugars", "E16.2"),
+        ("Diagnosed with pneumonia as well as shingles.", "shingles", "B02.9"),
+    ],
+)
+def test_british_spellings_and_morphology_names_are_found(text: str, matched: str, code: str) -> None:
+    start = text.index(matched)
+    assert {f.code for f in _conditions(text) if f.start == start and f.end == start + len(matched)} == {code}
+
+
+@pytest.mark.parametrize("word", ["colour", "favour", "aerobic", "shoes", "poem"])
+def test_a_british_spelling_is_read_only_as_a_condition_word(word: str) -> None:
+    assert misspellings.american_spelling(word) in {None, "color"}
+    assert not _conditions(f"She chose the {word} herself.")
