@@ -478,3 +478,37 @@ def test_british_spellings_and_morphology_names_are_found(text: str, matched: st
 def test_a_british_spelling_is_read_only_as_a_condition_word(word: str) -> None:
     assert misspellings.american_spelling(word) in {None, "color"}
     assert not _conditions(f"She chose the {word} herself.")
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # An open question is a hedge.
+        ("Hyperglycemia. It is unknown whether the patient is diabetic.", "diabetic", "uncertain"),
+        ("It is unclear if she has asthma.", "asthma", "uncertain"),
+        # A hedge about the cause leaves what it explains present.
+        (
+            "She is on antidepressants and that may be causing some difficulties with weight loss.",
+            "weight loss",
+            "present",
+        ),
+        # "X resolved" tells it was there, whatever denial came before in the sentence.
+        ("He was not started on any antibiotics and his fever resolved.", "fever", "historical"),
+        ("He was not started on any antibiotics and had no fever.", "fever", "negated"),
+        # A past time a few words after the name.
+        ("Spontaneous miscarriage at 3 months approximately 30 years ago.", "miscarriage", "historical"),
+        # Chronic diseases told as a history are had now.
+        ("She gives a history of polymyositis diagnosed in 1993.", "polymyositis", "present"),
+        (
+            "A history of pneumonia, also hypertension and macular degeneration.",
+            "macular degeneration",
+            "present",
+        ),
+    ],
+)
+def test_status_of_open_questions_explained_findings_and_chronic_histories(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
