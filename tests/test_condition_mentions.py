@@ -467,6 +467,11 @@ def test_cue_inside_a_compound_word_is_no_cue(text: str, matched: str, expected:
         ("1. Respiratory distress.", "Respiratory distress", "R06.03"),
         ("She is having frequent low blood sugars.", "low blood sugars", "E16.2"),
         ("Diagnosed with pneumonia as well as shingles.", "shingles", "B02.9"),
+        (
+            "He had bilateral ureteral obstruction and is status post a stent.",
+            "ureteral obstruction",
+            "N13.9",
+        ),
     ],
 )
 def test_british_spellings_and_morphology_names_are_found(text: str, matched: str, code: str) -> None:
@@ -497,6 +502,12 @@ def test_a_british_spelling_is_read_only_as_a_condition_word(word: str) -> None:
         ("He was not started on any antibiotics and had no fever.", "fever", "negated"),
         # A past time a few words after the name.
         ("Spontaneous miscarriage at 3 months approximately 30 years ago.", "miscarriage", "historical"),
+        # The stay now ends a history cue's scope.
+        (
+            "3. History of subdural hematoma, also on admission the patient noted mild headaches.",
+            "headaches",
+            "present",
+        ),
         # Chronic diseases told as a history are had now.
         ("She gives a history of polymyositis diagnosed in 1993.", "polymyositis", "present"),
         (
