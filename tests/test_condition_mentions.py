@@ -450,3 +450,76 @@ def test_cue_inside_a_compound_word_is_no_cue(text: str, matched: str, expected:
     start = text.index(matched)
     over = [f for f in _conditions(text) if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        # A British spelling is the American word of a condition name.
+        ("Leucocytosis on admission.", "Leucocytosis", "D72.829"),
+        ("Bilateral ankle oedema.", "oedema", "R60.9"),
+        ("Reflux oesophagitis.", "Reflux oesophagitis", "K21.00"),
+        ("Acute myeloid leukaemia.", "Acute myeloid leukaemia", "C92.00"),
+        # Tumour morphology names, word orders and everyday names ICD-10-CM titles lack.
+        ("ADMITTING DIAGNOSES: 1. Leiomyosarcoma.", "Leiomyosarcoma", "C49.9"),
+        ("A history of liposarcoma of the thigh.", "liposarcoma", "C49.9"),
+        ("Severe backache secondary to disc herniation.", "disc herniation", "M51.26"),
+        ("1. Respiratory distress.", "Respiratory distress", "R06.03"),
+        ("She is having frequent low blood sugars.", "low blood sugars", "E16.2"),
+        ("Diagnosed with pneumonia as well as shingles.", "shingles", "B02.9"),
+        (
+            "He had bilateral ureteral obstruction and is status post a stent.",
+            "ureteral obstruction",
+            "N13.9",
+        ),
+    ],
+)
+def test_british_spellings_and_morphology_names_are_found(text: str, matched: str, code: str) -> None:
+    start = text.index(matched)
+    assert {f.code for f in _conditions(text) if f.start == start and f.end == start + len(matched)} == {code}
+
+
+@pytest.mark.parametrize("word", ["colour", "favour", "aerobic", "shoes", "poem"])
+def test_a_british_spelling_is_read_only_as_a_condition_word(word: str) -> None:
+    assert misspellings.american_spelling(word) in {None, "color"}
+    assert not _conditions(f"She chose the {word} herself.")
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # An open question is a hedge.
+        ("Hyperglycemia. It is unknown whether the patient is diabetic.", "diabetic", "uncertain"),
+        ("It is unclear if she has asthma.", "asthma", "uncertain"),
+        # A hedge about the cause leaves what it explains present.
+        (
+            "She is on antidepressants and that may be causing some difficulties with weight loss.",
+            "weight loss",
+            "present",
+        ),
+        # "X resolved" tells it was there, whatever denial came before in the sentence.
+        ("He was not started on any antibiotics and his fever resolved.", "fever", "historical"),
+        ("He was not started on any antibiotics and had no fever.", "fever", "negated"),
+        # A past time a few words after the name.
+        ("Spontaneous miscarriage at 3 months approximately 30 years ago.", "miscarriage", "historical"),
+        # The stay now ends a history cue's scope.
+        (
+            "3. History of subdural hematoma, also on admission the patient noted mild headaches.",
+            "headaches",
+            "present",
+        ),
+        # Chronic diseases told as a history are had now.
+        ("She gives a history of polymyositis diagnosed in 1993.", "polymyositis", "present"),
+        (
+            "A history of pneumonia, also hypertension and macular degeneration.",
+            "macular degeneration",
+            "present",
+        ),
+    ],
+)
+def test_status_of_open_questions_explained_findings_and_chronic_histories(
+    text: str, matched: str, expected: str
+) -> None:
+    start = text.index(matched)
+    over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

@@ -59,11 +59,21 @@ _PAST_AFTER = re.compile(
     r"|treated)[ \t]+)?"
     r"(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
     r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
-    r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
+    r"|(?:at[ \t]+\d+[ \t]+(?:weeks?|months?)[ \t]+)?"
+    r"(?:(?:approximately|about|around|roughly|over|nearly|almost)[ \t]+)?"
+    r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
     r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
     r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
     r"|(?:and[ \t]+(?:\w+[ \t]+){1,3})?(?:(?:which|that)[ \t]+)?(?:has[ \t]+|had[ \t]+|have[ \t]+)?"
     r"(?:now[ \t]+|since[ \t]+)?(?:resolved|cleared)\b)",
+    re.IGNORECASE,
+)
+
+
+# The mention's own clause says it is over: "his fever resolved", "the rash has since cleared".
+_RESOLVED_AFTER = re.compile(
+    r"[ \t]+(?:has[ \t]+|had[ \t]+|have[ \t]+)?(?:now[ \t]+|since[ \t]+|completely[ \t]+)?"
+    r"(?:resolved|cleared)\b",
     re.IGNORECASE,
 )
 
@@ -201,9 +211,11 @@ _PRESENTING_BEFORE = re.compile(
     r"\bwith[ \t]+(?:a[ \t]+)?(?:known[ \t]+)?$",
     re.IGNORECASE,
 )
-# "rule out nephrosis as the cause of his anemia": what is to be explained is there.
+# "rule out nephrosis as the cause of his anemia", "antidepressants may be causing some weight
+# loss": what is to be explained is there.
 _EXPLAINED_BETWEEN = re.compile(
-    r"\bas[ \t]+(?:the|a|an)[ \t]+(?:\w+[ \t]+)?(?:cause|source|etiology|reason)[ \t]+(?:of|for)\b",
+    r"\bas[ \t]+(?:the|a|an)[ \t]+(?:\w+[ \t]+)?(?:cause|source|etiology|reason)[ \t]+(?:of|for)\b"
+    r"|\b(?:causing|contributing[ \t]+to|responsible[ \t]+for|leading[ \t]+to|resulting[ \t]+in)\b",
     re.IGNORECASE,
 )
 # "status post EGD ... confirming diagnosis of X": a procedure's finding is current.
@@ -269,6 +281,12 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         return False  # "chest pain, acute MI ruled out, UTI": the cue ends its own list item
     if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
         return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
+    if (
+        modifier.category == "NEGATED_EXISTENCE"
+        and span.start_char < ent.start_char
+        and _RESOLVED_AFTER.match(text, ent.end_char)
+    ):
+        return False  # "not started on antibiotics and his fever resolved": the fever was there
     if (
         modifier.category == "HISTORICAL"
         and span.end_char <= ent.start_char

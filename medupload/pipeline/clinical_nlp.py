@@ -199,7 +199,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
     misspelt = {
         k: c
         for k, t in enumerate(texts)
-        if len(t) >= misspellings.MIN_LENGTH
+        if len(t) >= misspellings.MIN_BRITISH
         and (c := misspellings.correction(t, with_base, after_word=_after_word(text, tokens[k].idx)))
     }
     for k, corrected in misspelt.items():

@@ -79,9 +79,58 @@ def _one_edit(word: str, folded: str) -> set[str]:
     return edits
 
 
+# British spellings of condition words, read as the American ones the vocabulary (ICD-10-CM)
+# uses: "haemorrhage", "oedema", "anaemia", "diarrhoea", "oesophagitis", "tumour",
+# "leucocytosis", "sulphonamide". Applied together, and kept only where the result is a
+# condition name's word: "aerobic" or "shoes" never become one.
+MIN_BRITISH = 5
+_BRITISH = (
+    (re.compile(r"leuc(?=o|a)"), "leuk"),
+    (re.compile(r"ae"), "e"),
+    (re.compile(r"oe"), "e"),
+    (re.compile(r"our(?=s?$)"), "or"),
+    (re.compile(r"sulph"), "sulf"),
+)
+
+
+@lru_cache(maxsize=2)
+def _condition_words(with_base: bool) -> frozenset[str]:
+    """Every folded word (MIN_BRITISH letters or more) of a condition name."""
+    vocab = vocabulary(with_base)
+    return frozenset(
+        t
+        for tokens, hit in vocab.lexicon.folded.items()
+        if vocab.concepts[hit.concepts[0]].kind == "condition"
+        for t in tokens
+        if len(t) >= MIN_BRITISH and t.isalpha()
+    )
+
+
+def american_spelling(text: str, with_base: bool = True) -> str | None:
+    """The folded condition word a British spelling ``text`` stands for ("Haemorrhage" ->
+    "hemorrhage", "tumours" -> "tumors"), else None."""
+    if len(text) < MIN_BRITISH or not text.isalpha():
+        return None
+    lower = text.lower()
+    american = lower
+    for pattern, replacement in _BRITISH:
+        american = pattern.sub(replacement, american)
+    if american == lower or (fold(lower),) in vocabulary(with_base).lexicon.folded:
+        return None  # a name as written ("haemorrhage" is a synonym already)
+    folded = fold(american)
+    words = _condition_words(with_base)
+    if folded in words or (folded.endswith("s") and folded[:-1] in words):
+        return folded
+    return None
+
+
 def correction(text: str, with_base: bool = True, *, after_word: bool = False) -> str | None:
     """The folded condition word a misspelt ``text`` stands for, else None. ``after_word``: the
-    token follows a word or a comma, so a capital marks a name ("with Surgicel"), not a slip."""
+    token follows a word or a comma, so a capital marks a name ("with Surgicel"), not a slip.
+    A British spelling ("oedema") is read as the American word."""
+    british = american_spelling(text, with_base)
+    if british is not None:
+        return british
     if len(text) < MIN_LENGTH or not text.isalpha():
         return None
     if after_word and text[0].isupper() and text[1:].islower():
