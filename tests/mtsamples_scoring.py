@@ -51,6 +51,9 @@ FRESH3_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh3_notes.jsonl"
 #: third fresh set guided.
 FRESH4 = ROOT / "tests" / "data" / "mtsamples_fresh4.jsonl"
 FRESH4_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh4_notes.jsonl"
+#: 15 more, a seventh labeller (mtsamples_fresh5.md), scored when they came after the last rounds.
+FRESH5 = ROOT / "tests" / "data" / "mtsamples_fresh5.jsonl"
+FRESH5_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh5_notes.jsonl"
 #: The labelled sets by name: the development set the extractor was tuned on, the held-out set
 #: (since tuned on too) and the fresh sets, in the order they came.
 SETS = {
@@ -60,10 +63,17 @@ SETS = {
     "fresh2": FRESH2,
     "fresh3": FRESH3,
     "fresh4": FRESH4,
+    "fresh5": FRESH5,
 }
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 #: Where a set's note texts are, when not in the shared corpus.
-NOTES_OF = {FRESH: FRESH_NOTES, FRESH2: FRESH2_NOTES, FRESH3: FRESH3_NOTES, FRESH4: FRESH4_NOTES}
+NOTES_OF = {
+    FRESH: FRESH_NOTES,
+    FRESH2: FRESH2_NOTES,
+    FRESH3: FRESH3_NOTES,
+    FRESH4: FRESH4_NOTES,
+    FRESH5: FRESH5_NOTES,
+}
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
 #: missing results) with their labels, taken from the text: see tests/test_lab_reports.py.

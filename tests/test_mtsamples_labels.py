@@ -1,11 +1,11 @@
 """The hand-labelled MTSamples sets checked against the notes themselves.
 
-Six files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
-(tests/data/mtsamples_heldout.jsonl) and four fresh sets (tests/data/mtsamples_fresh.jsonl,
-mtsamples_fresh2.jsonl, mtsamples_fresh3.jsonl and mtsamples_fresh4.jsonl, notes from beyond the
-shared corpus, their texts beside them). The labels are the independent ground truth for extraction
-scores (issue 9, point 5); this test only proves each file is well formed and anchored in the note
-text, and that no two sets share a note, never how an extractor does on them.
+Seven files: the development set (tests/data/mtsamples_labels.jsonl), the held-out set
+(tests/data/mtsamples_heldout.jsonl) and five fresh sets (tests/data/mtsamples_fresh.jsonl,
+mtsamples_fresh2.jsonl ... mtsamples_fresh5.jsonl, notes from beyond the shared corpus, their texts
+beside them). The labels are the independent ground truth for extraction scores (issue 9, point
+5); this test only proves each file is well formed and anchored in the note text, and that no two
+sets share a note, never how an extractor does on them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ FRESH3_LABELS = DATA / "mtsamples_fresh3.jsonl"
 FRESH3_NOTES = DATA / "mtsamples_fresh3_notes.jsonl"
 FRESH4_LABELS = DATA / "mtsamples_fresh4.jsonl"
 FRESH4_NOTES = DATA / "mtsamples_fresh4_notes.jsonl"
+FRESH5_LABELS = DATA / "mtsamples_fresh5.jsonl"
+FRESH5_NOTES = DATA / "mtsamples_fresh5_notes.jsonl"
 # Per set: the file, at least how many notes, how many of the medication-rich ones and how many
 # specialties.
 LABEL_SETS = {
@@ -36,6 +38,7 @@ LABEL_SETS = {
     "fresh2": (FRESH2_LABELS, 20, 10, 8),
     "fresh3": (FRESH3_LABELS, 30, 15, 8),
     "fresh4": (FRESH4_LABELS, 16, 8, 6),
+    "fresh5": (FRESH5_LABELS, 15, 8, 8),
 }
 STATUSES = {"present", "negated", "historical", "family", "uncertain"}
 # The 60 medication-rich notes added to the corpus (README beside notes.jsonl) all have ids >= 1305.
@@ -52,12 +55,14 @@ def notes() -> dict[int, dict]:
     fresh2 = {row["id"]: row for row in _read(FRESH2_NOTES)}
     fresh3 = {row["id"]: row for row in _read(FRESH3_NOTES)}
     fresh4 = {row["id"]: row for row in _read(FRESH4_NOTES)}
+    fresh5 = {row["id"]: row for row in _read(FRESH5_NOTES)}
     assert not shared.keys() & fresh.keys(), "a fresh note is already in the shared corpus"
     assert not (shared.keys() | fresh.keys()) & fresh2.keys(), "a second-fresh note is already used"
     used = shared.keys() | fresh.keys() | fresh2.keys()
     assert not used & fresh3.keys(), "a third-fresh note is already used"
     assert not (used | fresh3.keys()) & fresh4.keys(), "a fourth-fresh note is already used"
-    return shared | fresh | fresh2 | fresh3 | fresh4
+    assert not (used | fresh3.keys() | fresh4.keys()) & fresh5.keys(), "a fifth-fresh note is already used"
+    return shared | fresh | fresh2 | fresh3 | fresh4 | fresh5
 
 
 def _read(path: Path) -> list[dict]:
@@ -162,7 +167,7 @@ def test_no_two_sets_share_a_note(notes: dict[int, dict]) -> None:
             texts = {notes[n]["text"][:200] for n in ids[first]}
             assert not [n for n in ids[second] if notes[n]["text"][:200] in texts], (first, second)
     shared_texts = {row["text"][:200] for row in _read(NOTES)}
-    for name in ("fresh", "fresh2", "fresh3", "fresh4"):
+    for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5"):
         assert not [n for n in ids[name] if notes[n]["text"][:200] in shared_texts], name
 
 

@@ -89,9 +89,24 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "assertions": {"recall": 0.77},
         "labs": {"recall": 0.91, "precision": 0.94},
     },
+    # Scored once, unseen, on 0f0b79c and never tuned on: its floors sit just under those figures.
+    "fresh5": {
+        "medications": {"recall": 0.93, "precision": 0.91},
+        "allergies": {"recall": 0.90, "precision": 0.80},
+        "assertions": {"recall": 0.69},
+        "labs": {"recall": 0.95, "precision": 0.95},
+    },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
-MINIMUM_NOTES = {"dev": 40, "heldout": 40, "fresh": 40, "fresh2": 20, "fresh3": 30, "fresh4": 16}
+MINIMUM_NOTES = {
+    "dev": 40,
+    "heldout": 40,
+    "fresh": 40,
+    "fresh2": 20,
+    "fresh3": 30,
+    "fresh4": 16,
+    "fresh5": 15,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(SETS))
