@@ -1,11 +1,11 @@
-"""Recall and precision of extract() per kind on the four hand-labelled MTSamples sets.
+"""Recall and precision of extract() per kind on the hand-labelled MTSamples sets.
 
 The development set (tests/data/mtsamples_labels.jsonl), the held-out set
 (tests/data/mtsamples_heldout.jsonl, 45 other notes, a second labeller; definitions in
 mtsamples_labels.md), the fresh set (tests/data/mtsamples_fresh.jsonl, 40 notes from beyond
-the shared corpus, texts beside it, a third labeller; mtsamples_fresh.md) and the second fresh set
-(mtsamples_fresh2.jsonl, 20 more, a fourth labeller; mtsamples_fresh2.md) were labelled from the
-note text by people who never saw the extractor; how each kind is scored is in
+the shared corpus, texts beside it, a third labeller; mtsamples_fresh.md) and four more fresh sets
+(mtsamples_fresh2.jsonl ... fresh5.jsonl, 20, 30, 16 and 15 notes, one labeller each; their .md
+files) were labelled from the note text by people who never saw the extractor; how each kind is scored is in
 tests/mtsamples_scoring.py. The floors sit a little under the figures measured when they were set,
 so a change that loses ground on any set fails here; the issue's
 targets are printed beside them. Prints every miss and extra so a failure says what went wrong.
@@ -51,11 +51,17 @@ from medupload.pipeline.extraction import extract
 # lists, thresholds in comments): labs held-out 0.931 -> 0.960 (167/174) / 1.000, fresh 0.957 /
 # 0.994 -> 0.994 / 1.000; the other kinds unchanged. Floors sit about 0.01-0.02 under these, so one
 # item more or less on a set does not fail the suite but a lost rule does.
+# Issue 9's later rounds (2026-12-01, second session): the second fresh set was tuned on by the
+# assert5/labs6 rounds, the third by meds6/assert7/labs9 (half A) then assert8 (both halves), the
+# fourth by assert9; the fifth never. Each set's figure on arrival is in its .md and the README.
+# After all of them: assertions dev 0.935, held-out 0.921, fresh 0.949, fresh2 0.917, fresh3 0.944,
+# fresh4 0.927 (fresh5, unseen, 0.708); medications 0.950-0.984 recall, 0.973-0.992 precision on
+# the tuned sets. Floors sit about 0.01-0.02 under the figures.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
         "allergies": {"recall": 0.85, "precision": 0.90},
-        "assertions": {"recall": 0.90},
+        "assertions": {"recall": 0.92},
         "labs": {"recall": 0.98, "precision": 0.98},
     },
     "heldout": {
@@ -67,26 +73,25 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh": {
         "medications": {"recall": 0.95, "precision": 0.97},
         "allergies": {"recall": 0.88, "precision": 0.88},
-        "assertions": {"recall": 0.92},
+        "assertions": {"recall": 0.93},
         "labs": {"recall": 0.97, "precision": 0.98},
     },
-    # Scored once, unseen, on 464ca16: the honest figures; its floors sit just under them.
     "fresh2": {
-        "medications": {"recall": 0.91, "precision": 0.92},
-        "allergies": {"recall": 0.60, "precision": 0.85},
-        "assertions": {"recall": 0.76},
-        "labs": {"recall": 0.90, "precision": 0.97},
+        "medications": {"recall": 0.96, "precision": 0.96},
+        "allergies": {"recall": 0.60, "precision": 0.90},
+        "assertions": {"recall": 0.90},
+        "labs": {"recall": 0.94, "precision": 0.98},
     },
     "fresh3": {
-        "medications": {"recall": 0.90, "precision": 0.92},
-        "allergies": {"recall": 0.90, "precision": 0.85},
-        "assertions": {"recall": 0.68},
-        "labs": {"recall": 0.88, "precision": 0.96},
+        "medications": {"recall": 0.92, "precision": 0.94},
+        "allergies": {"recall": 0.90, "precision": 0.95},
+        "assertions": {"recall": 0.93},
+        "labs": {"recall": 0.91, "precision": 0.96},
     },
     "fresh4": {
         "medications": {"recall": 0.93, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.77},
+        "assertions": {"recall": 0.91},
         "labs": {"recall": 0.91, "precision": 0.94},
     },
     # Scored once, unseen, on 0f0b79c and never tuned on: its floors sit just under those figures.
