@@ -47,6 +47,7 @@ from medupload.pipeline.lab_layouts import (
     in_urine_context,
     read_value_line,
 )
+from medupload.pipeline.lab_markup import plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
@@ -197,6 +198,7 @@ def extract(
     if not text.strip():
         return Extraction([], "other", None)
     text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
+    text = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
     confidences = Confidences.of(word_confidences)
     dates = find_dates(text, today)
     doc_date = document_date(dates)

@@ -1,0 +1,143 @@
+"""A report's layout marks rewritten to plain rows, with the text's length unchanged.
+
+One reason to change: how a converted or scanned report's marks that hide a plain row are undone
+before any lab is read. Markdown's bold (``**118**``), a Markdown pipe row whose cells hold two
+rows merged with ``<br>`` (the n-th part of each cell is the n-th row), a handwritten form's
+blanks (``Hb: __11.6__``, with a corrected value after a superseded one: ``K+: _5.8_ _4.9_``),
+and a PDF's column stream (every name, then every result, then every unit, one a line). Every
+rewrite keeps the text's length, so offsets outside a rewritten row (dates, OCR confidences)
+still hold.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["plain_layout"]
+
+_BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
+# A handwritten blank around a value: "__11.6__", "_96_"; two filled blanks in a row are a
+# correction, the last one the result ("_5.8_ _4.9_ mmol/L (rpt - 1st sample haemolysed)").
+_BLANK_VALUE = re.compile(r"(?<![\w_])_{1,8}([<>]?\d[\d.,]*)_{1,8}(?![\w_])")
+_SUPERSEDED = re.compile(r"(?<![\w_])_{1,8}[<>]?\d[\d.,]*_{1,8}(?=[ \t]+_{1,8}[<>]?\d[\d.,]*_{1,8}(?![\w_]))")
+_PIPE_ROW = re.compile(r"^[ \t]*\|.*<br\s*/?>.*\|[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# A column stream's header words, each alone on its line, in the order a PDF printed them.
+_NAME_HEAD = re.compile(r"^(?:test|investigation|analyte|test name)[ \t]*$", re.IGNORECASE)
+_RESULT_HEAD = re.compile(r"^(?:results?|value)[ \t]*$", re.IGNORECASE)
+_UNIT_HEAD = re.compile(r"^units?[ \t]*$", re.IGNORECASE)
+_FLAG_HEAD = re.compile(r"^flags?[ \t]*$", re.IGNORECASE)
+_RANGE_HEAD = re.compile(r"^(?:reference|ref\.?)(?:[ \t]+(?:range|interval|values?))?[ \t]*$", re.IGNORECASE)
+_STREAM_VALUE = re.compile(r"^[<>]?\d[\d.,]*$|^[A-Za-z][A-Za-z ]{0,20}$")
+_STREAM_NUMBER = re.compile(r"^[<>]?\d[\d.,]*$")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
+def _unbold(match: re.Match[str]) -> str:
+    return f"  {match.group(1)}  "
+
+
+def _unblank(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    left = match.start(1) - match.start()
+    return " " * left + inner + " " * (match.end() - match.end(1))
+
+
+def _split_row(match: re.Match[str]) -> str:
+    """``| A<br>B | 52<br>190 |`` as ``| A | 52 |`` and ``| B | 190 |``, padded to its length."""
+    row = match.group()
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+    parts = [_BR.split(cell) for cell in cells]
+    depth = max(len(p) for p in parts)
+    if any(len(p) not in {1, depth} for p in parts):
+        return row  # merged cells that do not line up: left as printed
+    lines = []
+    for n in range(depth):
+        line_cells = [(p[n] if len(p) == depth else (p[0] if n == 0 else "")).strip() for p in parts]
+        lines.append("| " + " | ".join(line_cells) + " |")
+    joined = "\n".join(lines)
+    if len(joined) > len(row):
+        return row
+    return joined + " " * (len(row) - len(joined))
+
+
+def _column(lines: list[str], at: int) -> tuple[list[str], int]:
+    """The entries below a column's header line ``at``, up to the next header word."""
+    entries = []
+    i = at + 1
+    while i < len(lines):
+        line = lines[i].strip()
+        if (
+            any(h.match(line) for h in (_NAME_HEAD, _RESULT_HEAD, _UNIT_HEAD, _FLAG_HEAD, _RANGE_HEAD))
+            or not line
+        ):
+            break
+        entries.append(line)
+        i += 1
+    return entries, i
+
+
+def _stream_rows(text: str) -> str:
+    """A column stream (``Test`` / names / ``Result`` / values / ``Flag`` ... / ``Units`` / units)
+    as one row per test: the n-th name with the n-th result (and unit, when every row has one)."""
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if not _NAME_HEAD.match(lines[i].strip()):
+            i += 1
+            continue
+        names, j = _column(lines, i)
+        if not names or j >= len(lines) or not _RESULT_HEAD.match(lines[j].strip()):
+            i += 1
+            continue
+        results, k = _column(lines, j)
+        if len(results) != len(names) or not all(_STREAM_VALUE.match(r) for r in results):
+            i += 1
+            continue
+        if not any(_STREAM_NUMBER.match(r) for r in results):
+            i += 1
+            continue
+        end = k  # the rows end where the result column does, or after the units
+        units: list[str] = []
+        m = k
+        if m < len(lines) and _FLAG_HEAD.match(lines[m].strip()):
+            flags, m = _column(lines, m)
+            if len(flags) > len(names):
+                m = -1
+        if 0 <= m < len(lines) and _UNIT_HEAD.match(lines[m].strip()):
+            found, after = _column(lines, m)
+            if len(found) == len(names):
+                units, end = found, after
+        block = "\n".join(lines[i:end])
+        rows = [
+            " ".join(filter(None, (n, r, units[x] if units else "")))
+            for x, (n, r) in enumerate(zip(names, results, strict=True))
+        ]
+        # Padding goes as blank lines (a row stays one line): the block keeps its count of lines.
+        new_lines = rows + [""] * (end - i - len(rows))
+        extra = len(block) - len("\n".join(new_lines))
+        if extra < 0:
+            i += 1
+            continue
+        new_lines[-1] += " " * extra
+        lines[i:end] = new_lines
+        i = end
+    return "\n".join(lines)
+
+
+def plain_layout(text: str) -> str:
+    """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
+    made plain rows; the same length as ``text``."""
+    if "**" in text:
+        text = _BOLD.sub(_unbold, text)
+    if "_" in text:
+        text = _SUPERSEDED.sub(_blank, text)
+        text = _BLANK_VALUE.sub(_unblank, text)
+    if "<br" in text.lower():
+        text = _PIPE_ROW.sub(_split_row, text)
+    if "\nResult" in text or "\nresult" in text.lower():
+        text = _stream_rows(text)
+    return text
