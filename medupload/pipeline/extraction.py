@@ -47,7 +47,7 @@ from medupload.pipeline.lab_layouts import (
     in_urine_context,
     read_value_line,
 )
-from medupload.pipeline.lab_markup import plain_layout
+from medupload.pipeline.lab_markup import Moves, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
@@ -198,7 +198,8 @@ def extract(
     if not text.strip():
         return Extraction([], "other", None)
     text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
-    text = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
+    printed = text
+    text, moves = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
     confidences = Confidences.of(word_confidences)
     dates = find_dates(text, today)
     doc_date = document_date(dates)
@@ -435,5 +436,14 @@ def extract(
                     confidence=round(confidences.around(start, end), 3),
                 )
             )
+    if moves:  # a fact read in a rewritten row is placed where its words were printed
+        facts = [_as_printed(f, printed, moves) for f in facts]
     facts.sort(key=lambda f: (f.start, f.end))
     return Extraction(facts=facts, document_type=classify(text, facts), document_date=doc_iso)
+
+
+def _as_printed(fact: ExtractedFact, printed: str, moves: Moves) -> ExtractedFact:
+    start, end = original_span(moves, fact.start, fact.end)
+    if (start, end) == (fact.start, fact.end):
+        return fact
+    return replace(fact, start=start, end=end, text=printed[start:end])

@@ -11,9 +11,10 @@ still hold.
 
 from __future__ import annotations
 
+import itertools
 import re
 
-__all__ = ["plain_layout"]
+__all__ = ["Moves", "original_span", "plain_layout"]
 
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
 # A handwritten blank around a value: "__11.6__", "_96_"; two filled blanks in a row are a
@@ -46,21 +47,42 @@ def _unblank(match: re.Match[str]) -> str:
     return " " * left + inner + " " * (match.end() - match.end(1))
 
 
-def _split_row(match: re.Match[str]) -> str:
+Moves = list[tuple[int, int, int]]  # (start, end) in the plain text, and where it started in the input
+
+
+def _split_row(row: str, at: int, moves: Moves) -> str:
     """``| A<br>B | 52<br>190 |`` as ``| A | 52 |`` and ``| B | 190 |``, padded to its length."""
-    row = match.group()
-    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-    parts = [_BR.split(cell) for cell in cells]
+    bounds = [m.start() for m in re.finditer(r"\|", row)]
+    cells = [(a + 1, b) for a, b in itertools.pairwise(bounds)]
+    parts: list[list[tuple[str, int]]] = []  # each cell's parts and where each starts in ``row``
+    for a, b in cells:
+        cuts = [a] + [m.end() for m in _BR.finditer(row, a, b)]
+        ends = [m.start() for m in _BR.finditer(row, a, b)] + [b]
+        cell = []
+        for c, e in zip(cuts, ends, strict=True):
+            piece = row[c:e]
+            cell.append((piece.strip(), c + len(piece) - len(piece.lstrip())))
+        parts.append(cell)
     depth = max(len(p) for p in parts)
-    if any(len(p) not in {1, depth} for p in parts):
+    if depth < 2 or any(len(p) not in {1, depth} for p in parts):
         return row  # merged cells that do not line up: left as printed
     lines = []
+    placed: Moves = []
+    offset = 0
     for n in range(depth):
-        line_cells = [(p[n] if len(p) == depth else (p[0] if n == 0 else "")).strip() for p in parts]
-        lines.append("| " + " | ".join(line_cells) + " |")
+        line = "|"
+        for cell in parts:
+            word, origin = cell[n] if len(cell) == depth else (cell[0] if n == 0 else ("", 0))
+            line += " "
+            if word:
+                placed.append((at + offset + len(line), at + offset + len(line) + len(word), at + origin))
+            line += word + " |"
+        lines.append(line)
+        offset += len(line) + 1
     joined = "\n".join(lines)
     if len(joined) > len(row):
         return row
+    moves.extend(placed)
     return joined + " " * (len(row) - len(joined))
 
 
@@ -80,10 +102,13 @@ def _column(lines: list[str], at: int) -> tuple[list[str], int]:
     return entries, i
 
 
-def _stream_rows(text: str) -> str:
+def _stream_rows(text: str, moves: Moves) -> str:
     """A column stream (``Test`` / names / ``Result`` / values / ``Flag`` ... / ``Units`` / units)
     as one row per test: the n-th name with the n-th result (and unit, when every row has one)."""
     lines = text.split("\n")
+    starts = [0]  # each line's offset in ``text``; a rewritten block keeps its length and lines
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
     i = 0
     while i < len(lines):
         if not _NAME_HEAD.match(lines[i].strip()):
@@ -123,21 +148,44 @@ def _stream_rows(text: str) -> str:
             i += 1
             continue
         new_lines[-1] += " " * extra
+        columns = [(names, i + 1), (results, j + 1)] + ([(units, end - len(units))] if units else [])
+        row_at = starts[i]
+        for x in range(len(rows)):
+            col_at = row_at
+            for entries, first in columns:
+                line = lines[first + x]
+                origin = starts[first + x] + len(line) - len(line.lstrip())
+                moves.append((col_at, col_at + len(entries[x]), origin))
+                col_at += len(entries[x]) + 1
+            row_at += len(rows[x]) + 1
         lines[i:end] = new_lines
         i = end
     return "\n".join(lines)
 
 
-def plain_layout(text: str) -> str:
+def plain_layout(text: str) -> tuple[str, Moves]:
     """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
-    made plain rows; the same length as ``text``."""
+    made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
+    moves: Moves = []
     if "**" in text:
         text = _BOLD.sub(_unbold, text)
     if "_" in text:
         text = _SUPERSEDED.sub(_blank, text)
         text = _BLANK_VALUE.sub(_unblank, text)
     if "<br" in text.lower():
-        text = _PIPE_ROW.sub(_split_row, text)
+        text = _PIPE_ROW.sub(lambda m: _split_row(m.group(), m.start(), moves), text)
     if "\nResult" in text or "\nresult" in text.lower():
-        text = _stream_rows(text)
-    return text
+        text = _stream_rows(text, moves)
+    return text, moves
+
+
+def original_span(moves: Moves, start: int, end: int) -> tuple[int, int]:
+    """Where the span ``start``-``end`` of the plain text was in the input: each end on the word
+    it falls in (a moved word at its printed place)."""
+
+    def back(at: int) -> int:
+        return next((origin + at - a for a, b, origin in moves if a <= at < b), at)
+
+    first = back(start)
+    last = back(end - 1) + 1 if end > start else first
+    return (first, last) if last > first else (first, first + (end - start))
