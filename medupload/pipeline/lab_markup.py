@@ -22,6 +22,8 @@ _BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
 _BLANK_VALUE = re.compile(r"(?<![\w_])_{1,8}([<>]?\d[\d.,]*)_{1,8}(?![\w_])")
 _SUPERSEDED = re.compile(r"(?<![\w_])_{1,8}[<>]?\d[\d.,]*_{1,8}(?=[ \t]+_{1,8}[<>]?\d[\d.,]*_{1,8}(?![\w_]))")
 _PIPE_ROW = re.compile(r"^[ \t]*\|.*<br\s*/?>.*\|[ \t]*$", re.MULTILINE | re.IGNORECASE)
+# A Markdown row's outer bars are furniture: "| Glucose |" reads as a drug name's "I Glucose".
+_OUTER_BARS = re.compile(r"^([ \t]*)\|(?=[^|\n]*\|)(.*)\|([ \t]*)$", re.MULTILINE)
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # A column stream's header words, each alone on its line, in the order a PDF printed them.
 _NAME_HEAD = re.compile(r"^(?:test|investigation|analyte|test name)[ \t]*$", re.IGNORECASE)
@@ -37,8 +39,10 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group())
 
 
-def _unbold(match: re.Match[str]) -> str:
-    return f"  {match.group(1)}  "
+def _unbold(match: re.Match[str], moves: Moves) -> str:
+    """``**118**`` as ``118`` and four spaces: a cell's value stays where a cell's value starts."""
+    moves.append((match.start(), match.start() + len(match.group(1)), match.start(1)))
+    return match.group(1) + "    "
 
 
 def _unblank(match: re.Match[str]) -> str:
@@ -168,12 +172,14 @@ def plain_layout(text: str) -> tuple[str, Moves]:
     made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
     moves: Moves = []
     if "**" in text:
-        text = _BOLD.sub(_unbold, text)
+        text = _BOLD.sub(lambda m: _unbold(m, moves), text)
     if "_" in text:
         text = _SUPERSEDED.sub(_blank, text)
         text = _BLANK_VALUE.sub(_unblank, text)
     if "<br" in text.lower():
         text = _PIPE_ROW.sub(lambda m: _split_row(m.group(), m.start(), moves), text)
+    if "|" in text:
+        text = _OUTER_BARS.sub(lambda m: f"{m.group(1)} {m.group(2)} {m.group(3)}", text)
     if "\nResult" in text or "\nresult" in text.lower():
         text = _stream_rows(text, moves)
     return text, moves
