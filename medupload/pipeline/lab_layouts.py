@@ -374,7 +374,9 @@ INTERPRETED_AFTER = re.compile(
 _LIMIT_BEFORE = re.compile(
     r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si"
     # a report's list of the limits it phones ("Critical limits: Potassium > 6.0 or < 2.8 mmol/L")
-    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?)\b",
+    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?"
+    # a definition's level ("deficiency has been defined ... as a level of serum 25-OH vitamin D < 20")
+    r"|defined)\b",
     re.IGNORECASE,
 )
 _CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
