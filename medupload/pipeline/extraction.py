@@ -47,7 +47,7 @@ from medupload.pipeline.lab_layouts import (
     in_urine_context,
     read_value_line,
 )
-from medupload.pipeline.lab_markup import Moves, original_span, plain_layout
+from medupload.pipeline.lab_markup import Moves, code_before_name, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
@@ -230,6 +230,8 @@ def extract(
             and not in_dipstick_block(text, m.start)
         ):
             continue  # "PRO", "LEU", "SG" name a dipstick's pad only on a dipstick's printout
+        if code_before_name(text, mentions, i):
+            continue  # "CHOL   Cholesterol totaal 4,8": the row is read at the lab's name
         if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
             continue  # "TRG" is the triglycerides only on a lipid panel's printout
         line_start, line_end = line_bounds(text, m.start, m.end)

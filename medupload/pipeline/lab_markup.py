@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 import re
 
-__all__ = ["Moves", "original_span", "plain_layout"]
+from medupload.pipeline.mentions import Mention
+
+__all__ = ["Moves", "code_before_name", "original_span", "plain_layout"]
 
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
 # A handwritten blank around a value: "__11.6__", "_96_"; two filled blanks in a row are a
@@ -195,3 +197,15 @@ def original_span(moves: Moves, start: int, end: int) -> tuple[int, int]:
     first = back(start)
     last = back(end - 1) + 1 if end > start else first
     return (first, last) if last > first else (first, first + (end - start))
+
+
+def code_before_name(text: str, mentions: list[Mention], i: int) -> bool:
+    """Whether mention ``i`` is a lab's memo code printed before the same lab's name ("CHOL
+    Cholesterol totaal 4,8", "TSH  TSH 2,1" in a GP journal): the row's result is the name's."""
+    m = mentions[i]
+    if i + 1 >= len(mentions) or m.kind != "lab" or not m.matched.isupper():
+        return False
+    following = mentions[i + 1]
+    if following.kind != "lab" or following.concepts[0].concept != m.concepts[0].concept:
+        return False
+    return text[m.end : following.start].strip(" \t") == "" and following.start > m.end
