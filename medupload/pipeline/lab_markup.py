@@ -169,6 +169,50 @@ def _stream_rows(text: str, moves: Moves) -> str:
     return "\n".join(lines)
 
 
+# A report printed one block per exam: the exam's name alone on a line in capitals, its specimen
+# and method lines, then "Resultado: 104 mg/dL" (a Brazilian laudo; "Result:", "Hasil:").
+_EXAM_HEAD = re.compile(
+    r"^([A-ZÀ-Ý][A-ZÀ-Ý0-9 ,/'-]{1,60}?)[ \t]*(?:\([^()\n]{0,30}\)|[ \t]-[ \t].*)?[ \t]*$"
+)
+_RESULT_LINE = re.compile(
+    r"^[ \t]*(?:resultado|result|hasil|uitslag|résultat|ergebnis)[ \t]*:[ \t]*([<>]?\d[\d.,]*(?:[ \t]+\S+)?)",
+    re.IGNORECASE,
+)
+_BLOCK_RULE = re.compile(r"^[ \t]*(?:[_=-][ \t]*){5,}$")
+
+
+def _exam_results(text: str, moves: Moves) -> str:
+    """Each exam block's ``Resultado:`` read as a row of the exam's name: the name written over
+    the word "Resultado" when it fits, else the value after the name on the name's line."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    for i, line in enumerate(lines):
+        head = _EXAM_HEAD.match(line)
+        if head is None or (i and lines[i - 1].strip() and not _BLOCK_RULE.match(lines[i - 1])):
+            continue  # a block's name follows a blank line or a rule
+        for k in range(i + 1, min(i + 8, len(lines))):
+            if _BLOCK_RULE.match(lines[k]) or (_EXAM_HEAD.match(lines[k]) and lines[k].strip()):
+                break
+            result = _RESULT_LINE.match(lines[k])
+            if result is None:
+                continue
+            name, value = head.group(1), result.group(1)
+            row = f"{name} {value}"
+            if len(name) < result.start(1):  # the name written over "Resultado:"
+                moves.append((starts[k], starts[k] + len(name), starts[i]))
+                lines[k] = name + " " * (result.start(1) - len(name)) + lines[k][result.start(1) :]
+                break
+            if len(row) > len(line):
+                break
+            moves.append((starts[i] + len(name) + 1, starts[i] + len(row), starts[k] + result.start(1)))
+            lines[i] = row + " " * (len(line) - len(row))
+            lines[k] = " " * len(lines[k])
+            break
+    return "\n".join(lines)
+
+
 def plain_layout(text: str) -> tuple[str, Moves]:
     """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
     made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
@@ -184,6 +228,10 @@ def plain_layout(text: str) -> tuple[str, Moves]:
         text = _OUTER_BARS.sub(lambda m: f"{m.group(1)} {m.group(2)} {m.group(3)}", text)
     if "\nResult" in text or "\nresult" in text.lower():
         text = _stream_rows(text, moves)
+    if _RESULT_LINE.search(text) is not None or re.search(
+        r"(?im)^[ \t]*(?:resultado|result|hasil)[ \t]*:", text
+    ):
+        text = _exam_results(text, moves)
     return text, moves
 
 
