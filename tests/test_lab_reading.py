@@ -795,3 +795,19 @@ def test_a_level_a_definition_states_is_no_result() -> None:
     )
     assert _valued(defined) == set()
     assert _valued("Serum 25-OH vitamin D less than 20 ng/mL.\n") != set()  # the same words as a result
+
+
+def test_a_slash_grouped_differential_reads_the_nth_number_for_the_nth_name() -> None:
+    hitung = (
+        "   Basofil/Eosinofil/Batang/Segmen/Limfosit/Monosit\n"
+        "                              0/3/2/62/26/7  0-1/1-3/2-6/50-70/20-40/2-8   %        Flowsitometri\n"
+    )
+    found = {(c, v) for c, v, _ in _valued(hitung)}
+    assert found == {
+        ("basophils percent", "0"),
+        ("eosinophils percent", "3"),
+        ("band neutrophils percent", "2"),
+        ("neutrophils percent", "62"),
+        ("lymphocytes percent", "26"),
+        ("monocytes percent", "7"),
+    }

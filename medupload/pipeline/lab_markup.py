@@ -213,6 +213,54 @@ def _exam_results(text: str, moves: Moves) -> str:
     return "\n".join(lines)
 
 
+# A differential printed slash-grouped: "Basofil/Eosinofil/Batang/Segmen/Limfosit/Monosit" over
+# "0/3/2/62/26/7  0-1/1-3/2-6/50-70/20-40/2-8  %": the n-th name's result is the n-th number.
+_SLASH_NAMES = re.compile(r"^[ \t]*([A-Za-zÀ-ÿ][\w .#%-]{0,30}(?:/[A-Za-zÀ-ÿ][\w .#%-]{0,30}){2,11})[ \t]*$")
+_SLASH_VALUES = re.compile(r"^[ \t]*(\d+(?:[.,]\d+)?(?:/\d+(?:[.,]\d+)?){2,11})(?=[ \t]|$)")
+_SLASH_UNIT = re.compile(r"[ \t](%|/[a-zA-Zµ]+|10\^\d+/[a-zA-Zµ]+)(?=[ \t]|$)")
+
+
+def _slash_groups(text: str, moves: Moves) -> str:
+    """A slash-grouped name line and value line as one row per name (the ranges dropped)."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    pieces: list[tuple[int, int, str]] = []  # (start, end, same-length replacement)
+    for i in range(len(lines) - 1):
+        names_line, values_line = lines[i], lines[i + 1]
+        names = _SLASH_NAMES.match(names_line)
+        values = _SLASH_VALUES.match(values_line) if names is not None else None
+        if names is None or values is None:
+            continue
+        name_parts = names.group(1).split("/")
+        value_parts = values.group(1).split("/")
+        if len(name_parts) != len(value_parts):
+            continue
+        unit = _SLASH_UNIT.search(values_line, values.end())
+        at, rows, placed, offset = starts[i], [], [], 0
+        name_at, value_at = names.start(1), values.start(1)
+        for name, value in zip(name_parts, value_parts, strict=True):
+            row = f"{name.strip()} {value}" + (f" {unit.group(1)}" if unit is not None else "")
+            lead = len(name) - len(name.lstrip())
+            placed.append((at + offset, at + offset + len(name.strip()), at + name_at + lead))
+            value_start = at + offset + len(name.strip()) + 1
+            placed.append((value_start, value_start + len(value), starts[i + 1] + value_at))
+            rows.append(row)
+            offset += len(row) + 1
+            name_at += len(name) + 1
+            value_at += len(value) + 1
+        block = "\n".join(rows)
+        width = starts[i + 2] - 1 - at
+        if len(block) > width:
+            continue
+        moves.extend(placed)
+        pieces.append((at, at + width, block + " " * (width - len(block))))
+    for start, end, replacement in reversed(pieces):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
 def plain_layout(text: str) -> tuple[str, Moves]:
     """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
     made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
@@ -228,6 +276,8 @@ def plain_layout(text: str) -> tuple[str, Moves]:
         text = _OUTER_BARS.sub(lambda m: f"{m.group(1)} {m.group(2)} {m.group(3)}", text)
     if "\nResult" in text or "\nresult" in text.lower():
         text = _stream_rows(text, moves)
+    if "/" in text:
+        text = _slash_groups(text, moves)
     if _RESULT_LINE.search(text) is not None or re.search(
         r"(?im)^[ \t]*(?:resultado|result|hasil)[ \t]*:", text
     ):
