@@ -811,3 +811,16 @@ def test_a_slash_grouped_differential_reads_the_nth_number_for_the_nth_name() ->
         ("lymphocytes percent", "26"),
         ("monocytes percent", "7"),
     }
+
+
+def test_a_forms_shorthand_result_words_and_plus_signs() -> None:
+    dipstick = (
+        "URINALYSIS\nDipstick (10 parameter):\n"
+        "   Glucose: ++       Protein: +        Nitrites: Neg\nK+: 4.9 mmol/L\n"
+    )
+    assert {(c, v) for c, v, _ in _valued(dipstick)} == {
+        ("urine glucose", "++"),
+        ("urine protein", "+"),
+        ("urine nitrite", "neg"),
+        ("potassium", "4.9"),  # the plus of "K+" is the name's
+    }
