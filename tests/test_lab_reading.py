@@ -824,3 +824,7 @@ def test_a_forms_shorthand_result_words_and_plus_signs() -> None:
         ("urine nitrite", "neg"),
         ("potassium", "4.9"),  # the plus of "K+" is the name's
     }
+
+
+def test_psa_in_micrograms_per_litre() -> None:
+    assert _valued("Total PSA   2.9   ug/L\n") == {("prostate specific antigen", "2.9", "ug/L")}
