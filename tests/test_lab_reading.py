@@ -732,3 +732,99 @@ def test_a_standardisation_after_the_name_is_read_past() -> None:
 def test_a_urine_routine_word_joined_by_a_hyphen() -> None:
     routine = "*URINE R/E*\nSugar-Nil, Pus cells-4-6/hpf\n*CBC*\nHb-13.9 g/dl, ESR-18mm/1st hr\n"
     assert ("urine glucose", "nil", None) in _valued(routine)
+
+
+def test_a_markdown_row_with_br_merged_cells_reads_each_part_with_its_name() -> None:
+    converted = (
+        "| TEST | RESULT | FLAG | UNITS |\n|---|---|---|---|\n| Glucose | **118** | **High** | mg/dL |\n"
+        "| HDL Cholesterol<br>Triglycerides | 52<br>**190** | <br>**High** | mg/dL<br>mg/dL |\n"
+    )
+    facts = {(f.concept, f.value): f for f in extract(converted).facts if f.kind == "lab" and f.value}
+    assert set(facts) == {("glucose", "118"), ("hdl cholesterol", "52"), ("triglycerides", "190")}
+    triglycerides = facts[("triglycerides", "190")]
+    assert converted[triglycerides.start :].startswith("Triglycerides")  # placed where it was printed
+    assert triglycerides.text == converted[triglycerides.start : triglycerides.end]
+
+
+def test_a_column_stream_pairs_the_nth_name_with_the_nth_result() -> None:
+    stream = (
+        "RENAL PROFILE\nTest\nSodium\nPotassium\nResult\n139\n4.6\nFlag\nUnits\nmmol/L\nmmol/L\n"
+        "Reference Range\n133 - 146\n3.5 - 5.3\n"
+    )
+    found = _valued(stream)
+    assert found == {("sodium", "139", "mmol/L"), ("potassium", "4.6", "mmol/L")}
+    sodium = next(f for f in extract(stream).facts if f.concept == "sodium")
+    assert stream[sodium.start :].startswith("Sodium\n")
+
+
+def test_a_handwritten_blank_and_a_corrected_value() -> None:
+    form = (
+        "Hb: __11.6__ g/dl          PLT: __318__ x10^9/L\n"
+        "K+: _5.8_ _4.9_ mmol/L (rpt - 1st sample haemolysed)\n"
+    )
+    assert {(c, v) for c, v, _ in _valued(form)} == {
+        ("hemoglobin", "11.6"),
+        ("platelet count", "318"),
+        ("potassium", "4.9"),
+    }
+
+
+def test_an_exam_block_result_line_and_previous_results_in_portuguese() -> None:
+    laudo = (
+        "________________\nGLICOSE\nMaterial: Soro     Método: Enzimático\n\nResultado: 104 mg/dL\n"
+        "Resultados anteriores (14/03/2025): Hemoglobina 15,1 g/dL | Plaquetas 231.000 /mm³\n"
+    )
+    assert _valued(laudo) == {("glucose", "104", "mg/dL")}
+
+
+def test_a_memo_code_before_the_lab_name_in_a_gp_journal() -> None:
+    journal = (
+        "14-03-2026  T90   U  CHOL   Cholesterol totaal                  4,8      mmol/l\n"
+        "                  U  TSH    TSH                                 2,1      mU/l           0,4 - 4,0\n"
+    )
+    assert {(c, v) for c, v, _ in _valued(journal)} == {
+        ("total cholesterol", "4.8"),
+        ("thyroid stimulating hormone", "2.1"),
+    }
+
+
+def test_a_level_a_definition_states_is_no_result() -> None:
+    defined = (
+        "Vitamin D deficiency has been defined as a level of serum 25-OH vitamin D "
+        "less than 20 ng/mL (1,2).\n"
+    )
+    assert _valued(defined) == set()
+    assert _valued("Serum 25-OH vitamin D less than 20 ng/mL.\n") != set()  # the same words as a result
+
+
+def test_a_slash_grouped_differential_reads_the_nth_number_for_the_nth_name() -> None:
+    hitung = (
+        "   Basofil/Eosinofil/Batang/Segmen/Limfosit/Monosit\n"
+        "                              0/3/2/62/26/7  0-1/1-3/2-6/50-70/20-40/2-8   %        Flowsitometri\n"
+    )
+    found = {(c, v) for c, v, _ in _valued(hitung)}
+    assert found == {
+        ("basophils percent", "0"),
+        ("eosinophils percent", "3"),
+        ("band neutrophils percent", "2"),
+        ("neutrophils percent", "62"),
+        ("lymphocytes percent", "26"),
+        ("monocytes percent", "7"),
+    }
+
+
+def test_a_forms_shorthand_result_words_and_plus_signs() -> None:
+    dipstick = (
+        "URINALYSIS\nDipstick (10 parameter):\n"
+        "   Glucose: ++       Protein: +        Nitrites: Neg\nK+: 4.9 mmol/L\n"
+    )
+    assert {(c, v) for c, v, _ in _valued(dipstick)} == {
+        ("urine glucose", "++"),
+        ("urine protein", "+"),
+        ("urine nitrite", "neg"),
+        ("potassium", "4.9"),  # the plus of "K+" is the name's
+    }
+
+
+def test_psa_in_micrograms_per_litre() -> None:
+    assert _valued("Total PSA   2.9   ug/L\n") == {("prostate specific antigen", "2.9", "ug/L")}

@@ -47,6 +47,7 @@ from medupload.pipeline.lab_layouts import (
     in_urine_context,
     read_value_line,
 )
+from medupload.pipeline.lab_markup import Moves, code_before_name, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
@@ -197,6 +198,8 @@ def extract(
     if not text.strip():
         return Extraction([], "other", None)
     text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
+    printed = text
+    text, moves = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
     confidences = Confidences.of(word_confidences)
     dates = find_dates(text, today)
     doc_date = document_date(dates)
@@ -227,6 +230,8 @@ def extract(
             and not in_dipstick_block(text, m.start)
         ):
             continue  # "PRO", "LEU", "SG" name a dipstick's pad only on a dipstick's printout
+        if code_before_name(text, mentions, i):
+            continue  # "CHOL   Cholesterol totaal 4,8": the row is read at the lab's name
         if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
             continue  # "TRG" is the triglycerides only on a lipid panel's printout
         line_start, line_end = line_bounds(text, m.start, m.end)
@@ -433,5 +438,14 @@ def extract(
                     confidence=round(confidences.around(start, end), 3),
                 )
             )
+    if moves:  # a fact read in a rewritten row is placed where its words were printed
+        facts = [_as_printed(f, printed, moves) for f in facts]
     facts.sort(key=lambda f: (f.start, f.end))
     return Extraction(facts=facts, document_type=classify(text, facts), document_date=doc_iso)
+
+
+def _as_printed(fact: ExtractedFact, printed: str, moves: Moves) -> ExtractedFact:
+    start, end = original_span(moves, fact.start, fact.end)
+    if (start, end) == (fact.start, fact.end):
+        return fact
+    return replace(fact, start=start, end=end, text=printed[start:end])

@@ -345,8 +345,9 @@ PREVIOUS_BEFORE = re.compile(
 # (2026-08-02)", "Previous results: ...", "Vorwerte: ...", "Antériorités : ...").
 PREVIOUS_LINE = re.compile(
     r"[ \t]*(?:previous|prior|earlier|tidigare|tidligere|aiemmat|vorwerte?|vorbefunde?|frühere"
-    r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados[ \t]+anteriores|precedenti)"
-    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?[ \t]*:"
+    r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados?[ \t]+anteriore?s?|precedenti)"
+    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?"
+    r"(?:[ \t]*\([^()\n]{0,24}\))?[ \t]*:"  # "Resultados anteriores (14/03/2025):"
     # (ru) "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (...): 2,6"
     r"|[ \t]*предыдущ\w*[ \t]+(?:результат\w*|значени\w*|анализ\w*)\b",
     re.IGNORECASE,
@@ -373,7 +374,9 @@ INTERPRETED_AFTER = re.compile(
 _LIMIT_BEFORE = re.compile(
     r"\b(?:if|when|whenever|unless|targets?|goals?|aims?|cut-?offs?|thresholds?|cibles?|objectifs?|si"
     # a report's list of the limits it phones ("Critical limits: Potassium > 6.0 or < 2.8 mmol/L")
-    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?)\b",
+    r"|limits?|critical[ \t]+(?:values?|ranges?|levels?)|panic[ \t]+values?|alert[ \t]+values?"
+    # a definition's level ("deficiency has been defined ... as a level of serum 25-OH vitamin D < 20")
+    r"|defined)\b",
     re.IGNORECASE,
 )
 _CLAUSE_START = re.compile(r".*(?:[.!?;](?=\s)|^)", re.DOTALL)
