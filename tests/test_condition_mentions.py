@@ -523,3 +523,32 @@ def test_status_of_open_questions_explained_findings_and_chronic_histories(
     start = text.index(matched)
     over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+def test_each_finding_of_a_paired_icd_title_is_named_alone() -> None:
+    # "Occlusion and stenosis of carotid artery" (I65.2) is said "carotid artery stenosis".
+    names = gazetteer.other_names(
+        "Occlusion and stenosis of carotid artery", "occlusion and stenosis of carotid artery"
+    )
+    assert {"carotid artery stenosis", "carotid stenosis", "carotid artery occlusion"} <= set(names)
+    found = {(f.text, f.code) for f in _conditions("Carotid artery stenosis, status post endarterectomy.")}
+    assert found == {("Carotid artery stenosis", "I65.2")}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # The patient named again after a family cue ends the family's scope, an adverb between.
+        (
+            "He is seen because of a family history of colon cancer, but the patient also has "
+            "rectal bleeding on a weekly basis.",
+            "rectal bleeding",
+            "present",
+        ),
+        ("His mother had colon cancer and rectal bleeding.", "rectal bleeding", "family"),
+    ],
+)
+def test_patient_named_again_after_a_family_cue(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}

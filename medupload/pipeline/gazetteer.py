@@ -153,12 +153,19 @@ _VITAMIN_NUMBER = re.compile(r"\bvitamin (?=[a-z]\d)")
 _ADJECTIVES = {"gout": "gouty", "asthma": "asthmatic"}
 _EPISODES = frozenset({"attack", "attacks", "flare", "flares", "exacerbation"})
 
+_PAIR_OF_ORGAN = re.compile(r"^(?P<first>[a-z-]+) and (?P<second>[a-z-]+) (?P<organ>(?:of|in) .+)$")
+
 
 def other_names(description: str, name: str) -> list[str]:
     """Everyday names of the ICD-10-CM ``description`` (normalised to ``name``) that its own
     wording lacks: the organ's adjective or noun first, a swapped head noun, a bracketed eponym,
     a deficiency's word order, a disease's adjective."""
     found: list[str] = []
+    # "Occlusion and stenosis of carotid artery" names two findings of one organ, each said alone.
+    pair = _PAIR_OF_ORGAN.match(name)
+    for finding in (pair["first"], pair["second"]) if pair else ():
+        single = f"{finding} {pair['organ']}"
+        found += [single, *other_names(description, single)]
     everyday = organ_first(name)
     if everyday is not None:
         found.append(everyday)
