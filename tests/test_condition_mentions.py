@@ -552,3 +552,25 @@ def test_patient_named_again_after_a_family_cue(text: str, matched: str, expecte
     start = text.index(matched)
     over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("title", "name", "everyday"),
+    [
+        ("Heart disease, unspecified", "heart disease", "cardiac disease"),
+        ("Lung disease NOS", "lung disease", "pulmonary disease"),
+        ("Kidney failure", "kidney failure", "renal failure"),
+    ],
+)
+def test_an_organ_noun_before_a_finding_is_also_said_as_its_adjective(
+    title: str, name: str, everyday: str
+) -> None:
+    assert everyday in gazetteer.other_names(title, name)
+
+
+def test_renal_failure_is_kidney_failure_not_uremia() -> None:
+    found = _conditions("She also denies cardiac disease. Hyperkalemia due to renal failure.")
+    assert {(f.text, f.concept, f.code, f.negated) for f in found} >= {
+        ("cardiac disease", "cardiac disease", "I51.9", True),
+        ("renal failure", "kidney failure", "N19", False),
+    }

@@ -169,6 +169,9 @@ def other_names(description: str, name: str) -> list[str]:
     everyday = organ_first(name)
     if everyday is not None:
         found.append(everyday)
+    organ, _, finding = name.partition(" ")
+    if organ in _ORGAN_ADJECTIVES and _ORGAN_ADJECTIVES[organ] != organ and " " not in finding:
+        found.append(f"{_ORGAN_ADJECTIVES[organ]} {finding}")  # "heart disease" -> "cardiac disease"
     match = _FINDING_OF_ORGAN.match(name)
     if match and match["organ"] in _NOUN_FIRST_ORGANS and " " not in match["finding"]:
         found.append(f"{match['organ']} {match['finding']}")  # "polyp of colon" -> "colon polyp"
