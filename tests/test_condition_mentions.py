@@ -574,3 +574,16 @@ def test_renal_failure_is_kidney_failure_not_uremia() -> None:
         ("cardiac disease", "cardiac disease", "I51.9", True),
         ("renal failure", "kidney failure", "N19", False),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "found"),
+    [
+        ("Asplenic. History of aplastic crisis.", "Asplenic", True),
+        ("Gait: wide based, ataxic.", "ataxic", True),
+        # "-emia" adjectives name drugs ("hypoglycemic agents"); "asthenic" a body build.
+        ("GENERAL: Well-developed, well-nourished, normal asthenic.", "asthenic", False),
+    ],
+)
+def test_a_one_word_ia_condition_is_said_by_its_adjective(text: str, matched: str, found: bool) -> None:
+    assert any(f.text == matched for f in _conditions(text)) is found

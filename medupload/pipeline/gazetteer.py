@@ -151,6 +151,10 @@ _DEFICIENCY_OF = re.compile(r"^deficiency of (?P<what>[a-z0-9]+(?: [a-z0-9]+)?)$
 _VITAMIN_NUMBER = re.compile(r"\bvitamin (?=[a-z]\d)")
 # A disease noun's adjective before an episode of it: "gout attack" is also "gouty attack".
 _ADJECTIVES = {"gout": "gouty", "asthma": "asthmatic"}
+# A one-word "-ia" condition a note says of the patient by its adjective ("asplenic" for asplenia).
+# Not "-emia" ("hypoglycemic" names a drug class) nor "-philia" ("eosinophilic", "basophilic" name
+# cells and infiltrates).
+_IA_NOUN = re.compile(r"^[a-z]{4,}(?<!em)(?<!phil)ia$")
 _EPISODES = frozenset({"attack", "attacks", "flare", "flares", "exacerbation"})
 
 _PAIR_OF_ORGAN = re.compile(r"^(?P<first>[a-z-]+) and (?P<second>[a-z-]+) (?P<organ>(?:of|in) .+)$")
@@ -189,6 +193,8 @@ def other_names(description: str, name: str) -> list[str]:
         shorter = _VITAMIN_NUMBER.sub("", variant)
         if shorter != variant:
             found.append(shorter)
+    if _IA_NOUN.match(name) and name != "asthenia":  # "asthenic" is a body build ("normal asthenic")
+        found.append(name[:-2] + "ic")  # "asplenic", "tachycardic", "ataxic": the patient is so
     words = name.split(" ")
     for i, word in enumerate(words[:-1]):
         if word in _ADJECTIVES and words[i + 1] in _EPISODES:
