@@ -587,3 +587,10 @@ def test_renal_failure_is_kidney_failure_not_uremia() -> None:
 )
 def test_a_one_word_ia_condition_is_said_by_its_adjective(text: str, matched: str, found: bool) -> None:
     assert any(f.text == matched for f in _conditions(text)) is found
+
+
+def test_a_treatment_under_way_ends_a_history_cue() -> None:
+    text = "She has a history of eczema who is being treated on an outpatient basis for pneumonia."
+    start = text.index("pneumonia")
+    over = [f for f in extract(text).facts if f.start == start]
+    assert [status(f) for f in over] == ["present"]
