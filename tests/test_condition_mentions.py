@@ -594,3 +594,10 @@ def test_a_treatment_under_way_ends_a_history_cue() -> None:
     start = text.index("pneumonia")
     over = [f for f in extract(text).facts if f.start == start]
     assert [status(f) for f in over] == ["present"]
+
+
+def test_asthma_told_as_a_history_is_had_now() -> None:
+    text = "A 2-year-old who has a history of reactive airway disease and uses Pulmicort daily."
+    start = text.index("reactive airway disease")
+    over = [f for f in extract(text).facts if f.start == start]
+    assert [status(f) for f in over] == ["present"]
