@@ -601,3 +601,17 @@ def test_asthma_told_as_a_history_is_had_now() -> None:
     start = text.index("reactive airway disease")
     over = [f for f in extract(text).facts if f.start == start]
     assert [status(f) for f in over] == ["present"]
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("He reports black tarry stools for two days.", "black tarry stools", "K92.1"),
+        ("Rash in the groin consistent with intertrigo.", "intertrigo", "L30.4"),
+        ("Echo showed early tamponade.", "tamponade", "I31.4"),
+        ("She has rest anginal symptoms.", "anginal symptoms", "I20.9"),
+        ("Complains of increased urination and thirst.", "increased urination", "R35.89"),
+    ],
+)
+def test_symptom_phrasings_name_their_condition(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
