@@ -523,3 +523,95 @@ def test_status_of_open_questions_explained_findings_and_chronic_histories(
     start = text.index(matched)
     over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
     assert {status(f) for f in over} == {expected}
+
+
+def test_each_finding_of_a_paired_icd_title_is_named_alone() -> None:
+    # "Occlusion and stenosis of carotid artery" (I65.2) is said "carotid artery stenosis".
+    names = gazetteer.other_names(
+        "Occlusion and stenosis of carotid artery", "occlusion and stenosis of carotid artery"
+    )
+    assert {"carotid artery stenosis", "carotid stenosis", "carotid artery occlusion"} <= set(names)
+    found = {(f.text, f.code) for f in _conditions("Carotid artery stenosis, status post endarterectomy.")}
+    assert found == {("Carotid artery stenosis", "I65.2")}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        # The patient named again after a family cue ends the family's scope, an adverb between.
+        (
+            "He is seen because of a family history of colon cancer, but the patient also has "
+            "rectal bleeding on a weekly basis.",
+            "rectal bleeding",
+            "present",
+        ),
+        ("His mother had colon cancer and rectal bleeding.", "rectal bleeding", "family"),
+    ],
+)
+def test_patient_named_again_after_a_family_cue(text: str, matched: str, expected: str) -> None:
+    start = text.index(matched)
+    over = [f for f in extract(text).facts if f.start < start + len(matched) and f.end > start]
+    assert {status(f) for f in over} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("title", "name", "everyday"),
+    [
+        ("Heart disease, unspecified", "heart disease", "cardiac disease"),
+        ("Lung disease NOS", "lung disease", "pulmonary disease"),
+        ("Kidney failure", "kidney failure", "renal failure"),
+    ],
+)
+def test_an_organ_noun_before_a_finding_is_also_said_as_its_adjective(
+    title: str, name: str, everyday: str
+) -> None:
+    assert everyday in gazetteer.other_names(title, name)
+
+
+def test_renal_failure_is_kidney_failure_not_uremia() -> None:
+    found = _conditions("She also denies cardiac disease. Hyperkalemia due to renal failure.")
+    assert {(f.text, f.concept, f.code, f.negated) for f in found} >= {
+        ("cardiac disease", "cardiac disease", "I51.9", True),
+        ("renal failure", "kidney failure", "N19", False),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "found"),
+    [
+        ("Asplenic. History of aplastic crisis.", "Asplenic", True),
+        ("Gait: wide based, ataxic.", "ataxic", True),
+        # "-emia" adjectives name drugs ("hypoglycemic agents"); "asthenic" a body build.
+        ("GENERAL: Well-developed, well-nourished, normal asthenic.", "asthenic", False),
+    ],
+)
+def test_a_one_word_ia_condition_is_said_by_its_adjective(text: str, matched: str, found: bool) -> None:
+    assert any(f.text == matched for f in _conditions(text)) is found
+
+
+def test_a_treatment_under_way_ends_a_history_cue() -> None:
+    text = "She has a history of eczema who is being treated on an outpatient basis for pneumonia."
+    start = text.index("pneumonia")
+    over = [f for f in extract(text).facts if f.start == start]
+    assert [status(f) for f in over] == ["present"]
+
+
+def test_asthma_told_as_a_history_is_had_now() -> None:
+    text = "A 2-year-old who has a history of reactive airway disease and uses Pulmicort daily."
+    start = text.index("reactive airway disease")
+    over = [f for f in extract(text).facts if f.start == start]
+    assert [status(f) for f in over] == ["present"]
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("He reports black tarry stools for two days.", "black tarry stools", "K92.1"),
+        ("Rash in the groin consistent with intertrigo.", "intertrigo", "L30.4"),
+        ("Echo showed early tamponade.", "tamponade", "I31.4"),
+        ("She has rest anginal symptoms.", "anginal symptoms", "I20.9"),
+        ("Complains of increased urination and thirst.", "increased urination", "R35.89"),
+    ],
+)
+def test_symptom_phrasings_name_their_condition(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}

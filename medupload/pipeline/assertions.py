@@ -47,7 +47,9 @@ _FAMILY_LEAD = re.compile(
     re.IGNORECASE,
 )
 _PATIENT_AGAIN = re.compile(
-    r"\b(?:she|he|the\s+patient|patient)\s+(?:has|had|is|was|denies)\b", re.IGNORECASE
+    r"\b(?:she|he|the\s+patient|patient)\s+(?:(?:also|still|now|additionally|himself|herself)\s+)?"
+    r"(?:has|had|is|was|denies)\b",
+    re.IGNORECASE,
 )
 
 

@@ -151,7 +151,13 @@ _DEFICIENCY_OF = re.compile(r"^deficiency of (?P<what>[a-z0-9]+(?: [a-z0-9]+)?)$
 _VITAMIN_NUMBER = re.compile(r"\bvitamin (?=[a-z]\d)")
 # A disease noun's adjective before an episode of it: "gout attack" is also "gouty attack".
 _ADJECTIVES = {"gout": "gouty", "asthma": "asthmatic"}
+# A one-word "-ia" condition a note says of the patient by its adjective ("asplenic" for asplenia).
+# Not "-emia" ("hypoglycemic" names a drug class) nor "-philia" ("eosinophilic", "basophilic" name
+# cells and infiltrates).
+_IA_NOUN = re.compile(r"^[a-z]{4,}(?<!em)(?<!phil)ia$")
 _EPISODES = frozenset({"attack", "attacks", "flare", "flares", "exacerbation"})
+
+_PAIR_OF_ORGAN = re.compile(r"^(?P<first>[a-z-]+) and (?P<second>[a-z-]+) (?P<organ>(?:of|in) .+)$")
 
 
 def other_names(description: str, name: str) -> list[str]:
@@ -159,9 +165,17 @@ def other_names(description: str, name: str) -> list[str]:
     wording lacks: the organ's adjective or noun first, a swapped head noun, a bracketed eponym,
     a deficiency's word order, a disease's adjective."""
     found: list[str] = []
+    # "Occlusion and stenosis of carotid artery" names two findings of one organ, each said alone.
+    pair = _PAIR_OF_ORGAN.match(name)
+    for finding in (pair["first"], pair["second"]) if pair else ():
+        single = f"{finding} {pair['organ']}"
+        found += [single, *other_names(description, single)]
     everyday = organ_first(name)
     if everyday is not None:
         found.append(everyday)
+    organ, _, finding = name.partition(" ")
+    if organ in _ORGAN_ADJECTIVES and _ORGAN_ADJECTIVES[organ] != organ and " " not in finding:
+        found.append(f"{_ORGAN_ADJECTIVES[organ]} {finding}")  # "heart disease" -> "cardiac disease"
     match = _FINDING_OF_ORGAN.match(name)
     if match and match["organ"] in _NOUN_FIRST_ORGANS and " " not in match["finding"]:
         found.append(f"{match['organ']} {match['finding']}")  # "polyp of colon" -> "colon polyp"
@@ -179,6 +193,8 @@ def other_names(description: str, name: str) -> list[str]:
         shorter = _VITAMIN_NUMBER.sub("", variant)
         if shorter != variant:
             found.append(shorter)
+    if _IA_NOUN.match(name) and name != "asthenia":  # "asthenic" is a body build ("normal asthenic")
+        found.append(name[:-2] + "ic")  # "asplenic", "tachycardic", "ataxic": the patient is so
     words = name.split(" ")
     for i, word in enumerate(words[:-1]):
         if word in _ADJECTIVES and words[i + 1] in _EPISODES:
