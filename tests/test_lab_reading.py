@@ -849,3 +849,20 @@ def test_a_turkish_tab_separated_export_with_its_urinalysis_and_a_comparison_lin
         ("urine glucose", "negatif"),  # the urinalysis's glucose, a word
         ("urine leukocyte esterase", "2+"),
     }  # the comparison line's earlier results are none of them
+
+
+def test_a_component_trend_section_reads_one_result_per_dated_row() -> None:
+    trend = (
+        "TSH                                  Ref Range: 0.45 - 4.50 uIU/mL\n"
+        "  Collected          Value      Flag   Units    Status\n"
+        "  03/14/2026 08:05   6.10       H      uIU/mL   Final\n"
+        "  10/02/2025 07:51   Hemolyzed                  Canceled - see comment\n"
+        "  04/11/2025 09:30   2.75              uIU/mL   Corrected\n"
+        "                     (previously reported as 2.57 on 04/11/2025)\n"
+    )
+    dated = {
+        (f.value, f.date)
+        for f in extract(trend, today=TODAY).facts
+        if f.kind == "lab" and f.concept == "thyroid stimulating hormone"
+    }
+    assert dated == {("6.10", "2026-03-14"), ("2.75", "2025-04-11")}  # not the superseded 2.57
