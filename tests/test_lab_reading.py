@@ -828,3 +828,41 @@ def test_a_forms_shorthand_result_words_and_plus_signs() -> None:
 
 def test_psa_in_micrograms_per_litre() -> None:
     assert _valued("Total PSA   2.9   ug/L\n") == {("prostate specific antigen", "2.9", "ug/L")}
+
+
+def test_a_turkish_tab_separated_export_with_its_urinalysis_and_a_comparison_line() -> None:
+    export = (
+        "Tetkik Adı\tSonuç\tSonuç Birimi\tReferans Değeri\n"
+        "Üre\t31\tmg/dL\t17 - 43\n"
+        "Demir (Serum)\t52\tµg/dL\t33 - 193\n"
+        "Serbest T4\t1.05\tng/dL\t0.93 - 1.7\n\n"
+        "Tetkik Adı\tSonuç\tSonuç Birimi\tReferans Değeri\n"
+        "Tam İdrar Tetkiki\n"
+        "Glukoz\tNegatif\t\tNegatif\n"
+        "Lökosit esteraz\t2+\t\tNegatif\n\n"
+        "Geçmiş tetkik (karşılaştırma için): HGB 13.1 g/dL; Ferritin 22 ng/mL\n"
+    )
+    assert {(c, v) for c, v, _ in _valued(export)} == {
+        ("urea", "31"),
+        ("iron", "52"),
+        ("free thyroxine", "1.05"),
+        ("urine glucose", "negatif"),  # the urinalysis's glucose, a word
+        ("urine leukocyte esterase", "2+"),
+    }  # the comparison line's earlier results are none of them
+
+
+def test_a_component_trend_section_reads_one_result_per_dated_row() -> None:
+    trend = (
+        "TSH                                  Ref Range: 0.45 - 4.50 uIU/mL\n"
+        "  Collected          Value      Flag   Units    Status\n"
+        "  03/14/2026 08:05   6.10       H      uIU/mL   Final\n"
+        "  10/02/2025 07:51   Hemolyzed                  Canceled - see comment\n"
+        "  04/11/2025 09:30   2.75              uIU/mL   Corrected\n"
+        "                     (previously reported as 2.57 on 04/11/2025)\n"
+    )
+    dated = {
+        (f.value, f.date)
+        for f in extract(trend, today=TODAY).facts
+        if f.kind == "lab" and f.concept == "thyroid stimulating hormone"
+    }
+    assert dated == {("6.10", "2026-03-14"), ("2.75", "2025-04-11")}  # not the superseded 2.57

@@ -52,6 +52,7 @@ from medupload.pipeline.lab_npu import with_specimen_prefix
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_structured import read_structured_labs
+from medupload.pipeline.lab_trend import trend_section_cells
 from medupload.pipeline.labs import (
     DRUG_LEVEL_RE,
     LIST_ITEM_GLUE,
@@ -320,6 +321,7 @@ def extract(
                 or read_lab(text, m.end, min(stop, m.end + 60), lab_def).value is not None
                 or read_value_line(text, m.start, m.end, lab_def).value
                 is not None  # "Creatinine" / "1.12 mg/dL"
+                or trend_section_cells(text, m.start, m.end, lab_def, dated)  # its trend section's rows
             ):
                 alias = None
         if (
@@ -373,6 +375,7 @@ def extract(
                 concept = vocab.concepts[vocab.lab_concepts[lab.urine]]
             cells = dated_cells(text, tables, m, line_start, line_end, vocab.labs[concept.concept])
             cells = cells or dated_row_cells(text, m.start, m.end, vocab.labs[concept.concept], dated)
+            cells = cells or trend_section_cells(text, m.start, m.end, vocab.labs[concept.concept], dated)
             for reading, iso in cells:
                 cap = 1.0 if reading.trusted else REVIEW_CONFIDENCE
                 values = {"value": reading.value, "unit": reading.unit, "date": iso}

@@ -21,9 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medupload.pipeline.assertions import Flags
-from medupload.pipeline.mentions import Mention, find_mentions
-from medupload.pipeline.vocabulary import Concept
+from medupload.pipeline.lab_observation_names import ObservationName, observation_name_mentions
+from medupload.pipeline.mentions import Mention
 
 #: The JSON starts a line (an export header may come before it) with a FHIR resource's type.
 _JSON_START = re.compile(r'^[ \t]*\{\s*"(?:resourceType|id|meta|type|entry)"', re.MULTILINE)
@@ -167,22 +166,9 @@ def read_fhir_observations(text: str) -> list[FhirObservation]:
 
 def fhir_mentions(observations: Sequence[FhirObservation], with_base: bool) -> list[Mention]:
     """Each observation as a lab mention on its printed name, its lab the one its name (or else its
-    display) names; the names are matched on their own, one a line, apart from the JSON around."""
-    lines = [line for o in observations for line in (o.name, o.display)]
-    names = "\n".join(lines)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    found = [m for m in find_mentions(names, with_base) if m.kind == "lab"] if names.strip() else []
-    out = []
-    for n, observation in enumerate(observations):
-        named = [m for m in found if starts[2 * n] <= m.start < starts[2 * n + 2]]
-        system = "LOINC" if observation.code else None
-        concept = Concept("lab", observation.name.lower(), observation.code, system)
-        if named:  # the vocabulary's lab, with the file's LOINC code when the vocabulary has none
-            concept = named[0].concepts[0]
-            if concept.code is None and observation.code:
-                concept = concept._replace(code=observation.code, system=system)
-        span = (observation.name_start, observation.name_end)
-        out.append(Mention((concept,), False, *span, "results", Flags(), observation.name))
-    return out
+    display) names, with its LOINC code when the vocabulary has none."""
+    names = [
+        ObservationName(o.name, o.display, o.name_start, o.name_end, o.code, "LOINC" if o.code else None)
+        for o in observations
+    ]
+    return observation_name_mentions(names, with_base)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import hl7
 
-from medupload.pipeline.assertions import Flags
-from medupload.pipeline.mentions import Mention, find_mentions
-from medupload.pipeline.vocabulary import Concept
+from medupload.pipeline.lab_observation_names import ObservationName, observation_name_mentions
+from medupload.pipeline.mentions import Mention
 
 #: A message starts with its header segment; the field separator is the character after "MSH".
 _MESSAGE_START = re.compile(r"\A\s*MSH(?P<sep>[|^~\\&])")
@@ -148,22 +147,8 @@ def _observation(
 
 def observation_mentions(observations: Sequence[Hl7Observation], with_base: bool) -> list[Mention]:
     """Each observation as a lab mention on its printed name, its lab the one its display name (or
-    else its local alternative name) names: the names are matched on their own, one a line, since
-    the message's "^" and "|" glue them to codes."""
-    lines = [line for o in observations for line in (o.name, o.alternate)]
-    names = "\n".join(lines)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    found = [m for m in find_mentions(names, with_base) if m.kind == "lab"] if names.strip() else []
-    out = []
-    for n, observation in enumerate(observations):
-        named = [m for m in found if starts[2 * n] <= m.start < starts[2 * n + 2]]
-        concept = Concept("lab", observation.name.lower(), observation.code, observation.system)
-        if named:  # the vocabulary's lab, with the message's code when the vocabulary has none
-            concept = named[0].concepts[0]
-            if concept.code is None and observation.code:
-                concept = concept._replace(code=observation.code, system=observation.system)
-        span = (observation.name_start, observation.name_end)
-        out.append(Mention((concept,), False, *span, "results", Flags(), observation.name))
-    return out
+    else its local alternative name) names."""
+    names = [
+        ObservationName(o.name, o.alternate, o.name_start, o.name_end, o.code, o.system) for o in observations
+    ]
+    return observation_name_mentions(names, with_base)

@@ -38,11 +38,16 @@ _CELL_SPLIT = re.compile(r"\t|[ \t]{2,}")
 
 # A urinalysis named in the sentence before the test, a count per high-power field after it, or a
 # urinalysis heading over the table the row sits in: "glucose", "protein", "WBC" are urine tests.
-# "orina"/"urina" (es, it, pt), a dipstick's or sediment's sub-heading ("tira reactiva")
+# "orina"/"urina" (es, it, pt), "idrar" (tr), a dipstick's or sediment's sub-heading ("tira reactiva")
 _URINE_WORD = re.compile(
-    r"(?i:\burin\w*|\bu/a\b|\b[ou]rina\b|\btira[ \t]+reactiva\b|\bsedimento?\b|\bdipstick\b)|\bUA\b"
+    r"(?i:\burin\w*|\bu/a\b|\b[ou]rina\b|\btira[ \t]+reactiva\b|\b[iİ]drar\b|\bsedimento?\b"
+    r"|\bdipstick\b)|\bUA\b"
 )
-_URINE_TABLE = re.compile(r"(?i:specimen[ \t]+validity|urine[ \t]+drug[ \t]+\w+|urinalysis)(?:[ \t]+\(.*\))?")
+# (tr) "Tam İdrar Tetkiki" (complete urinalysis), a title-case heading
+_URINE_TABLE = re.compile(
+    r"(?i:specimen[ \t]+validity|urine[ \t]+drug[ \t]+\w+|urinalysis|tam[ \t]+[iİ]drar[ \t]+tetkiki)"
+    r"(?:[ \t]+\(.*\))?"
+)
 _PER_FIELD_AFTER = re.compile(
     r"[^.\n]{0,30}?(?:/[ \t]*hpf\b|per[ \t]+(?:hpf|high[ -]power[ \t]+fields?))", re.IGNORECASE
 )
@@ -348,8 +353,9 @@ PREVIOUS_BEFORE = re.compile(
 # (2026-08-02)", "Previous results: ...", "Vorwerte: ...", "Antériorités : ...").
 PREVIOUS_LINE = re.compile(
     r"[ \t]*(?:previous|prior|earlier|tidigare|tidligere|aiemmat|vorwerte?|vorbefunde?|frühere"
-    r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados?[ \t]+anteriore?s?|precedenti)"
-    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte))?"
+    r"|antériorités?|anteriorites?|résultats[ \t]+antérieurs|resultados?[ \t]+anteriore?s?|precedenti"
+    r"|geçmiş)"  # (tr) "Geçmiş tetkik (karşılaştırma için): HGB 12.4 g/dL"
+    r"(?:[ \t]+(?:results?|values?|svar|resultat|tuloksia?|werte|tetkik(?:ler)?|sonuç(?:lar)?))?"
     r"(?:[ \t]*\([^()\n]{0,24}\))?[ \t]*:"  # "Resultados anteriores (14/03/2025):"
     # (ru) "Предыдущий результат АМГ (12.01.2026): 8,7 нг/мл. Тестостерон общий (...): 2,6"
     r"|[ \t]*предыдущ\w*[ \t]+(?:результат\w*|значени\w*|анализ\w*)\b",

@@ -91,6 +91,7 @@ QUALITATIVE_RE = re.compile(
     r"(?P<word>not[ \t]+detected|nil|non[ -]?reactive|negative|positive|trace|small|moderate|large|detected"
     r"|reactive|equivocal|indeterminate|borderline|(?:no|mixed)[ \t]+growth|[1-4]\+"
     r"|none[ \t]+seen|not[ \t]+seen|present|absent"  # urine microscopy (yeast, clumps)
+    r"|negatif|eser"  # Turkish: negative, trace
     # a form's shorthand: "Nitrites: Neg", "Glucose: ++" (plus signs after a colon, never "K+")
     r"|neg|pos|(?:(?<=[:=])|(?<=[:=][ \t]))\+{1,4})(?![A-Za-z+])",
     re.IGNORECASE,
