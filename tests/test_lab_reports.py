@@ -40,6 +40,8 @@ SET_FLOORS = {
     "reports4": {"recall": 0.89, "precision": 0.98},
     "reports5": {"recall": 0.74, "precision": 0.97},
     "reports6": {"recall": 0.87, "precision": 0.98},
+    "reports7": {"recall": 0.91, "precision": 0.98},
+    "reports8": {"recall": 0.92, "precision": 0.98},
 }
 
 
