@@ -308,7 +308,9 @@ def test_a_discontinued_drug_is_historical_and_aspirin_prophylaxis_is_taken() ->
         ("The right knee (no effusion) shows gout.", "gout", (False, False, False, False)),
         ("The right knee (no effusion) shows gout.", "effusion", (True, False, False, False)),
         # "history of" is past unless the sentence shows it is treated now.
-        ("He has a history of asthma.", "asthma", (False, True, False, False)),
+        ("He has a history of pneumonia.", "pneumonia", (False, True, False, False)),
+        # ... except a chronic condition (asthma, by its ICD-10-CM prefix), which he has now.
+        ("He has a history of asthma.", "asthma", (False, False, False, False)),
         ("He has a history of asthma, currently on albuterol.", "asthma", (False, False, False, False)),
         ("CT showed an old cerebral infarction.", "stroke", (False, True, False, False)),
         ("He is a 45-year-old man with asthma.", "asthma", (False, False, False, False)),
