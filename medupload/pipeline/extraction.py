@@ -209,7 +209,7 @@ def extract(
     vocab = vocabulary(with_base)
     mentions = with_specimen_prefix(text, find_mentions(text, with_base), vocab)  # "dU-Kalcium"
     mentions = with_hyphen_joined(text, mentions, with_base)  # "FBS-142", "TC-212, TG-245"
-    structured = read_structured_labs(text, mentions, with_base)  # HL7, keyed blocks, coded tables
+    structured = read_structured_labs(text, mentions, with_base, today)  # HL7, keyed blocks, coded tables
     dated = [(d.start, d.end, d.value.isoformat()) for d in dates if d.label != "dob"]
     tables = date_tables(text, dated)
     tabled: set[tuple[str, str | None, str]] = set()  # (concept, value, date) read from a table's cell

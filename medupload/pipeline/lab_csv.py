@@ -15,8 +15,10 @@ import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from medupload.pipeline.assertions import Flags
+from medupload.pipeline.dates import find_dates
 from medupload.pipeline.mentions import Mention, find_mentions
 from medupload.pipeline.vocabulary import vocabulary
 
@@ -33,8 +35,6 @@ _QUALITATIVE = re.compile(
     r"(?:negative|positive|nil|trace|detected|not detected|reactive|non-reactive|normal|abnormal)",
     re.IGNORECASE,
 )
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,17 @@ def _field_spans(line: str, offset: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _iso(field: str) -> str | None:
-    if match := _ISO_DATE.search(field):
-        return f"{match[1]}-{match[2]}-{match[3]}"
-    if match := _US_DATE.search(field):
-        return f"{match[3]}-{int(match[1]):02d}-{int(match[2]):02d}"
-    return None
+def _iso(field: str, today: date) -> str | None:
+    """The field's date, ISO: the dates module reads every form a date is written in."""
+    found = find_dates(field, today)
+    return found[0].value.isoformat() if found else None
 
 
 def _column(header: list[str], names: set[str]) -> int | None:
     return next((n for n, h in enumerate(header) if h.strip().lower() in names), None)
 
 
-def read_csv_results(text: str) -> list[CsvResult]:
+def read_csv_results(text: str, today: date) -> list[CsvResult]:
     """Every result row of each CSV table in ``text`` whose header names a name and a value column."""
     if text.count('","') < 3:
         return []
@@ -142,7 +140,7 @@ def read_csv_results(text: str) -> list[CsvResult]:
                     context=" ".join(fields[i] for i in context_cols),
                     value=value,
                     unit=unit or None,
-                    date=_iso(fields[date_col]) if date_col is not None else None,
+                    date=_iso(fields[date_col], today) if date_col is not None else None,
                     table_start=start,
                     table_end=table_end,
                 )

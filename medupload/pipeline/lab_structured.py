@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from medupload.pipeline.lab_blocks import keyed_mentions, read_keyed_results
 from medupload.pipeline.lab_coded_tables import coded_mentions, read_coded_tables
@@ -46,7 +47,9 @@ class StructuredLabs:
         return kind in {"lab", "medication"} and any(a <= start < b for a, b in self.drug_spans)
 
 
-def read_structured_labs(text: str, mentions: Sequence[Mention], with_base: bool) -> StructuredLabs:
+def read_structured_labs(
+    text: str, mentions: Sequence[Mention], with_base: bool, today: date
+) -> StructuredLabs:
     found = StructuredLabs()
     observations = read_hl7_observations(text)
     if observations:
@@ -64,7 +67,7 @@ def read_structured_labs(text: str, mentions: Sequence[Mention], with_base: bool
             if observation.value is not None:  # entered in error, cancelled: no result
                 found.results.append(StructuredResult(named, observation.value, observation.unit, 0))
         return found
-    rows = read_csv_results(text)
+    rows = read_csv_results(text, today)
     for row, named in zip(rows, csv_mentions(rows, with_base), strict=True):
         found.lab_spans.append((row.table_start, row.table_end))
         if named is not None:
