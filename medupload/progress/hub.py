@@ -24,7 +24,7 @@ The same pub/sub connection also carries other modules' notices (``on_notice``: 
 revocations), so a process hears them without a connection or a poll of its own. ``generation``
 changes at every (re)connection: a reader of such notices knows when it may have missed some.
 
-(About 450 lines: the subscription's replay/live merge and the listener that feeds it share
+(About 470 lines: the subscription's replay/live merge and the listener that feeds it share
 one invariant — nothing missed, nothing twice — and are easier to check side by side.)
 """
 
