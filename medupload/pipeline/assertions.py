@@ -14,7 +14,9 @@ window misses on real notes:
 - "history of X" is current when its sentence shows treatment or says so ("history of lupus,
   currently on Plaquenil") or X is chronic (``chronic_conditions``: hypertension, diabetes ...);
   "old infarct", "old inferior wall infarct", "X (quit 1992)", "X, resolved", "resolved X",
-  "X last year" are past; "a recent diagnosis of X" is current;
+  "X last year" are past; "a recent diagnosis of X" is current; "history of X" is current when
+  the assessment names X with no cue of its own (the labels' convention), unless the history is
+  told as a reason ("due to his history of X, an ultrasound was done");
 - "chest pain, acute MI ruled out, UTI": a cue ending a list item negates that item only;
 - an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
   is past; "status post", "recent" mark one list item, not the items after its comma;
@@ -36,6 +38,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from medupload.pipeline.clinical_nlp import HITS
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # A header the sectionizer does not know ("DETAILS:") still ends the section above it.
@@ -64,7 +68,8 @@ _PAST_AFTER = re.compile(
     r"|(?:at[ \t]+\d+[ \t]+(?:weeks?|months?)[ \t]+)?"
     r"(?:(?:approximately|about|around|roughly|over|nearly|almost)[ \t]+)?"
     r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
-    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
+    r"[ \t]+ago\b|in[ \t]+the[ \t]+(?:(?:distant|remote|far)[ \t]+)?past\b"
+    r"|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
     r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
     r"|(?:and[ \t]+(?:\w+[ \t]+){1,3})?(?:(?:which|that)[ \t]+)?(?:has[ \t]+|had[ \t]+|have[ \t]+)?"
     r"(?:now[ \t]+|since[ \t]+)?(?:resolved|cleared)\b)",
@@ -205,6 +210,13 @@ _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
 # "likely X given his history of Y": Y is the reason for the hedge, not hedged itself.
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
+)
+# "due to his history of kidney stone, renal ultrasound ... was done": the past as the reason for
+# a test or a choice, not a statement that the condition is had now.
+_REASON_BEFORE = re.compile(
+    r"\b(?:due[ \t]+to|given|because[ \t]+of|in[ \t]+view[ \t]+of|in[ \t]+light[ \t]+of)[ \t]+"
+    r"(?:his|her|their|the|a)[ \t]+(?:\w+[ \t]+)?$",
+    re.IGNORECASE,
 )
 # "admitted with a history of rectal bleeding", "presents with history of sleep disruption": the
 # complaint that brings the patient, current.
@@ -387,6 +399,47 @@ def _in_header_paragraph(text: str, ent: Any) -> bool:
     )
 
 
+# Sections that state what the patient has now: an impression, an assessment, a diagnosis list.
+_ASSESSMENT_SECTIONS = frozenset({"observation_and_plan", "diagnoses", "problem_list"})
+
+
+def _assessed_as_current(text: str, ent: Any) -> bool:
+    """Whether the note's assessment names ``ent``'s condition again with no cue of its own
+    ("history of urinary incontinence" in the history, "Incontinence." in the impression): the
+    labels' convention makes such a "history of X" current."""
+    hits = ent.doc.user_data.get(HITS, {})
+    hit = hits.get(ent.start_char)
+    if hit is None:
+        return False
+    for other in ent.doc.ents:
+        if other.start_char == ent.start_char or other._.section_category not in _ASSESSMENT_SECTIONS:
+            continue
+        other_hit = hits.get(other.start_char)
+        if other_hit is None or other_hit.concepts[:1] != hit.concepts[:1] or other.sent == ent.sent:
+            continue
+        line_start = text.rfind("\n", 0, other.start_char) + 1
+        if not any(_counts(text, m, other) for m in other._.modifiers) and not (
+            _PAST_AFTER.match(text, other.end_char)
+            or _PAST_BEFORE.search(text, line_start, other.start_char)
+            or _QUERIED.search(text, max(0, other.start_char - 4), other.start_char)
+        ):
+            return True
+    return False
+
+
+def _history_now(text: str, counted: list[Any], ent: Any) -> bool:
+    """Whether ``counted`` (all past cues) are "history of" cues the note's assessment overrides:
+    the assessment names the condition with no cue of its own, and the history is not told as a
+    reason ("due to his history of kidney stone, an ultrasound was done")."""
+    for modifier in counted:
+        cue = ent.doc[slice(*modifier.modifier_span)]
+        if not _HISTORY_CUE.search(cue.text) or _REASON_BEFORE.search(
+            text, max(0, cue.start_char - 40), cue.start_char
+        ):
+            return False
+    return _assessed_as_current(text, ent)
+
+
 def _coded(code: str | None, prefixes: list[str] | None) -> bool:
     return bool(code and prefixes and code.startswith(tuple(prefixes)))
 
@@ -401,6 +454,8 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     # denial before it, says what the item is.
     counted = [m for m in counted if not _overridden(text, m, counted, ent)]
     categories = {m.category for m in counted}
+    if categories == {"HISTORICAL"} and not event and _history_now(text, counted, ent):
+        categories = set()  # "history of X" with X in the impression: current (see the labels)
     resolved = any(  # "resolved pneumonia": had, not absent
         m.category == "NEGATED_EXISTENCE"
         and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")

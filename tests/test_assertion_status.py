@@ -1,0 +1,86 @@
+"""Condition status (present / negated / historical / family / uncertain) on real phrasing:
+one test per mechanism in medupload/pipeline/assertions.py, each with a case it must not fire on.
+Statuses follow tests/data/mtsamples_labels.md (negated > family > uncertain > historical)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from medupload.pipeline.extraction import extract
+
+TODAY = date(2026, 3, 10)
+
+
+def _status(text: str, span: str, occurrence: int = 1) -> str:
+    """The status of the condition fact over the ``occurrence``-th ``span`` of ``text``."""
+    start = -1
+    for _ in range(occurrence):
+        start = text.index(span, start + 1)
+    end = start + len(span)
+    facts = [
+        f
+        for f in extract(text, today=TODAY).facts
+        if f.kind == "condition" and f.start < end and f.end > start
+    ]
+    assert facts, f"no condition over {span!r}"
+    fact = facts[0]
+    if fact.negated:
+        return "negated"
+    if fact.family:
+        return "family"
+    if fact.uncertain or fact.hypothetical:
+        return "uncertain"
+    return "historical" if fact.historical else "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "occurrence", "expected"),
+    [
+        # The assessment names the condition again with no cue of its own: "history of X" is current.
+        (
+            "HISTORY OF PRESENT ILLNESS:\nShe has hypertension, history of urinary incontinence, and "
+            "dementia.\n\nIMPRESSION:\n1. Hypertension.\n2. Urinary incontinence.\n",
+            "urinary incontinence",
+            1,
+            "present",
+        ),
+        # ... not when the assessment does not name it,
+        (
+            "HISTORY OF PRESENT ILLNESS:\nShe has hypertension, history of urinary incontinence, and "
+            "dementia.\n\nIMPRESSION:\n1. Hypertension.\n2. Dementia.\n",
+            "urinary incontinence",
+            1,
+            "historical",
+        ),
+        # ... nor when the assessment's own mention is past too,
+        (
+            "HISTORY OF PRESENT ILLNESS:\nHe has a history of pneumonia.\n\nASSESSMENT:\n"
+            "1. Pneumonia, resolved.\n",
+            "pneumonia",
+            1,
+            "historical",
+        ),
+        # ... nor for a history given as the reason for a test ("due to his history of").
+        (
+            "HISTORY OF PRESENT ILLNESS:\nDue to his history of kidney stone, renal ultrasound was done."
+            "\n\nIMPRESSION:\n1. A 6-mm left kidney stone.\n",
+            "kidney stone",
+            1,
+            "historical",
+        ),
+        # "in the distant past" is as past as "in the past".
+        (
+            "HISTORY OF PRESENT ILLNESS:\nHistory of sciatic pain in the distant past.\n\nIMPRESSION:\n"
+            "1. Sciatic pain.\n",
+            "sciatic pain",
+            1,
+            "historical",
+        ),
+    ],
+)
+def test_history_of_a_condition_the_assessment_names_is_current(
+    text: str, span: str, occurrence: int, expected: str
+) -> None:
+    assert _status(text, span, occurrence) == expected
