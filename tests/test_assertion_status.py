@@ -84,3 +84,24 @@ def test_history_of_a_condition_the_assessment_names_is_current(
     text: str, span: str, occurrence: int, expected: str
 ) -> None:
     assert _status(text, span, occurrence) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A condition under a past surgical history header was operated on: past.
+        (
+            "PAST SURGICAL HISTORY:\nLeft breast biopsy. Cholecystitis/cholecystectomy 22 years ago.\n",
+            "Cholecystitis",
+            "past",
+        ),
+        # ... a chronic one stays current,
+        ("PAST SURGICAL HISTORY:\nCoronary artery disease, status post bypass.\n", "Coronary", "present"),
+        # ... and a past *medical* history lists current problems.
+        ("PAST MEDICAL HISTORY:\nCholecystitis.\n", "Cholecystitis", "present"),
+        # "INDICATIONS FOR SURGERY" names the condition being operated on now.
+        ("INDICATIONS FOR SURGERY:\nThis is a 41-year-old woman with a goiter.\n", "goiter", "present"),
+    ],
+)
+def test_a_condition_under_past_surgical_history_is_past(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == ("historical" if expected == "past" else expected)

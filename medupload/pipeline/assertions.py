@@ -207,6 +207,8 @@ _SINCE_AFTER = re.compile(
 _METASTATIC = re.compile(r"\bmetasta", re.IGNORECASE)
 # "Past surgical history is significant for ...": the conditions there were operated on, so past.
 _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
+# A past surgical history header: "PAST SURGICAL HISTORY:", "Surgical history:", "PSH:".
+_SURGICAL_TITLE = re.compile(r"\bsurg|^\s*psh\b", re.IGNORECASE)
 # "likely X given his history of Y": Y is the reason for the hedge, not hedged itself.
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
@@ -488,6 +490,14 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
             or (ent._.section_category == "past_medical_history" and in_paragraph and event)
+            # A condition under a past *surgical* history header was operated on: "PAST SURGICAL
+            # HISTORY:\nCholecystitis/cholecystectomy 22 years ago" (a chronic one stays current).
+            or (
+                ent._.section_category == "past_medical_history"
+                and in_paragraph
+                and not chronic
+                and _SURGICAL_TITLE.search(ent._.section_title.text)
+            )
         )
     ):
         found["historical"] = True
