@@ -105,3 +105,35 @@ def test_history_of_a_condition_the_assessment_names_is_current(
 )
 def test_a_condition_under_past_surgical_history_is_past(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == ("historical" if expected == "past" else expected)
+
+
+_STORY = (
+    "HISTORY OF PRESENT ILLNESS:\nShe had a syncopal episode in 2007. At that time, she was admitted at "
+    "Hospital, had a V/Q scan, which was positive for PE. Initial V/Q scan was negative. {next}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("next_sentences", "span", "expected"),
+    [
+        # The sentences after an earlier-time anchor go on telling of then.
+        ("She was anticoagulated with Coumadin resulting in severe GI bleed.", "GI bleed", "historical"),
+        # ... until one is back in the present,
+        ("She now has a GI bleed.", "GI bleed", "present"),
+        ("She is here today. She was anticoagulated, with a GI bleed.", "GI bleed", "present"),
+        # ... a course that runs up to now ("worsened") is not over,
+        ("Her back pain progressively worsened.", "back pain", "present"),
+        # ... and a diagnosis made then names a condition that lasts.
+        ("She was also diagnosed with ulcerative colitis.", "ulcerative colitis", "present"),
+    ],
+)
+def test_a_story_set_at_an_earlier_time_goes_on_past(next_sentences: str, span: str, expected: str) -> None:
+    assert _status(_STORY.format(next=next_sentences), span) == expected
+
+
+def test_an_earlier_time_in_an_operation_note_is_the_operation() -> None:
+    text = (
+        "DESCRIPTION OF PROCEDURE:\nThe coin was removed with an endoscope. At that time, the endoscope was "
+        "reinserted and the stomach was normal. The esophagus was normal except for some mild erythema.\n"
+    )
+    assert _status(text, "erythema") == "present"

@@ -24,7 +24,11 @@ window misses on real notes:
 - a sentence that opens at an earlier time ("At that time, he was admitted with constipation"),
   or the admission told right after one ("on his last visit ... He was admitted and found to have
   an acute MI"), or an earlier stay named in it ("after being admitted for X"), is past for any
-  but a chronic condition; so is the last clause before "Since then, this had resolved."
+  but a chronic condition; so is the last clause before "Since then, this had resolved."; in the
+  history sections the story goes on at that time ("At that time, she was admitted ... She was
+  anticoagulated, resulting in a GI bleed") for up to three past-tense sentences, until one is
+  back in the present ("is", "now", "today", "worsened") or names a diagnosis;
+- a non-chronic condition under a PAST SURGICAL HISTORY header was operated on: past;
 - a relative who came along ("visiting with her husband") is no family history; "given his history
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
@@ -95,6 +99,11 @@ _PAST_ANCHOR = (
 # The anchor opens the sentence (after its subject at most).
 _ANCHOR_OPENS = re.compile(r"\s*(?:(?:he|she|they|the\s+patient)\s+)?" + _PAST_ANCHOR, re.IGNORECASE)
 _ANCHOR_IN = re.compile(_PAST_ANCHOR, re.IGNORECASE)
+# An anchor that sets the sentences after it at an earlier time too: "He had an episode similar to
+# this a year ago", "when this started".
+_STORY_ANCHOR = re.compile(
+    _PAST_ANCHOR + r"|\b(?:a|one|two|three|four|five|\d+)\s+years?\s+ago\b", re.IGNORECASE
+)
 # The next sentence goes on with the admission then: "He was admitted to hospital and found ..."
 _ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s+)?admitted\b", re.IGNORECASE)
 
@@ -131,10 +140,63 @@ def _told_as_past(text: str, ent: Any) -> bool:
         return True
     if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
         return True
-    if not _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) or sentence.start == 0:
+    if _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) and sentence.start > 0:
+        previous = ent.doc[sentence.start - 1].sent
+        if _ANCHOR_IN.search(text, previous.start_char, previous.end_char):
+            return True
+    return _story_goes_on(text, ent)
+
+
+# A sentence that is back in the present: a present-tense verb or a word for now.
+_NOW = re.compile(
+    r"\b(?:is|are|has|have|does|do|presents?|comes?|continues?|remains?|now|today|currently|presently"
+    r"|since|this\s+(?:morning|admission|visit|time)|worsen\w*|progress\w*|increas\w*|persist\w*)\b",
+    re.IGNORECASE,
+)
+# A verb in the past tense: the sentence tells of then.
+_PAST_VERB = re.compile(r"\b(?:was|were|had|did|went|got|became|\w{3,}ed)\b", re.IGNORECASE)
+# A diagnosis made then names a condition that lasts unless told over ("At that time the patient
+# had polyps removed ... The patient also was diagnosed with lymphocytic colitis").
+_DIAGNOSED_BEFORE = re.compile(r"\b(?:diagnos\w*|found\s+to\s+have)\b", re.IGNORECASE)
+# The sections that tell the history, not the stay or the operation of the note itself.
+_STORY_SECTIONS = frozenset({"history_of_present_illness", "past_medical_history"})
+# At most this many sentences after the anchor still tell of that time.
+_STORY_SENTENCES = 3
+
+
+def _story_goes_on(text: str, ent: Any) -> bool:
+    """Whether ``ent``'s sentence goes on with a story that an earlier sentence of its paragraph set
+    at an earlier time ("At that time, she was admitted ... Initial V/Q scan was negative. She was
+    anticoagulated with Coumadin resulting in severe GI bleed."), with nothing back in the present
+    in between."""
+    sentence = ent.sent
+    if (
+        ent._.section_category not in _STORY_SECTIONS
+        or _NOW.search(text, sentence.start_char, sentence.end_char)
+        or not _PAST_VERB.search(text, sentence.start_char, sentence.end_char)
+        or _DIAGNOSED_BEFORE.search(text, sentence.start_char, ent.start_char)
+    ):
         return False
-    previous = ent.doc[sentence.start - 1].sent
-    return bool(_ANCHOR_IN.search(text, previous.start_char, previous.end_char))
+    doc = ent.doc
+    start = sentence.start
+    for _ in range(_STORY_SENTENCES):
+        if start == 0:
+            return False
+        previous = doc[start - 1].sent
+        if "\n" in text[previous.end_char - 1 : sentence.start_char] or _BLANK_LINE.search(
+            text, previous.start_char, sentence.start_char
+        ):
+            return False  # a new paragraph or line starts a new story
+        if _ANCHOR_OPENS.match(text, previous.start_char, previous.end_char) or _STORY_ANCHOR.search(
+            text, previous.start_char, previous.end_char
+        ):
+            return True
+        if _NOW.search(text, previous.start_char, previous.end_char) or not _PAST_VERB.search(
+            text, previous.start_char, previous.end_char
+        ):
+            return False
+        start, sentence = previous.start, previous
+    return False
 
 
 @dataclass(frozen=True)
