@@ -137,3 +137,30 @@ def test_an_earlier_time_in_an_operation_note_is_the_operation() -> None:
         "reinserted and the stomach was normal. The esophagus was normal except for some mild erythema.\n"
     )
     assert _status(text, "erythema") == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # "in the past" ending its clause makes the clause's conditions past,
+        (
+            "He has had problems with urinary retention and bladder stones in the past.",
+            "urinary retention",
+            "historical",
+        ),
+        ("He had a hernia repair done on the right in the past, but is well now.", "hernia", "historical"),
+        # ... not a comparison or a later clause,
+        ("He reports heartburn that is more frequent than it has been in the past.", "heartburn", "present"),
+        ("He is lightheaded, unlike the vertigo he had in the past.", "lightheaded", "present"),
+        # ... nor a recent course ("in the past two months").
+        ("His headaches progressively worsened in the past two months.", "headaches", "present"),
+        # A complication told in the past tense happened then.
+        (
+            "He did have complications of deep vein thrombosis with one of those operations.",
+            "deep vein",
+            "historical",
+        ),
+    ],
+)
+def test_in_the_past_and_past_complications(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

@@ -171,6 +171,9 @@ _EARLIER_THIS_YEAR = re.compile(r"^earl(?:y|ier)\s+this\s+year$", re.IGNORECASE)
 # their scope ends at the item's comma or semicolon.
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
+# What starts another clause between a mention and a cue after it: a comma, a comparison, a
+# relative clause ("heartburn that is occurring more often than it has in the past").
+_OTHER_CLAUSE = re.compile(r"[,;]|\b(?:than|that|which|who|but|although|though)\b", re.IGNORECASE)
 # A cue with the punctuation that ends a list item ("acute MI ruled out, UTI"): it negates that item.
 _ITEM_END_CUE = re.compile(r"ruled\s+out\s*[,.;]$", re.IGNORECASE)
 # A recent diagnosis is of a condition the patient has now, not a past one.
@@ -241,6 +244,13 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         text, span.end_char, ent.start_char
     ):
         return False  # "rule out nephrosis as the cause of his anemia": the anemia is there
+    if (
+        modifier.category == "HISTORICAL"
+        and span.start_char >= ent.end_char
+        and span.text.lower().startswith("in the past")
+        and _OTHER_CLAUSE.search(text, ent.end_char, span.start_char)
+    ):
+        return False  # "heartburn that is more frequent than it has in the past": of its clause only
     if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
         return False  # "diagnosed with diabetes earlier this year": has it now
     if (
