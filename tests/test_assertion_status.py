@@ -164,3 +164,21 @@ def test_an_earlier_time_in_an_operation_note_is_the_operation() -> None:
 )
 def test_in_the_past_and_past_complications(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A positive statement or a complaint after a denial ends the denial,
+        ("Negative for chest pain, positive for shortness of breath.", "shortness of breath", "present"),
+        ("Negative for chest pain, positive for shortness of breath.", "chest pain", "negated"),
+        ("Patient denies headache, nausea, and complains of back pain.", "back pain", "present"),
+        ("He denies fever, but admits to a productive cough.", "cough", "present"),
+        # ... a later denial of its own still counts,
+        ("He denies fever and reports no cough.", "cough", "negated"),
+        # ... and a family history that is positive stays the family's.
+        ("Family history is positive for diabetes.", "diabetes", "family"),
+    ],
+)
+def test_a_positive_statement_ends_a_denial(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
