@@ -182,3 +182,35 @@ def test_in_the_past_and_past_complications(text: str, span: str, expected: str)
 )
 def test_a_positive_statement_ends_a_denial(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A course that did not change is of a condition that is there (pseudo-negations),
+        ("No significant change in her congestive heart failure.", "congestive heart failure", "present"),
+        ("No improvement in his back pain.", "back pain", "present"),
+        ("No back pain.", "back pain", "negated"),
+        # "neither ... nor" denies both,
+        ("Neither fever nor chills.", "fever", "negated"),
+        ("Neither fever nor chills.", "chills", "negated"),
+        # a "not" of doubt is a hedge, not a denial,
+        ("The patient is not sure if he had a stroke.", "stroke", "uncertain"),
+        ("Not certain whether she has pneumonia.", "pneumonia", "uncertain"),
+        ("The patient is not having a stroke.", "stroke", "negated"),
+        # hedges after the name and work-ups,
+        ("Appendicitis is less likely.", "Appendicitis", "uncertain"),
+        (
+            "She does have severe osteoarthritis and is likely going to undergo knee replacement.",
+            "osteoarthritis",
+            "present",
+        ),
+        ("We discussed frequent office visits to screen for preeclampsia.", "preeclampsia", "uncertain"),
+        ("We will check for anemia.", "anemia", "uncertain"),
+        # and a relative's clause does not reach the patient's own.
+        ("His mother has diabetes and he has hypertension.", "hypertension", "present"),
+        ("His mother has diabetes and he has hypertension.", "diabetes", "family"),
+    ],
+)
+def test_pseudo_negations_doubts_and_hedges(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

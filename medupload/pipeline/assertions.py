@@ -171,6 +171,8 @@ _EARLIER_THIS_YEAR = re.compile(r"^earl(?:y|ier)\s+this\s+year$", re.IGNORECASE)
 # their scope ends at the item's comma or semicolon.
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
+# A "not" of doubt, not of denial: "is not sure if", "not certain whether", "not clear if".
+_NOT_SURE = re.compile(r"[ \t]+(?:sure|certain|clear)\b", re.IGNORECASE)
 # What starts another clause between a mention and a cue after it: a comma, a comparison, a
 # relative clause ("heartburn that is occurring more often than it has in the past").
 _OTHER_CLAUSE = re.compile(r"[,;]|\b(?:than|that|which|who|but|although|though)\b", re.IGNORECASE)
@@ -209,6 +211,12 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         return False  # a word of a compound: "graft-versus-host reaction" is no "X versus Y"
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
+    if (
+        modifier.category == "FAMILY"
+        and span.end_char <= ent.start_char
+        and _PATIENT_AGAIN.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "His mother has diabetes and he has hypertension": the patient's own
     if modifier.category == "FAMILY":
         if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
             who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
@@ -222,6 +230,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _LIST_BREAK.search(text, ent.end_char, span.start_char)
     ):
         return False  # "chest pain, acute MI ruled out, UTI": the cue ends its own list item
+    if modifier.category == "NEGATED_EXISTENCE" and _NOT_SURE.match(text, span.end_char):
+        return False  # "the patient is not sure if he had a stroke": a question, not a denial
     if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
         return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
     if (
