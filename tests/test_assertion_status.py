@@ -214,3 +214,21 @@ def test_a_positive_statement_ends_a_denial(text: str, span: str, expected: str)
 )
 def test_pseudo_negations_doubts_and_hedges(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A clause with a verb of its own after a denial's list is not denied,
+        ("The patient has no fever, has a cough.", "cough", "present"),
+        ("He denies fever, chills, has been having a cough.", "cough", "present"),
+        # ... a denial of its own still counts, as do the denial's list items.
+        ("She denies chest pain, has no shortness of breath.", "shortness of breath", "negated"),
+        ("He denies fever, chills, has been having a cough.", "chills", "negated"),
+        # The chronic condition an operation was for is still had; an acute one is over.
+        ("Status post CABG for coronary artery disease.", "coronary artery disease", "present"),
+        ("Status post cholecystectomy for cholecystitis.", "cholecystitis", "historical"),
+    ],
+)
+def test_new_clauses_and_the_reason_for_an_operation(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

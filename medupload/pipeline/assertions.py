@@ -171,6 +171,14 @@ _EARLIER_THIS_YEAR = re.compile(r"^earl(?:y|ier)\s+this\s+year$", re.IGNORECASE)
 # their scope ends at the item's comma or semicolon.
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
+# A list break, then a verb that starts a clause of its own: "has no fever, has a cough".
+_NEW_VERB_CLAUSE = re.compile(
+    r"[,;][ \t]*(?:and[ \t]+|but[ \t]+)?(?:(?:he|she|they|the[ \t]+patient)[ \t]+)?"
+    r"(?:has|have|had|is|was|reports?|reported|notes?|noted|complains?|complained)\b",
+    re.IGNORECASE,
+)
+# "status post CABG for coronary artery disease": the condition a procedure was for.
+_FOR_BETWEEN = re.compile(r"\bfor\b", re.IGNORECASE)
 # A "not" of doubt, not of denial: "is not sure if", "not certain whether", "not clear if".
 _NOT_SURE = re.compile(r"[ \t]+(?:sure|certain|clear)\b", re.IGNORECASE)
 # What starts another clause between a mention and a cue after it: a comma, a comparison, a
@@ -230,6 +238,19 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _LIST_BREAK.search(text, ent.end_char, span.start_char)
     ):
         return False  # "chest pain, acute MI ruled out, UTI": the cue ends its own list item
+    if (
+        modifier.category == "NEGATED_EXISTENCE"
+        and span.end_char <= ent.start_char
+        and _NEW_VERB_CLAUSE.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "The patient has no fever, has a cough": a clause with a verb of its own
+    if (
+        modifier.category == "HISTORICAL"
+        and chronic
+        and span.text.lower() in ("status post", "s/p")
+        and _FOR_BETWEEN.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "status post CABG for coronary artery disease": the reason, still had
     if modifier.category == "NEGATED_EXISTENCE" and _NOT_SURE.match(text, span.end_char):
         return False  # "the patient is not sure if he had a stroke": a question, not a denial
     if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
