@@ -232,3 +232,32 @@ def test_pseudo_negations_doubts_and_hedges(text: str, span: str, expected: str)
 )
 def test_new_clauses_and_the_reason_for_an_operation(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+_CONSENT = (
+    "INDICATIONS FOR SURGERY:\nThis is a 64-year-old man with adenocarcinoma of the prostate. Potential "
+    "complications include, but are not limited to:\n1. Infection.\n2. Bleeding.\n3. Incontinence.\n"
+    "PROCEDURE IN DETAIL:\nThe patient was prepped.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A consent's list of what could happen names no condition the patient has,
+        (_CONSENT, "Infection", "uncertain"),
+        (_CONSENT, "Incontinence", "uncertain"),
+        (
+            "The risks including bleeding, infection, and nerve damage were discussed.",
+            "infection",
+            "uncertain",
+        ),
+        ("He is at risk for falls.", "falls", "uncertain"),
+        # ... the condition being operated on is had,
+        (_CONSENT, "adenocarcinoma", "present"),
+        # ... and a bare COMPLICATIONS header lists the operation's own.
+        ("COMPLICATIONS:\n1. Bleeding.\n2. Infection.\n", "Infection", "present"),
+    ],
+)
+def test_a_consents_risk_list_is_hypothetical(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

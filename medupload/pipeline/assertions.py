@@ -407,6 +407,34 @@ def _history_now(text: str, counted: list[Any], ent: Any) -> bool:
     return _assessed_as_current(text, ent)
 
 
+# A consent's list of what could happen: "Potential complications include, but are not limited
+# to:\n1. Infection.\n2. Bleeding." (a bare "COMPLICATIONS:" header is the operation's own).
+_RISK_LIST_HEAD = re.compile(
+    r"\b(?:risks?|complications?|side[ \t]+effects?)\b[^\n]*"
+    r"\b(?:include[sd]?|including|such[ \t]+as|are|were|potential|possible)\b[^\n]*:[ \t]*$",
+    re.IGNORECASE,
+)
+_LIST_ITEM = re.compile(r"[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]*")
+
+
+def _in_risk_list(text: str, ent: Any) -> bool:
+    """Whether ``ent`` is an item of a list that a risks/complications line introduces."""
+    start = text.rfind("\n", 0, ent.start_char) + 1
+    if not _LIST_ITEM.match(text, start):
+        return False
+    for _ in range(20):  # up over the list's items to the line that introduces it
+        if start == 0:
+            return False
+        above = text.rfind("\n", 0, start - 1) + 1
+        line = text[above : start - 1]
+        if _RISK_LIST_HEAD.search(line):
+            return True
+        if not _LIST_ITEM.match(line):
+            return False
+        start = above
+    return False
+
+
 def _coded(code: str | None, prefixes: list[str] | None) -> bool:
     return bool(code and prefixes and code.startswith(tuple(prefixes)))
 
@@ -441,6 +469,8 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
         found[attribute] = True
     if _QUERIED.search(text, max(0, ent.start_char - 4), ent.start_char):  # "?HTN", "2. ? Atrial fib"
         found["uncertain"] = True
+    if ent.label_ == "CONDITION" and _in_risk_list(text, ent):
+        found["hypothetical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if (
         not found["historical"]
