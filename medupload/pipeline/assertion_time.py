@@ -1,8 +1,9 @@
 """When a condition mention happened, told by the story around it: a dated or resolved event
 right after the name ("MI in 2015", "pneumonia, resolved"), a sentence set at an earlier time
 ("At that time, he was admitted with constipation"; an earlier stay, "after being admitted for X"),
-and the story that goes on at that time in the sentences after it. ``assertions`` reads these
-as the historical flag (a chronic condition excepted there)."""
+the story that goes on at that time in the sentences after it, and a lesion removed at an earlier
+operation. ``assertions`` reads these as the historical flag (a chronic condition excepted
+there)."""
 
 from __future__ import annotations
 
@@ -149,3 +150,32 @@ def _story_goes_on(text: str, ent: Any) -> bool:
             return False
         start, sentence = previous.start, previous
     return False
+
+
+# A lesion taken out before is gone: "removal of the melanoma from the right thigh in 1984", "had
+# one-third of her lung removed for carcinoma" in a past history (the operation of the note itself,
+# "Excision of dorsal wrist ganglion", treats a current one: see ``removed_before``).
+_REMOVED_BEFORE = re.compile(
+    r"\b(?:removal|resection|excision|excised|removed|resected)[ \t]+(?:of[ \t]+)?"
+    r"(?:(?:the|a|an|his|her)[ \t]+)?(?:[\w-]+[ \t]+){0,2}$",
+    re.IGNORECASE,
+)
+_REMOVED_AFTER = re.compile(
+    r"[ \t]+(?:(?:was|were|had[ \t]+been)[ \t]+)?(?:removed|resected|excised)\b", re.IGNORECASE
+)
+
+# A date or time ago in the sentence: "in 1984", "on 10/15/2007", "22 years ago".
+_DATED = re.compile(r"\b(?:19|20)\d\d\b|\b(?:years?|months?)\s+ago\b", re.IGNORECASE)
+
+
+def removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) -> bool:
+    """Whether ``ent`` names a lesion taken out at an earlier operation: under past history, or
+    in a dated sentence."""
+    removed = _REMOVED_BEFORE.search(text, line_start, ent.start_char) or _REMOVED_AFTER.match(
+        text, ent.end_char
+    )
+    if not removed:
+        return False
+    if ent._.section_category == "past_medical_history" and in_paragraph:
+        return True
+    return bool(_DATED.search(ent.sent.text))

@@ -42,12 +42,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from medupload.pipeline.assertion_time import PAST_AFTER, RESOLVED_AFTER, told_as_past
+from medupload.pipeline.assertion_layout import (
+    SURGICAL_TITLE,
+    in_header_paragraph,
+    in_risk_list,
+)
+from medupload.pipeline.assertion_time import PAST_AFTER, RESOLVED_AFTER, removed_before, told_as_past
 from medupload.pipeline.clinical_nlp import HITS
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-# A header the sectionizer does not know ("DETAILS:") still ends the section above it.
-_HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
     r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+(?:who\s+)?"
@@ -110,17 +112,6 @@ _CURRENT = re.compile(
     r"|for\s+which\s+(?:he|she|they|the\s+patient)\s+(?:has(?!\s+been)|is|takes|uses|receives|wears))\b",
     re.IGNORECASE,
 )
-# A lesion taken out before is gone: "removal of the melanoma from the right thigh in 1984", "had
-# one-third of her lung removed for carcinoma" in a past history (the operation of the note itself,
-# "Excision of dorsal wrist ganglion", treats a current one: see ``_removed_before``).
-_REMOVED_BEFORE = re.compile(
-    r"\b(?:removal|resection|excision|excised|removed|resected)[ \t]+(?:of[ \t]+)?"
-    r"(?:(?:the|a|an|his|her)[ \t]+)?(?:[\w-]+[ \t]+){0,2}$",
-    re.IGNORECASE,
-)
-_REMOVED_AFTER = re.compile(
-    r"[ \t]+(?:(?:was|were|had[ \t]+been)[ \t]+)?(?:removed|resected|excised)\b", re.IGNORECASE
-)
 # "a history of hyperthyroidism since 1992": had from then until now.
 _SINCE_AFTER = re.compile(
     r"[ \t]*,?[ \t]*since[ \t]+(?:(?:19|20)\d\d|childhood|birth|age\b|the[ \t]+age"
@@ -131,8 +122,6 @@ _SINCE_AFTER = re.compile(
 _METASTATIC = re.compile(r"\bmetasta", re.IGNORECASE)
 # "Past surgical history is significant for ...": the conditions there were operated on, so past.
 _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
-# A past surgical history header: "PAST SURGICAL HISTORY:", "Surgical history:", "PSH:".
-_SURGICAL_TITLE = re.compile(r"\bsurg|^\s*psh\b", re.IGNORECASE)
 # "likely X given his history of Y": Y is the reason for the hedge, not hedged itself.
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
@@ -320,23 +309,6 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     return True
 
 
-# A date or time ago in the sentence: "in 1984", "on 10/15/2007", "22 years ago".
-_DATED = re.compile(r"\b(?:19|20)\d\d\b|\b(?:years?|months?)\s+ago\b", re.IGNORECASE)
-
-
-def _removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) -> bool:
-    """Whether ``ent`` names a lesion taken out at an earlier operation: under past history, or
-    in a dated sentence."""
-    removed = _REMOVED_BEFORE.search(text, line_start, ent.start_char) or _REMOVED_AFTER.match(
-        text, ent.end_char
-    )
-    if not removed:
-        return False
-    if ent._.section_category == "past_medical_history" and in_paragraph:
-        return True
-    return bool(_DATED.search(ent.sent.text))
-
-
 def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
     """Whether a denial before ``ent`` is cut off by a list break and a hedge or family cue nearer
     ``ent`` ("denies a history of recent surgery, recent stroke" still denies the stroke)."""
@@ -353,17 +325,6 @@ def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
         ):
             return True
     return False
-
-
-def _in_header_paragraph(text: str, ent: Any) -> bool:
-    """Whether ``ent`` is in its section header's paragraph (no blank line or unknown header
-    between them)."""
-    title = ent._.section_title
-    return (
-        title is not None
-        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
-        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
-    )
 
 
 # Sections that state what the patient has now: an impression, an assessment, a diagnosis list.
@@ -407,34 +368,6 @@ def _history_now(text: str, counted: list[Any], ent: Any) -> bool:
     return _assessed_as_current(text, ent)
 
 
-# A consent's list of what could happen: "Potential complications include, but are not limited
-# to:\n1. Infection.\n2. Bleeding." (a bare "COMPLICATIONS:" header is the operation's own).
-_RISK_LIST_HEAD = re.compile(
-    r"\b(?:risks?|complications?|side[ \t]+effects?)\b[^\n]*"
-    r"\b(?:include[sd]?|including|such[ \t]+as|are|were|potential|possible)\b[^\n]*:[ \t]*$",
-    re.IGNORECASE,
-)
-_LIST_ITEM = re.compile(r"[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]*")
-
-
-def _in_risk_list(text: str, ent: Any) -> bool:
-    """Whether ``ent`` is an item of a list that a risks/complications line introduces."""
-    start = text.rfind("\n", 0, ent.start_char) + 1
-    if not _LIST_ITEM.match(text, start):
-        return False
-    for _ in range(20):  # up over the list's items to the line that introduces it
-        if start == 0:
-            return False
-        above = text.rfind("\n", 0, start - 1) + 1
-        line = text[above : start - 1]
-        if _RISK_LIST_HEAD.search(line):
-            return True
-        if not _LIST_ITEM.match(line):
-            return False
-        start = above
-    return False
-
-
 def _coded(code: str | None, prefixes: list[str] | None) -> bool:
     return bool(code and prefixes and code.startswith(tuple(prefixes)))
 
@@ -464,12 +397,12 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
         "uncertain": "POSSIBLE_EXISTENCE" in categories,
     }
     attribute = context.get("section_attributes", {}).get(ent._.section_category or "")
-    in_paragraph = _in_header_paragraph(text, ent)
+    in_paragraph = in_header_paragraph(text, ent)
     if attribute and in_paragraph:
         found[attribute] = True
     if _QUERIED.search(text, max(0, ent.start_char - 4), ent.start_char):  # "?HTN", "2. ? Atrial fib"
         found["uncertain"] = True
-    if ent.label_ == "CONDITION" and _in_risk_list(text, ent):
+    if ent.label_ == "CONDITION" and in_risk_list(text, ent):
         found["hypothetical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if (
@@ -480,7 +413,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             or PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
             or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
-            or _removed_before(text, ent, line_start, in_paragraph)
+            or removed_before(text, ent, line_start, in_paragraph)
             or (not chronic and told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
@@ -491,7 +424,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
                 ent._.section_category == "past_medical_history"
                 and in_paragraph
                 and not chronic
-                and _SURGICAL_TITLE.search(ent._.section_title.text)
+                and SURGICAL_TITLE.search(ent._.section_title.text)
             )
         )
     ):
