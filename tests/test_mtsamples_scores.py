@@ -57,23 +57,26 @@ from medupload.pipeline.extraction import extract
 # After all of them: assertions dev 0.935, held-out 0.921, fresh 0.949, fresh2 0.917, fresh3 0.944,
 # fresh4 0.927, fresh5 0.820 (0.708 on arrival); medications 0.950-0.984 recall, 0.973-0.992 precision on
 # the tuned sets. Floors sit about 0.01-0.02 under the figures.
+# After branch assert12 (history named again in the assessment, past surgical history, the story
+# told at an earlier time, "in the past", consent risk lists, pseudo-negations): assertions dev
+# 0.938, held-out 0.930, fresh 0.954, fresh2 0.917, fresh3 0.955, fresh4 0.927, fresh5 0.831.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
         "allergies": {"recall": 0.85, "precision": 0.90},
-        "assertions": {"recall": 0.92},
+        "assertions": {"recall": 0.93},
         "labs": {"recall": 0.98, "precision": 0.98},
     },
     "heldout": {
         "medications": {"recall": 0.94, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.90},
+        "assertions": {"recall": 0.92},
         "labs": {"recall": 0.95, "precision": 0.98},
     },
     "fresh": {
         "medications": {"recall": 0.95, "precision": 0.97},
         "allergies": {"recall": 0.88, "precision": 0.88},
-        "assertions": {"recall": 0.93},
+        "assertions": {"recall": 0.94},
         "labs": {"recall": 0.97, "precision": 0.98},
     },
     "fresh2": {
@@ -85,7 +88,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh3": {
         "medications": {"recall": 0.92, "precision": 0.94},
         "allergies": {"recall": 0.90, "precision": 0.95},
-        "assertions": {"recall": 0.93},
+        "assertions": {"recall": 0.94},
         "labs": {"recall": 0.91, "precision": 0.96},
     },
     "fresh4": {
@@ -98,7 +101,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh5": {
         "medications": {"recall": 0.93, "precision": 0.91},
         "allergies": {"recall": 0.90, "precision": 0.80},
-        "assertions": {"recall": 0.80},
+        "assertions": {"recall": 0.82},
         "labs": {"recall": 0.95, "precision": 0.95},
     },
 }
