@@ -261,3 +261,18 @@ _CONSENT = (
 )
 def test_a_consents_risk_list_is_hypothetical(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # An earlier stay and a symptom that subsided are past,
+        ("He was hospitalized for pneumonia in March.", "pneumonia", "historical"),
+        ("The fever has subsided but the cough persists.", "fever", "historical"),
+        # ... not what is still there, nor the stay of the note itself.
+        ("The fever has subsided but the cough persists.", "cough", "present"),
+        ("He is hospitalized for pneumonia.", "pneumonia", "present"),
+    ],
+)
+def test_an_earlier_stay_and_a_subsided_symptom_are_past(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
