@@ -615,3 +615,58 @@ def test_asthma_told_as_a_history_is_had_now() -> None:
 )
 def test_symptom_phrasings_name_their_condition(text: str, matched: str, code: str) -> None:
     assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("He had blood in his stool for two weeks.", "blood in his stool", "K92.1"),
+        ("Referred for a stricture of the esophagus.", "stricture of the esophagus", "K22.2"),
+        ("Squamous cell carcinoma of the skin.", "Squamous cell carcinoma of the skin", "C44.92"),
+        ("She has had some decrease in her appetite.", "decrease in her appetite", "R63.0"),
+    ],
+)
+def test_a_determiner_inside_a_condition_name_is_read_past(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "unwanted"),
+    [
+        # Only after a preposition, only for a condition, and a capital "A" is no determiner.
+        ("She takes vitamin D with her meals.", "her meals"),
+        ("He was seen with A fib.", "with A fib"),
+        ("Pain in the morning.", "Pain in the morning"),
+    ],
+)
+def test_a_determiner_is_skipped_only_inside_a_condition_name(text: str, unwanted: str) -> None:
+    assert unwanted not in {f.text for f in extract(text).facts}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("Complains of an increase in urination.", "increase in urination", "R35.89"),
+        ("Tachycardia, probable mild withdrawal from alcohol.", "withdrawal from alcohol", "F10.239"),
+    ],
+)
+def test_a_participle_first_name_is_also_said_with_its_noun(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("Unremarkable, except for some obstructive urinary symptoms.", "urinary symptoms", "R39.9"),
+        ("Her upper respiratory symptoms have resolved.", "respiratory symptoms", "R09.89"),
+        ("No GI symptoms.", "GI symptoms", "R19.8"),
+        ("The neurologic symptoms decreased gradually.", "neurologic symptoms", "R29.90"),
+    ],
+)
+def test_a_body_systems_symptoms_are_the_r_chapter_title(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+def test_symptoms_of_no_body_system_are_no_condition() -> None:
+    assert gazetteer.system_symptoms("Symptoms and signs concerning food and fluid intake") == ([], 0)
+    assert _conditions("Her symptoms improved with rest.") == []

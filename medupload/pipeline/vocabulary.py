@@ -460,10 +460,34 @@ def _write_cache(with_base: bool, built: _Built) -> None:
         return
 
 
+# A condition named by a participle before its noun is also said with the noun: "decreased
+# appetite" = "decrease in appetite" (a determiner inside is read by the matcher: "decrease in her
+# appetite"), "increased urination" = "increase in urination", "alcohol withdrawal" = "withdrawal
+# from alcohol". Folded forms ("i" -> "l").
+_NOMINAL = {"decreased": ("decrease", "ln"), "lncreased": ("lncrease", "ln"), "reduced": ("reductlon", "ln")}
+_WITHDRAWAL = fold("withdrawal")
+
+
+def _nominal_forms(builder: _Builder) -> None:
+    """The noun forms of participle-first condition names (``_NOMINAL``), and "withdrawal from X"
+    for "X withdrawal"; a name already taken keeps its meaning."""
+    added: dict[tuple[str, ...], Hit] = {}
+    for tokens, hit in builder.folded.items():
+        if builder.concepts[hit.concepts[0]].kind != "condition" or len(tokens) < 2:
+            continue
+        if tokens[0] in _NOMINAL:
+            added.setdefault((*_NOMINAL[tokens[0]], *tokens[1:]), hit)
+        elif len(tokens) == 2 and tokens[1] == _WITHDRAWAL:
+            added.setdefault((_WITHDRAWAL, "from", tokens[0]), hit)
+    for tokens, hit in added.items():
+        builder.folded.setdefault(tokens, hit)
+
+
 def _build(with_base: bool) -> _Built:
     builder = _Builder()
     labs = _curated(builder, gazetteer.ordinary_words())
     _base(builder, with_base)
+    _nominal_forms(builder)
     return tuple(builder.concepts), builder.lexicon(), labs
 
 
