@@ -670,3 +670,32 @@ def test_a_body_systems_symptoms_are_the_r_chapter_title(text: str, matched: str
 def test_symptoms_of_no_body_system_are_no_condition() -> None:
     assert gazetteer.system_symptoms("Symptoms and signs concerning food and fluid intake") == ([], 0)
     assert _conditions("Her symptoms improved with rest.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        ("RIGHT GROIN: Dry and intact, no bruit, no ecchymosis, no hematoma.", "hematoma", "negated"),
+        ("Referred for a barium swallow to rule out a stricture.", "stricture", "uncertain"),
+        ("There was stenosis in the mid-venous limb of the graft.", "stenosis", "present"),
+        ("Upper endoscopy showed no evidence of ulcers.", "ulcers", "negated"),
+        ("A reddened bulging drum but no perforation.", "perforation", "negated"),
+    ],
+)
+def test_a_finding_is_named_by_its_head_noun_alone(text: str, matched: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.code, status(f)) for f in facts] == [(None, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A class, a procedure or a movement that heads site-named titles is no finding alone.
+        "No other complications. The lesion was excised.",
+        "A partial-occlusion clamp was placed.",
+        "Tongue midline upon protrusion.",
+        "Artificial rupture of membranes was performed. Sharp dissection was carried down.",
+    ],
+)
+def test_a_head_noun_that_names_no_finding_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []

@@ -1,6 +1,6 @@
 """Every vocabulary extraction uses, behind one function: ``vocabulary()``.
 
-Two layers:
+Two layers, and names derived from them:
 - the base: ICD-10-CM conditions and a drug dictionary (brands -> ingredients), generated from
   maintained packages into ``data/gazetteer.tsv.gz`` (see ``gazetteer.py``);
 - on top, the curated CSVs in ``data/``: abbreviations and everyday synonyms ("HTN", "sugar"),
@@ -9,6 +9,8 @@ Two layers:
   over the same name in the base; a base medication whose ingredient is curated takes the
   curated RxNorm code, and a curated medication without one (no RxNorm release can be
   installed here to verify a code added by hand) takes the dictionary's identifier.
+- condition names derived from both when the lexicon is built (``condition_forms.py``: "decrease in
+  appetite", a finding by its head noun alone: "hematoma", "stenosis").
 
 Names are matched on a *folded* token form (lower case, 0->o, 1/i/|/!->l, hyphens dropped) so
 OCR slips and "end-stage"/"end stage" meet; a curated name written in capitals ("HTN", "ECG")
@@ -18,7 +20,8 @@ short or ordinary English need drug context to count (``Hit.needs_context``).
 Building the lexicon (about 60,000 names, the curated ones tokenised by spaCy) is the NLP build's
 largest part after importing spaCy, so its result is cached per user (``MEDUPLOAD_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/medupload`` or ``~/.cache/medupload``) under a key that hashes every data file,
-this module, ``gazetteer.py``, the spaCy and Python versions: a changed input builds afresh.
+this module, ``gazetteer.py``, ``condition_forms.py``, the spaCy and Python versions: a changed input
+builds afresh.
 The cache is plain values in marshal's format (no pickle: reading it runs nothing), read only
 from a directory and a file the process's own user owns and nobody else can write (marshal is not
 meant for hostile input); any failure to read or write it just builds. The cache stays in this
@@ -45,7 +48,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from medupload.pipeline import gazetteer
+from medupload.pipeline import condition_forms, gazetteer
 from medupload.settings import get_settings
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -383,7 +386,7 @@ def _cache_path(with_base: bool) -> Path:
     digest = hashlib.sha256(f"{with_base}|{version('spacy')}|{sys.version_info[:2]}".encode())
     for path in sorted(p for p in DATA_DIR.iterdir() if p.is_file()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for module in (Path(__file__), Path(gazetteer.__file__)):
+    for module in (Path(__file__), Path(gazetteer.__file__), Path(condition_forms.__file__)):
         digest.update(module.read_bytes())
     base = get_settings().cache_dir or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "medupload"
@@ -460,34 +463,11 @@ def _write_cache(with_base: bool, built: _Built) -> None:
         return
 
 
-# A condition named by a participle before its noun is also said with the noun: "decreased
-# appetite" = "decrease in appetite" (a determiner inside is read by the matcher: "decrease in her
-# appetite"), "increased urination" = "increase in urination", "alcohol withdrawal" = "withdrawal
-# from alcohol". Folded forms ("i" -> "l").
-_NOMINAL = {"decreased": ("decrease", "ln"), "lncreased": ("lncrease", "ln"), "reduced": ("reductlon", "ln")}
-_WITHDRAWAL = fold("withdrawal")
-
-
-def _nominal_forms(builder: _Builder) -> None:
-    """The noun forms of participle-first condition names (``_NOMINAL``), and "withdrawal from X"
-    for "X withdrawal"; a name already taken keeps its meaning."""
-    added: dict[tuple[str, ...], Hit] = {}
-    for tokens, hit in builder.folded.items():
-        if builder.concepts[hit.concepts[0]].kind != "condition" or len(tokens) < 2:
-            continue
-        if tokens[0] in _NOMINAL:
-            added.setdefault((*_NOMINAL[tokens[0]], *tokens[1:]), hit)
-        elif len(tokens) == 2 and tokens[1] == _WITHDRAWAL:
-            added.setdefault((_WITHDRAWAL, "from", tokens[0]), hit)
-    for tokens, hit in added.items():
-        builder.folded.setdefault(tokens, hit)
-
-
 def _build(with_base: bool) -> _Built:
     builder = _Builder()
     labs = _curated(builder, gazetteer.ordinary_words())
     _base(builder, with_base)
-    _nominal_forms(builder)
+    condition_forms.add(builder.folded, builder.concepts, builder.concept)
     return tuple(builder.concepts), builder.lexicon(), labs
 
 
