@@ -22,8 +22,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from medupload.pipeline import vocabulary  # only used at build time: vocabulary imports this module
-
 _NOMINAL = {"decreased": ("decrease", "in"), "increased": ("increase", "in"), "reduced": ("reduction", "in")}
 _WITHDRAWAL = "withdrawal"
 MIN_SITES = 3
@@ -48,10 +46,15 @@ NOT_FINDINGS = frozenset({
 # fmt: on
 
 
-def add(folded: dict[tuple[str, ...], Any], concepts: list[Any], concept: Callable[[Any], int]) -> None:
-    """Add the derived names to ``folded`` (the lexicon's folded table, whose hits index
-    ``concepts``); ``concept`` registers a new concept and returns its index."""
-    fold, concept_type, hit_type = vocabulary.fold, vocabulary.Concept, vocabulary.Hit
+def add(
+    folded: dict[tuple[str, ...], Any],
+    concept_of: Callable[[Any], Any],
+    new_finding: Callable[[str], Any],
+    fold: Callable[[str], str],
+) -> None:
+    """Add the derived names to ``folded`` (the lexicon's folded table). ``concept_of`` gives a
+    hit's (first) concept, ``new_finding`` the hit of a new condition concept of that name, ``fold``
+    the lexicon's folding (the vocabulary module passes its own: it imports this one)."""
     nominal = {fold(k): tuple(map(fold, v)) for k, v in _NOMINAL.items()}
     withdrawal, of = fold(_WITHDRAWAL), {fold(w) for w in _OF}
     not_findings = {fold(w) for w in NOT_FINDINGS}
@@ -59,7 +62,7 @@ def add(folded: dict[tuple[str, ...], Any], concepts: list[Any], concept: Callab
     heads: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     words: dict[str, str] = {}
     for tokens, hit in folded.items():
-        found = concepts[hit.concepts[0]]
+        found = concept_of(hit)
         if found.kind != "condition" or len(tokens) < 2:
             continue
         if tokens[0] in nominal:
@@ -76,6 +79,6 @@ def add(folded: dict[tuple[str, ...], Any], concepts: list[Any], concept: Callab
             continue
         if (head,) in folded or (head[:-1],) in folded or (head + "s",) in folded or head[:-1] in heads:
             continue  # named already (the lexicon keeps "stenosis"-like words without their "s")
-        added.setdefault((head,), hit_type((concept(concept_type("condition", words[head], None, None)),)))
+        added.setdefault((head,), new_finding(words[head]))
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)

@@ -467,7 +467,12 @@ def _build(with_base: bool) -> _Built:
     builder = _Builder()
     labs = _curated(builder, gazetteer.ordinary_words())
     _base(builder, with_base)
-    condition_forms.add(builder.folded, builder.concepts, builder.concept)
+    condition_forms.add(
+        builder.folded,
+        lambda hit: builder.concepts[hit.concepts[0]],
+        lambda name: Hit((builder.concept(Concept("condition", name, None, None)),)),
+        fold,
+    )
     return tuple(builder.concepts), builder.lexicon(), labs
 
 
