@@ -214,10 +214,12 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
         longer name would run on into the next one ("... (TPO) Ab")."""
         return n == 1 or "\n" not in text[tokens[start].idx : tokens[start + n - 1].idx]
 
+    gaps = name_gaps.gap_positions(folded, texts)
+
     def _gapped_condition(start: int, plain: int) -> tuple[int, Hit] | None:
         """A condition name read without a determiner inside it ("swelling of the tongue"),
         when longer than the plain reading of ``plain`` tokens (see ``name_gaps``)."""
-        positions = name_gaps.gapped(folded, texts, start, lexicon.longest_folded.get(folded[start], 0))
+        positions = name_gaps.gapped(folded, gaps, start, lexicon.longest_folded.get(folded[start], 0))
         for n in range(len(positions), 1, -1):
             span = positions[n - 1] - start + 1
             if span <= max(n, plain):

@@ -10,22 +10,31 @@ a gap). The word must be in lower case ("with A fib" is not "with fib").
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 #: Prepositions after which a determiner or possessive may sit inside a condition name.
 PREPOSITIONS = frozenset({"of", "ln", "to", "wlth", "on", "from", "lnto", "at"})  # folded ("i" -> "l")
 #: Determiners and possessives (as written, lower case).
 DETERMINERS = frozenset({"the", "a", "an", "his", "her", "their", "its", "my", "your", "our", "this", "that"})
 
 
-def gapped(folded: list[str], texts: list[str], start: int, limit: int) -> list[int]:
+def gap_positions(folded: list[str], texts: list[str]) -> list[int]:
+    """Positions of the determiners that follow a preposition, in order (the matcher reads past
+    them only where they are)."""
+    return [k for k in range(1, len(texts)) if texts[k] in DETERMINERS and folded[k - 1] in PREPOSITIONS]
+
+
+def gapped(folded: list[str], gaps: list[int], start: int, limit: int) -> list[int]:
     """Token positions from ``start`` onwards (at most ``limit`` of them) with every determiner
-    that follows a preposition left out; empty when none is left out."""
+    of ``gaps`` (``gap_positions``) left out; empty when none is left out."""
+    first = bisect_right(gaps, start)
+    if first == len(gaps) or gaps[first] > start + limit:
+        return []  # no determiner within reach: the plain reading is the only one
+    skipped = set(gaps[first:])
     positions = [start]
     k = start + 1
-    skipped = False
     while k < len(folded) and len(positions) < limit:
-        if texts[k] in DETERMINERS and folded[k - 1] in PREPOSITIONS:
-            skipped = True
-        else:
+        if k not in skipped:
             positions.append(k)
         k += 1
-    return positions if skipped else []
+    return positions
