@@ -615,3 +615,87 @@ def test_asthma_told_as_a_history_is_had_now() -> None:
 )
 def test_symptom_phrasings_name_their_condition(text: str, matched: str, code: str) -> None:
     assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("He had blood in his stool for two weeks.", "blood in his stool", "K92.1"),
+        ("Referred for a stricture of the esophagus.", "stricture of the esophagus", "K22.2"),
+        ("Squamous cell carcinoma of the skin.", "Squamous cell carcinoma of the skin", "C44.92"),
+        ("She has had some decrease in her appetite.", "decrease in her appetite", "R63.0"),
+    ],
+)
+def test_a_determiner_inside_a_condition_name_is_read_past(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "unwanted"),
+    [
+        # Only after a preposition, only for a condition, and a capital "A" is no determiner.
+        ("She takes vitamin D with her meals.", "her meals"),
+        ("He was seen with A fib.", "with A fib"),
+        ("Pain in the morning.", "Pain in the morning"),
+    ],
+)
+def test_a_determiner_is_skipped_only_inside_a_condition_name(text: str, unwanted: str) -> None:
+    assert unwanted not in {f.text for f in extract(text).facts}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("Complains of an increase in urination.", "increase in urination", "R35.89"),
+        ("Tachycardia, probable mild withdrawal from alcohol.", "withdrawal from alcohol", "F10.239"),
+    ],
+)
+def test_a_participle_first_name_is_also_said_with_its_noun(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code"),
+    [
+        ("Unremarkable, except for some obstructive urinary symptoms.", "urinary symptoms", "R39.9"),
+        ("Her upper respiratory symptoms have resolved.", "respiratory symptoms", "R09.89"),
+        ("No GI symptoms.", "GI symptoms", "R19.8"),
+        ("The neurologic symptoms decreased gradually.", "neurologic symptoms", "R29.90"),
+    ],
+)
+def test_a_body_systems_symptoms_are_the_r_chapter_title(text: str, matched: str, code: str) -> None:
+    assert (matched, code) in {(f.text, f.code) for f in _conditions(text)}
+
+
+def test_symptoms_of_no_body_system_are_no_condition() -> None:
+    assert gazetteer.system_symptoms("Symptoms and signs concerning food and fluid intake") == ([], 0)
+    assert _conditions("Her symptoms improved with rest.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        ("RIGHT GROIN: Dry and intact, no bruit, no ecchymosis, no hematoma.", "hematoma", "negated"),
+        ("Referred for a barium swallow to rule out a stricture.", "stricture", "uncertain"),
+        ("There was stenosis in the mid-venous limb of the graft.", "stenosis", "present"),
+        ("Upper endoscopy showed no evidence of ulcers.", "ulcers", "negated"),
+        ("A reddened bulging drum but no perforation.", "perforation", "negated"),
+    ],
+)
+def test_a_finding_is_named_by_its_head_noun_alone(text: str, matched: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.code, status(f)) for f in facts] == [(None, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A class, a procedure or a movement that heads site-named titles is no finding alone.
+        "No other complications. The lesion was excised.",
+        "A partial-occlusion clamp was placed.",
+        "Tongue midline upon protrusion.",
+        "Artificial rupture of membranes was performed. Sharp dissection was carried down.",
+    ],
+)
+def test_a_head_noun_that_names_no_finding_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []

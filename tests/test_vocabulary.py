@@ -335,3 +335,17 @@ def test_the_lexicon_cache_round_trips_and_is_read_only_when_private(
     assert module._read_cache(False) is None
     path.chmod(0o600)
     assert module._cache_path(True) != module._cache_path(False) == path
+
+
+def test_the_lexicon_cache_key_covers_the_derived_condition_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The derived names are built into the cached lexicon: a changed ``condition_forms`` builds afresh."""
+    from medupload.pipeline import condition_forms
+    from medupload.pipeline import vocabulary as module
+
+    before = module._cache_path(True)
+    changed = tmp_path / "condition_forms.py"
+    changed.write_text(Path(condition_forms.__file__).read_text(encoding="utf-8") + "\n# changed\n")
+    monkeypatch.setattr(condition_forms, "__file__", str(changed))
+    assert module._cache_path(True) != before

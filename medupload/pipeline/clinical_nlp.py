@@ -2,7 +2,8 @@
 
 A blank English tokenizer; our line-aware sentence splitter (clinical text is line-oriented);
 a gazetteer matcher over ``vocabulary()`` (longest match from each token: case-sensitive
-abbreviations, then OCR-folded names; hyphens skipped; a plural's singular); medspaCy's ConText
+abbreviations, then OCR-folded names; hyphens skipped; a plural's singular; a determiner inside a
+condition name read past, ``name_gaps``); medspaCy's ConText
 (rules: its defaults adjusted by data/context_rules.yaml) and its Sectionizer. Each entity's
 vocabulary hit is kept in ``doc.user_data[HITS]`` by start character.
 """
@@ -18,7 +19,7 @@ import threading
 import types
 from typing import Any
 
-from medupload.pipeline import misspellings
+from medupload.pipeline import misspellings, name_gaps
 from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
 
 _BUILD_LOCK = threading.Lock()
@@ -213,6 +214,23 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
         longer name would run on into the next one ("... (TPO) Ab")."""
         return n == 1 or "\n" not in text[tokens[start].idx : tokens[start + n - 1].idx]
 
+    gaps = name_gaps.gap_positions(folded, texts)
+
+    def _gapped_condition(start: int, plain: int) -> tuple[int, Hit] | None:
+        """A condition name read without a determiner inside it ("swelling of the tongue"),
+        when longer than the plain reading of ``plain`` tokens (see ``name_gaps``)."""
+        positions = name_gaps.gapped(folded, gaps, start, lexicon.longest_folded.get(folded[start], 0))
+        for n in range(len(positions), 1, -1):
+            span = positions[n - 1] - start + 1
+            if span <= max(n, plain):
+                break
+            hit = _lookup_plural(lexicon.folded, tuple(folded[k] for k in positions[:n]))
+            if hit is None or not one_line(start, span):
+                continue
+            if vocab.concepts[hit.concepts[0]].kind == "condition":
+                return span, hit
+        return None
+
     while i < count:
         found: tuple[int, Hit] | None = None
         for n in range(min(lexicon.longest_exact.get(texts[i], 0), count - i), 0, -1):
@@ -230,6 +248,9 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             if hit is not None and one_line(i, n):
                 found = (n, hit)
                 break
+        gapped = _gapped_condition(i, found[0] if found else 0)
+        if gapped is not None:
+            found = gapped
         if found is None and len(texts[i]) >= 3 and texts[i][-1] == "s" and texts[i][:-1].isupper():
             # an abbreviation's plural: "PSAs", "RBCs"
             hit = lexicon.exact.get((texts[i][:-1],)) or lexicon.folded.get((folded[i][:-1],))

@@ -217,6 +217,37 @@ _COLLOQUIAL = {
 }
 
 
+# "Unspecified symptoms and signs involving the genitourinary system" is what a note calls
+# "urinary symptoms" ("obstructive urinary symptoms", "no GI symptoms"): each body system these
+# R-chapter titles name, said by the adjectives notes use for it.
+_SYSTEM_SYMPTOMS = re.compile(
+    r"^(?P<which>Other|Unspecified)(?: specified)? symptoms and signs involving the"
+    r" (?P<systems>[a-z ]+?) systems?(?: and abdomen)?$"
+)
+_SYSTEM_ADJECTIVES = {
+    "circulatory": ("circulatory", "cardiovascular", "cardiac"),
+    "respiratory": ("respiratory", "pulmonary"),
+    "digestive": ("digestive", "gastrointestinal", "gi"),
+    "nervous": ("neurologic", "neurological"),
+    "musculoskeletal": ("musculoskeletal",),
+    "genitourinary": ("genitourinary", "urinary", "gu"),
+}
+
+
+def system_symptoms(description: str) -> tuple[list[str], int]:
+    """ "<system> symptoms" names an R-chapter "symptoms and signs involving the X system" title
+    gives, and its rank among such titles (an "Unspecified" title before an "Other" one)."""
+    match = _SYSTEM_SYMPTOMS.match(description)
+    if match is None:
+        return [], 0
+    names = [
+        f"{adjective} symptoms"
+        for system in match["systems"].split(" and ")
+        for adjective in _SYSTEM_ADJECTIVES.get(system, ())
+    ]
+    return names, 0 if match["which"] == "Unspecified" else 1
+
+
 def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
     import simple_icd_10_cm as cm
 
@@ -226,6 +257,11 @@ def _icd_entries(tokenize: TokenizeFn) -> Iterator[Entry]:
             continue
         leaf = cm.is_leaf(code)
         names = [(cm.get_description(code), 0)] + [(term, 1) for term in cm.get_inclusion_term(code)]
+        symptoms, which = system_symptoms(names[0][0])
+        for name in symptoms:  # ranked below every title and inclusion term of that name
+            rank = (0 if leaf else 1, 3, which, code)
+            if name not in best or rank < best[name][0]:
+                best[name] = (rank, code)
         for description, is_inclusion in names:
             if (
                 is_inclusion

@@ -1,6 +1,6 @@
 """Every vocabulary extraction uses, behind one function: ``vocabulary()``.
 
-Two layers:
+Two layers, and names derived from them:
 - the base: ICD-10-CM conditions and a drug dictionary (brands -> ingredients), generated from
   maintained packages into ``data/gazetteer.tsv.gz`` (see ``gazetteer.py``);
 - on top, the curated CSVs in ``data/``: abbreviations and everyday synonyms ("HTN", "sugar"),
@@ -9,6 +9,8 @@ Two layers:
   over the same name in the base; a base medication whose ingredient is curated takes the
   curated RxNorm code, and a curated medication without one (no RxNorm release can be
   installed here to verify a code added by hand) takes the dictionary's identifier.
+- condition names derived from both when the lexicon is built (``condition_forms.py``: "decrease in
+  appetite", a finding by its head noun alone: "hematoma", "stenosis").
 
 Names are matched on a *folded* token form (lower case, 0->o, 1/i/|/!->l, hyphens dropped) so
 OCR slips and "end-stage"/"end stage" meet; a curated name written in capitals ("HTN", "ECG")
@@ -18,7 +20,8 @@ short or ordinary English need drug context to count (``Hit.needs_context``).
 Building the lexicon (about 60,000 names, the curated ones tokenised by spaCy) is the NLP build's
 largest part after importing spaCy, so its result is cached per user (``MEDUPLOAD_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/medupload`` or ``~/.cache/medupload``) under a key that hashes every data file,
-this module, ``gazetteer.py``, the spaCy and Python versions: a changed input builds afresh.
+this module, ``gazetteer.py``, ``condition_forms.py``, the spaCy and Python versions: a changed input
+builds afresh.
 The cache is plain values in marshal's format (no pickle: reading it runs nothing), read only
 from a directory and a file the process's own user owns and nobody else can write (marshal is not
 meant for hostile input); any failure to read or write it just builds. The cache stays in this
@@ -45,7 +48,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from medupload.pipeline import gazetteer
+from medupload.pipeline import condition_forms, gazetteer
 from medupload.settings import get_settings
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -383,7 +386,7 @@ def _cache_path(with_base: bool) -> Path:
     digest = hashlib.sha256(f"{with_base}|{version('spacy')}|{sys.version_info[:2]}".encode())
     for path in sorted(p for p in DATA_DIR.iterdir() if p.is_file()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for module in (Path(__file__), Path(gazetteer.__file__)):
+    for module in (Path(__file__), Path(gazetteer.__file__), Path(condition_forms.__file__)):
         digest.update(module.read_bytes())
     base = get_settings().cache_dir or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "medupload"
@@ -464,6 +467,12 @@ def _build(with_base: bool) -> _Built:
     builder = _Builder()
     labs = _curated(builder, gazetteer.ordinary_words())
     _base(builder, with_base)
+    condition_forms.add(
+        builder.folded,
+        lambda hit: builder.concepts[hit.concepts[0]],
+        lambda name: Hit((builder.concept(Concept("condition", name, None, None)),)),
+        fold,
+    )
     return tuple(builder.concepts), builder.lexicon(), labs
 
 
