@@ -276,3 +276,16 @@ def test_a_consents_risk_list_is_hypothetical(text: str, span: str, expected: st
 )
 def test_an_earlier_stay_and_a_subsided_symptom_are_past(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("next_sentences", "span"),
+    [
+        # A test's finding, a course up to now and a present-tense verb are of now, not of the story.
+        ("A CT scan same day revealed a calcification over the left kidney.", "calcification"),
+        ("She also had bright blood in the stool for the last 5 months on and off.", "blood in the stool"),
+        ("The calcification previously noted appears to be outside the ureter.", "calcification"),
+    ],
+)
+def test_a_story_stops_at_findings_and_courses_up_to_now(next_sentences: str, span: str) -> None:
+    assert _status(_STORY.format(next=next_sentences), span) == "present"

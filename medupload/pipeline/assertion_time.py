@@ -102,15 +102,19 @@ def told_as_past(text: str, ent: Any) -> bool:
 
 # A sentence that is back in the present: a present-tense verb or a word for now.
 _NOW = re.compile(
-    r"\b(?:is|are|has|have|does|do|presents?|comes?|continues?|remains?|now|today|currently|presently"
-    r"|since|this\s+(?:morning|admission|visit|time)|worsen\w*|progress\w*|increas\w*|persist\w*)\b",
+    r"\b(?:is|are|has|have|does|do|presents?|comes?|continues?|remains?|appears?|seems?|now|today|currently|presently"
+    r"|since|this\s+(?:morning|admission|visit|time)|worsen\w*|progress\w*|increas\w*|persist\w*"
+    r"|(?:for|over|in)\s+the\s+(?:last|past)\s+(?:\d+|few|several|two|three|four|five|six)\b)\b",
     re.IGNORECASE,
 )
 # A verb in the past tense: the sentence tells of then.
 _PAST_VERB = re.compile(r"\b(?:was|were|had|did|went|got|became|\w{3,}ed)\b", re.IGNORECASE)
-# A diagnosis made then names a condition that lasts unless told over ("At that time the patient
-# had polyps removed ... The patient also was diagnosed with lymphocytic colitis").
-_DIAGNOSED_BEFORE = re.compile(r"\b(?:diagnos\w*|found\s+to\s+have)\b", re.IGNORECASE)
+# A diagnosis made then, or a test's finding, names a condition that lasts unless told over ("At
+# that time the patient had polyps removed ... The patient also was diagnosed with lymphocytic
+# colitis"; "IVP same day revealed a calcification").
+_DIAGNOSED_BEFORE = re.compile(
+    r"\b(?:diagnos\w*|found\s+to\s+have|reveal\w*|show\w*|demonstrat\w*|confirm\w*)\b", re.IGNORECASE
+)
 # The sections that tell the history, not the stay or the operation of the note itself.
 _STORY_SECTIONS = frozenset({"history_of_present_illness", "past_medical_history"})
 # At most this many sentences after the anchor still tell of that time.
