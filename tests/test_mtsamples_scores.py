@@ -59,6 +59,10 @@ from medupload.pipeline.extraction import extract
 # the tuned sets. Floors sit about 0.01-0.02 under the figures. assert11 (condition names prose uses:
 # a determiner inside, a finding by its head noun, a body system's symptoms): assertions dev 0.951,
 # held-out 0.930, fresh 0.958, fresh2 0.925, fresh5 0.854; the others unchanged.
+# assert12 (history named again in the assessment, past surgical history, a story told at an
+# earlier time, "in the past", consent risk lists, pseudo-negations), on top of assert11:
+# assertions dev 0.954, held-out 0.938, fresh 0.962, fresh2 0.925, fresh3 0.955, fresh4 0.927,
+# fresh5 0.865.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
@@ -69,7 +73,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "heldout": {
         "medications": {"recall": 0.94, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.92},
+        "assertions": {"recall": 0.93},
         "labs": {"recall": 0.95, "precision": 0.98},
     },
     "fresh": {
@@ -87,7 +91,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh3": {
         "medications": {"recall": 0.92, "precision": 0.94},
         "allergies": {"recall": 0.90, "precision": 0.95},
-        "assertions": {"recall": 0.93},
+        "assertions": {"recall": 0.94},
         "labs": {"recall": 0.91, "precision": 0.96},
     },
     "fresh4": {
@@ -100,7 +104,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh5": {
         "medications": {"recall": 0.93, "precision": 0.91},
         "allergies": {"recall": 0.90, "precision": 0.80},
-        "assertions": {"recall": 0.84},
+        "assertions": {"recall": 0.85},
         "labs": {"recall": 0.95, "precision": 0.95},
     },
 }

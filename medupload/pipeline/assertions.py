@@ -14,15 +14,20 @@ window misses on real notes:
 - "history of X" is current when its sentence shows treatment or says so ("history of lupus,
   currently on Plaquenil") or X is chronic (``chronic_conditions``: hypertension, diabetes ...);
   "old infarct", "old inferior wall infarct", "X (quit 1992)", "X, resolved", "resolved X",
-  "X last year" are past; "a recent diagnosis of X" is current;
+  "X last year" are past; "a recent diagnosis of X" is current; "history of X" is current when
+  the assessment names X with no cue of its own (the labels' convention), unless the history is
+  told as a reason ("due to his history of X, an ultrasound was done");
 - "chest pain, acute MI ruled out, UTI": a cue ending a list item negates that item only;
 - an acute event (``past_events``: a stroke, an MI, a GI bleed) listed under past medical history
   is past; "status post", "recent" mark one list item, not the items after its comma;
 - "?X" and "? X" are queried;
-- a sentence that opens at an earlier time ("At that time, he was admitted with constipation"),
-  or the admission told right after one ("on his last visit ... He was admitted and found to have
-  an acute MI"), or an earlier stay named in it ("after being admitted for X"), is past for any
-  but a chronic condition; so is the last clause before "Since then, this had resolved."
+- (``assertion_time``) a sentence that opens at an earlier time ("At that time, he was
+  admitted with constipation"), the admission told right after one ("on his last visit ... He
+  was admitted and found to have an acute MI"), or an earlier stay named in it ("after being
+  admitted for X") is past for any but a chronic condition; so is the last clause before "Since
+  then, this had resolved."; in the history sections the story goes on at that time for up to
+  three past-tense sentences, until one is back in the present or names a diagnosis;
+- a non-chronic condition under a PAST SURGICAL HISTORY header was operated on: past;
 - a relative who came along ("visiting with her husband") is no family history; "given his history
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
@@ -37,9 +42,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-# A header the sectionizer does not know ("DETAILS:") still ends the section above it.
-_HEADER_LINE = re.compile(r"\n[ \t]*[A-Z][A-Z /&-]{2,40}:")
+from medupload.pipeline.assertion_layout import (
+    SURGICAL_TITLE,
+    in_header_paragraph,
+    in_risk_list,
+)
+from medupload.pipeline.assertion_time import PAST_AFTER, RESOLVED_AFTER, removed_before, told_as_past
+from medupload.pipeline.clinical_nlp import HITS
+
 _FAMILY_LEAD = re.compile(
     r"(?P<cue>\bfamily\s+history\b|\bfamily\s+hx\b|\bFH\b\s*[:\-]|\b(?:mother|father|brother|sister|aunt|uncle"
     r"|grandmother|grandfather|grandparents?|siblings?|parents?|son|daughter|cousin)\b(?:'s)?\s+(?:who\s+)?"
@@ -51,85 +61,6 @@ _PATIENT_AGAIN = re.compile(
     r"(?:has|had|is|was|denies)\b",
     re.IGNORECASE,
 )
-
-
-# A dated or "ago" event right after the mention: "Myocardial infarction in 2015", "a stroke
-# three years ago", "appendicitis as a child", "pneumonia last year", "an obstruction which
-# resolved", "her symptoms have resolved".
-_PAST_AFTER = re.compile(
-    r"[ \t]*,?[ \t]*(?:(?:surgery|surgically\s+treated|resected|resection|removed|excised|repaired"
-    r"|treated)[ \t]+)?"
-    r"(?:in[ \t]+(?:19|20)\d\d\b|\((?:19|20)\d\d\)"
-    r"|in[ \t]+[A-Z][a-z]+[ \t]+(?:of[ \t]+)?(?:19|20)\d\d\b"
-    r"|(?:at[ \t]+\d+[ \t]+(?:weeks?|months?)[ \t]+)?"
-    r"(?:(?:approximately|about|around|roughly|over|nearly|almost)[ \t]+)?"
-    r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|several|many)[ \t]+(?:years?|months?)"
-    r"[ \t]+ago\b|in[ \t]+the[ \t]+past\b|as[ \t]+a[ \t]+child\b|\(?[ \t]*quit\b"
-    r"|last[ \t]+(?:year|month|spring|summer|fall|autumn|winter)\b"
-    r"|(?:and[ \t]+(?:\w+[ \t]+){1,3})?(?:(?:which|that)[ \t]+)?(?:has[ \t]+|had[ \t]+|have[ \t]+)?"
-    r"(?:now[ \t]+|since[ \t]+)?(?:resolved|cleared)\b)",
-    re.IGNORECASE,
-)
-
-
-# The mention's own clause says it is over: "his fever resolved", "the rash has since cleared".
-_RESOLVED_AFTER = re.compile(
-    r"[ \t]+(?:has[ \t]+|had[ \t]+|have[ \t]+)?(?:now[ \t]+|since[ \t]+|completely[ \t]+)?"
-    r"(?:resolved|cleared)\b",
-    re.IGNORECASE,
-)
-
-
-# A time told earlier in the story: "At that time, he was admitted with constipation"; "on his
-# last visit with me ... He was admitted and found to have an acute MI" ("since his last visit"
-# counts from then to now, so it is not one).
-_PAST_ANCHOR = (
-    r"(?<!since\s)\b(?:at\s+that\s+time|(?:on|at|during|from)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)"
-    r"\s+(?:visit|admission|hospitali[sz]ation|stay|appointment))\b"
-)
-# The anchor opens the sentence (after its subject at most).
-_ANCHOR_OPENS = re.compile(r"\s*(?:(?:he|she|they|the\s+patient)\s+)?" + _PAST_ANCHOR, re.IGNORECASE)
-_ANCHOR_IN = re.compile(_PAST_ANCHOR, re.IGNORECASE)
-# The next sentence goes on with the admission then: "He was admitted to hospital and found ..."
-_ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s+)?admitted\b", re.IGNORECASE)
-
-
-# An earlier stay named anywhere in the sentence: "pneumonia during his last admission", "after
-# being admitted for altered mental status" ("at that time" only opening it: "UA at that time
-# showed RBCs, ultrasound revealed a stone" may be of now).
-_EARLIER_STAY = re.compile(
-    r"(?<!since\s)\b(?:(?:on|at|during)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)\s+"
-    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b",
-    re.IGNORECASE,
-)
-
-
-# The next sentence says it is over: "... skin rash as well as hives. Since then, this had resolved."
-_RESOLVED_NEXT = re.compile(
-    r"\s*(?:since\s+then,?\s+)?(?:this|these|it|they|both|all\s+of\s+(?:this|these|them))\s+"
-    r"(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|all\s+)?resolved\b",
-    re.IGNORECASE,
-)
-
-
-def _told_as_past(text: str, ent: Any) -> bool:
-    """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``), or the next
-    sentence says it is over."""
-    sentence = ent.sent
-    if (
-        sentence.end < len(ent.doc)
-        and not _LIST_BREAK.search(text, ent.end_char, sentence.end_char)  # of the last clause only
-        and _RESOLVED_NEXT.match(text, ent.doc[sentence.end].sent.start_char)
-    ):
-        return True
-    if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
-        return True
-    if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
-        return True
-    if not _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) or sentence.start == 0:
-        return False
-    previous = ent.doc[sentence.start - 1].sent
-    return bool(_ANCHOR_IN.search(text, previous.start_char, previous.end_char))
 
 
 @dataclass(frozen=True)
@@ -181,17 +112,6 @@ _CURRENT = re.compile(
     r"|for\s+which\s+(?:he|she|they|the\s+patient)\s+(?:has(?!\s+been)|is|takes|uses|receives|wears))\b",
     re.IGNORECASE,
 )
-# A lesion taken out before is gone: "removal of the melanoma from the right thigh in 1984", "had
-# one-third of her lung removed for carcinoma" in a past history (the operation of the note itself,
-# "Excision of dorsal wrist ganglion", treats a current one: see ``_removed_before``).
-_REMOVED_BEFORE = re.compile(
-    r"\b(?:removal|resection|excision|excised|removed|resected)[ \t]+(?:of[ \t]+)?"
-    r"(?:(?:the|a|an|his|her)[ \t]+)?(?:[\w-]+[ \t]+){0,2}$",
-    re.IGNORECASE,
-)
-_REMOVED_AFTER = re.compile(
-    r"[ \t]+(?:(?:was|were|had[ \t]+been)[ \t]+)?(?:removed|resected|excised)\b", re.IGNORECASE
-)
 # "a history of hyperthyroidism since 1992": had from then until now.
 _SINCE_AFTER = re.compile(
     r"[ \t]*,?[ \t]*since[ \t]+(?:(?:19|20)\d\d|childhood|birth|age\b|the[ \t]+age"
@@ -205,6 +125,13 @@ _SURGICAL_BEFORE = re.compile(r"\bsurgical[ \t]+$", re.IGNORECASE)
 # "likely X given his history of Y": Y is the reason for the hedge, not hedged itself.
 _REASON_BETWEEN = re.compile(
     r"\bgiven[ \t]+(?:his|her|their|the)[ \t]+(?:\w+[ \t]+)?history\b", re.IGNORECASE
+)
+# "due to his history of kidney stone, renal ultrasound ... was done": the past as the reason for
+# a test or a choice, not a statement that the condition is had now.
+_REASON_BEFORE = re.compile(
+    r"\b(?:due[ \t]+to|given|because[ \t]+of|in[ \t]+view[ \t]+of|in[ \t]+light[ \t]+of)[ \t]+"
+    r"(?:his|her|their|the|a)[ \t]+(?:\w+[ \t]+)?$",
+    re.IGNORECASE,
 )
 # "admitted with a history of rectal bleeding", "presents with history of sleep disruption": the
 # complaint that brings the patient, current.
@@ -233,6 +160,19 @@ _EARLIER_THIS_YEAR = re.compile(r"^earl(?:y|ier)\s+this\s+year$", re.IGNORECASE)
 # their scope ends at the item's comma or semicolon.
 _ONE_ITEM_PAST = frozenset({"status post", "s/p", "recent", "previous", "prior", "former", "remote"})
 _LIST_BREAK = re.compile(r"[,;]")
+# A list break, then a verb that starts a clause of its own: "has no fever, has a cough".
+_NEW_VERB_CLAUSE = re.compile(
+    r"[,;][ \t]*(?:and[ \t]+|but[ \t]+)?(?:(?:he|she|they|the[ \t]+patient)[ \t]+)?"
+    r"(?:has|have|had|is|was|reports?|reported|notes?|noted|complains?|complained)\b",
+    re.IGNORECASE,
+)
+# "status post CABG for coronary artery disease": the condition a procedure was for.
+_FOR_BETWEEN = re.compile(r"\bfor\b", re.IGNORECASE)
+# A "not" of doubt, not of denial: "is not sure if", "not certain whether", "not clear if".
+_NOT_SURE = re.compile(r"[ \t]+(?:sure|certain|clear)\b", re.IGNORECASE)
+# What starts another clause between a mention and a cue after it: a comma, a comparison, a
+# relative clause ("heartburn that is occurring more often than it has in the past").
+_OTHER_CLAUSE = re.compile(r"[,;]|\b(?:than|that|which|who|but|although|though)\b", re.IGNORECASE)
 # A cue with the punctuation that ends a list item ("acute MI ruled out, UTI"): it negates that item.
 _ITEM_END_CUE = re.compile(r"ruled\s+out\s*[,.;]$", re.IGNORECASE)
 # A recent diagnosis is of a condition the patient has now, not a past one.
@@ -268,6 +208,12 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         return False  # a word of a compound: "graft-versus-host reaction" is no "X versus Y"
     after = text[span.end_char : span.end_char + 40]
     before = text[max(0, span.start_char - 12) : span.start_char]
+    if (
+        modifier.category == "FAMILY"
+        and span.end_char <= ent.start_char
+        and _PATIENT_AGAIN.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "His mother has diabetes and he has hypertension": the patient's own
     if modifier.category == "FAMILY":
         if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
             who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
@@ -281,12 +227,27 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _LIST_BREAK.search(text, ent.end_char, span.start_char)
     ):
         return False  # "chest pain, acute MI ruled out, UTI": the cue ends its own list item
+    if (
+        modifier.category == "NEGATED_EXISTENCE"
+        and span.end_char <= ent.start_char
+        and _NEW_VERB_CLAUSE.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "The patient has no fever, has a cough": a clause with a verb of its own
+    if (
+        modifier.category == "HISTORICAL"
+        and chronic
+        and span.text.lower() in ("status post", "s/p")
+        and _FOR_BETWEEN.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "status post CABG for coronary artery disease": the reason, still had
+    if modifier.category == "NEGATED_EXISTENCE" and _NOT_SURE.match(text, span.end_char):
+        return False  # "the patient is not sure if he had a stroke": a question, not a denial
     if modifier.category == "NEGATED_EXISTENCE" and span.text.lower().endswith("resolved"):
         return False  # "otitis media, now resolved", "resolved pneumonia": it was there (historical)
     if (
         modifier.category == "NEGATED_EXISTENCE"
         and span.start_char < ent.start_char
-        and _RESOLVED_AFTER.match(text, ent.end_char)
+        and RESOLVED_AFTER.match(text, ent.end_char)
     ):
         return False  # "not started on antibiotics and his fever resolved": the fever was there
     if (
@@ -303,6 +264,13 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         text, span.end_char, ent.start_char
     ):
         return False  # "rule out nephrosis as the cause of his anemia": the anemia is there
+    if (
+        modifier.category == "HISTORICAL"
+        and span.start_char >= ent.end_char
+        and span.text.lower().startswith("in the past")
+        and _OTHER_CLAUSE.search(text, ent.end_char, span.start_char)
+    ):
+        return False  # "heartburn that is more frequent than it has in the past": of its clause only
     if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
         return False  # "diagnosed with diabetes earlier this year": has it now
     if (
@@ -341,23 +309,6 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
     return True
 
 
-# A date or time ago in the sentence: "in 1984", "on 10/15/2007", "22 years ago".
-_DATED = re.compile(r"\b(?:19|20)\d\d\b|\b(?:years?|months?)\s+ago\b", re.IGNORECASE)
-
-
-def _removed_before(text: str, ent: Any, line_start: int, in_paragraph: bool) -> bool:
-    """Whether ``ent`` names a lesion taken out at an earlier operation: under past history, or
-    in a dated sentence."""
-    removed = _REMOVED_BEFORE.search(text, line_start, ent.start_char) or _REMOVED_AFTER.match(
-        text, ent.end_char
-    )
-    if not removed:
-        return False
-    if ent._.section_category == "past_medical_history" and in_paragraph:
-        return True
-    return bool(_DATED.search(ent.sent.text))
-
-
 def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
     """Whether a denial before ``ent`` is cut off by a list break and a hedge or family cue nearer
     ``ent`` ("denies a history of recent surgery, recent stroke" still denies the stroke)."""
@@ -376,15 +327,45 @@ def _overridden(text: str, modifier: Any, counted: list[Any], ent: Any) -> bool:
     return False
 
 
-def _in_header_paragraph(text: str, ent: Any) -> bool:
-    """Whether ``ent`` is in its section header's paragraph (no blank line or unknown header
-    between them)."""
-    title = ent._.section_title
-    return (
-        title is not None
-        and not _BLANK_LINE.search(text, title.end_char, ent.start_char)
-        and not _HEADER_LINE.search(text, title.end_char, ent.start_char)
-    )
+# Sections that state what the patient has now: an impression, an assessment, a diagnosis list.
+_ASSESSMENT_SECTIONS = frozenset({"observation_and_plan", "diagnoses", "problem_list"})
+
+
+def _assessed_as_current(text: str, ent: Any) -> bool:
+    """Whether the note's assessment names ``ent``'s condition again with no cue of its own
+    ("history of urinary incontinence" in the history, "Incontinence." in the impression): the
+    labels' convention makes such a "history of X" current."""
+    hits = ent.doc.user_data.get(HITS, {})
+    hit = hits.get(ent.start_char)
+    if hit is None:
+        return False
+    for other in ent.doc.ents:
+        if other.start_char == ent.start_char or other._.section_category not in _ASSESSMENT_SECTIONS:
+            continue
+        other_hit = hits.get(other.start_char)
+        if other_hit is None or other_hit.concepts[:1] != hit.concepts[:1] or other.sent == ent.sent:
+            continue
+        line_start = text.rfind("\n", 0, other.start_char) + 1
+        if not any(_counts(text, m, other) for m in other._.modifiers) and not (
+            PAST_AFTER.match(text, other.end_char)
+            or _PAST_BEFORE.search(text, line_start, other.start_char)
+            or _QUERIED.search(text, max(0, other.start_char - 4), other.start_char)
+        ):
+            return True
+    return False
+
+
+def _history_now(text: str, counted: list[Any], ent: Any) -> bool:
+    """Whether ``counted`` (all past cues) are "history of" cues the note's assessment overrides:
+    the assessment names the condition with no cue of its own, and the history is not told as a
+    reason ("due to his history of kidney stone, an ultrasound was done")."""
+    for modifier in counted:
+        cue = ent.doc[slice(*modifier.modifier_span)]
+        if not _HISTORY_CUE.search(cue.text) or _REASON_BEFORE.search(
+            text, max(0, cue.start_char - 40), cue.start_char
+        ):
+            return False
+    return _assessed_as_current(text, ent)
 
 
 def _coded(code: str | None, prefixes: list[str] | None) -> bool:
@@ -401,6 +382,8 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     # denial before it, says what the item is.
     counted = [m for m in counted if not _overridden(text, m, counted, ent)]
     categories = {m.category for m in counted}
+    if categories == {"HISTORICAL"} and not event and _history_now(text, counted, ent):
+        categories = set()  # "history of X" with X in the impression: current (see the labels)
     resolved = any(  # "resolved pneumonia": had, not absent
         m.category == "NEGATED_EXISTENCE"
         and ent.doc[slice(*m.modifier_span)].text.lower().endswith("resolved")
@@ -414,25 +397,35 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
         "uncertain": "POSSIBLE_EXISTENCE" in categories,
     }
     attribute = context.get("section_attributes", {}).get(ent._.section_category or "")
-    in_paragraph = _in_header_paragraph(text, ent)
+    in_paragraph = in_header_paragraph(text, ent)
     if attribute and in_paragraph:
         found[attribute] = True
     if _QUERIED.search(text, max(0, ent.start_char - 4), ent.start_char):  # "?HTN", "2. ? Atrial fib"
         found["uncertain"] = True
+    if ent.label_ == "CONDITION" and in_risk_list(text, ent):
+        found["hypothetical"] = True
     line_start = text.rfind("\n", 0, ent.start_char) + 1
     if (
         not found["historical"]
         and ent.label_ == "CONDITION"
         and (
             resolved
-            or _PAST_AFTER.match(text, ent.end_char)
+            or PAST_AFTER.match(text, ent.end_char)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
             or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
-            or _removed_before(text, ent, line_start, in_paragraph)
-            or (not chronic and _told_as_past(text, ent))
+            or removed_before(text, ent, line_start, in_paragraph)
+            or (not chronic and told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
             or (ent._.section_category == "past_medical_history" and in_paragraph and event)
+            # A condition under a past *surgical* history header was operated on: "PAST SURGICAL
+            # HISTORY:\nCholecystitis/cholecystectomy 22 years ago" (a chronic one stays current).
+            or (
+                ent._.section_category == "past_medical_history"
+                and in_paragraph
+                and not chronic
+                and SURGICAL_TITLE.search(ent._.section_title.text)
+            )
         )
     ):
         found["historical"] = True
