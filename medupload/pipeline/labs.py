@@ -43,7 +43,9 @@ _BETWEEN = (
     # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
     # mark ("[3]"), an assay generation ("TSH 3rd gen")
     r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
-    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
+    # "estimation": a UK GP system's term ("Haemoglobin estimation 124 g/L")
+    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|estimation|result|value|was|were|is|of|now|today|measured|at"
+    r"|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*|\+(?=[ \t]))[ \t]*)?"  # "Kreatinin  +  1,12": a flag printed before the value
 )
@@ -107,10 +109,14 @@ BEFORE_VALUE_RE = re.compile(
 )
 # OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
 # token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
-# before a digit, as in "O.94"), holds nothing but digits, confusable letters and one decimal
-# separator, and a confusable letter at its end follows the separator ("4.l"; "2l", "2.5l" stay
-# litres, "S1", "O2", "I10" stay words). One character for one, so every offset stays.
-_OCR_NUMBER = re.compile(r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])")
+# before a digit, as in "O.94", or "l" before two digits, "l05"), holds nothing but digits,
+# confusable letters and one decimal separator, and a confusable letter at its end follows the
+# separator ("4.l"; "2l", "2.5l" stay litres, "S1", "O2", "I10" stay words). One character for
+# one, so every offset stays.
+_OCR_NUMBER = re.compile(
+    # a lower-case "l" opens a number before two digits ("l05 H mg/dL"; "l4-l5", a spine level, stays)
+    r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d)|l(?=\d\d|\d[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])"
+)
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
 
 
@@ -264,6 +270,10 @@ def _cut_unit(text: str, start: int, num_start: int, dose: re.Match[str], lab: L
 
 # A unit of a body measurement or a vital sign right after a number: no lab's result.
 _BODY_UNIT = re.compile(r"[ \t]*(?:kg|lbs?|cm|mm[ \t]*Hg|bpm|°[CF]|m2|m²)(?![\w/])", re.IGNORECASE)
+# A flag glued to the value or starred ("168H", "168*H*", "87 (H)*"), before the unit's column.
+_GLUED_FLAG = re.compile(
+    r"(?:HH|LL|H|L)\*?(?=[ \t])|[ \t]*(?:\*(?:HH|LL|H|L|A)?\*?|\((?:HH|LL|H|L|A)\)\*?)(?=[ \t])"
+)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
 
 
@@ -403,6 +413,8 @@ def reading(
     line_end = text.find("\n", num_end)
     unit_stop = max(stop, len(text) if line_end == -1 else line_end)
     unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
+    if unit_match is None and (flag := _GLUED_FLAG.match(text, num_end, unit_stop)) is not None:
+        unit_match = vocabulary().unit_re.match(text, flag.end(), unit_stop)  # "168*H*   umol/L"
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match and unit_match["unit"] == "G/L" and lab.unit in _COUNT_UNITS:
         raw = vocabulary().units["10^9/l"]  # French "G/L" is giga per litre for a count, not grams
@@ -452,7 +464,8 @@ def reading(
 # labs, cumulative tables: "GLUCOSE   104 H   65-99 mg/dL", "3.1 (L)  ...  3.5 - 5.1 mmol/L"). Only
 # the rest of the row is read, past cells of values and flags.
 _REFERENCE_UNIT = re.compile(
-    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)"
+    # a flag in brackets or stars, glued to the value or not ("168*H*", "87 (H)", "5.9H*")
+    r"(?:[ \t]*(?:\*?\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?\*?(?![A-Za-z])|\*+|[<>]?\d+(?:\.\d+)?)"
     r"(?![^ \t\n]))*"
     r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
     r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*[\])]?[ \t]*",
