@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from medupload.pipeline.lab_wrapped import joined_names
 from medupload.pipeline.mentions import Mention
 
 __all__ = ["Moves", "code_before_name", "original_span", "plain_layout"]
@@ -262,9 +263,11 @@ def _slash_groups(text: str, moves: Moves) -> str:
 
 
 def plain_layout(text: str) -> tuple[str, Moves]:
-    """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
-    made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
+    """``text`` with wrapped names joined, and bold marks, handwritten blanks, ``<br>``-merged pipe
+    rows and column streams made plain rows, the same length as ``text``; and where each moved
+    word was in ``text``."""
     moves: Moves = []
+    text = joined_names(text)  # "Alkaline" / "Phosphatase   188": a name wrapped in its cell
     if "**" in text:
         text = _BOLD.sub(lambda m: _unbold(m, moves), text)
     if "_" in text:
