@@ -297,7 +297,13 @@ _ALONE_AFTER = re.compile(
     r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL"
     r"|ABNORMAL)[ \t]*)?"
     r":?[ \t]*\n(?:[ \t]*\n)?"  # OCR may leave a blank line between
+    # a portal's label lines between the name and its value: the range line is skipped, never read
+    # ("Hemoglobin A1C" / "Normal range: 4.0 - 5.6 %" / "Value" / "7.2 %"; "Result:" / "6.8 %")
+    r"(?:[ \t]*(?i:(?:normal|standard|reference|ref\.?)[ \t]+(?:range|interval|values?)[ \t]*:[^\n]*"
+    r"|(?:your[ \t]+)?(?:value|result)s?[ \t]*:?)[ \t]*\n){0,2}"
 )
+# A label before a name alone on its line ("Test: Ferritin" / "Result:" / "22 ng/mL").
+_NAME_LABEL = re.compile(r"[ \t]*(?:test(?:[ \t]+name)?|component|analyte)[ \t]*:[ \t]*", re.IGNORECASE)
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
@@ -314,7 +320,8 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
     the value, its unit and a flag."""
     line_start = text.rfind("\n", 0, name_start) + 1
     alone = _ALONE_AFTER.match(text, name_end)
-    if text[line_start:name_start].strip() or alone is None:
+    labelled = _NAME_LABEL.fullmatch(text, line_start, name_start) is not None
+    if (text[line_start:name_start].strip() and not labelled) or alone is None:
         return LabReading()
     next_start = alone.end()
     next_end = text.find("\n", next_start)
