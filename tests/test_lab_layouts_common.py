@@ -1,0 +1,395 @@
+"""Lab reports of the kinds a clinic uploads most, written for these tests (no report of the
+labelled sets): a US commercial lab's print (Quest-style In Range / Out Of Range columns, LabCorp-style
+performing-lab codes after the names), a hospital LIS print with flags glued to values (``168*H*``,
+``131L``) and units glued (``6.1mmol/L``), a patient portal pasted one cell a line (with a range
+line and a "Value" label between a name and its value), a UK GP print, a PDF turned to text with
+names wrapped in a narrow column and a page header repeated mid-table, a phone photo read by OCR
+(ragged columns, "1" for "l", "rn" for "m", "l05"), and keyed blocks whose value sits below
+"Result:". Each report's expected set is every value it holds: no reference range, limit, page
+number, ID or date may be read as a value."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from medupload.pipeline.extraction import extract
+from medupload.pipeline.labs import repair_ocr_digits
+
+TODAY = date(2026, 12, 1)
+
+
+def _valued(text: str) -> set[tuple[str, str | None, str | None]]:
+    return {
+        (f.concept, f.value, f.unit) for f in extract(text, today=TODAY).facts if f.kind == "lab" and f.value
+    }
+
+
+QUEST_STYLE = """Quest Diagnostics Incorporated                  Patient Report
+Patient: [REDACTED]   DOB: 03/14/1962   Specimen: EN123456A   Collected: 11/20/2026 07:41
+Test Name                          In Range    Out Of Range    Reference Range    Lab
+COMPREHENSIVE METABOLIC PANEL
+   GLUCOSE                                      104 H           65-99 mg/dL        EZ
+                                  Fasting reference interval
+   UREA NITROGEN (BUN)             17                          7-25 mg/dL         EZ
+   CREATININE                      0.92                        0.70-1.33 mg/dL    EZ
+   EGFR                            94                          > OR = 60 mL/min/1.73m2   EZ
+   SODIUM                          140                         135-146 mmol/L     EZ
+   POTASSIUM                       5.4 H                       3.5-5.3 mmol/L     EZ
+   CHLORIDE                        103                         98-110 mmol/L      EZ
+   CARBON DIOXIDE                  26                          20-32 mmol/L       EZ
+   CALCIUM                         9.6                         8.6-10.3 mg/dL     EZ
+   ALBUMIN                         4.4                         3.6-5.1 g/dL       EZ
+   ALKALINE PHOSPHATASE            71                          35-144 U/L         EZ
+   AST                             22                          10-35 U/L          EZ
+   ALT                             31 H                        9-46 U/L           EZ
+HEMOGLOBIN A1c                                 6.1 H           <5.7 % of total Hgb  EZ
+   For someone without known diabetes, a hemoglobin A1c value between 5.7% and 6.4% is
+   consistent with prediabetes and should be confirmed with a follow-up test.
+CBC (INCLUDES DIFF/PLT)
+   WHITE BLOOD CELL COUNT          6.2                         3.8-10.8 Thousand/uL  EZ
+   HEMOGLOBIN                                   12.9 L          13.2-17.1 g/dL     EZ
+   PLATELET COUNT                  245                         140-400 Thousand/uL   EZ
+   ABSOLUTE NEUTROPHILS            3584                        1500-7800 cells/uL    EZ
+"""
+LABCORP_STYLE = """LabCorp   Patient Report   Specimen ID: 000-000-0000-0   Date Collected: 11/18/2026
+Tests                       Result          Flag      Units              Reference Interval
+Comp. Metabolic Panel (14)
+ Glucose 01                 104             High      mg/dL              70-99
+ BUN 01                     17                        mg/dL              6-24
+ Creatinine 01              0.92                      mg/dL              0.76-1.27
+ eGFR                       94                        mL/min/1.73        >59
+ Sodium 01                  140                       mmol/L             134-144
+ Potassium 01               5.4             High      mmol/L             3.5-5.2
+ Calcium 01                 9.6                       mg/dL              8.7-10.2
+Lipid Panel
+ Cholesterol, Total 01      212             High      mg/dL              100-199
+ Triglycerides 01           168             High      mg/dL              0-149
+ HDL Cholesterol 01         44                        mg/dL              >39
+ LDL Chol Calc (NIH)        138             High      mg/dL              0-99
+TSH 02                      2.150                     uIU/mL             0.450-4.500
+01  LabCorp Burlington  Dir: [REDACTED]
+"""
+HOSPITAL_GLUED_FLAGS = """ST MARY'S HOSPITAL - LABORATORY MEDICINE
+Collected: 27/11/2026 06:15      Received: 27/11/2026 07:02
+TEST            RESULT       UNITS        REF RANGE
+Sodium          131L         mmol/L       [135-145]
+Potassium       5.9H         mmol/L       [3.5-5.1]
+Urea            12.4H        mmol/L       [2.5-7.8]
+Creatinine      168*H*       umol/L       [59-104]
+CRP             87 *H*       mg/L         [<5]
+Glucose         6.1mmol/L                 [3.9-5.5]
+Haemoglobin     98g/L   L                 [130-170]
+Platelets       412x10^9/L                [150-400]
+WBC             14.2 (H)     x10^9/L      [4.0-11.0]
+Troponin T      <5           ng/L         [<14]
+Bilirubin       >500         umol/L       [<21]
+"""
+PORTAL_ONE_CELL_A_LINE = """MyChart - Test Results
+Comprehensive Metabolic Panel
+Collected on Nov 20, 2026 7:41 AM
+Results
+Component
+Your Value
+Standard Range
+Sodium
+139 mmol/L
+136 - 145 mmol/L
+Potassium
+5.6 mmol/L
+3.5 - 5.1 mmol/L
+High
+Glucose
+118 mg/dL
+70 - 99 mg/dL
+High
+Creatinine
+1.02 mg/dL
+0.60 - 1.20 mg/dL
+eGFR
+>60 mL/min/1.73m2
+>60 mL/min/1.73m2
+"""
+PORTAL_RANGE_LINE_BETWEEN = """Hemoglobin A1C
+Normal range: 4.0 - 5.6 %
+Value
+7.2 %
+High
+LDL Cholesterol
+Normal range: 0 - 99 mg/dL
+Value
+128 mg/dL
+High
+TSH
+Normal range: 0.45 - 4.50 uIU/mL
+Value
+1.92 uIU/mL
+"""
+NHS_GP_PRINT = """Blood results received 26-Nov-2026 (Royal Infirmary)
+Serum sodium level     138 mmol/L     [133.0 - 146.0]
+Serum potassium level  5.6 mmol/L     [3.5 - 5.3]   Above high reference limit
+Serum urea level       7.9 mmol/L     [2.5 - 7.8]   Above high reference limit
+Serum creatinine level 112 umol/L     [59.0 - 104.0]   Above high reference limit
+eGFR using creatinine (CKD-EPI) per 1.73 square metres   58 mL/min   [>90]
+Haemoglobin estimation 124 g/L        [130.0 - 180.0]   Below low reference limit
+Total white cell count 7.2 10*9/L     [4.0 - 11.0]
+Platelet count         301 10*9/L     [150.0 - 450.0]
+Haemoglobin A1c level - IFCC standardised   52 mmol/mol   [20.0 - 41.0]
+Serum TSH level        3.1 mU/L       [0.27 - 4.2]
+"""
+PDF_WRAPPED_NAMES_PAGE_BREAK = """Page 1 of 2
+Patient Name: [REDACTED]          MRN: 00012345        DOB: 01/02/1960
+Test                     Result    Flag   Units        Reference Range
+Alkaline
+Phosphatase              188       H      U/L          40-129
+Aspartate
+Aminotransferase         45        H      U/L          0-40
+Total Bilirubin          1.1              mg/dL        0.1-1.2
+Lactate
+Dehydrogenase            260       H      U/L          125-220
+---------------------------------------------------------------
+Printed 11/28/2026 14:02                      Page 1 of 2
+Page 2 of 2
+Patient Name: [REDACTED]          MRN: 00012345        DOB: 01/02/1960
+Test                     Result    Flag   Units        Reference Range
+Magnesium                1.9              mg/dL        1.6-2.6
+Phosphorus               3.4              mg/dL        2.5-4.5
+Ferritin                 12        L      ng/mL        30-400
+Vitamin B12              412              pg/mL        232-1245
+"""
+PHONE_PHOTO_OCR = """CITY HOSP|TAL LAB0RATORY
+Test     Resu1t  Units  Ref
+Hemog1obin    13.2 g/d1    13.0-17.0
+WBC  7,8   x10^3/uL  4.0-11.0
+P1atelets 2l5  x10^3/uL  150-400
+Sodiurn 139 mmol/L 135-145
+Potassium   4.l   mmol/L  3.5-5.1
+Creatinine     1,O2 mg/dL 0.7-1.3
+G1ucose   l05 H  mg/dL  70-99
+Cholestero1, Total 221 H mg/dL <200
+"""
+KEYED_RESULT_BELOW = """LABORATORY RESULTS
+Test: Hemoglobin A1c
+Result:
+6.8 %   (H)
+Reference: 4.0-5.6 %
+
+Test: Ferritin
+Result:
+22 ng/mL
+Reference: 30-400 ng/mL
+"""
+
+REPORTS = [
+    pytest.param(
+        QUEST_STYLE,
+        {
+            ("absolute neutrophil count", "3584", "cells/uL"),
+            ("alanine aminotransferase", "31", "U/L"),
+            ("albumin", "4.4", "g/dL"),
+            ("alkaline phosphatase", "71", "U/L"),
+            ("aspartate aminotransferase", "22", "U/L"),
+            ("bicarbonate", "26", "mmol/L"),
+            ("blood urea nitrogen", "17", "mg/dL"),
+            ("calcium", "9.6", "mg/dL"),
+            ("chloride", "103", "mmol/L"),
+            ("creatinine", "0.92", "mg/dL"),
+            ("egfr", "94", "mL/min/1.73m2"),
+            ("glucose", "104", "mg/dL"),
+            ("hemoglobin", "12.9", "g/dL"),
+            ("hemoglobin a1c", "6.1", "%"),
+            ("platelet count", "245", "10*3/uL"),
+            ("potassium", "5.4", "mmol/L"),
+            ("sodium", "140", "mmol/L"),
+            ("white blood cell count", "6.2", "10*3/uL"),
+        },
+        id="quest",
+    ),
+    pytest.param(
+        LABCORP_STYLE,
+        {
+            ("blood urea nitrogen", "17", "mg/dL"),
+            ("calcium", "9.6", "mg/dL"),
+            ("creatinine", "0.92", "mg/dL"),
+            ("egfr", "94", "mL/min/1.73m2"),
+            ("glucose", "104", "mg/dL"),
+            ("hdl cholesterol", "44", "mg/dL"),
+            ("ldl cholesterol", "138", "mg/dL"),
+            ("potassium", "5.4", "mmol/L"),
+            ("sodium", "140", "mmol/L"),
+            ("thyroid stimulating hormone", "2.150", "mIU/L"),
+            ("total cholesterol", "212", "mg/dL"),
+            ("triglycerides", "168", "mg/dL"),
+        },
+        id="labcorp",
+    ),
+    pytest.param(
+        HOSPITAL_GLUED_FLAGS,
+        {
+            ("c-reactive protein", "87", "mg/L"),
+            ("creatinine", "168", "umol/L"),
+            ("glucose", "6.1", "mmol/L"),
+            ("hemoglobin", "98", "g/L"),
+            ("platelet count", "412", "10*3/uL"),
+            ("potassium", "5.9", "mmol/L"),
+            ("sodium", "131", "mmol/L"),
+            ("total bilirubin", ">500", "umol/L"),
+            ("troponin t", "<5", "ng/L"),
+            ("urea", "12.4", "mmol/L"),
+            ("white blood cell count", "14.2", "10*3/uL"),
+        },
+        id="glued",
+    ),
+    pytest.param(
+        PORTAL_ONE_CELL_A_LINE,
+        {
+            ("creatinine", "1.02", "mg/dL"),
+            ("egfr", ">60", "mL/min/1.73m2"),
+            ("glucose", "118", "mg/dL"),
+            ("potassium", "5.6", "mmol/L"),
+            ("sodium", "139", "mmol/L"),
+        },
+        id="mychart",
+    ),
+    pytest.param(
+        PORTAL_RANGE_LINE_BETWEEN,
+        {
+            ("hemoglobin a1c", "7.2", "%"),
+            ("ldl cholesterol", "128", "mg/dL"),
+            ("thyroid stimulating hormone", "1.92", "mIU/L"),
+        },
+        id="mychart2",
+    ),
+    pytest.param(
+        NHS_GP_PRINT,
+        {
+            ("creatinine", "112", "umol/L"),
+            ("hemoglobin", "124", "g/L"),
+            ("hemoglobin a1c", "52", "mmol/mol"),
+            ("platelet count", "301", "10*3/uL"),
+            ("potassium", "5.6", "mmol/L"),
+            ("sodium", "138", "mmol/L"),
+            ("thyroid stimulating hormone", "3.1", "mIU/L"),
+            ("urea", "7.9", "mmol/L"),
+            ("white blood cell count", "7.2", "10*3/uL"),
+        },
+        id="nhs",
+    ),
+    pytest.param(
+        PDF_WRAPPED_NAMES_PAGE_BREAK,
+        {
+            ("alkaline phosphatase", "188", "U/L"),
+            ("aspartate aminotransferase", "45", "U/L"),
+            ("ferritin", "12", "ng/mL"),
+            ("lactate dehydrogenase", "260", "U/L"),
+            ("magnesium", "1.9", "mg/dL"),
+            ("phosphorus", "3.4", "mg/dL"),
+            ("total bilirubin", "1.1", "mg/dL"),
+            ("vitamin b12", "412", "pg/mL"),
+        },
+        id="pdf",
+    ),
+    pytest.param(
+        PHONE_PHOTO_OCR,
+        {
+            ("creatinine", "1.02", "mg/dL"),
+            ("glucose", "105", "mg/dL"),
+            ("hemoglobin", "13.2", "g/dL"),
+            ("platelet count", "215", "10*3/uL"),
+            ("potassium", "4.1", "mmol/L"),
+            ("sodium", "139", "mmol/L"),
+            ("total cholesterol", "221", "mg/dL"),
+            ("white blood cell count", "7.8", "10*3/uL"),
+        },
+        id="ocr",
+    ),
+    pytest.param(
+        KEYED_RESULT_BELOW,
+        {
+            ("ferritin", "22", "ng/mL"),
+            ("hemoglobin a1c", "6.8", "%"),
+        },
+        id="below",
+    ),
+]
+
+
+@pytest.mark.parametrize(("report", "expected"), REPORTS)
+def test_every_value_of_a_common_report_and_nothing_else(
+    report: str, expected: set[tuple[str, str, str]]
+) -> None:
+    assert _valued(report) == expected
+
+
+# ---- Each mechanism on its own, with a case it must not fire on.
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("Creatinine      168*H*       umol/L       [59-104]", {("creatinine", "168", "umol/L")}),
+        ("Creatinine      168H         umol/L       59-104", {("creatinine", "168", "umol/L")}),
+        ("Creatinine      168(H)*      umol/L       59-104", {("creatinine", "168", "umol/L")}),
+        # a glued flag with no unit after it: a bare number, checked against the canonical unit
+        ("Creatinine      168H                      59-104", set()),
+    ],
+)
+def test_a_flag_glued_or_starred_before_the_unit_column(
+    row: str, expected: set[tuple[str, str, str]]
+) -> None:
+    assert _valued(row) == expected
+
+
+def test_troponin_t_is_not_troponin_i() -> None:
+    assert _valued("Troponin T      <5     ng/L    [<14]") == {("troponin t", "<5", "ng/L")}
+    assert _valued("hs-TnT 23 ng/L") == {("troponin t", "23", "ng/L")}
+    assert _valued("Troponin I  0.03 ng/mL") == {("troponin i", "0.03", "ng/mL")}
+
+
+def test_a_wrapped_name_is_joined_but_not_a_gloss_or_heading_above_a_row() -> None:
+    wrapped = "Test                     Result    Units\nAspartate\nAminotransferase         45        U/L\n"
+    assert _valued(wrapped) == {("aspartate aminotransferase", "45", "U/L")}
+    # a bilingual report's gloss under each row: the next row is read by its own name
+    gloss = (
+        "Non-HDL Cholesterol                 4.09       <4.20     mmol/L\n"
+        "  Cholestérol non-HDL\n"
+        "Cholesterol/HDL Ratio               5.0        <5.0\n"
+    )
+    assert ("cholesterol/hdl ratio", "5.0", None) in _valued(gloss) or (
+        "total cholesterol/hdl ratio",
+        "5.0",
+        None,
+    ) in _valued(gloss)
+    heading = "URINE / URINE\nAlbumin, random urine               31.5        mg/L\n"
+    assert {v for _, v, _ in _valued(heading)} == {"31.5"}
+
+
+def test_a_portal_label_line_between_name_and_value_is_skipped_never_read() -> None:
+    portal = "Hemoglobin A1C\nNormal range: 4.0 - 5.6 %\nValue\n7.2 %\nHigh\n"
+    assert _valued(portal) == {("hemoglobin a1c", "7.2", "%")}
+    # no value line after the range: the range is no value
+    assert _valued("Hemoglobin A1C\nNormal range: 4.0 - 5.6 %\nPending\n") == set()
+
+
+def test_a_keyed_result_on_the_line_below_its_key() -> None:
+    block = "Test: Ferritin\nResult:\n22 H ng/mL\nReference Range: 30-400\n"
+    assert _valued(block) == {("ferritin", "22", "ng/mL")}
+    # an empty result with a key line below: no value (the reference range is not one)
+    assert _valued("Test: Ferritin\nResult:\nReference Range: 30-400\n") == set()
+
+
+def test_ocr_rn_for_m_in_a_lab_name_only() -> None:
+    assert _valued("Potassiurn   4.1   mmol/L   3.5-5.1") == {("potassium", "4.1", "mmol/L")}
+    # an ordinary word with "rn" is left as written
+    facts = extract("Return in 3 weeks; pattern of morning glucose 104 mg/dL.", today=TODAY).facts
+    assert {(f.concept, f.value) for f in facts if f.kind == "lab"} == {("glucose", "104")}
+
+
+def test_ocr_lower_case_l_opening_a_number() -> None:
+    assert repair_ocr_digits("G1ucose   l05 H  mg/dL") == "G1ucose   105 H  mg/dL"
+    assert repair_ocr_digits("disc bulge at l4-l5 and l5-s1") == "disc bulge at l4-l5 and l5-s1"
+
+
+def test_a_uk_term_with_estimation_before_the_value() -> None:
+    assert _valued("Haemoglobin estimation 124 g/L     [130.0 - 180.0]") == {("hemoglobin", "124", "g/L")}
