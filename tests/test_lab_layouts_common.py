@@ -393,3 +393,22 @@ def test_ocr_lower_case_l_opening_a_number() -> None:
 
 def test_a_uk_term_with_estimation_before_the_value() -> None:
     assert _valued("Haemoglobin estimation 124 g/L     [130.0 - 180.0]") == {("hemoglobin", "124", "g/L")}
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        # a count per microlitre in any of its written forms is read, as written, in cells/uL
+        ("WBC 11,200/uL", {("white blood cell count", "11200", "cells/uL")}),
+        ("TLC 8,600 cells/cumm", {("white blood cell count", "8600", "cells/uL")}),
+        ("Plaquetas ....: 245.000 /mm³    150.000 a 450.000", {("platelet count", "245.000", "cells/uL")}),
+        ("ANC 3,584 cells/uL", {("absolute neutrophil count", "3584", "cells/uL")}),
+        ("WBC 7.2 x10^9/L", {("white blood cell count", "7.2", "10*3/uL")}),
+        # an implausible count for its unit is no value (7.2 per microlitre is no white count)
+        ("WBC 7.2 /uL", set()),
+        # a rate or a date after a slash stays no unit
+        ("Glucose checks 2/week", set()),
+    ],
+)
+def test_a_count_per_microlitre_in_any_written_form(row: str, expected: set[tuple[str, str, str]]) -> None:
+    assert _valued(row) == expected

@@ -58,7 +58,10 @@ LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
     r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
     r"(?P<num>-?" + _MANY_THOUSANDS + r"|-?\d+(?:[.,]\d+)?)"
-    r"(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",  # "4+": a dipstick grade
+    # "4+": a dipstick grade; "11/20": a date, "2/week" a rate, but "11,200/uL": a volume glued on
+    r"(?![\d+]|/(?!(?:[uµμ]l|mm3|mm³|cu\.?mm|d?l|ml)(?![A-Za-z]))|[ \t]*-[ \t]*\d|[.,]\d|"
+    + _NOT_A_VALUE_AFTER
+    + ")",
     re.IGNORECASE,
 )
 # A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
@@ -275,6 +278,8 @@ _GLUED_FLAG = re.compile(
     r"(?:HH|LL|H|L)\*?(?=[ \t])|[ \t]*(?:\*(?:HH|LL|H|L|A)?\*?|\((?:HH|LL|H|L|A)\)\*?)(?=[ \t])"
 )
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
+_PER_CELL = "cells/uL"
+_DOTTED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 
 
 def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
@@ -442,8 +447,10 @@ def reading(
         converted: float | None = number  # a bare number in a lab line: assume the canonical unit
         if lab.unit == _PER_MICROLITRE and lab.high is not None and number > lab.high:
             converted = number / 1000
-    elif raw.display in lab.units:
-        converted = convert_to_canonical(number, raw, lab)
+    elif raw.display in lab.units or (raw.display in _COUNT_UNITS and lab.unit in _COUNT_UNITS):
+        if raw.display == _PER_CELL and _DOTTED_THOUSANDS.fullmatch(num):
+            number = float(num.replace(".", ""))  # "245.000 /mm³": a dot between thousands (pt, es, de)
+        converted = convert_to_canonical(number, raw, lab)  # a count per microlitre in any form
     else:
         return LabReading(None, None, end, trusted=False)
     if converted is None:
