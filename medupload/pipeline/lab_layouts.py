@@ -219,11 +219,30 @@ def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]
             DateColumn(s - line_start, max(e, end) - line_start, iso)
             for (s, e, iso), end in zip(found, ends, strict=True)
         )
-        headers.append((line_start, columns))
+        headers.append((line_start, _without_previous(text, line_start, columns)))
     return [
         DateTable(start, headers[k + 1][0] if k + 1 < len(headers) else len(text), columns)
         for k, (start, columns) in enumerate(headers)
     ]
+
+
+# A column heading over a date that names an earlier result ("Current   Previous" over
+# "11/20/26   08/14/26"): that column holds the previous result, no result of this report.
+_PREVIOUS_HEADING = re.compile(
+    r"\b(?:previous|prior|last|earlier|old|anterior|vorwert\w*|précédent\w*|antérieur\w*)\b", re.IGNORECASE
+)
+
+
+def _without_previous(text: str, line_start: int, columns: tuple[DateColumn, ...]) -> tuple[DateColumn, ...]:
+    """The date columns, less those under a heading that names a previous result on the line above."""
+    if line_start == 0:
+        return columns
+    above_start = text.rfind("\n", 0, line_start - 1) + 1
+    headings = [
+        (m.start() - above_start, m.end() - above_start)
+        for m in _PREVIOUS_HEADING.finditer(text, above_start, line_start - 1)
+    ]
+    return tuple(c for c in columns if not any(a < c.end + 1 and b > c.start - 1 for a, b in headings))
 
 
 def table_at(tables: list[DateTable], position: int) -> DateTable | None:
