@@ -44,7 +44,7 @@ _BETWEEN = (
     # mark ("[3]"), an assay generation ("TSH 3rd gen")
     r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
     # "estimation": a UK GP system's term ("Haemoglobin estimation 124 g/L")
-    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|estimation|result|value|was|were|is|of|now|today|measured|at"
+    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|lvl|estimation|result|value|was|were|is|of|now|today|measured|at"
     r"|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*|\+(?=[ \t]))[ \t]*)?"  # "Kreatinin  +  1,12": a flag printed before the value
@@ -495,7 +495,7 @@ def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
-    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b"
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|lvl|trough|peak)\b"
     # a report row named by drug and specimen ("Lithium, Serum     0.72   mmol/L")
     r"|[ \t]*,[ \t]*(?:serum|plasma|whole[ \t]+blood)(?=[ \t]+[<>]?\d)",
     re.IGNORECASE,
