@@ -412,3 +412,209 @@ def test_a_uk_term_with_estimation_before_the_value() -> None:
 )
 def test_a_count_per_microlitre_in_any_written_form(row: str, expected: set[tuple[str, str, str]]) -> None:
     assert _valued(row) == expected
+
+
+# ---- A second set of common layouts.
+
+HOSPITAL_UNIT_BEFORE_FLAG = """Chemistry
+Collected Date/Time   11/27/2026 06:15 CST
+Sodium Lvl            131 mmol/L (L)        [136-145]
+Potassium Lvl         5.9 mmol/L (H)        [3.5-5.1]
+Glucose Random        212 mg/dL (H)         [70-99]
+BUN                   38 mg/dL (H)          [7-20]
+Creatinine            2.1 mg/dL (H)         [0.7-1.3]
+Magnesium Lvl         1.6 mg/dL             [1.6-2.6]
+"""
+
+LIS_MNEMONICS_BRACKETED_RANGES = """Test            Result    Flag  Reference   Units
+--------------------------------------------------
+NA              137             (136-145)   mmol/L
+K               3.2       L     (3.5-5.1)   mmol/L
+CL              99              (98-107)    mmol/L
+CO2             24              (21-32)     mmol/L
+BUN             18              (7-18)      mg/dL
+CREAT           1.1             (0.6-1.3)   mg/dL
+GLU             145       H     (70-110)    mg/dL
+CA              8.2       L     (8.5-10.1)  mg/dL
+"""
+
+CURRENT_AND_PREVIOUS_DATED_COLUMNS = """Test               Current    Previous    Units     Range
+                   11/20/26   08/14/26
+Hemoglobin         10.9 L     12.4        g/dL      12.0-16.0
+Ferritin           9 L        15          ng/mL     15-150
+TSH                2.31       2.02        mIU/L     0.40-4.50
+"""
+
+PROSE_GLUED_UNITS_AND_COMPARATORS = """Results: Hb 13.2g/dL, WBC 11,200/uL, Platelets 245,000/uL,
+Ferritin 12ng/mL,
+CRP < 1.0 mg/L, eGFR > 90 mL/min/1.73m2, Potassium (3.5-5.1) 5.9 mmol/L.
+"""
+
+OCR_TABLE_BORDERS = """| Test | Result | Units | Reference |
+| Sodium | 139 | mmol/L | 135-145 |
+| Potassium | 4.4 | mmol/L | 3.5-5.1 |
+| Hemoglobin A1c | 6.9 H | % | 4.0-5.6 |
+Sodium l 139 l mmol/L l 135-145
+"""
+
+OCR_RAGGED_COLON_COLUMNS = """LIPID PROFILE
+Total Cholesterol      :    245    mg/dl      < 200
+Triglycerides :  188 mg/dl      <150
+HDL Cholesterol            :   38  mg/dl   >40
+LDL Cholesterol (Calc)  :  169   mg/dl     <130
+VLDL                    :  37.6  mg/dl     <30
+"""
+
+UK_HOSPITAL_PATHOLOGY = """Pathology Report - Clinical Biochemistry
+Specimen: Blood   Received: 26.11.2026
+Test                 Result    Units        Reference range
+Sodium               138       mmol/L       133 - 146
+Potassium            5.6 H     mmol/L       3.5 - 5.3
+eGFR                 >90       mL/min/1.73m2
+Alanine transaminase 64 H      IU/L         0 - 41
+Total protein        71        g/L          60 - 80
+Albumin              41        g/L          35 - 50
+Ferritin             14 L      ug/L         30 - 400
+Vitamin B12          180 L     ng/L         197 - 771
+Folate               3.1 L     ug/L         >3.9
+"""
+
+CBC_WITH_ABSOLUTE_DIFFERENTIAL = """COMPLETE BLOOD COUNT
+WBC                 11.8  H   x10E3/uL    3.4-10.8
+RBC                 4.21      x10E6/uL    4.14-5.80
+Hemoglobin          12.6  L   g/dL        13.0-17.7
+Hematocrit          38.0      %           37.5-51.0
+MCV                 90        fL          79-97
+Platelets           412       x10E3/uL    150-450
+Neutrophils         78    H   %           40-74
+Lymphs              14        %           14-46
+Neutrophils (Absolute)  9.2  H  x10E3/uL  1.4-7.0
+Lymphs (Absolute)   1.7       x10E3/uL    0.7-3.1
+"""
+
+
+MORE_REPORTS = [
+    pytest.param(
+        HOSPITAL_UNIT_BEFORE_FLAG,
+        {
+            ("blood urea nitrogen", "38", "mg/dL"),
+            ("creatinine", "2.1", "mg/dL"),
+            ("glucose", "212", "mg/dL"),
+            ("magnesium", "1.6", "mg/dL"),
+            ("potassium", "5.9", "mmol/L"),
+            ("sodium", "131", "mmol/L"),
+        },
+        id="cerner",
+    ),
+    pytest.param(
+        LIS_MNEMONICS_BRACKETED_RANGES,
+        {
+            ("bicarbonate", "24", "mmol/L"),
+            ("blood urea nitrogen", "18", "mg/dL"),
+            ("calcium", "8.2", "mg/dL"),
+            ("chloride", "99", "mmol/L"),
+            ("creatinine", "1.1", "mg/dL"),
+            ("glucose", "145", "mg/dL"),
+            ("potassium", "3.2", "mmol/L"),
+            ("sodium", "137", "mmol/L"),
+        },
+        id="meditech",
+    ),
+    pytest.param(
+        CURRENT_AND_PREVIOUS_DATED_COLUMNS,
+        {
+            ("ferritin", "9", "ng/mL"),
+            ("hemoglobin", "10.9", "g/dL"),
+            ("thyroid stimulating hormone", "2.31", "mIU/L"),
+        },
+        id="prev_col",
+    ),
+    pytest.param(
+        PROSE_GLUED_UNITS_AND_COMPARATORS,
+        {
+            ("c-reactive protein", "<1.0", "mg/L"),
+            ("egfr", ">90", "mL/min/1.73m2"),
+            ("ferritin", "12", "ng/mL"),
+            ("hemoglobin", "13.2", "g/dL"),
+            ("platelet count", "245000", "cells/uL"),
+            ("potassium", "5.9", "mmol/L"),
+            ("white blood cell count", "11200", "cells/uL"),
+        },
+        id="glued_units",
+    ),
+    pytest.param(
+        OCR_TABLE_BORDERS,
+        {
+            ("hemoglobin a1c", "6.9", "%"),
+            ("potassium", "4.4", "mmol/L"),
+            ("sodium", "139", "mmol/L"),
+        },
+        id="ocr_pipes",
+    ),
+    pytest.param(
+        OCR_RAGGED_COLON_COLUMNS,
+        {
+            ("hdl cholesterol", "38", "mg/dL"),
+            ("ldl cholesterol", "169", "mg/dL"),
+            ("total cholesterol", "245", "mg/dL"),
+            ("triglycerides", "188", "mg/dL"),
+            ("vldl cholesterol", "37.6", "mg/dL"),
+        },
+        id="ocr_ragged",
+    ),
+    pytest.param(
+        UK_HOSPITAL_PATHOLOGY,
+        {
+            ("alanine aminotransferase", "64", "U/L"),
+            ("albumin", "41", "g/L"),
+            ("egfr", ">90", "mL/min/1.73m2"),
+            ("ferritin", "14", "ug/L"),
+            ("folate", "3.1", "ug/L"),
+            ("potassium", "5.6", "mmol/L"),
+            ("sodium", "138", "mmol/L"),
+            ("total protein", "71", "g/L"),
+            ("vitamin b12", "180", "ng/L"),
+        },
+        id="nhs_pathology",
+    ),
+    pytest.param(
+        CBC_WITH_ABSOLUTE_DIFFERENTIAL,
+        {
+            ("absolute lymphocyte count", "1.7", "10*3/uL"),
+            ("absolute neutrophil count", "9.2", "10*3/uL"),
+            ("hematocrit", "38.0", "%"),
+            ("hemoglobin", "12.6", "g/dL"),
+            ("lymphocytes percent", "14", "%"),
+            ("mean corpuscular volume", "90", "fL"),
+            ("neutrophils percent", "78", "%"),
+            ("platelet count", "412", "10*3/uL"),
+            ("red blood cell count", "4.21", "10*6/uL"),
+            ("white blood cell count", "11.8", "10*3/uL"),
+        },
+        id="cbc_diff",
+    ),
+]
+
+
+@pytest.mark.parametrize(("report", "expected"), MORE_REPORTS)
+def test_every_value_of_more_common_reports(report: str, expected: set[tuple[str, str, str]]) -> None:
+    assert _valued(report) == expected
+
+
+def test_a_date_column_headed_previous_is_no_result() -> None:
+    table = (
+        "Test               Current    Previous    Units     Range\n"
+        "                   11/20/26   08/14/26\n"
+        "Hemoglobin         10.9 L     12.4        g/dL      12.0-16.0\n"
+    )
+    assert _valued(table) == {("hemoglobin", "10.9", "g/dL")}
+    # two dated columns without such a heading: both are results (a cumulative table)
+    cumulative = (
+        "Test               11/20/26   08/14/26   Units\nHemoglobin         10.9       12.4       g/dL\n"
+    )
+    assert _valued(cumulative) == {("hemoglobin", "10.9", "g/dL"), ("hemoglobin", "12.4", "g/dL")}
+
+
+def test_lvl_is_level_and_uk_transaminase_names() -> None:
+    assert _valued("Magnesium Lvl         1.6 mg/dL    [1.6-2.6]") == {("magnesium", "1.6", "mg/dL")}
+    assert _valued("Alanine transaminase 64 H  IU/L  0 - 41") == {("alanine aminotransferase", "64", "U/L")}
