@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from medupload.pipeline.email_text import plain_email
 from medupload.pipeline.lab_wrapped import joined_names
 from medupload.pipeline.mentions import Mention
 
@@ -266,7 +267,7 @@ def plain_layout(text: str) -> tuple[str, Moves]:
     """``text`` with wrapped names joined, and bold marks, handwritten blanks, ``<br>``-merged pipe
     rows and column streams made plain rows, the same length as ``text``; and where each moved
     word was in ``text``."""
-    moves: Moves = []
+    text, moves = plain_email(text)  # a forwarded e-mail: quoted-printable decoded, "> " marks blanked
     text = joined_names(text)  # "Alkaline" / "Phosphatase   188": a name wrapped in its cell
     if "**" in text:
         text = _BOLD.sub(lambda m: _unbold(m, moves), text)
