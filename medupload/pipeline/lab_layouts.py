@@ -295,7 +295,8 @@ def read_cell(text: str, start: int, end: int, lab: LabDef | None) -> LabReading
 
 # The rest of a row's name cell: text without digits up to the gap before the next column
 # ("VITAMIN D,25-OH,TOTAL,IA   19 L", "Lactate, Whole Blood   4.6").
-_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,})")
+# A dotted leader ends the cell too ("Microalb/Creat Ratio ......... 30").
+_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,}|[ ]?\.{3,})")
 
 
 def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
