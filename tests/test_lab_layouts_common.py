@@ -618,3 +618,50 @@ def test_a_date_column_headed_previous_is_no_result() -> None:
 def test_lvl_is_level_and_uk_transaminase_names() -> None:
     assert _valued("Magnesium Lvl         1.6 mg/dL    [1.6-2.6]") == {("magnesium", "1.6", "mg/dL")}
     assert _valued("Alanine transaminase 64 H  IU/L  0 - 41") == {("alanine aminotransferase", "64", "U/L")}
+
+
+# ---- A lab's results forwarded as a raw e-mail (quoted-printable, reply quote marks).
+
+FORWARDED_EMAIL = """From: Front Desk <frontdesk@example.test>
+Subject: Fwd: results
+Content-Type: text/plain; charset="utf-8"
+Content-Transfer-Encoding: quoted-printable
+
+Please file before her visit. She has been on metformin 500 mg since Jan=
+uary.
+
+-----Original Message-----
+> BASIC METABOLIC PANEL
+> Glucose ........ 131 mg/dL  H   (65=E2=80=9399)
+> Potassium ...... 4.2 mmol/L     (3.5=E2=80=935.3)
+> eGFR ........... 69 mL/min/1.73m2  (> OR =3D 60)
+> Microalb/Creat Ratio ......... 30 mg/g creat  (<30)
+> Note: 30-300 mg/g creat =3D moderately increased albuminuria.
+"""
+
+
+def test_a_quoted_printable_email_is_decoded_and_its_spans_map_back() -> None:
+    facts = [f for f in extract(FORWARDED_EMAIL, today=TODAY).facts if f.kind == "lab" and f.value]
+    assert {(f.concept, f.value) for f in facts} == {
+        ("glucose", "131"),
+        ("potassium", "4.2"),
+        ("egfr", "69"),
+        ("urine albumin-creatinine ratio", "30"),
+    }
+    for fact in facts:  # each span is on the printed name
+        assert FORWARDED_EMAIL[fact.start : fact.end].split()[0] in {
+            "Glucose",
+            "Potassium",
+            "eGFR",
+            "Microalb/Creat",
+        }
+
+
+def test_no_email_no_decoding() -> None:
+    from medupload.pipeline.email_text import plain_email
+
+    text = "Glucose 131 mg/dL =3D high\n> 90 eGFR\n"
+    assert plain_email(text) == (text, [])
+    # in an e-mail, a ">" before a number is a comparator and stays
+    mail = "From: a@b.test\nSubject: x\n\n> Glucose 131\n>90\n"
+    assert plain_email(mail)[0] == "From: a@b.test\nSubject: x\n\n  Glucose 131\n>90\n"
