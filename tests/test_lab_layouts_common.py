@@ -665,3 +665,16 @@ def test_no_email_no_decoding() -> None:
     # in an e-mail, a ">" before a number is a comparator and stays
     mail = "From: a@b.test\nSubject: x\n\n> Glucose 131\n>90\n"
     assert plain_email(mail)[0] == "From: a@b.test\nSubject: x\n\n  Glucose 131\n>90\n"
+
+
+def test_polish_names_of_common_tests() -> None:
+    report = (
+        "Żelazo (O35)                             38    L     µg/dl         50 - 170\n"
+        "Kreatynina (M37)                         0,78        mg/dl         0,50 - 0,90\n"
+        "Potas                                    4,4         mmol/l        3,5 - 5,1\n"
+    )
+    assert _valued(report) == {
+        ("iron", "38", "ug/dL"),
+        ("creatinine", "0.78", "mg/dL"),
+        ("potassium", "4.4", "mmol/L"),
+    }
