@@ -331,8 +331,8 @@ def test_every_value_of_a_common_report_and_nothing_else(
         ("Creatinine      168*H*       umol/L       [59-104]", {("creatinine", "168", "umol/L")}),
         ("Creatinine      168H         umol/L       59-104", {("creatinine", "168", "umol/L")}),
         ("Creatinine      168(H)*      umol/L       59-104", {("creatinine", "168", "umol/L")}),
-        # a glued flag with no unit after it: a bare number, checked against the canonical unit
-        ("Creatinine      168H                      59-104", set()),
+        # a glued flag with no unit after it: a bare number, implausible in mg/dL, is umol/L
+        ("Creatinine      168H                      59-104", {("creatinine", "168", "umol/L")}),
     ],
 )
 def test_a_flag_glued_or_starred_before_the_unit_column(
@@ -678,3 +678,161 @@ def test_polish_names_of_common_tests() -> None:
         ("creatinine", "0.78", "mg/dL"),
         ("potassium", "4.4", "mmol/L"),
     }
+
+
+# ---- A third set: previous-result columns, flags as arrows, no-result words, page furniture,
+# OCR digit slips, a range before the value, a UK letter whose SI units go unwritten.
+
+LABCORP_PREVIOUS_RESULT_COLUMN = """\
+Tests                       Result     Flag   Units     Reference Interval   Previous Result and Date
+Glucose 01                  104        High   mg/dL     70-99                98    08/14/2026
+Creatinine 01               0.92              mg/dL     0.76-1.27            0.88  08/14/2026
+Hemoglobin A1c 02           6.1        High   %         4.8-5.6              5.9   08/14/2026
+"""
+
+ARROW_AND_BANG_FLAGS = """Glucose            118 ↑    mg/dL     70-99
+Potassium          6.8 !!   mmol/L    3.5-5.1
+Sodium             129 ↓    mmol/L    135-145
+Hemoglobin :13.2 g/dL
+Ferritin:8ng/mL (L)
+"""
+
+NO_RESULT_WORDS = """Test               Result        Units     Reference
+Vitamin B12        Pending       ng/L      197-771
+Folate             See note      ug/L      >3.9
+Ferritin           TNP           ug/L      30-400
+Magnesium          Hemolyzed     mmol/L    0.70-1.00
+TSH                QNS           mIU/L     0.27-4.20
+Potassium          4.4           mmol/L    3.5-5.3
+"""
+
+PAGE_FOOTER_AND_HEADER_MID_TABLE = """Test                 Result   Units    Ref range
+Sodium               139      mmol/L   135-145
+Potassium            4.0      mmol/L   3.5-5.1
+Continued on next page
+Printed: 11/28/2026 14:02    Page 1 of 2
+Patient: [REDACTED]   DOB: 02/14/1958   MRN: 00123456   Age: 68
+Test                 Result   Units    Ref range
+Chloride             101      mmol/L   98-107
+Urea                 6.2      mmol/L   2.5-7.8
+"""
+
+OCR_DIGIT_SLIPS = """Hemoglobin    13 .2   g/dL   12.0-16.0
+Creatinine    0,9l  mg/dL   0.6-1.1
+WBC          6.4O   10^3/uL 4.0-11.0
+Sodium      l38    mmol/L  135-145
+TSH   2.4S   mIU/L  0.4-4.0
+"""
+
+RANGE_BEFORE_THE_VALUE = """Glucose (70-99 mg/dL): 104 H
+Potassium [3.5-5.1]: 5.2 mmol/L
+ALT (0-40 U/L) 55
+"""
+
+UK_GP_LETTER_SI_UNITS_UNWRITTEN = """Recent results:
+Hb 124 g/L (L), WCC 7.2, Plt 301, Na 138, K 5.6 (H), Urea 7.9, Creat 112, eGFR 58, HbA1c 52 mmol/mol,
+TSH 3.1, FT4 14.2, Ferritin 18, B12 260, Folate 4.1, CRP <5, ALT 64, ALP 88, Bili 9.
+"""
+
+
+THIRD_REPORTS = [
+    pytest.param(
+        LABCORP_PREVIOUS_RESULT_COLUMN,
+        {
+            ("creatinine", "0.92", "mg/dL"),
+            ("glucose", "104", "mg/dL"),
+            ("hemoglobin a1c", "6.1", "%"),
+        },
+        id="labcorp_prev",
+    ),
+    pytest.param(
+        ARROW_AND_BANG_FLAGS,
+        {
+            ("glucose", "118", "mg/dL"),
+            ("hemoglobin", "13.2", "g/dL"),
+            ("potassium", "6.8", "mmol/L"),
+            ("sodium", "129", "mmol/L"),
+        },
+        id="arrows",
+    ),
+    pytest.param(
+        NO_RESULT_WORDS,
+        {
+            ("potassium", "4.4", "mmol/L"),
+        },
+        id="pending",
+    ),
+    pytest.param(
+        PAGE_FOOTER_AND_HEADER_MID_TABLE,
+        {
+            ("chloride", "101", "mmol/L"),
+            ("potassium", "4.0", "mmol/L"),
+            ("sodium", "139", "mmol/L"),
+            ("urea", "6.2", "mmol/L"),
+        },
+        id="footer",
+    ),
+    pytest.param(
+        OCR_DIGIT_SLIPS,
+        {
+            ("creatinine", "0.91", "mg/dL"),
+            ("hemoglobin", "13.2", "g/dL"),
+            ("sodium", "138", "mmol/L"),
+            ("thyroid stimulating hormone", "2.45", "mIU/L"),
+            ("white blood cell count", "6.40", "10*3/uL"),
+        },
+        id="ocr_slips",
+    ),
+    pytest.param(
+        RANGE_BEFORE_THE_VALUE,
+        {
+            ("alanine aminotransferase", "55", "U/L"),
+            ("glucose", "104", "mg/dL"),
+            ("potassium", "5.2", "mmol/L"),
+        },
+        id="range_first",
+    ),
+    pytest.param(
+        UK_GP_LETTER_SI_UNITS_UNWRITTEN,
+        {
+            ("alanine aminotransferase", "64", "U/L"),
+            ("alkaline phosphatase", "88", "U/L"),
+            ("c-reactive protein", "<5", "mg/L"),
+            ("creatinine", "112", "umol/L"),
+            ("egfr", "58", "mL/min/1.73m2"),
+            ("ferritin", "18", "ng/mL"),
+            ("folate", "4.1", "ng/mL"),
+            ("free thyroxine", "14.2", "pmol/L"),
+            ("hemoglobin", "124", "g/L"),
+            ("hemoglobin a1c", "52", "mmol/mol"),
+            ("platelet count", "301", "10*3/uL"),
+            ("potassium", "5.6", "mmol/L"),
+            ("sodium", "138", "mmol/L"),
+            ("thyroid stimulating hormone", "3.1", "mIU/L"),
+            ("total bilirubin", "9", "mg/dL"),
+            ("urea", "7.9", "mmol/L"),
+            ("vitamin b12", "260", "pg/mL"),
+            ("white blood cell count", "7.2", "10*3/uL"),
+        },
+        id="uk_gp_letter",
+    ),
+]
+
+
+@pytest.mark.parametrize(("report", "expected"), THIRD_REPORTS)
+def test_every_value_of_a_third_set(report: str, expected: set[tuple[str, str, str]]) -> None:
+    assert _valued(report) == expected
+
+
+def test_a_bare_number_takes_an_si_unit_only_right_after_its_name() -> None:
+    assert _valued("Creat 112, Hb 124") == {("creatinine", "112", "umol/L"), ("hemoglobin", "124", "g/L")}
+    # after words, an implausible bare number stays no value ("from 5.4" is the earlier value)
+    assert _valued("Her protein intake is supposed to be about 25.") == set()
+    assert _valued("Creatinine 1.1") == {("creatinine", "1.1", "mg/dL")}  # plausible as written
+
+
+def test_ocr_spaced_decimal_and_letters_ending_a_number() -> None:
+    assert repair_ocr_digits("Hemoglobin    13 .2   g/dL") == "Hemoglobin    13.2    g/dL"
+    assert repair_ocr_digits("WBC 6.4O  TSH 2.4S  Cr 0,9l  mg/dL") == "WBC 6.40  TSH 2.45  Cr 0,91  mg/dL"
+    # litres stay litres, a sentence's full stop stays
+    assert repair_ocr_digits("drank 2.5l water; vitamin D3 .") == "drank 2.5l water; vitamin D3 ."

@@ -37,7 +37,8 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 # qualifier ("fasting", ", Total", ", high sensitivity"), "%" or "#" (a differential's column),
 # dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
 _BETWEEN = (
-    r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
+    r"(?:[ \t]*(?:\([^)\n]{0,40}\)|\[[^\]\n]{3,40}\]"  # "Potassium [3.5-5.1]: 5.2"
+    r"|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
     # a dotted leader is taken whole, never re-split (re-splitting it was exponential on a miss)
     r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}(?!\.)|_{2,}(?!_)"
     # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
@@ -120,6 +121,7 @@ _OCR_NUMBER = re.compile(
     # a lower-case "l" opens a number before two digits ("l05 H mg/dL"; "l4-l5", a spine level, stays)
     r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d)|l(?=\d\d|\d[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])"
 )
+_SEPARATOR = re.compile(r"\d[.,]\d")
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
 
 
@@ -127,13 +129,32 @@ def _repaired(match: re.Match[str]) -> str:
     token = match.group()
     if token.isdigit() or not any(c.isdigit() for c in token):
         return token
-    if not token[-1].isdigit() and token[-2] not in ".,":
+    if not token[-1].isdigit() and token[-2] not in ".," and not _digit_at_end(match, token):
         return token  # "2l", "2.5l": litres
     return token.translate(_OCR_DIGITS)
 
 
+# After a decimal number, a letter that is no unit ("6.4O", "2.4S"), or an "l" before the row's
+# unit ("0,9l  mg/dL"), is a digit.
+_UNIT_AFTER = re.compile(r"[ \t]+[^\s/]*/")
+
+
+def _digit_at_end(match: re.Match[str], token: str) -> bool:
+    if not _SEPARATOR.search(token):
+        return False
+    unit_after = _UNIT_AFTER.match(match.string, match.end()) is not None
+    return token[-1] in "OS" or (token[-1] == "l" and unit_after)
+
+
+# OCR's space before a number's decimal point ("13 .2 g/dL"): the space moves after the number.
+_SPACED_DECIMAL = re.compile(r"(?<![\w.,])(\d{1,4}) \.(\d{1,3})(?![\w.,])")
+
+
 def repair_ocr_digits(text: str) -> str:
-    """``text`` with OCR's letters for digits inside numbers read back as digits, same length."""
+    """``text`` with OCR's letters for digits inside numbers read back as digits, and a space
+    before a decimal point moved after the number, same length."""
+    if " ." in text:
+        text = _SPACED_DECIMAL.sub(r"\1.\2 ", text)
     return _OCR_NUMBER.sub(_repaired, text)
 
 
@@ -447,6 +468,9 @@ def reading(
         converted: float | None = number  # a bare number in a lab line: assume the canonical unit
         if lab.unit == _PER_MICROLITRE and lab.high is not None and number > lab.high:
             converted = number / 1000
+        elif not _LETTER.search(text, start, num_end - len(num)) and (implied := _implied_unit(number, lab)):
+            raw = implied  # "Creat 112, Hb 124": a UK letter's SI units, left unwritten
+            converted = convert_to_canonical(number, raw, lab)
     elif raw.display in lab.units or (raw.display in _COUNT_UNITS and lab.unit in _COUNT_UNITS):
         if raw.display == _PER_CELL and _DOTTED_THOUSANDS.fullmatch(num):
             number = float(num.replace(".", ""))  # "245.000 /mm³": a dot between thousands (pt, es, de)
@@ -465,6 +489,27 @@ def reading(
     plain = converted == number and not thousands
     shown = num.replace(",", ".") if plain else _fmt(converted)
     return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
+
+
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _implied_unit(number: float, lab: LabDef) -> UnitDef | None:
+    """The first of the lab's other units a bare number is plausible in, when it is not plausible
+    in the canonical one (a letter from a country that reports in SI units: creatinine 112 is
+    umol/L, haemoglobin 124 g/L, glucose 6.1 mmol/L); None when it is plausible, or in none. Read
+    only right after the name ("Creat 112"), never after words ("intake ... about 25", "from 5.4")."""
+    if lab.low is None or lab.high is None or lab.low <= number <= lab.high or lab.unit in _COUNT_UNITS:
+        return None
+    units = vocabulary().units
+    for display in lab.units:
+        if display == lab.unit:
+            continue
+        unit = next((u for u in units.values() if u.display == display), None)
+        converted = convert_to_canonical(number, unit, lab) if unit is not None else None
+        if converted is not None and lab.low <= converted <= lab.high:
+            return unit
+    return None
 
 
 # A reference range after the value, in its own column, that carries the row's unit (US reference
