@@ -836,3 +836,23 @@ def test_ocr_spaced_decimal_and_letters_ending_a_number() -> None:
     assert repair_ocr_digits("WBC 6.4O  TSH 2.4S  Cr 0,9l  mg/dL") == "WBC 6.40  TSH 2.45  Cr 0,91  mg/dL"
     # litres stay litres, a sentence's full stop stays
     assert repair_ocr_digits("drank 2.5l water; vitamin D3 .") == "drank 2.5l water; vitamin D3 ."
+
+
+def test_a_differential_with_percent_and_count_columns_headed_by_units() -> None:
+    table = (
+        "FORMULA LEUCOCITARIA                %         x10^3/uL     Referencia\n"
+        "Neutrófilos                         62.1      4.10         1.80 - 7.70\n"
+        "Linfocitos                          28.4      1.87         1.00 - 4.80\n"
+    )
+    assert _valued(table) == {
+        ("neutrophils percent", "62.1", "%"),
+        ("absolute neutrophil count", "4.10", "10*3/uL"),
+        ("lymphocytes percent", "28.4", "%"),
+        ("absolute lymphocyte count", "1.87", "10*3/uL"),
+    }
+    # the second column headed by no unit (an earlier result): no count is read from it
+    previous = (
+        "DIFFERENTIAL                        %         Previous\n"
+        "Neutrophils                         62.1      58.0\n"
+    )
+    assert _valued(previous) == {("neutrophils percent", "62.1", "%")}
