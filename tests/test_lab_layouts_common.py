@@ -748,6 +748,7 @@ THIRD_REPORTS = [
     pytest.param(
         ARROW_AND_BANG_FLAGS,
         {
+            ("ferritin", "8", "ng/mL"),
             ("glucose", "118", "mg/dL"),
             ("hemoglobin", "13.2", "g/dL"),
             ("potassium", "6.8", "mmol/L"),
@@ -856,3 +857,9 @@ def test_a_differential_with_percent_and_count_columns_headed_by_units() -> None
         "Neutrophils                         62.1      58.0\n"
     )
     assert _valued(previous) == {("neutrophils percent", "62.1", "%")}
+
+
+def test_a_colon_glued_between_name_and_value() -> None:
+    assert _valued("Ferritin:8ng/mL (L)") == {("ferritin", "8", "ng/mL")}
+    # a ratio or a time keeps its colon (a digit before it)
+    assert _valued("ANA titre 1:160 at 10:30") == {("antinuclear antibody", "1:160", None)}

@@ -20,6 +20,8 @@ from medupload.pipeline.mentions import Mention
 
 __all__ = ["Moves", "code_before_name", "original_span", "plain_layout"]
 
+# A colon between a name and its value with no space ("Ferritin:8ng/mL", an OCR'd form): a space.
+_GLUED_COLON = re.compile(r"(?<=[A-Za-z)]):(?=[<>]?\d)")
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
 # A handwritten blank around a value: "__11.6__", "_96_"; two filled blanks in a row are a
 # correction, the last one the result ("_5.8_ _4.9_ mmol/L (rpt - 1st sample haemolysed)").
@@ -269,6 +271,8 @@ def plain_layout(text: str) -> tuple[str, Moves]:
     word was in ``text``."""
     text, moves = plain_email(text)  # a forwarded e-mail: quoted-printable decoded, "> " marks blanked
     text = joined_names(text)  # "Alkaline" / "Phosphatase   188": a name wrapped in its cell
+    if ":" in text:
+        text = _GLUED_COLON.sub(" ", text)  # "Ferritin:8ng/mL": the name and its value one word
     if "**" in text:
         text = _BOLD.sub(lambda m: _unbold(m, moves), text)
     if "_" in text:
