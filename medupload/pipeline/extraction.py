@@ -49,7 +49,7 @@ from medupload.pipeline.lab_layouts import (
 )
 from medupload.pipeline.lab_markup import Moves, code_before_name, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
-from medupload.pipeline.lab_ocr_words import repair_ocr_names
+from medupload.pipeline.lab_ocr import repair_ocr_digits, repair_ocr_names
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_structured import read_structured_labs
@@ -61,7 +61,6 @@ from medupload.pipeline.labs import (
     read_bare_level,
     read_drug_level,
     read_lab,
-    repair_ocr_digits,
 )
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,

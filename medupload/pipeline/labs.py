@@ -16,7 +16,8 @@ A count written before its name ("16 segs, 6 bands", "75% segs", "15.7 for WBC")
 value when the number opens a clause (line start, comma, colon, "with", "and"), so it cannot be
 the previous name's value.
 
-OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read.
+OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read
+(``lab_ocr``).
 
 One reason to change (how a value is read next to one name, in prose or a row), ~530 lines, kept
 one module because every rule here reads the same few characters after a name and they must agree
@@ -111,51 +112,6 @@ BEFORE_VALUE_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
     re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
-# OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
-# token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
-# before a digit, as in "O.94", or "l" before two digits, "l05"), holds nothing but digits,
-# confusable letters and one decimal separator, and a confusable letter at its end follows the
-# separator ("4.l"; "2l", "2.5l" stay litres, "S1", "O2", "I10" stay words). One character for
-# one, so every offset stays.
-_OCR_NUMBER = re.compile(
-    # a lower-case "l" opens a number before two digits ("l05 H mg/dL"; "l4-l5", a spine level, stays)
-    r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d)|l(?=\d\d|\d[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])"
-)
-_SEPARATOR = re.compile(r"\d[.,]\d")
-_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
-
-
-def _repaired(match: re.Match[str]) -> str:
-    token = match.group()
-    if token.isdigit() or not any(c.isdigit() for c in token):
-        return token
-    if not token[-1].isdigit() and token[-2] not in ".," and not _digit_at_end(match, token):
-        return token  # "2l", "2.5l": litres
-    return token.translate(_OCR_DIGITS)
-
-
-# After a decimal number, a letter that is no unit ("6.4O", "2.4S"), or an "l" before the row's
-# unit ("0,9l  mg/dL"), is a digit.
-_UNIT_AFTER = re.compile(r"[ \t]+[^\s/]*/")
-
-
-def _digit_at_end(match: re.Match[str], token: str) -> bool:
-    if not _SEPARATOR.search(token):
-        return False
-    unit_after = _UNIT_AFTER.match(match.string, match.end()) is not None
-    return token[-1] in "OS" or (token[-1] == "l" and unit_after)
-
-
-# OCR's space before a number's decimal point ("13 .2 g/dL"): the space moves after the number.
-_SPACED_DECIMAL = re.compile(r"(?<![\w.,])(\d{1,4}) \.(\d{1,3})(?![\w.,])")
-
-
-def repair_ocr_digits(text: str) -> str:
-    """``text`` with OCR's letters for digits inside numbers read back as digits, and a space
-    before a decimal point moved after the number, same length."""
-    if " ." in text:
-        text = _SPACED_DECIMAL.sub(r"\1.\2 ", text)
-    return _OCR_NUMBER.sub(_repaired, text)
 
 
 def _fmt(value: float) -> str:
