@@ -5,7 +5,7 @@ report layout is met (cumulative tables with one column per date, a row's name c
 on its line with its value below, analyser blocks, the urine or CSF heading a test sits under), or
 a new kind of text that looks like a result
 but is not (a limit or target in prose, a previous, goal or home reading, a QC run). A header
-row that names a result column is read by ``lab_columns``. About 500 lines, kept one module: its
+row that names a result column is read by ``lab_columns``. About 530 lines, kept one module: its
 two halves are asked together for every name (is it in a known layout, is the text around it a
 result), and each is a list of small, independent rules; a layout read by its structure gets its
 own module (``lab_structured`` and the readers it calls).

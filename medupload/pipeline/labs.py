@@ -19,7 +19,7 @@ the previous name's value.
 OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read
 (``lab_ocr``).
 
-One reason to change (how a value is read next to one name, in prose or a row), ~530 lines, kept
+One reason to change (how a value is read next to one name, in prose or a row), ~550 lines, kept
 one module because every rule here reads the same few characters after a name and they must agree
 on what a value is: where a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit
 conversion ``lab_units``, and layouts read by their structure instead of by a name's neighbourhood
