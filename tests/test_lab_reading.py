@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 
 from medupload.pipeline.extraction import extract
-from medupload.pipeline.labs import repair_ocr_digits
+from medupload.pipeline.lab_ocr import repair_ocr_digits
 
 TODAY = date(2026, 12, 1)
 

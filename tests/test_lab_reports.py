@@ -36,12 +36,12 @@ FLOORS = {"recall": 0.95, "precision": 0.97}
 # tests/data/lab_reports_3.md ... _6.md. Their floors sit a little under the figures after the
 # round tuned on them; the first is the 22 reports above.
 SET_FLOORS = {
-    "reports3": {"recall": 0.93, "precision": 0.98},
+    "reports3": {"recall": 0.94, "precision": 0.98},
     "reports4": {"recall": 0.89, "precision": 0.98},
-    "reports5": {"recall": 0.74, "precision": 0.97},
-    "reports6": {"recall": 0.87, "precision": 0.98},
-    "reports7": {"recall": 0.91, "precision": 0.98},
-    "reports8": {"recall": 0.92, "precision": 0.98},
+    "reports5": {"recall": 0.78, "precision": 0.97},
+    "reports6": {"recall": 0.90, "precision": 0.98},
+    "reports7": {"recall": 0.95, "precision": 0.98},
+    "reports8": {"recall": 0.99, "precision": 0.99},
 }
 
 

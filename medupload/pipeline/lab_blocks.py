@@ -87,6 +87,26 @@ def _continued(text: str, end: int, indent: int) -> int:
         end = len(text) if line_end == -1 else line_end
 
 
+# A value alone on the line below an empty "Result:" key, with its unit and a flag after it.
+_VALUE_BELOW = re.compile(
+    r"\n[ \t]*(?P<value>[<>]?[ \t]*\d+(?:[.,]\d+)?)(?:[ \t]+\(?[HL]{1,2}\)?(?=[ \t]|$))?"
+    r"(?:[ \t]*(?P<unit>%|[A-Za-zµ][^\s]*))?(?:[ \t]+[^\n]*)?(?=\n|$)"
+)
+_FLAG_WORD = re.compile(r"\(?(?:[HL]{1,2}|high|low|abnormal|critical)\)?", re.IGNORECASE)
+
+
+def _value_below(text: str, end: int) -> tuple[str, str | None, int] | None:
+    """The number on the line after ``end`` (a key line with an empty field), the unit after it,
+    and its line's end."""
+    below = _VALUE_BELOW.match(text, end)
+    if below is None or _KEY_LINE.match(text, end + 1):
+        return None
+    unit = below.group("unit")
+    if unit is not None and _FLAG_WORD.fullmatch(unit):
+        unit = None
+    return below.group("value").replace(" ", ""), unit, below.end()
+
+
 def keyed_mentions(results: Sequence[KeyedResult], mentions: Sequence[Mention]) -> list[Mention]:
     """Each result as a lab mention on its printed name: the lab a mention at its name names, else
     the printed name (the key says it is a test: "ABO Group", "Antibody Screen")."""
@@ -124,6 +144,8 @@ def read_keyed_results(text: str) -> list[KeyedResult]:
             if key in _RESULT_KEYS and not has_result:
                 has_result = True
                 value = _value(_first_column(following)[0])
+                if not following.group("field").strip() and (below := _value_below(text, following.end())):
+                    value, unit, block_end = below  # "Result:" / "6.8 %   (H)": the value on its own line
             elif key in _UNIT_KEYS and unit is None:
                 unit = _first_column(following)[0] or None
         if not has_result:

@@ -5,7 +5,8 @@ titre printed after a serology's word.
   µmol/L"), or the second unit on the line below, alone under the value ("HbA1c  6,1 %" then
   "   43 mmol/mol"): each number is a result, in its own unit.
 - A differential's percent and count on one line ("Lymphocytes  31,4 %   1,76 G/L"): the count is
-  the absolute count the name also stands for.
+  the absolute count the name also stands for; its unit may be only its column's heading
+  ("%   /mm³" over "Neutrófilos ....:  58,0   3.944").
 - "RPR  Reactive 1:4", "ANA  POSITIVE  Titre 1:160": the word and the titre are both results.
 
 Kept apart from ``labs`` (how one value is read after a name): this is what may follow a result.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from medupload.pipeline.lab_units import convert_to_canonical
 from medupload.pipeline.labs import TITRE, TITRE_RE, LabReading, reading
 from medupload.pipeline.vocabulary import LabDef, vocabulary
 
@@ -34,6 +36,62 @@ def _in_other_unit(text: str, match: re.Match[str], first: LabReading, lab: LabD
     if found.value is None or not found.trusted or found.unit is None or found.unit == first.unit:
         return None
     return found
+
+
+# A differential printed in two columns headed by their units ("LEUCOGRAMA    %    /mm³" over
+# "Neutrófilos ....:   58,0    3.944"): the second number's unit is its column's heading.
+_WORD = re.compile(r"\S+")
+_NEXT_CELL = re.compile(r"[ \t]{2,}(?P<num>\d+(?:[.,]\d+)?)(?=[ \t]|$)", re.MULTILINE)
+_DOTTED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
+_HEADER_LINES = 12
+
+
+def _heading_unit(text: str, start: int, end: int) -> str | None:
+    """The unit written as the heading of the column ``text[start:end]`` sits in: the nearest
+    line above (through rows, up to a blank line) with a unit over the same columns."""
+    line_start = text.rfind("\n", 0, start) + 1
+    left, right = start - line_start, end - line_start
+    position = line_start
+    units = vocabulary().units
+    for _ in range(_HEADER_LINES):
+        if position == 0:
+            return None
+        above = text.rfind("\n", 0, position - 1) + 1
+        line = text[above : position - 1]
+        if not line.strip():
+            return None
+        for word in _WORD.finditer(line):
+            if word.start() <= right and word.end() >= left:
+                unit = vocabulary().unit_re.match(line, word.start())
+                if unit is not None and unit.end() == word.end() and unit.start("unit") == word.start():
+                    return units[unit["unit"].lower()].display
+        position = above
+    return None
+
+
+def _count_under_heading(text: str, match: re.Match[str], count: LabDef) -> LabReading | None:
+    """A differential's absolute count whose unit is only its column's heading."""
+    unit = _heading_unit(text, match.start("num"), match.end("num"))
+    raw = next((u for u in vocabulary().units.values() if u.display == unit), None) if unit else None
+    if raw is None or raw.display not in _COUNTS:
+        return None
+    written = match["num"]
+    if raw.display == "cells/uL" and _DOTTED_THOUSANDS.fullmatch(written):
+        number = float(written.replace(".", ""))  # "3.944 /mm³": a dot between thousands
+    else:
+        number = float(written.replace(",", "."))
+    converted = convert_to_canonical(number, raw, count)
+    if (
+        converted is None
+        or count.low is None
+        or count.high is None
+        or not count.low <= converted <= count.high
+    ):
+        return None
+    return LabReading(written, raw.display, match.end("num"))
+
+
+_COUNTS = frozenset({"10*3/uL", "cells/uL"})
 
 
 def companion_readings(
@@ -56,4 +114,10 @@ def companion_readings(
             found = _in_other_unit(text, match, first, other)
             if found is not None:
                 return [(other, found)]
+
+    cell = _NEXT_CELL.match(text, first.end, line_end)
+    if lab.count is not None and first.unit == "%" and cell is not None:
+        counted = _count_under_heading(text, cell, vocabulary().labs[lab.count])
+        if counted is not None:
+            return [(vocabulary().labs[lab.count], counted)]
     return []

@@ -5,7 +5,7 @@ report layout is met (cumulative tables with one column per date, a row's name c
 on its line with its value below, analyser blocks, the urine or CSF heading a test sits under), or
 a new kind of text that looks like a result
 but is not (a limit or target in prose, a previous, goal or home reading, a QC run). A header
-row that names a result column is read by ``lab_columns``. About 500 lines, kept one module: its
+row that names a result column is read by ``lab_columns``. About 530 lines, kept one module: its
 two halves are asked together for every name (is it in a known layout, is the text around it a
 result), and each is a list of small, independent rules; a layout read by its structure gets its
 own module (``lab_structured`` and the readers it calls).
@@ -219,11 +219,30 @@ def date_tables(text: str, dates: list[tuple[int, int, str]]) -> list[DateTable]
             DateColumn(s - line_start, max(e, end) - line_start, iso)
             for (s, e, iso), end in zip(found, ends, strict=True)
         )
-        headers.append((line_start, columns))
+        headers.append((line_start, _without_previous(text, line_start, columns)))
     return [
         DateTable(start, headers[k + 1][0] if k + 1 < len(headers) else len(text), columns)
         for k, (start, columns) in enumerate(headers)
     ]
+
+
+# A column heading over a date that names an earlier result ("Current   Previous" over
+# "11/20/26   08/14/26"): that column holds the previous result, no result of this report.
+_PREVIOUS_HEADING = re.compile(
+    r"\b(?:previous|prior|last|earlier|old|anterior|vorwert\w*|précédent\w*|antérieur\w*)\b", re.IGNORECASE
+)
+
+
+def _without_previous(text: str, line_start: int, columns: tuple[DateColumn, ...]) -> tuple[DateColumn, ...]:
+    """The date columns, less those under a heading that names a previous result on the line above."""
+    if line_start == 0:
+        return columns
+    above_start = text.rfind("\n", 0, line_start - 1) + 1
+    headings = [
+        (m.start() - above_start, m.end() - above_start)
+        for m in _PREVIOUS_HEADING.finditer(text, above_start, line_start - 1)
+    ]
+    return tuple(c for c in columns if not any(a < c.end + 1 and b > c.start - 1 for a, b in headings))
 
 
 def table_at(tables: list[DateTable], position: int) -> DateTable | None:
@@ -276,7 +295,8 @@ def read_cell(text: str, start: int, end: int, lab: LabDef | None) -> LabReading
 
 # The rest of a row's name cell: text without digits up to the gap before the next column
 # ("VITAMIN D,25-OH,TOTAL,IA   19 L", "Lactate, Whole Blood   4.6").
-_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,})")
+# A dotted leader ends the cell too ("Microalb/Creat Ratio ......... 30").
+_NAME_CELL_REST = re.compile(r"[^\t\n\d]{1,40}?(?=\t|[ ]{2,}|[ ]?\.{3,})")
 
 
 def name_cell_end(text: str, name_start: int, name_end: int) -> int | None:
@@ -297,7 +317,13 @@ _ALONE_AFTER = re.compile(
     r"(?:[●○•◉]?[ \t]*\b(?:HIGH|LOW|NORMAL|IN[ \t]RANGE|OUT[ \t]OF[ \t]RANGE|BORDERLINE|OPTIMAL"
     r"|ABNORMAL)[ \t]*)?"
     r":?[ \t]*\n(?:[ \t]*\n)?"  # OCR may leave a blank line between
+    # a portal's label lines between the name and its value: the range line is skipped, never read
+    # ("Hemoglobin A1C" / "Normal range: 4.0 - 5.6 %" / "Value" / "7.2 %"; "Result:" / "6.8 %")
+    r"(?:[ \t]*(?i:(?:normal|standard|reference|ref\.?)[ \t]+(?:range|interval|values?)[ \t]*:[^\n]*"
+    r"|(?:your[ \t]+)?(?:value|result)s?[ \t]*:?)[ \t]*\n){0,2}"
 )
+# A label before a name alone on its line ("Test: Ferritin" / "Result:" / "22 ng/mL").
+_NAME_LABEL = re.compile(r"[ \t]*(?:test(?:[ \t]+name)?|component|analyte)[ \t]*:[ \t]*", re.IGNORECASE)
 _VALUE_LINE = re.compile(r"[ \t]*(?P<cmp>[<>][ \t]*)?(?P<num>\d+(?:[.,]\d+)?)(?![\d.,])[^\n]*")
 _WRAPPED_NAME = re.compile(r"[ \t]*(?:ab|ag|antibod(?:y|ies)|antigen|level|total)\b(?=[ \t]{2,}|\t)", re.I)
 _FOOTNOTE = re.compile(r"[ \t]+[a-e](?=[ \t]{2,})")
@@ -314,7 +340,8 @@ def read_value_line(text: str, name_start: int, name_end: int, lab: LabDef) -> L
     the value, its unit and a flag."""
     line_start = text.rfind("\n", 0, name_start) + 1
     alone = _ALONE_AFTER.match(text, name_end)
-    if text[line_start:name_start].strip() or alone is None:
+    labelled = _NAME_LABEL.fullmatch(text, line_start, name_start) is not None
+    if (text[line_start:name_start].strip() and not labelled) or alone is None:
         return LabReading()
     next_start = alone.end()
     next_end = text.find("\n", next_start)

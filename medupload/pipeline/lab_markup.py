@@ -14,10 +14,14 @@ from __future__ import annotations
 import itertools
 import re
 
+from medupload.pipeline.email_text import plain_email
+from medupload.pipeline.lab_wrapped import joined_names
 from medupload.pipeline.mentions import Mention
 
 __all__ = ["Moves", "code_before_name", "original_span", "plain_layout"]
 
+# A colon between a name and its value with no space ("Ferritin:8ng/mL", an OCR'd form): a space.
+_GLUED_COLON = re.compile(r"(?<=[A-Za-z)]):(?=[<>]?\d)")
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,80}?)\*\*")
 # A handwritten blank around a value: "__11.6__", "_96_"; two filled blanks in a row are a
 # correction, the last one the result ("_5.8_ _4.9_ mmol/L (rpt - 1st sample haemolysed)").
@@ -262,9 +266,13 @@ def _slash_groups(text: str, moves: Moves) -> str:
 
 
 def plain_layout(text: str) -> tuple[str, Moves]:
-    """``text`` with bold marks, handwritten blanks, ``<br>``-merged pipe rows and column streams
-    made plain rows, the same length as ``text``; and where each moved word was in ``text``."""
-    moves: Moves = []
+    """``text`` with wrapped names joined, and bold marks, handwritten blanks, ``<br>``-merged pipe
+    rows and column streams made plain rows, the same length as ``text``; and where each moved
+    word was in ``text``."""
+    text, moves = plain_email(text)  # a forwarded e-mail: quoted-printable decoded, "> " marks blanked
+    text = joined_names(text)  # "Alkaline" / "Phosphatase   188": a name wrapped in its cell
+    if ":" in text:
+        text = _GLUED_COLON.sub(" ", text)  # "Ferritin:8ng/mL": the name and its value one word
     if "**" in text:
         text = _BOLD.sub(lambda m: _unbold(m, moves), text)
     if "_" in text:

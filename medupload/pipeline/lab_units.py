@@ -29,8 +29,24 @@ def _ureg() -> Any:
 _AFFINE: dict[tuple[str, str], tuple[float, float]] = {("mmol/mol", "%"): (0.09148, 2.152)}
 
 
+# Cell counts: one number per microlitre in each of its written forms ("/cumm", "cells/uL",
+# "x10^9/L", "lakhs/cumm"), counted by the alias's own scale, never by the display it shares.
+_PER_MICROLITRE = {"10*3/uL": 1e3, "10*6/uL": 1e6, "cells/uL": 1.0}
+_PER_MICROLITRE_PINT = {"1/uL": 1.0, "1/L": 1e-6}
+
+
+def _count(value: float, raw: UnitDef, lab: LabDef) -> float | None:
+    """A cell count in ``raw`` as the lab's count unit, by arithmetic (no pint for a count)."""
+    per = _PER_MICROLITRE_PINT.get(raw.pint)
+    if per is None:
+        return None
+    return value * raw.scale * per / _PER_MICROLITRE[lab.unit or ""]
+
+
 def convert_to_canonical(value: float, raw: UnitDef, lab: LabDef) -> float | None:
     """``value`` in ``raw`` to the lab's canonical unit, through pint (molar mass if needed)."""
+    if lab.unit in _PER_MICROLITRE and raw.display in _PER_MICROLITRE and raw.display != lab.unit:
+        return _count(value, raw, lab)  # "11,200 /cumm" is 11.2 x10^3/uL
     if raw.display == lab.unit:
         return value * 1.0
     affine = _AFFINE.get((raw.display, lab.unit or ""))

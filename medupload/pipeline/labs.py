@@ -16,9 +16,10 @@ A count written before its name ("16 segs, 6 bands", "75% segs", "15.7 for WBC")
 value when the number opens a clause (line start, comma, colon, "with", "and"), so it cannot be
 the previous name's value.
 
-OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read.
+OCR's letters inside a number ("1O2", "4.l") are read back as digits before anything is read
+(``lab_ocr``).
 
-One reason to change (how a value is read next to one name, in prose or a row), ~530 lines, kept
+One reason to change (how a value is read next to one name, in prose or a row), ~550 lines, kept
 one module because every rule here reads the same few characters after a name and they must agree
 on what a value is: where a result sits in a report is ``lab_layouts`` and ``lab_columns``, unit
 conversion ``lab_units``, and layouts read by their structure instead of by a name's neighbourhood
@@ -37,13 +38,16 @@ from medupload.pipeline.vocabulary import LabDef, UnitDef, vocabulary
 # qualifier ("fasting", ", Total", ", high sensitivity"), "%" or "#" (a differential's column),
 # dotted leaders ("BNP ........ 412"), separators and linking words, a date, a flag.
 _BETWEEN = (
-    r"(?:[ \t]*(?:\([^)\n]{0,40}\)|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
+    r"(?:[ \t]*(?:\([^)\n]{0,40}\)|\[[^\]\n]{3,40}\]"  # "Potassium [3.5-5.1]: 5.2"
+    r"|,?[ \t]*(?:fasting|random|total|serum|plasma|direct|calculated|calc|blood"
     # a dotted leader is taken whole, never re-split (re-splitting it was exponential on a miss)
     r"|urine|high[ -]sensitivity|hs)\b|[%#](?=[ \t])|\.{2,}(?!\.)|_{2,}(?!_)"
     # a performing-lab code ("Free T4  01  1.02"; a result never has a leading zero), a footnote
     # mark ("[3]"), an assay generation ("TSH 3rd gen")
     r"|0\d{1,2}(?=[ \t])|\[\d{1,2}\]|\d(?:st|nd|rd|th)[ \t]+gen(?:eration)?\b))*[ \t]*"
-    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|result|value|was|were|is|of|now|today|measured|at|to)[ \t]*)*"
+    # "estimation": a UK GP system's term ("Haemoglobin estimation 124 g/L")
+    r"(?:(?:[:=|,\t]|-(?!\d)|level|levels|lvl|estimation|result|value|was|were|is|of|now|today|measured|at"
+    r"|to)[ \t]*)*"
     r"(?:(?:19|20)\d\d-\d\d?-\d\d?[ \t:|]+|\d\d?/\d\d?/\d{2,4}[ \t:|]+)?"
     r"(?:(?:\b[HL]\b|\*|\+(?=[ \t]))[ \t]*)?"  # "Kreatinin  +  1,12": a flag printed before the value
 )
@@ -56,7 +60,10 @@ LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
     r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
     r"(?P<num>-?" + _MANY_THOUSANDS + r"|-?\d+(?:[.,]\d+)?)"
-    r"(?![\d/+]|[ \t]*-[ \t]*\d|[.,]\d|" + _NOT_A_VALUE_AFTER + ")",  # "4+": a dipstick grade
+    # "4+": a dipstick grade; "11/20": a date, "2/week" a rate, but "11,200/uL": a volume glued on
+    r"(?![\d+]|/(?!(?:[uµμ]l|mm3|mm³|cu\.?mm|d?l|ml)(?![A-Za-z]))|[ \t]*-[ \t]*\d|[.,]\d|"
+    + _NOT_A_VALUE_AFTER
+    + ")",
     re.IGNORECASE,
 )
 # A count per field (urine microscopy) is written as a range: "WBC 25-50 /HPF", "5 to 10 WBCs".
@@ -105,27 +112,6 @@ BEFORE_VALUE_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>%)?[ \t]*(?:for[ \t]+)?$",
     re.IGNORECASE | re.MULTILINE,  # a line's start is "^" too: the search starts at a line's start
 )
-# OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
-# token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
-# before a digit, as in "O.94"), holds nothing but digits, confusable letters and one decimal
-# separator, and a confusable letter at its end follows the separator ("4.l"; "2l", "2.5l" stay
-# litres, "S1", "O2", "I10" stay words). One character for one, so every offset stays.
-_OCR_NUMBER = re.compile(r"(?<![\w.,])(?:\d|[Ool](?=[.,]\d))[\dOolIS]*(?:[.,][\dOolIS]+)?(?![\w])")
-_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "S": "5"})
-
-
-def _repaired(match: re.Match[str]) -> str:
-    token = match.group()
-    if token.isdigit() or not any(c.isdigit() for c in token):
-        return token
-    if not token[-1].isdigit() and token[-2] not in ".,":
-        return token  # "2l", "2.5l": litres
-    return token.translate(_OCR_DIGITS)
-
-
-def repair_ocr_digits(text: str) -> str:
-    """``text`` with OCR's letters for digits inside numbers read back as digits, same length."""
-    return _OCR_NUMBER.sub(_repaired, text)
 
 
 def _fmt(value: float) -> str:
@@ -264,7 +250,13 @@ def _cut_unit(text: str, start: int, num_start: int, dose: re.Match[str], lab: L
 
 # A unit of a body measurement or a vital sign right after a number: no lab's result.
 _BODY_UNIT = re.compile(r"[ \t]*(?:kg|lbs?|cm|mm[ \t]*Hg|bpm|°[CF]|m2|m²)(?![\w/])", re.IGNORECASE)
+# A flag glued to the value or starred ("168H", "168*H*", "87 (H)*"), before the unit's column.
+_GLUED_FLAG = re.compile(
+    r"(?:HH|LL|H|L)\*?(?=[ \t])|[ \t]*(?:\*(?:HH|LL|H|L|A)?\*?|\((?:HH|LL|H|L|A)\)\*?)(?=[ \t])"
+)
 _PER_MICROLITRE = "10*3/uL"  # counts written per microlitre ("12,000") are shown in thousands
+_PER_CELL = "cells/uL"
+_DOTTED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 
 
 def read_lab(text: str, start: int, stop: int, lab: LabDef) -> LabReading:
@@ -403,6 +395,8 @@ def reading(
     line_end = text.find("\n", num_end)
     unit_stop = max(stop, len(text) if line_end == -1 else line_end)
     unit_match = vocabulary().unit_re.match(text, num_end, unit_stop)
+    if unit_match is None and (flag := _GLUED_FLAG.match(text, num_end, unit_stop)) is not None:
+        unit_match = vocabulary().unit_re.match(text, flag.end(), unit_stop)  # "168*H*   umol/L"
     raw = vocabulary().units[unit_match["unit"].lower()] if unit_match else None
     if unit_match and unit_match["unit"] == "G/L" and lab.unit in _COUNT_UNITS:
         raw = vocabulary().units["10^9/l"]  # French "G/L" is giga per litre for a count, not grams
@@ -430,8 +424,13 @@ def reading(
         converted: float | None = number  # a bare number in a lab line: assume the canonical unit
         if lab.unit == _PER_MICROLITRE and lab.high is not None and number > lab.high:
             converted = number / 1000
-    elif raw.display in lab.units:
-        converted = convert_to_canonical(number, raw, lab)
+        elif not _LETTER.search(text, start, num_end - len(num)) and (implied := _implied_unit(number, lab)):
+            raw = implied  # "Creat 112, Hb 124": a UK letter's SI units, left unwritten
+            converted = convert_to_canonical(number, raw, lab)
+    elif raw.display in lab.units or (raw.display in _COUNT_UNITS and lab.unit in _COUNT_UNITS):
+        if raw.display == _PER_CELL and _DOTTED_THOUSANDS.fullmatch(num):
+            number = float(num.replace(".", ""))  # "245.000 /mm³": a dot between thousands (pt, es, de)
+        converted = convert_to_canonical(number, raw, lab)  # a count per microlitre in any form
     else:
         return LabReading(None, None, end, trusted=False)
     if converted is None:
@@ -448,11 +447,33 @@ def reading(
     return LabReading(comparator + shown, lab.unit, end, trusted=not (raw is None and lab.unit_required))
 
 
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _implied_unit(number: float, lab: LabDef) -> UnitDef | None:
+    """The first of the lab's other units a bare number is plausible in, when it is not plausible
+    in the canonical one (a letter from a country that reports in SI units: creatinine 112 is
+    umol/L, haemoglobin 124 g/L, glucose 6.1 mmol/L); None when it is plausible, or in none. Read
+    only right after the name ("Creat 112"), never after words ("intake ... about 25", "from 5.4")."""
+    if lab.low is None or lab.high is None or lab.low <= number <= lab.high or lab.unit in _COUNT_UNITS:
+        return None
+    units = vocabulary().units
+    for display in lab.units:
+        if display == lab.unit:
+            continue
+        unit = next((u for u in units.values() if u.display == display), None)
+        converted = convert_to_canonical(number, unit, lab) if unit is not None else None
+        if converted is not None and lab.low <= converted <= lab.high:
+            return unit
+    return None
+
+
 # A reference range after the value, in its own column, that carries the row's unit (US reference
 # labs, cumulative tables: "GLUCOSE   104 H   65-99 mg/dL", "3.1 (L)  ...  3.5 - 5.1 mmol/L"). Only
 # the rest of the row is read, past cells of values and flags.
 _REFERENCE_UNIT = re.compile(
-    r"(?:[ \t]*(?:\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?(?![A-Za-z])|\*|[<>]?\d+(?:\.\d+)?)"
+    # a flag in brackets or stars, glued to the value or not ("168*H*", "87 (H)", "5.9H*")
+    r"(?:[ \t]*(?:\*?\(?(?:HH|LL|H|L|A|C|High|Low|Abnormal|Abn)\)?\*?(?![A-Za-z])|\*+|[<>]?\d+(?:\.\d+)?)"
     r"(?![^ \t\n]))*"
     r"(?:[ \t]{2,}|\t)[ \t]*[\[(]?[ \t]*(?:(?:[<>]=?|[≤≥])[ \t]*|[<>][ \t]*or[ \t]*=[ \t]*)?"
     r"\d+(?:\.\d+)?(?:[ \t]*-[ \t]*\d+(?:\.\d+)?)?[ \t]*[\])]?[ \t]*",
@@ -475,7 +496,7 @@ def reference_unit(text: str, end: int, lab: LabDef) -> UnitDef | None:
 # A drug's level ("Dilantin level 12", "doxycycline level ... was 6.5 mcg/mL", "Vancomycin, Trough"): a
 # lab of its own.
 DRUG_LEVEL_RE = re.compile(
-    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|trough|peak)\b"
+    r"[ \t]*,?[ \t]+(?:serum[ \t]+|blood[ \t]+)?(?:levels?|lvl|trough|peak)\b"
     # a report row named by drug and specimen ("Lithium, Serum     0.72   mmol/L")
     r"|[ \t]*,[ \t]*(?:serum|plasma|whole[ \t]+blood)(?=[ \t]+[<>]?\d)",
     re.IGNORECASE,
