@@ -54,6 +54,8 @@ FRESH4_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh4_notes.jsonl"
 #: 15 more, a seventh labeller (mtsamples_fresh5.md), scored when they came after the last rounds.
 FRESH5 = ROOT / "tests" / "data" / "mtsamples_fresh5.jsonl"
 FRESH5_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh5_notes.jsonl"
+FRESH6 = ROOT / "tests" / "data" / "mtsamples_fresh6.jsonl"
+FRESH6_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh6_notes.jsonl"
 #: The labelled sets by name: the development set the extractor was tuned on, the held-out set
 #: (since tuned on too) and the fresh sets, in the order they came.
 SETS = {
@@ -64,6 +66,7 @@ SETS = {
     "fresh3": FRESH3,
     "fresh4": FRESH4,
     "fresh5": FRESH5,
+    "fresh6": FRESH6,
 }
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 #: Where a set's note texts are, when not in the shared corpus.
@@ -73,6 +76,7 @@ NOTES_OF = {
     FRESH3: FRESH3_NOTES,
     FRESH4: FRESH4_NOTES,
     FRESH5: FRESH5_NOTES,
+    FRESH6: FRESH6_NOTES,
 }
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
@@ -88,6 +92,7 @@ LAB_REPORT_SETS = {
     "reports6": ROOT / "tests" / "data" / "lab_reports_6.jsonl",
     "reports7": ROOT / "tests" / "data" / "lab_reports_7.jsonl",
     "reports8": ROOT / "tests" / "data" / "lab_reports_8.jsonl",
+    "reports9": ROOT / "tests" / "data" / "lab_reports_9.jsonl",
 }
 
 

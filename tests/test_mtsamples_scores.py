@@ -107,6 +107,14 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
         "assertions": {"recall": 0.85},
         "labs": {"recall": 0.95, "precision": 0.95},
     },
+    # Scored once, unseen: on e30b904 (before the rounds of 2026-12-01 night) assertions 0.825
+    # (found 0.933), on 76887ab (after assert11, assert12, labs13) 0.850; then tuned on.
+    "fresh6": {
+        "medications": {"recall": 0.93, "precision": 0.92},
+        "allergies": {"recall": 0.80, "precision": 0.93},
+        "assertions": {"recall": 0.84},
+        "labs": {"recall": 0.90, "precision": 0.94},
+    },
 }
 TARGETS = "issue 9 targets: medications recall and precision >= 0.90, assertions >= 0.85, labs >= 0.95"
 MINIMUM_NOTES = {
@@ -117,6 +125,7 @@ MINIMUM_NOTES = {
     "fresh3": 30,
     "fresh4": 16,
     "fresh5": 15,
+    "fresh6": 20,
 }
 
 
