@@ -34,6 +34,28 @@ PAST_AFTER = re.compile(
 )
 
 
+# "Papillary carcinoma of the thyroid gland, status post total thyroidectomy in 1992", "Carotid
+# artery stenosis, status post right carotid endarterectomy": the operation that took out or
+# repaired the condition's own organ (a word of the item named again in it) ended it. A stent or
+# an intervention does not ("coronary artery disease status post coronary intervention").
+_OWN_OPERATION_AFTER = re.compile(
+    r"(?P<rest>(?:[ \t]+(?:of|in|to)[ \t]+(?:the[ \t]+)?[\w ]{0,40}?)?)"
+    r"[ \t]*,?[ \t]*(?:status[ \t]+post|s/p)[ \t]+"
+    r"(?P<op>[^,.;\n]{0,60}?(?:\w+ectomy|repair|resection|excision|removal|replacement)\b)",
+    re.IGNORECASE,
+)
+
+
+def cured_by_own_operation(text: str, ent: Any) -> bool:
+    """Whether ``ent`` is followed by "status post" an operation on its own organ (see above)."""
+    after = _OWN_OPERATION_AFTER.match(text, ent.end_char)
+    if not after:
+        return False
+    item = ent.text + " " + after.group("rest")
+    stems = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{5,}", item)}
+    return any(w.lower()[:5] in stems for w in re.findall(r"[A-Za-z]{5,}", after.group("op")))
+
+
 # The mention's own clause says it is over: "his fever resolved", "the rash has since cleared".
 RESOLVED_AFTER = re.compile(
     r"[ \t]+(?:has[ \t]+|had[ \t]+|have[ \t]+)?(?:now[ \t]+|since[ \t]+|completely[ \t]+)?"

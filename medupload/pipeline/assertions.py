@@ -47,7 +47,13 @@ from medupload.pipeline.assertion_layout import (
     in_header_paragraph,
     in_risk_list,
 )
-from medupload.pipeline.assertion_time import PAST_AFTER, RESOLVED_AFTER, removed_before, told_as_past
+from medupload.pipeline.assertion_time import (
+    PAST_AFTER,
+    RESOLVED_AFTER,
+    cured_by_own_operation,
+    removed_before,
+    told_as_past,
+)
 from medupload.pipeline.clinical_nlp import HITS
 
 _FAMILY_LEAD = re.compile(
@@ -82,7 +88,7 @@ _INFORMANT_AFTER = re.compile(
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
 # A relative who came along ("visiting with her husband", "accompanied by his mother") is not
 # the one with the condition, unless the text goes on to say so ("with her mother, who has ...").
-_COMPANION_BEFORE = re.compile(r"\b(?:with|by)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
+_COMPANION_BEFORE = re.compile(r"\b(?:with|by|visiting)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
 _RELATIVE_HAS_AFTER = re.compile(r"^\s*(?:'s\b|,?\s*(?:who|which)\b|,?\s*(?:has|had|with)\b)", re.IGNORECASE)
 # "Past medical history is significant for hypertension": a list of current problems.
 _HISTORY_LIST_AFTER = re.compile(
@@ -97,15 +103,15 @@ _DURATION_BEFORE = re.compile(
     r"['’]?[ \t-]+$",
     re.IGNORECASE,
 )
-# "an old infarct", "healed fracture": a past event named as such.
+# "an old infarct", "healed fracture", "childhood asthma": a past event named as such.
 # Where the event was may sit between: "old inferior wall myocardial infarction".
 _PAST_BEFORE = re.compile(
-    r"(?<![-\w])(?:old|healed)[ \t]+(?:(?:anterior|posterior|inferior|lateral|septal|apical|anteroseptal"
-    r"|anterolateral|inferolateral|inferoposterior|posterolateral|wall|left|right|lacunar|cerebellar"
+    r"(?<![-\w])(?:old|healed|childhood)[ \t]+(?:(?:anterior|posterior|inferior|lateral|septal|apical"
+    r"|anteroseptal|anterolateral|inferolateral|inferoposterior|posterolateral|wall|left|right|lacunar|cerebellar"
     r"|thalamic|pontine|frontal|parietal|temporal|occipital|basal|ganglia|subcortical)[ \t]+){0,3}$",
     re.IGNORECASE,
 )
-_PAST_NAMED = re.compile(r"(?:old|healed)\s", re.IGNORECASE)
+_PAST_NAMED = re.compile(r"(?:old|healed|childhood)\s", re.IGNORECASE)
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
     r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on"
@@ -185,6 +191,26 @@ _HISTORY_CUE = re.compile(r"history|^(?:hx|hist|ho|h\s*/\s*o)$", re.IGNORECASE)
 _QUERIED = re.compile(r"(?<![\w?])\?[ \t]{0,2}\Z")
 
 
+# "her third child": an obstetric count, not a relative ("third child with one miscarriage").
+_ORDINAL_BEFORE = re.compile(
+    r"\b(?:first|second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th))[ \t]+$", re.IGNORECASE
+)
+# "his family history of esophageal cancer and his personal history of heartburn": the
+# patient's own history ends a relative's cue.
+_PERSONAL = re.compile(r"\b(?:personal|own)[ \t]+(?:medical[ \t]+)?history\b", re.IGNORECASE)
+# "routine return appointment", "returns in followup": a visit, not a hypothetical return.
+_RETURN_VISIT = re.compile(
+    r"[ \t]+(?:(?:office|clinic|routine)[ \t]+)?(?:visit|appointment|follow[ -]?up|in[ \t]+follow)",
+    re.IGNORECASE,
+)
+# "some decline ... with regards to her depression", "a decline in function": a worsening, not a
+# refusal ("declines surgery").
+_DECLINE_NOUN_BEFORE = re.compile(
+    r"\b(?:some|a|the|further|slight|significant|gradual|steady|cognitive|functional|mental)[ \t]+$",
+    re.IGNORECASE,
+)
+
+
 def _aside(text: str, modifier: Any, ent: Any) -> bool:
     """Whether the cue sits in a parenthesis that the mention is outside of."""
     if modifier.end_char <= ent.start_char:  # cue first: its parenthesis closes before the mention
@@ -214,6 +240,30 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _PATIENT_AGAIN.search(text, span.end_char, ent.start_char)
     ):
         return False  # "His mother has diabetes and he has hypertension": the patient's own
+    if (
+        modifier.category == "FAMILY"
+        and span.text.lower() in ("child", "children")
+        and _ORDINAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char)
+    ):
+        return False  # "this is her third child": a count of her pregnancies
+    if (
+        modifier.category == "FAMILY"
+        and span.end_char <= ent.start_char
+        and _PERSONAL.search(text, span.end_char, ent.start_char)
+    ):
+        return False  # "family history of X and his personal history of Y": Y is his own
+    if (
+        modifier.category == "HYPOTHETICAL"
+        and span.text.lower() == "return"
+        and _RETURN_VISIT.match(text, span.end_char)
+    ):
+        return False  # "a routine return appointment for this woman with X": a visit
+    if (
+        modifier.category == "NEGATED_EXISTENCE"
+        and span.text.lower() == "decline"
+        and _DECLINE_NOUN_BEFORE.search(text, max(0, span.start_char - 15), span.start_char)
+    ):
+        return False  # "noting some decline with regards to her depression": it got worse
     if modifier.category == "FAMILY":
         if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
             who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
@@ -414,6 +464,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
             or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
             or removed_before(text, ent, line_start, in_paragraph)
+            or (not chronic and cured_by_own_operation(text, ent))
             or (not chronic and told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
@@ -430,6 +481,10 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     ):
         found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
-    if lead and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char):
+    if (
+        lead
+        and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char)
+        and not _PERSONAL.search(text, lead.end("cue"), ent.start_char)
+    ):
         found["family"] = True
     return Flags(**found)
