@@ -376,3 +376,56 @@ def test_denials_after_the_name_and_a_decline_that_is_a_worsening(
 )
 def test_operated_organs_childhood_and_surgical_history_are_past(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A bare hedge reaches past "still", and another reading after a finding hedges it,
+        (
+            "IMPRESSION:\nCritically ill, probably still showing signs of volume depletion with hypotension.",
+            "volume depletion",
+            "uncertain",
+        ),
+        (
+            "4. Bilateral pleural effusion by CT of the chest, although could represent thickening.",
+            "pleural effusion",
+            "uncertain",
+        ),
+        # ... not what the hedged condition comes with, nor a finding told plainly.
+        (
+            "IMPRESSION:\nCritically ill, probably still showing signs of volume depletion with hypotension.",
+            "hypotension",
+            "present",
+        ),
+        ("4. Bilateral pleural effusion by CT of the chest.", "pleural effusion", "present"),
+    ],
+)
+def test_bare_hedges_and_another_reading(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # The past before the past, a first visit and a stay with its end date are past,
+        ("He had been having increased urination and thirst.", "increased urination", "historical"),
+        ("I initially saw him for thrombocytopenia when his ANC was 1300.", "thrombocytopenia", "historical"),
+        (
+            "She was admitted to the hospital from 07/11/10 to 07/14/10 with acute kidney injury.",
+            "acute kidney injury",
+            "historical",
+        ),
+        # ... while a recent chronic condition and a chronic vasculitis are had now; a recent event not.
+        ("He was documented to have recent atrial fibrillation.", "atrial fibrillation", "present"),
+        (
+            "A woman with a history of polyarteritis nodosa returns in followup.",
+            "polyarteritis nodosa",
+            "present",
+        ),
+        ("He had a recent myocardial infarction.", "myocardial infarction", "historical"),
+        ("He has increased urination and thirst.", "increased urination", "present"),
+    ],
+)
+def test_earlier_episodes_and_recent_chronic_conditions(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

@@ -88,7 +88,9 @@ _ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s
 # showed RBCs, ultrasound revealed a stone" may be of now).
 _EARLIER_STAY = re.compile(
     r"(?<!since\s)\b(?:(?:on|at|during)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)\s+"
-    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b",
+    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b"
+    # A stay with its end date: "She was admitted to the hospital from 07/11/10 to 07/14/10 with X".
+    r"|\b(?:admitted|hospitali[sz]ed)\s+(?:to\s+(?:the\s+)?\w+\s+)?from\s+\S+\s+(?:to|through|until)\s+\d",
     re.IGNORECASE,
 )
 

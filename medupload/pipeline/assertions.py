@@ -211,6 +211,24 @@ _DECLINE_NOUN_BEFORE = re.compile(
 )
 
 
+_WITH = re.compile(r"^[ \t]*,?[ \t]*with[ \t]", re.IGNORECASE)
+
+
+def _accompanied(text: str, cue_end: int, ent: Any) -> bool:
+    """Whether another condition between a hedge and ``ent`` is followed by "with": what comes with
+    a hedged condition ("probably still showing signs of volume depletion with hypotension") is
+    told as found."""
+    for other in ent.doc.ents:
+        if (
+            other.label_ == "CONDITION"
+            and cue_end <= other.start_char
+            and other.end_char < ent.start_char
+            and _WITH.match(text[other.end_char : ent.start_char])
+        ):
+            return True
+    return False
+
+
 def _aside(text: str, modifier: Any, ent: Any) -> bool:
     """Whether the cue sits in a parenthesis that the mention is outside of."""
     if modifier.end_char <= ent.start_char:  # cue first: its parenthesis closes before the mention
@@ -321,6 +339,14 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _OTHER_CLAUSE.search(text, ent.end_char, span.start_char)
     ):
         return False  # "heartburn that is more frequent than it has in the past": of its clause only
+    if (
+        modifier.category == "POSSIBLE_EXISTENCE"
+        and span.end_char <= ent.start_char
+        and _accompanied(text, span.end_char, ent)
+    ):
+        return False  # "probably signs of volume depletion with hypotension": the hypotension is seen
+    if modifier.category == "HISTORICAL" and span.text.lower() in ("recent", "recently") and chronic:
+        return False  # "documented to have recent atrial fibrillation": a chronic one began, is had
     if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
         return False  # "diagnosed with diabetes earlier this year": has it now
     if (
