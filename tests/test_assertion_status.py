@@ -429,3 +429,23 @@ def test_bare_hedges_and_another_reading(text: str, span: str, expected: str) ->
 )
 def test_earlier_episodes_and_recent_chronic_conditions(text: str, span: str, expected: str) -> None:
     assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A sentence dated in its opening and the time a complaint began are past,
+        ("In 1990, his CT scan showed retroperitoneal lymphadenopathy.", "lymphadenopathy", "historical"),
+        (
+            "She says when this started she had significant joint pains and was unable to walk.",
+            "joint pains",
+            "historical",
+        ),
+        # ... not a diagnosis made then, a chronic finding, or a complaint told in the present.
+        ("In 1988, he was diagnosed with follicular lymphoma.", "follicular lymphoma", "present"),
+        ("In 2001, prostate biopsy that showed chronic prostatitis.", "chronic prostatitis", "present"),
+        ("She says that since this started she has joint pains.", "joint pains", "present"),
+    ],
+)
+def test_dated_openings_and_when_it_started_are_past(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

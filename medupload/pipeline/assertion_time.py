@@ -103,6 +103,22 @@ _RESOLVED_NEXT = re.compile(
 )
 
 
+# A sentence dated in its opening words: "In 1990, his CT scan showed retroperitoneal
+# lymphadenopathy" (a diagnosis made then lasts: "In 1988 he was diagnosed with lymphoma").
+_DATED_OPENING = re.compile(
+    r"\s*(?:[Ii]n|[Dd]uring|[Bb]y)\s+(?:(?:[Ee]arly|[Ll]ate|[Mm]id)[ -])?"
+    r"(?:[A-Z][a-z]+\s+(?:of\s+)?)?(?:19|20)\d\d\s*,",
+)
+_DIAGNOSED = re.compile(r"\bdiagnos\w*|\bfound\s+to\s+have\b", re.IGNORECASE)
+# The time a complaint began, told in the past: "She says when this started she had significant
+# joint pains" (now she has none).
+_WHEN_STARTED = re.compile(
+    r"\bwhen\s+(?:this|it|that|these|they|the\s+\w+)\s+(?:first\s+)?(?:started|began)\b[^,;]{0,30}?"
+    r"\b(?:had|was|were)\b",
+    re.IGNORECASE,
+)
+
+
 def told_as_past(text: str, ent: Any) -> bool:
     """Whether ``ent``'s sentence tells of an earlier time (see ``_PAST_ANCHOR``), or the next
     sentence says it is over."""
@@ -116,6 +132,14 @@ def told_as_past(text: str, ent: Any) -> bool:
     if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
         return True
     if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
+        return True
+    if (
+        _DATED_OPENING.match(text, sentence.start_char)
+        and not _DIAGNOSED.search(text, sentence.start_char, ent.start_char)
+        and not ent.text.lower().startswith("chronic")  # "In 2001, biopsy showed chronic prostatitis"
+    ):
+        return True
+    if _WHEN_STARTED.search(text, sentence.start_char, ent.start_char):
         return True
     if _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) and sentence.start > 0:
         previous = ent.doc[sentence.start - 1].sent
