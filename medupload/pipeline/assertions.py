@@ -32,6 +32,10 @@ window misses on real notes:
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
   "status post EGD confirming X" is a finding, current.
+- (``assertion_cues``) a cue that says nothing about the condition in its phrase: "a routine return
+  appointment", "her third child", a relative's cue after "his personal history of", "some decline
+  with regards to her depression", a hedge over what a hedged condition comes "with", "recent"
+  before a chronic condition;
 - "history of X for which he has a pacemaker" is current; a lesion removed at a dated or past-history
   operation ("removal of the melanoma ... in 1984") is past, the note's own operation's is not.
 """
@@ -42,6 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from medupload.pipeline.assertion_cues import PERSONAL_HISTORY, not_a_cue_here
 from medupload.pipeline.assertion_layout import (
     SURGICAL_TITLE,
     in_header_paragraph,
@@ -191,44 +196,6 @@ _HISTORY_CUE = re.compile(r"history|^(?:hx|hist|ho|h\s*/\s*o)$", re.IGNORECASE)
 _QUERIED = re.compile(r"(?<![\w?])\?[ \t]{0,2}\Z")
 
 
-# "her third child": an obstetric count, not a relative ("third child with one miscarriage").
-_ORDINAL_BEFORE = re.compile(
-    r"\b(?:first|second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th))[ \t]+$", re.IGNORECASE
-)
-# "his family history of esophageal cancer and his personal history of heartburn": the
-# patient's own history ends a relative's cue.
-_PERSONAL = re.compile(r"\b(?:personal|own)[ \t]+(?:medical[ \t]+)?history\b", re.IGNORECASE)
-# "routine return appointment", "returns in followup": a visit, not a hypothetical return.
-_RETURN_VISIT = re.compile(
-    r"[ \t]+(?:(?:office|clinic|routine)[ \t]+)?(?:visit|appointment|follow[ -]?up|in[ \t]+follow)",
-    re.IGNORECASE,
-)
-# "some decline ... with regards to her depression", "a decline in function": a worsening, not a
-# refusal ("declines surgery").
-_DECLINE_NOUN_BEFORE = re.compile(
-    r"\b(?:some|a|the|further|slight|significant|gradual|steady|cognitive|functional|mental)[ \t]+$",
-    re.IGNORECASE,
-)
-
-
-_WITH = re.compile(r"^[ \t]*,?[ \t]*with[ \t]", re.IGNORECASE)
-
-
-def _accompanied(text: str, cue_end: int, ent: Any) -> bool:
-    """Whether another condition between a hedge and ``ent`` is followed by "with": what comes with
-    a hedged condition ("probably still showing signs of volume depletion with hypotension") is
-    told as found."""
-    for other in ent.doc.ents:
-        if (
-            other.label_ == "CONDITION"
-            and cue_end <= other.start_char
-            and other.end_char < ent.start_char
-            and _WITH.match(text[other.end_char : ent.start_char])
-        ):
-            return True
-    return False
-
-
 def _aside(text: str, modifier: Any, ent: Any) -> bool:
     """Whether the cue sits in a parenthesis that the mention is outside of."""
     if modifier.end_char <= ent.start_char:  # cue first: its parenthesis closes before the mention
@@ -258,30 +225,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _PATIENT_AGAIN.search(text, span.end_char, ent.start_char)
     ):
         return False  # "His mother has diabetes and he has hypertension": the patient's own
-    if (
-        modifier.category == "FAMILY"
-        and span.text.lower() in ("child", "children")
-        and _ORDINAL_BEFORE.search(text, max(0, span.start_char - 12), span.start_char)
-    ):
-        return False  # "this is her third child": a count of her pregnancies
-    if (
-        modifier.category == "FAMILY"
-        and span.end_char <= ent.start_char
-        and _PERSONAL.search(text, span.end_char, ent.start_char)
-    ):
-        return False  # "family history of X and his personal history of Y": Y is his own
-    if (
-        modifier.category == "HYPOTHETICAL"
-        and span.text.lower() == "return"
-        and _RETURN_VISIT.match(text, span.end_char)
-    ):
-        return False  # "a routine return appointment for this woman with X": a visit
-    if (
-        modifier.category == "NEGATED_EXISTENCE"
-        and span.text.lower() == "decline"
-        and _DECLINE_NOUN_BEFORE.search(text, max(0, span.start_char - 15), span.start_char)
-    ):
-        return False  # "noting some decline with regards to her depression": it got worse
+    if not_a_cue_here(text, modifier.category, span, ent, chronic):
+        return False  # a visit, an obstetric count, a worsening ... (see ``assertion_cues``)
     if modifier.category == "FAMILY":
         if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
             who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
@@ -339,14 +284,6 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _OTHER_CLAUSE.search(text, ent.end_char, span.start_char)
     ):
         return False  # "heartburn that is more frequent than it has in the past": of its clause only
-    if (
-        modifier.category == "POSSIBLE_EXISTENCE"
-        and span.end_char <= ent.start_char
-        and _accompanied(text, span.end_char, ent)
-    ):
-        return False  # "probably signs of volume depletion with hypotension": the hypotension is seen
-    if modifier.category == "HISTORICAL" and span.text.lower() in ("recent", "recently") and chronic:
-        return False  # "documented to have recent atrial fibrillation": a chronic one began, is had
     if modifier.category == "HISTORICAL" and _EARLIER_THIS_YEAR.match(span.text) and chronic:
         return False  # "diagnosed with diabetes earlier this year": has it now
     if (
@@ -510,7 +447,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     if (
         lead
         and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char)
-        and not _PERSONAL.search(text, lead.end("cue"), ent.start_char)
+        and not PERSONAL_HISTORY.search(text, lead.end("cue"), ent.start_char)
     ):
         found["family"] = True
     return Flags(**found)
