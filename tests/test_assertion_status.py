@@ -289,3 +289,163 @@ def test_an_earlier_stay_and_a_subsided_symptom_are_past(text: str, span: str, e
 )
 def test_a_story_stops_at_findings_and_courses_up_to_now(next_sentences: str, span: str) -> None:
     assert _status(_STORY.format(next=next_sentences), span) == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A visit is no hypothetical return, an obstetric count no relative, a visited relative no
+        # family history, and the patient's own history ends a relative's cue,
+        (
+            "This is a routine return appointment for this woman with chronic atrial fibrillation.",
+            "atrial fibrillation",
+            "present",
+        ),
+        (
+            "PAST MEDICAL HISTORY:\nHypertension, this is her third child with one miscarriage.",
+            "miscarriage",
+            "historical",
+        ),
+        ("She is visiting her son here in Utah, with a history of diabetes.", "diabetes", "present"),
+        (
+            "He has a family history of colon cancer and a personal history of hypertension.",
+            "hypertension",
+            "present",
+        ),
+        # ... while a return to come, a relative's own condition and the family history stay so.
+        ("Return if chest pain recurs.", "chest pain", "uncertain"),
+        ("Her son has diabetes.", "diabetes", "family"),
+        ("He has a family history of colon cancer.", "colon cancer", "family"),
+    ],
+)
+def test_visits_counts_and_companions_are_not_cues(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # Denials written after the name or with a dictation's verb,
+        ("FAMILY HISTORY:\nAs far as heart disease there is none in the family.", "heart disease", "negated"),
+        ("He negates any symptoms of depression or anxiety.", "depression", "negated"),
+        # ... and a decline that is a worsening, not a refusal.
+        (
+            "She has been noting some decline primarily with regards to her depression.",
+            "depression",
+            "present",
+        ),
+        ("She declines treatment for her depression.", "depression", "negated"),
+    ],
+)
+def test_denials_after_the_name_and_a_decline_that_is_a_worsening(
+    text: str, span: str, expected: str
+) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A condition whose own organ was operated on, one named as of childhood, and an operation
+        # under a "previous surgical history" header are past,
+        (
+            "PROBLEM LIST:\n2. Papillary carcinoma of the thyroid gland, status post total thyroidectomy"
+            " in 1992.",
+            "carcinoma",
+            "historical",
+        ),
+        (
+            "6. Carotid artery stenosis, status post right carotid endarterectomy in 2004.",
+            "stenosis",
+            "historical",
+        ),
+        ("He had childhood asthma. He uses alcohol socially.", "asthma", "historical"),
+        (
+            "PREVIOUS SURGICAL HISTORY:\nIncludes a repair of a right intertrochanteric femur fracture.",
+            "fracture",
+            "historical",
+        ),
+        # ... not a chronic one after an intervention, nor an operation on another organ.
+        (
+            "1. Coronary artery disease status post percutaneous coronary artery intervention.",
+            "Coronary artery disease",
+            "present",
+        ),
+        ("2. Breast cancer, status post cholecystectomy in 2004.", "Breast cancer", "present"),
+    ],
+)
+def test_operated_organs_childhood_and_surgical_history_are_past(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A bare hedge reaches past "still", and another reading after a finding hedges it,
+        (
+            "IMPRESSION:\nCritically ill, probably still showing signs of volume depletion with hypotension.",
+            "volume depletion",
+            "uncertain",
+        ),
+        (
+            "4. Bilateral pleural effusion by CT of the chest, although could represent thickening.",
+            "pleural effusion",
+            "uncertain",
+        ),
+        # ... not what the hedged condition comes with, nor a finding told plainly.
+        (
+            "IMPRESSION:\nCritically ill, probably still showing signs of volume depletion with hypotension.",
+            "hypotension",
+            "present",
+        ),
+        ("4. Bilateral pleural effusion by CT of the chest.", "pleural effusion", "present"),
+    ],
+)
+def test_bare_hedges_and_another_reading(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # The past before the past, a first visit and a stay with its end date are past,
+        ("He had been having increased urination and thirst.", "increased urination", "historical"),
+        ("I initially saw him for thrombocytopenia when his ANC was 1300.", "thrombocytopenia", "historical"),
+        (
+            "She was admitted to the hospital from 07/11/10 to 07/14/10 with acute kidney injury.",
+            "acute kidney injury",
+            "historical",
+        ),
+        # ... while a recent chronic condition and a chronic vasculitis are had now; a recent event not.
+        ("He was documented to have recent atrial fibrillation.", "atrial fibrillation", "present"),
+        (
+            "A woman with a history of polyarteritis nodosa returns in followup.",
+            "polyarteritis nodosa",
+            "present",
+        ),
+        ("He had a recent myocardial infarction.", "myocardial infarction", "historical"),
+        ("He has increased urination and thirst.", "increased urination", "present"),
+    ],
+)
+def test_earlier_episodes_and_recent_chronic_conditions(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        # A sentence dated in its opening and the time a complaint began are past,
+        ("In 1990, his CT scan showed retroperitoneal lymphadenopathy.", "lymphadenopathy", "historical"),
+        (
+            "She says when this started she had significant joint pains and was unable to walk.",
+            "joint pains",
+            "historical",
+        ),
+        # ... not a diagnosis made then, a chronic finding, or a complaint told in the present.
+        ("In 1988, he was diagnosed with follicular lymphoma.", "follicular lymphoma", "present"),
+        ("In 2001, prostate biopsy that showed chronic prostatitis.", "chronic prostatitis", "present"),
+        ("She says that since this started she has joint pains.", "joint pains", "present"),
+    ],
+)
+def test_dated_openings_and_when_it_started_are_past(text: str, span: str, expected: str) -> None:
+    assert _status(text, span) == expected

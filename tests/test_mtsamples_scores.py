@@ -63,6 +63,9 @@ from medupload.pipeline.extraction import extract
 # earlier time, "in the past", consent risk lists, pseudo-negations), on top of assert11:
 # assertions dev 0.954, held-out 0.938, fresh 0.962, fresh2 0.925, fresh3 0.955, fresh4 0.927,
 # fresh5 0.865.
+# assert14 (status on fresh6's misses: return visits, obstetric counts, operated organs, childhood,
+# bare hedges, the past before the past, dated openings): assertions fresh 0.966, fresh3 0.960,
+# fresh4 0.958, fresh5 0.921, fresh6 0.933 (= found: no status error left); the others unchanged.
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
@@ -91,20 +94,20 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh3": {
         "medications": {"recall": 0.92, "precision": 0.94},
         "allergies": {"recall": 0.90, "precision": 0.95},
-        "assertions": {"recall": 0.94},
+        "assertions": {"recall": 0.95},
         "labs": {"recall": 0.91, "precision": 0.96},
     },
     "fresh4": {
         "medications": {"recall": 0.93, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.91},
+        "assertions": {"recall": 0.95},
         "labs": {"recall": 0.91, "precision": 0.94},
     },
     # Scored once, unseen, on 0f0b79c (assertions 0.708, found 0.809), then tuned on by assert10.
     "fresh5": {
         "medications": {"recall": 0.93, "precision": 0.91},
         "allergies": {"recall": 0.90, "precision": 0.80},
-        "assertions": {"recall": 0.85},
+        "assertions": {"recall": 0.91},
         "labs": {"recall": 0.95, "precision": 0.95},
     },
     # Scored once, unseen: on e30b904 (before the rounds of 2026-12-01 night) assertions 0.825
@@ -112,7 +115,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh6": {
         "medications": {"recall": 0.93, "precision": 0.92},
         "allergies": {"recall": 0.80, "precision": 0.93},
-        "assertions": {"recall": 0.84},
+        "assertions": {"recall": 0.92},
         "labs": {"recall": 0.90, "precision": 0.94},
     },
 }

@@ -34,6 +34,28 @@ PAST_AFTER = re.compile(
 )
 
 
+# "Papillary carcinoma of the thyroid gland, status post total thyroidectomy in 1992", "Carotid
+# artery stenosis, status post right carotid endarterectomy": the operation that took out or
+# repaired the condition's own organ (a word of the item named again in it) ended it. A stent or
+# an intervention does not ("coronary artery disease status post coronary intervention").
+_OWN_OPERATION_AFTER = re.compile(
+    r"(?P<rest>(?:[ \t]+(?:of|in|to)[ \t]+(?:the[ \t]+)?[\w ]{0,40}?)?)"
+    r"[ \t]*,?[ \t]*(?:status[ \t]+post|s/p)[ \t]+"
+    r"(?P<op>[^,.;\n]{0,60}?(?:\w+ectomy|repair|resection|excision|removal|replacement)\b)",
+    re.IGNORECASE,
+)
+
+
+def cured_by_own_operation(text: str, ent: Any) -> bool:
+    """Whether ``ent`` is followed by "status post" an operation on its own organ (see above)."""
+    after = _OWN_OPERATION_AFTER.match(text, ent.end_char)
+    if not after:
+        return False
+    item = ent.text + " " + after.group("rest")
+    stems = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{5,}", item)}
+    return any(w.lower()[:5] in stems for w in re.findall(r"[A-Za-z]{5,}", after.group("op")))
+
+
 # The mention's own clause says it is over: "his fever resolved", "the rash has since cleared".
 RESOLVED_AFTER = re.compile(
     r"[ \t]+(?:has[ \t]+|had[ \t]+|have[ \t]+)?(?:now[ \t]+|since[ \t]+|completely[ \t]+)?"
@@ -66,7 +88,9 @@ _ADMITTED_THEN = re.compile(r"\s*(?:he|she|they|the\s+patient)\s+was\s+(?:then\s
 # showed RBCs, ultrasound revealed a stone" may be of now).
 _EARLIER_STAY = re.compile(
     r"(?<!since\s)\b(?:(?:on|at|during)\s+(?:his|her|their|the|my)\s+(?:last|previous|prior)\s+"
-    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b",
+    r"(?:admission|hospitali[sz]ation|stay)|after\s+being\s+admitted\s+(?:for|with))\b"
+    # A stay with its end date: "She was admitted to the hospital from 07/11/10 to 07/14/10 with X".
+    r"|\b(?:admitted|hospitali[sz]ed)\s+(?:to\s+(?:the\s+)?\w+\s+)?from\s+\S+\s+(?:to|through|until)\s+\d",
     re.IGNORECASE,
 )
 
@@ -75,6 +99,22 @@ _EARLIER_STAY = re.compile(
 _RESOLVED_NEXT = re.compile(
     r"\s*(?:since\s+then,?\s+)?(?:this|these|it|they|both|all\s+of\s+(?:this|these|them))\s+"
     r"(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|all\s+)?resolved\b",
+    re.IGNORECASE,
+)
+
+
+# A sentence dated in its opening words: "In 1990, his CT scan showed retroperitoneal
+# lymphadenopathy" (a diagnosis made then lasts: "In 1988 he was diagnosed with lymphoma").
+_DATED_OPENING = re.compile(
+    r"\s*(?:[Ii]n|[Dd]uring|[Bb]y)\s+(?:(?:[Ee]arly|[Ll]ate|[Mm]id)[ -])?"
+    r"(?:[A-Z][a-z]+\s+(?:of\s+)?)?(?:19|20)\d\d\s*,",
+)
+_DIAGNOSED = re.compile(r"\bdiagnos\w*|\bfound\s+to\s+have\b", re.IGNORECASE)
+# The time a complaint began, told in the past: "She says when this started she had significant
+# joint pains" (now she has none).
+_WHEN_STARTED = re.compile(
+    r"\bwhen\s+(?:this|it|that|these|they|the\s+\w+)\s+(?:first\s+)?(?:started|began)\b[^,;]{0,30}?"
+    r"\b(?:had|was|were)\b",
     re.IGNORECASE,
 )
 
@@ -92,6 +132,14 @@ def told_as_past(text: str, ent: Any) -> bool:
     if _ANCHOR_OPENS.match(text, sentence.start_char, ent.start_char):
         return True
     if _EARLIER_STAY.search(text, sentence.start_char, sentence.end_char):
+        return True
+    if (
+        _DATED_OPENING.match(text, sentence.start_char)
+        and not _DIAGNOSED.search(text, sentence.start_char, ent.start_char)
+        and not ent.text.lower().startswith("chronic")  # "In 2001, biopsy showed chronic prostatitis"
+    ):
+        return True
+    if _WHEN_STARTED.search(text, sentence.start_char, ent.start_char):
         return True
     if _ADMITTED_THEN.match(text, sentence.start_char, ent.start_char) and sentence.start > 0:
         previous = ent.doc[sentence.start - 1].sent

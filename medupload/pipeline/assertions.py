@@ -32,6 +32,10 @@ window misses on real notes:
   of X" is the reason for a hedge, not hedged; "history of X since 1992", "history of metastatic X"
   are current; "past surgical history ... X", "X surgery in 1998", "X and Y resolved" are past;
   "status post EGD confirming X" is a finding, current.
+- (``assertion_cues``) a cue that says nothing about the condition in its phrase: "a routine return
+  appointment", "her third child", a relative's cue after "his personal history of", "some decline
+  with regards to her depression", a hedge over what a hedged condition comes "with", "recent"
+  before a chronic condition;
 - "history of X for which he has a pacemaker" is current; a lesion removed at a dated or past-history
   operation ("removal of the melanoma ... in 1984") is past, the note's own operation's is not.
 """
@@ -42,12 +46,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from medupload.pipeline.assertion_cues import PERSONAL_HISTORY, not_a_cue_here
 from medupload.pipeline.assertion_layout import (
     SURGICAL_TITLE,
     in_header_paragraph,
     in_risk_list,
 )
-from medupload.pipeline.assertion_time import PAST_AFTER, RESOLVED_AFTER, removed_before, told_as_past
+from medupload.pipeline.assertion_time import (
+    PAST_AFTER,
+    RESOLVED_AFTER,
+    cured_by_own_operation,
+    removed_before,
+    told_as_past,
+)
 from medupload.pipeline.clinical_nlp import HITS
 
 _FAMILY_LEAD = re.compile(
@@ -82,7 +93,7 @@ _INFORMANT_AFTER = re.compile(
 _PATIENT_BEFORE = re.compile(r"\b(?:the|this|our|a)\s*$", re.IGNORECASE)
 # A relative who came along ("visiting with her husband", "accompanied by his mother") is not
 # the one with the condition, unless the text goes on to say so ("with her mother, who has ...").
-_COMPANION_BEFORE = re.compile(r"\b(?:with|by)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
+_COMPANION_BEFORE = re.compile(r"\b(?:with|by|visiting)\s+(?:her|his|their|the)\s*$", re.IGNORECASE)
 _RELATIVE_HAS_AFTER = re.compile(r"^\s*(?:'s\b|,?\s*(?:who|which)\b|,?\s*(?:has|had|with)\b)", re.IGNORECASE)
 # "Past medical history is significant for hypertension": a list of current problems.
 _HISTORY_LIST_AFTER = re.compile(
@@ -97,15 +108,15 @@ _DURATION_BEFORE = re.compile(
     r"['’]?[ \t-]+$",
     re.IGNORECASE,
 )
-# "an old infarct", "healed fracture": a past event named as such.
+# "an old infarct", "healed fracture", "childhood asthma": a past event named as such.
 # Where the event was may sit between: "old inferior wall myocardial infarction".
 _PAST_BEFORE = re.compile(
-    r"(?<![-\w])(?:old|healed)[ \t]+(?:(?:anterior|posterior|inferior|lateral|septal|apical|anteroseptal"
-    r"|anterolateral|inferolateral|inferoposterior|posterolateral|wall|left|right|lacunar|cerebellar"
+    r"(?<![-\w])(?:old|healed|childhood)[ \t]+(?:(?:anterior|posterior|inferior|lateral|septal|apical"
+    r"|anteroseptal|anterolateral|inferolateral|inferoposterior|posterolateral|wall|left|right|lacunar|cerebellar"
     r"|thalamic|pontine|frontal|parietal|temporal|occipital|basal|ganglia|subcortical)[ \t]+){0,3}$",
     re.IGNORECASE,
 )
-_PAST_NAMED = re.compile(r"(?:old|healed)\s", re.IGNORECASE)
+_PAST_NAMED = re.compile(r"(?:old|healed|childhood)\s", re.IGNORECASE)
 # The sentence of a "history of X" says X is current.
 _CURRENT = re.compile(
     r"\b(?:currently|presently|still|ongoing|continues|started\s+on|now\s+on"
@@ -214,6 +225,8 @@ def _counts(text: str, modifier: Any, ent: Any, chronic: bool = False, event: bo
         and _PATIENT_AGAIN.search(text, span.end_char, ent.start_char)
     ):
         return False  # "His mother has diabetes and he has hypertension": the patient's own
+    if not_a_cue_here(text, modifier.category, span, ent, chronic):
+        return False  # a visit, an obstetric count, a worsening ... (see ``assertion_cues``)
     if modifier.category == "FAMILY":
         if _COMPANION_BEFORE.search(text, max(0, span.start_char - 20), span.start_char):
             who = re.match(r"\s*,?\s*who\b", after)  # "with his wife, who states that ..."
@@ -414,6 +427,7 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
             or _PAST_BEFORE.search(text, line_start, ent.start_char)
             or _PAST_NAMED.match(ent.text)  # "old myocardial infarction" as one name
             or removed_before(text, ent, line_start, in_paragraph)
+            or (not chronic and cured_by_own_operation(text, ent))
             or (not chronic and told_as_past(text, ent))
             # An event (a stroke, an MI, a GI bleed) listed under past medical history happened
             # before; the chronic conditions of that list are current.
@@ -430,6 +444,10 @@ def flags(text: str, ent: Any, context: dict[str, Any], code: str | None = None)
     ):
         found["historical"] = True
     lead = _FAMILY_LEAD.search(text, line_start, ent.start_char)
-    if lead and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char):
+    if (
+        lead
+        and not _PATIENT_AGAIN.search(text, lead.end("cue"), ent.start_char)
+        and not PERSONAL_HISTORY.search(text, lead.end("cue"), ent.start_char)
+    ):
         found["family"] = True
     return Flags(**found)
