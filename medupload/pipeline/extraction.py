@@ -49,7 +49,7 @@ from medupload.pipeline.lab_layouts import (
 )
 from medupload.pipeline.lab_markup import Moves, code_before_name, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
-from medupload.pipeline.lab_ocr import repair_ocr_digits, repair_ocr_names
+from medupload.pipeline.lab_ocr import repair_ocr_digits, repair_ocr_names, repair_ocr_units
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_structured import read_structured_labs
@@ -200,6 +200,7 @@ def extract(
         return Extraction([], "other", None)
     text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
     text = repair_ocr_names(text)  # "Sodiurn": OCR's "rn" for "m" in a lab's name; offsets unchanged
+    text = repair_ocr_units(text)  # "ce1ls/uL": OCR's "1" for "l" in a unit's word; offsets unchanged
     printed = text
     text, moves = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
     confidences = Confidences.of(word_confidences)
