@@ -29,7 +29,10 @@ _BEFORE_NAME = re.compile(r"[ \t]*(?:[A-Za-z]+[ \t]+){0,2}")
 # After the name on its line: qualifier words, no digit and no sentence's punctuation.
 # (each word whole, so a long word is never re-split on a miss: that was exponential)
 _AFTER_NAME = re.compile(
-    r"(?:[ \t]*(?:,|-|\([A-Za-z ,-]{1,30}\)|(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])))*[ \t]*:?[ \t]*\n"
+    r"(?:[ \t]*(?:,|-|\([A-Za-z ,-]{1,30}\)"
+    # an eGFR's body-surface normalisation is part of its name ("... per 1.73 square metres")
+    r"|per[ \t]+1\.73[ \t]*(?:square[ \t]+met(?:re|er)s|m2|m²)"
+    r"|(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])))*[ \t]*:?[ \t]*\n"
 )
 # The label lines a card prints between its name and its value (up to two).
 _LABEL_LINE = re.compile(
