@@ -38,6 +38,7 @@ from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import read_result_column
 from medupload.pipeline.lab_hyphen import with_hyphen_joined
+from medupload.pipeline.lab_iron import IRON_PRINT_NAMES, in_iron_block
 from medupload.pipeline.lab_layouts import (
     DIPSTICK_NAMES,
     LIPID_PRINT_NAMES,
@@ -237,6 +238,8 @@ def extract(
             continue  # "CHOL   Cholesterol totaal 4,8": the row is read at the lab's name
         if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
             continue  # "TRG" is the triglycerides only on a lipid panel's printout
+        if m.kind == "lab" and m.matched.upper() in IRON_PRINT_NAMES and not in_iron_block(text, m.start):
+            continue  # "% SATURATION" is the transferrin saturation only in an iron panel
         line_start, line_end = line_bounds(text, m.start, m.end)
         lab_named = (
             m.kind == "lab"
