@@ -94,3 +94,32 @@ def test_a_series_told_with_up_from_or_followed_by() -> None:
 def test_an_approximate_value_in_range_without_the() -> None:
     assert ("glucose", "30", "mg/dL") in _valued("She was found to have glucose in 30 range.")
     assert _valued("INR in the 2-3 range is the goal.") == set()
+
+
+def test_an_egfr_cards_name_keeps_its_body_surface_normalisation() -> None:
+    card = "eGFR using creatinine (CKD-EPI) per 1.73 square metres\nValue: >90 mL/min/1.73m*2\n"
+    assert {(c, v) for c, v, _ in _valued(card)} == {("egfr", ">90")}
+    # the 1.73 of the name is never the value
+    assert (
+        _valued("eGFR using creatinine (CKD-EPI) per 1.73 square metres\nNormal range: No range given\n")
+        == set()
+    )
+
+
+def test_thyroglobulin_is_the_lab_with_a_result_and_the_drug_with_a_dose() -> None:
+    text = "Thyroglobulin quantitative less than 0.5 and thyroglobulin antibody less than 20, free T4 1.35."
+    found = _valued(text)
+    assert ("thyroglobulin", "<0.5", "ng/mL") in found
+    assert ("thyroglobulin antibody", "<20", "IU/mL") in found
+    drug = extract("She takes thyroglobulin 60 mg daily.", today=TODAY).facts
+    assert [f.kind for f in drug if f.concept == "thyroglobulin"] == ["medication"]
+
+
+def test_a_bare_percent_saturation_row_is_the_transferrin_saturation_only_in_an_iron_panel() -> None:
+    panel = (
+        "   IRON, TIBC AND FERRITIN PANEL\n"
+        "     IRON, TOTAL                 28 L           40-190 mcg/dL\n"
+        "     % SATURATION                6 L            16-45 % (calc)\n"
+    )
+    assert ("transferrin saturation", "6", "%") in _valued(panel)
+    assert _valued("Vital signs\n% SATURATION   93\n") == set()
