@@ -123,3 +123,16 @@ def test_a_bare_percent_saturation_row_is_the_transferrin_saturation_only_in_an_
     )
     assert ("transferrin saturation", "6", "%") in _valued(panel)
     assert _valued("Vital signs\n% SATURATION   93\n") == set()
+
+
+def test_card_variants_a_label_without_colon_a_hyphenated_number_in_the_name_a_bracketed_flag() -> None:
+    text = (
+        "Ferritin\nResult 22 ng/mL\nReference range: 15 - 150 ng/mL\n\n"
+        "Vitamin D, 25-Hydroxy\nValue: 21 ng/mL (Low)\nReference range: 30 - 100 ng/mL\n"
+    )
+    found = _valued(text)
+    assert ("ferritin", "22", "ng/mL") in found
+    assert ("25-hydroxyvitamin d", "21", "ng/mL") in found
+    assert {v for _, v, _ in found} == {"22", "21"}
+    # a value line with more than a unit and a flag is no card's value
+    assert _valued("Ferritin\nResult 22 ng/mL was sent to the GP on 3 May\n") == set()

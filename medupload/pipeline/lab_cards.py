@@ -32,7 +32,8 @@ _AFTER_NAME = re.compile(
     r"(?:[ \t]*(?:,|-|\([A-Za-z ,-]{1,30}\)"
     # an eGFR's body-surface normalisation is part of its name ("... per 1.73 square metres")
     r"|per[ \t]+1\.73[ \t]*(?:square[ \t]+met(?:re|er)s|m2|m²)"
-    r"|(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])))*[ \t]*:?[ \t]*\n"
+    # a word, or a number joined to one by a hyphen ("Vitamin D, 25-Hydroxy")
+    r"|(?<![A-Za-z\d])(?:\d{1,3}-)?[A-Za-z]+(?![A-Za-z])))*[ \t]*:?[ \t]*\n"
 )
 # The label lines a card prints between its name and its value (up to two).
 _LABEL_LINE = re.compile(
@@ -40,11 +41,11 @@ _LABEL_LINE = re.compile(
     r"|(?:your[ \t]+)?(?:value|result)s?[ \t]*:?)[ \t]*\n"
 )
 _VALUE = re.compile(
-    r"[ \t]*(?i:(?:your[ \t]+)?(?:value|result)[ \t]*:[ \t]*)?"
+    r"[ \t]*(?i:(?:your[ \t]+)?(?:value|result)[ \t]*:?[ \t]*)?"
     r"(?P<cmp>[<>]=?[ \t]*)?(?P<num>\d+(?:\.\d+)?)(?![\d.,])"
 )
 _UNIT_AND_FLAG = re.compile(
-    r"[ \t]*(?:(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)[ \t]*)?", re.IGNORECASE
+    r"[ \t]*(?:\(?(?:high|low|abnormal|normal|critical|HH|LL|H|L|A)\)?[ \t]*)?", re.IGNORECASE
 )
 
 
