@@ -68,6 +68,7 @@ def test_a_day_of_a_written_date_is_no_value() -> None:
 
 def test_ocr_digits_inside_a_units_word_are_read_back() -> None:
     assert repair_ocr_units("200-950 ce1ls/uL") == "200-950 cells/uL"
+    assert repair_ocr_units("3.80-5.10 Mi11ion/uL") == "3.80-5.10 Million/uL"
     assert repair_ocr_units("HbA1c/IFCC 48") == "HbA1c/IFCC 48"  # no unit's word
     row = "ABSOLUTE MONOCYTES               352                           200-950 ce1ls/uL       EZ\n"
     assert ("absolute monocyte count", "352", "cells/uL") in _valued(row)

@@ -98,9 +98,9 @@ def repair_ocr_names(text: str) -> str:
 
 
 # OCR's "1" for "l" and "0" for "o" inside a unit's word ("200-950 ce1ls/uL" in a reference
-# column): a word of letters with one such digit between letters is rewritten only when the
+# column): a word of letters with such digits between letters is rewritten only when the
 # letters make a word of a unit the vocabulary knows ("cells"); "HbA1c", "B12", "T4" stay.
-_DIGIT_IN_WORD = re.compile(r"(?<![\w])[A-Za-z]+[01][A-Za-z]+(?=/)")
+_DIGIT_IN_WORD = re.compile(r"(?<![\w])[A-Za-z]+[01][A-Za-z01]*[A-Za-z](?=/)")  # "ce1ls", "Mi11ion"
 
 
 @functools.cache
