@@ -38,6 +38,7 @@ from medupload.pipeline.dates import document_date, find_dates
 from medupload.pipeline.document import Confidences, classify
 from medupload.pipeline.lab_columns import read_result_column
 from medupload.pipeline.lab_hyphen import with_hyphen_joined
+from medupload.pipeline.lab_iron import IRON_PRINT_NAMES, in_iron_block
 from medupload.pipeline.lab_layouts import (
     DIPSTICK_NAMES,
     LIPID_PRINT_NAMES,
@@ -49,7 +50,7 @@ from medupload.pipeline.lab_layouts import (
 )
 from medupload.pipeline.lab_markup import Moves, code_before_name, original_span, plain_layout
 from medupload.pipeline.lab_npu import with_specimen_prefix
-from medupload.pipeline.lab_ocr import repair_ocr_digits, repair_ocr_names
+from medupload.pipeline.lab_ocr import repair_ocr_digits, repair_ocr_names, repair_ocr_units
 from medupload.pipeline.lab_readings import dated_cells, lab_readings, skip_parenthesis
 from medupload.pipeline.lab_rows import dated_row_cells
 from medupload.pipeline.lab_structured import read_structured_labs
@@ -200,6 +201,7 @@ def extract(
         return Extraction([], "other", None)
     text = repair_ocr_digits(text)  # "1O2", "4.l": OCR's letters inside numbers; offsets unchanged
     text = repair_ocr_names(text)  # "Sodiurn": OCR's "rn" for "m" in a lab's name; offsets unchanged
+    text = repair_ocr_units(text)  # "ce1ls/uL": OCR's "1" for "l" in a unit's word; offsets unchanged
     printed = text
     text, moves = plain_layout(text)  # "**118**", "<br>" cells, "__11.6__", a column stream; same length
     confidences = Confidences.of(word_confidences)
@@ -236,6 +238,8 @@ def extract(
             continue  # "CHOL   Cholesterol totaal 4,8": the row is read at the lab's name
         if m.kind == "lab" and m.matched.upper() in LIPID_PRINT_NAMES and not in_lipid_block(text, m.start):
             continue  # "TRG" is the triglycerides only on a lipid panel's printout
+        if m.kind == "lab" and m.matched.upper() in IRON_PRINT_NAMES and not in_iron_block(text, m.start):
+            continue  # "% SATURATION" is the transferrin saturation only in an iron panel
         line_start, line_end = line_bounds(text, m.start, m.end)
         lab_named = (
             m.kind == "lab"

@@ -16,7 +16,7 @@ import re
 
 from medupload.pipeline.vocabulary import fold, vocabulary
 
-__all__ = ["repair_ocr_digits", "repair_ocr_names"]
+__all__ = ["repair_ocr_digits", "repair_ocr_names", "repair_ocr_units"]
 
 # OCR reads 0 as O or o, 1 as l or I, 5 as S inside a number ("1O2", "4.l", "O.94", "1S.2"). A
 # token is repaired only where no word could be meant: it starts with a digit (or is "O." / "l."
@@ -95,3 +95,28 @@ def repair_ocr_names(text: str) -> str:
     if "rn" not in text and "RN" not in text:
         return text
     return _RN_WORD.sub(_name_repaired, text)
+
+
+# OCR's "1" for "l" and "0" for "o" inside a unit's word ("200-950 ce1ls/uL" in a reference
+# column): a word of letters with such digits between letters is rewritten only when the
+# letters make a word of a unit the vocabulary knows ("cells"); "HbA1c", "B12", "T4" stay.
+_DIGIT_IN_WORD = re.compile(r"(?<![\w])[A-Za-z]+[01][A-Za-z01]*[A-Za-z](?=/)")  # "ce1ls", "Mi11ion"
+
+
+@functools.cache
+def _unit_words() -> frozenset[str]:
+    """Every word of three or more letters in a unit's written form ("cells", "thousand")."""
+    return frozenset(
+        word for alias in vocabulary().units for word in re.findall(r"[a-zµ]{3,}", alias.lower())
+    )
+
+
+def _unit_word_repaired(match: re.Match[str]) -> str:
+    word = match.group()
+    candidate = word.replace("1", "l").replace("0", "o")
+    return candidate if candidate.lower() in _unit_words() else word
+
+
+def repair_ocr_units(text: str) -> str:
+    """``text`` with OCR's digits for letters inside a unit's word read back, same length."""
+    return _DIGIT_IN_WORD.sub(_unit_word_repaired, text)

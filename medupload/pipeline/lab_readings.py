@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from medupload.pipeline.lab_cards import read_card_value
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
 from medupload.pipeline.lab_companions import companion_readings
 from medupload.pipeline.lab_layouts import (
@@ -240,6 +241,8 @@ def lab_readings(
             first = counted
     if first.value is None and first.trusted:
         first = read_value_line(text, m.start, m.end, lab)
+    if first.value is None and first.trusted:
+        first = read_card_value(text, m.start, m.end, lab)  # "Serum ferritin level" / "Value: 9 ug/L"
     if first.value is not None and (_COMMA.match(text, m.end) or _COMMA.match(text, after)):
         # "16 segs, 6 bands, 54 lymphocytes, 13% of which ...": a number after a comma is the
         # next clause's; this name's count is the one before it, or none.

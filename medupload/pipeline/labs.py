@@ -55,7 +55,11 @@ _BETWEEN = (
 # next number never starts with 0).
 _MANY_THOUSANDS = r"\d{1,3}(?:,\d{3}){2,}(?!\d)|\d{1,3},[ ]0\d\d(?![\d.])"
 # After a number, an ordinal or a decade ("3rd", "the 130s"): not a result.
-_NOT_A_VALUE_AFTER = r"(?:st|nd|rd|th|(?<=0)s)\b"  # "12.5s" stays 12.5 seconds
+_NOT_A_VALUE_AFTER = (
+    r"(?:st|nd|rd|th|(?<=0)s)\b"  # "12.5s" stays 12.5 seconds
+    # a day of a written date ("Haemoglobin estimation   3 June 2024   128 g/L": an older result)
+    r"|[ \t]+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?[ \t]+(?:19|20)\d\d\b"
+)
 LAB_VALUE_RE = re.compile(
     r"^" + _BETWEEN + r"(?P<cmp>[<>≤≥]=?[ \t]*|(?:less|lower|fewer|greater|more|higher)[ \t]+than[ \t]+"
     r"|(?:over|above)[ \t]+(?=\d+(?:,\d{3})*(?:\.\d+)?[ \t]*(?:[.;,)]|and\b|$)))?"  # "lipase over 3000."
@@ -151,7 +155,7 @@ GAP_VALUE_RE = re.compile(
 # the 2 range" (a single number: "INR in the 2-3 range" is a target, "in the 140s" no value).
 IN_THE_RANGE_RE = re.compile(
     r"[ \t]*(?:(?:was|were|is|are|has|have|been|down|up|running|remained|stayed|stable)[ \t]+){0,3}"
-    r"in[ \t]+the[ \t]+(?P<num>\d+(?:\.\d+)?)[ \t]+(?:range|level|area)\b",
+    r"in[ \t]+(?:the[ \t]+)?(?P<num>\d+(?:\.\d+)?)[ \t]+(?:range|level|area)\b",  # "glucose in 30 range"
     re.IGNORECASE,
 )
 # Words between a name and a number that make the number a limit, a goal or an old value
@@ -190,8 +194,11 @@ THEN_VALUE_RE = re.compile(
     r"[ \t]*\)?[ \t]+to[ \t]+" + _DATED_OPEN + r"(?P<num>\d+(?:\.\d+)?)(?![\d/]|\.\d)"
     # two results of one test that end the clause: "troponin I 0.085 and 0.074."
     r"|[ \t]+and[ \t]+(?P<again>\d+(?:\.\d+)?)(?=[ \t]*(?:[.;,)]|$))"
-    # a series told with "then": "CK was 261, then 315, and then 529"
-    r"|[ \t]*,[ \t]*(?:and[ \t]+)?then[ \t]+(?P<next>\d+(?:\.\d+)?)"
+    # a series told with "then": "CK was 261, then 315, and then 529"; "troponin was 0.01 followed
+    # by 0.04"; the value it moved from: "Sodium 149; this is down from 151", "creatinine 1.5 up from 1.2"
+    r"|[ \t]*(?:,[ \t]*(?:and[ \t]+)?then|,?[ \t]*followed[ \t]+by"
+    r"|[;,]?[ \t]*(?:(?:this|which|it)[ \t]+(?:is|was|has[ \t]+come)[ \t]+)?(?:up|down)[ \t]+from)"
+    r"[ \t]+(?P<next>\d+(?:\.\d+)?)"
     r"(?![\d/]|\.\d|[ \t]*(?:-|to\b|days?\b|weeks?\b|months?\b|years?\b|hours?\b|times\b|mg\b)))",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -56,6 +56,7 @@ NO_KNOWN_ALLERGIES = "no known drug allergies"
 #: A medication name this short counts only with drug context ("ASA 81 mg" yes, "ASA" alone no).
 SHORT_NAME = 4
 
+
 def fold(text: str) -> str:
     """The OCR-tolerant matching form of a token: confusable characters collapse together.
     (Chained ``replace`` is ~3x faster than ``str.translate`` with a table, on a token or on the
@@ -210,6 +211,27 @@ class _Builder:
         )
 
 
+# Other ways a lab's name is written, made from each curated name: a report abbreviates a last
+# word "antigen" or "antibody" ("Prostate Specific Ag", "Thyroglobulin Ab"), and prose spells out
+# a ratio's slash ("microalbumin/creatinine ratio" -> "microalbumin to creatinine ratio").
+_SHORT_LAST_WORDS = {"antigen": "ag", "antibody": "ab", "antibodies": "ab"}
+_SLASH_RATIO = re.compile(r"^([a-z]+)/([a-z]+) ratio$", re.IGNORECASE)
+
+
+def _short_forms(aliases: tuple[str, ...]) -> list[str]:
+    """The other written forms of a lab's names ``aliases`` that none of them is already."""
+    known = {a.lower() for a in aliases}
+    out = []
+    for alias in aliases:
+        head, _, last = alias.rpartition(" ")
+        short = _SHORT_LAST_WORDS.get(last.lower())
+        if head and short:
+            out.append(f"{head} {short}")
+        if (ratio := _SLASH_RATIO.match(alias)) is not None:
+            out.append(f"{ratio[1]} to {ratio[2]} ratio")
+    return [a for a in dict.fromkeys(out) if a.lower() not in known]
+
+
 def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
     sources = [
         ("conditions.csv", "condition", "code", "ICD-10-CM", "synonyms"),
@@ -227,7 +249,10 @@ def _curated(builder: _Builder, ordinary: frozenset[str]) -> dict[str, LabDef]:
             index = builder.concept(Concept(kind, name, code, system if code else None))
             # A lab name that is a common word ("blood", "protein") counts only with a result.
             result_only = set(_names(row.get("result_only") or ""))
-            for alias in _names(row[names_column]):
+            aliases = _names(row[names_column])
+            if kind == "lab":
+                aliases = (*aliases, *_short_forms(aliases))
+            for alias in aliases:
                 needs = kind == "medication" and (len(alias) <= SHORT_NAME or alias.lower() in ordinary)
                 needs = needs or alias in result_only
                 taken = builder.folded.get(key(name_tokens(alias))) if kind == "lab" else None
