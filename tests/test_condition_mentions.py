@@ -699,3 +699,72 @@ def test_a_finding_is_named_by_its_head_noun_alone(text: str, matched: str, expe
 )
 def test_a_head_noun_that_names_no_finding_is_no_condition(text: str) -> None:
     assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        ("Stress test shows evidence of a small apical infarct, no area of ischemia.", "infarct", "present"),
+        ("CT of the head showed no acute infarcts.", "infarcts", "negated"),
+        ("A perfusion defect in the apex, which may be an old infarct.", "infarct", "uncertain"),
+    ],
+)
+def test_an_infarct_is_an_infarction(text: str, matched: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, status(f)) for f in facts] == [("infarction", expected)]
+
+
+def test_an_infarct_keeps_the_site_name_it_shortens() -> None:
+    assert ("acute myocardial infarct", "myocardial infarction") in {
+        (f.text, f.concept) for f in _conditions("He had an acute myocardial infarct in 2005.")
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code", "expected"),
+    [
+        ("No history of thyroid problems, seizures, strokes.", "thyroid problems", "E07.9", "negated"),
+        ("He has had heart problems for years.", "heart problems", "I51.9", "present"),
+        ("Because the patient has no lung problem.", "lung problem", "J98.4", "negated"),
+    ],
+)
+def test_an_organs_problems_are_its_disorder(text: str, matched: str, code: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.code, status(f)) for f in facts] == [(code, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An eponym is no organ: its disease title gives no "problems"; nor does a plain noun.
+        "She has had some Christmas problems with the family.",
+        "He reports problems with his insurance and transport.",
+    ],
+)
+def test_problems_of_no_organ_are_no_condition(text: str) -> None:
+    assert _conditions(text) == []
+
+
+def test_blurred_vision_is_a_condition() -> None:
+    facts = _conditions("She had also complained of blurred vision for several days. No blurry vision now.")
+    assert [(f.text, f.code) for f in facts] == [("blurred vision", "H53.8"), ("blurry vision", "H53.8")]
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "expected"),
+    [
+        ("Her kidney injury was due to cyclosporine toxicity.", "cyclosporine toxicity", "present"),
+        ("Lethargic; possible lithium toxicity.", "lithium toxicity", "uncertain"),
+        ("She took an overdose of Tylenol last night.", "acetaminophen overdose", "present"),
+        ("No evidence of acetaminophen toxicity.", "acetaminophen toxicity", "negated"),
+    ],
+)
+def test_a_drug_named_with_its_harm_is_a_condition(text: str, concept: str, expected: str) -> None:
+    facts = extract(text).facts
+    assert [status(f) for f in facts if f.kind == "condition" and f.concept == concept] == [expected]
+    drug = concept.split()[0]
+    assert drug in {f.concept for f in facts if f.kind == "medication"}  # the drug's mention stays
+
+
+def test_a_drug_without_a_harm_word_is_no_condition() -> None:
+    assert _conditions("Lithium 300 mg daily; cyclosporine level was 155; toxic screen negative.") == []

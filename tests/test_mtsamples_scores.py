@@ -63,6 +63,8 @@ from medupload.pipeline.extraction import extract
 # earlier time, "in the past", consent risk lists, pseudo-negations), on top of assert11:
 # assertions dev 0.954, held-out 0.938, fresh 0.962, fresh2 0.925, fresh3 0.955, fresh4 0.927,
 # fresh5 0.865.
+# assert13 (conditions never found: "infarct", an organ's "problems", blurred vision, a drug's
+# toxicity or overdose): assertions fresh3 0.960, fresh4 0.938, fresh6 0.867 (found 0.933 -> 0.958).
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
@@ -97,7 +99,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh4": {
         "medications": {"recall": 0.93, "precision": 0.97},
         "allergies": {"recall": 0.90, "precision": 0.90},
-        "assertions": {"recall": 0.91},
+        "assertions": {"recall": 0.92},
         "labs": {"recall": 0.91, "precision": 0.94},
     },
     # Scored once, unseen, on 0f0b79c (assertions 0.708, found 0.809), then tuned on by assert10.
@@ -112,7 +114,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh6": {
         "medications": {"recall": 0.93, "precision": 0.92},
         "allergies": {"recall": 0.80, "precision": 0.93},
-        "assertions": {"recall": 0.84},
+        "assertions": {"recall": 0.85},
         "labs": {"recall": 0.90, "precision": 0.94},
     },
 }

@@ -11,6 +11,12 @@ prose uses that no title words.
   <site>") is a finding by itself, unless it names a class or a relation rather than a finding, or
   is also a procedure or an ordinary word (``NOT_FINDINGS``). It is a concept of its own without
   a code: no ICD-10-CM code names the finding without its site.
+- The clinical short form of a head noun: "infarct" for "infarction" in every name ("old
+  infarct", "cerebral infarct", "no infarcts"), as radiology and cardiology reports write it.
+- An organ's trouble in everyday words: "thyroid problems", "no kidney problems", "heart
+  trouble" = the title ICD-10-CM gives the organ's disorder ("Disorder of thyroid", "Heart
+  disease"). Only for a word that is a site or qualifier in ``MIN_SITES`` other condition names,
+  so an eponym ("Christmas disease", "Baker disease") gives no "Christmas problems".
 
 Forms are folded ("i" -> "l") as the lexicon's keys are; a name already taken keeps its
 meaning.
@@ -26,6 +32,10 @@ _NOMINAL = {"decreased": ("decrease", "in"), "increased": ("increase", "in"), "r
 _WITHDRAWAL = "withdrawal"
 MIN_SITES = 3
 _OF = ("of", "in")
+_DISORDER = ("disease", "disorder", "diseases", "disorders")
+_TROUBLE = ("problem", "problems", "trouble", "issues")
+# A head noun and the short form reports use for it (ICD-10-CM's index: "Infarct, infarction").
+_SHORT_FORMS = {"infarction": ("infarct", "infarcts")}
 # Heads of site-named titles that are no finding on their own: a class ("disease", "lesion",
 # "complication"), a relation or an amount ("absence", "loss", "excess"), also a procedure or a
 # movement ("dissection", "aspiration", "avulsion", an "occlusion" clamp, "rupture" of membranes,
@@ -61,10 +71,19 @@ def add(
     added: dict[tuple[str, ...], Any] = {}
     heads: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     words: dict[str, str] = {}
+    disorder, trouble = {fold(w) for w in _DISORDER}, tuple(fold(w) for w in _TROUBLE)
+    organ_disorders: dict[str, Any] = {}
+    named_with: dict[str, int] = defaultdict(int)  # condition names a word is part of
     for tokens, hit in folded.items():
         found = concept_of(hit)
         if found.kind != "condition" or len(tokens) < 2:
             continue
+        for word in set(tokens):
+            named_with[word] += 1
+        if len(tokens) == 2 and tokens[1] in disorder:
+            organ_disorders.setdefault(tokens[0], hit)
+        elif len(tokens) == 3 and tokens[0] in disorder and tokens[1] == fold("of"):
+            organ_disorders.setdefault(tokens[2], hit)
         if tokens[0] in nominal:
             added.setdefault((*nominal[tokens[0]], *tokens[1:]), hit)
         elif len(tokens) == 2 and tokens[1] == withdrawal:
@@ -80,5 +99,17 @@ def add(
         if (head,) in folded or (head[:-1],) in folded or (head + "s",) in folded or head[:-1] in heads:
             continue  # named already (the lexicon keeps "stenosis"-like words without their "s")
         added.setdefault((head,), new_finding(words[head]))
+    for organ, hit in organ_disorders.items():
+        # More names than its own disorder titles: an organ or qualifier, not an eponym.
+        if organ.isalpha() and organ not in not_findings and named_with[organ] >= MIN_SITES + 2:
+            for word in trouble:
+                added.setdefault((organ, word), hit)
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)
+    for long, shorts in _SHORT_FORMS.items():  # last: the derived findings have short forms too
+        long = fold(long)
+        for tokens, hit in list(folded.items()):
+            if long in tokens and concept_of(hit).kind == "condition":
+                at = tokens.index(long)
+                for short in shorts[: 2 if len(tokens) == 1 else 1]:
+                    folded.setdefault((*tokens[:at], fold(short), *tokens[at + 1 :]), hit)

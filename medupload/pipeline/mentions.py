@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from medupload.pipeline import assertions
 from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, nlp
+from medupload.pipeline.drug_harm import harm_mentions
 from medupload.pipeline.vocabulary import Concept, Hit, fold, vocabulary
 
 
@@ -63,7 +64,7 @@ def find_mentions(text: str, with_base: bool) -> list[Mention]:
                 matched=ent.text,
             )
         )
-    return _specific_for_bare(mentions)
+    return harm_mentions(text, _specific_for_bare(mentions))  # "lithium toxicity"
 
 
 def _specific_for_bare(mentions: list[Mention]) -> list[Mention]:
