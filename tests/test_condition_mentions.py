@@ -768,3 +768,41 @@ def test_a_drug_named_with_its_harm_is_a_condition(text: str, concept: str, expe
 
 def test_a_drug_without_a_harm_word_is_no_condition() -> None:
     assert _conditions("Lithium 300 mg daily; cyclosporine level was 155; toxic screen negative.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept", "expected"),
+    [
+        (
+            "She most likely has had an embolic phenomenon as the cause of her TIAs.",
+            "embolic phenomenon",
+            "embolism",
+            "uncertain",
+        ),
+        (
+            "EXTREMITIES: Examination of extremities reveals no embolic phenomenon.",
+            "embolic phenomenon",
+            "embolism",
+            "negated",
+        ),
+        ("EKG showed no acute ischemic changes.", "ischemic changes", "ischemia", "negated"),
+        ("He was admitted in a septic process.", "septic process", "sepsis", "present"),
+    ],
+)
+def test_a_findings_adjective_with_a_happening_is_the_finding(
+    text: str, matched: str, concept: str, expected: str
+) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, status(f)) for f in facts] == [(concept, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An adjective of no finding, or a finding's adjective with a thing rather than an event.
+        "The procedure was an uneventful process. Degenerative changes noted.",
+        "Specific events were discussed. An embolic protection device was used.",
+    ],
+)
+def test_an_adjective_of_no_finding_or_with_a_thing_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []

@@ -13,6 +13,10 @@ prose uses that no title words.
   a code: no ICD-10-CM code names the finding without its site.
 - The clinical short form of a head noun: "infarct" for "infarction" in every name ("old
   infarct", "cerebral infarct", "no infarcts"), as radiology and cardiology reports write it.
+- A finding's adjective with a word that only says "it happened": "embolic phenomenon" =
+  embolism, "ischemic changes", "a thrombotic event", "a septic process", "a manic episode". The
+  adjective is made from a one-word finding's name by its ending ("-ism", "-ia", "-y" -> "-ic";
+  "-osis" -> "-otic"; "-sis" -> "-tic"), so it comes only from a finding the lexicon has.
 - An organ's trouble in everyday words: "thyroid problems", "no kidney problems", "heart
   trouble" = the title ICD-10-CM gives the organ's disorder ("Disorder of thyroid", "Heart
   disease"). Only for a word that is a site or qualifier in ``MIN_SITES`` other condition names,
@@ -34,6 +38,10 @@ MIN_SITES = 3
 _OF = ("of", "in")
 _DISORDER = ("disease", "disorder", "diseases", "disorders")
 _TROUBLE = ("problem", "problems", "trouble", "issues")
+# Adjective endings of a one-word finding ("embolism" -> "embolic"), most specific first.
+_ADJECTIVE_ENDINGS = (("osis", "otic"), ("sis", "tic"), ("ism", "ic"), ("ia", "ic"), ("y", "ic"))
+# Words after such an adjective that name the finding itself: an event, not a thing or a place.
+_HAPPENINGS = ("phenomenon", "phenomena", "event", "events", "episode", "episodes", "process", "changes")
 # A head noun and the short form reports use for it (ICD-10-CM's index: "Infarct, infarction").
 _SHORT_FORMS = {"infarction": ("infarct", "infarcts")}
 # Heads of site-named titles that are no finding on their own: a class ("disease", "lesion",
@@ -106,6 +114,7 @@ def add(
                 added.setdefault((organ, word), hit)
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)
+    _add_adjective_forms(folded, concept_of, fold)  # after the derived findings: "embolic"
     for long, shorts in _SHORT_FORMS.items():  # last: the derived findings have short forms too
         long = fold(long)
         for tokens, hit in list(folded.items()):
@@ -113,3 +122,26 @@ def add(
                 at = tokens.index(long)
                 for short in shorts[: 2 if len(tokens) == 1 else 1]:
                     folded.setdefault((*tokens[:at], fold(short), *tokens[at + 1 :]), hit)
+
+
+def _add_adjective_forms(
+    folded: dict[tuple[str, ...], Any], concept_of: Callable[[Any], Any], fold: Callable[[str], str]
+) -> None:
+    """ "embolic phenomenon" = embolism: a one-word finding's adjective with a happening word."""
+    happenings = tuple(fold(w) for w in _HAPPENINGS)
+    # The lexicon keeps "thrombosis"-like words without their "s" ("thrombosi", folded).
+    endings = [(fold(e), fold(a)) for e, a in _ADJECTIVE_ENDINGS]
+    endings += [(e[:-1], a) for e, a in endings if e.endswith("s") and len(e) > 3]
+    added: dict[tuple[str, ...], Any] = {}
+    for tokens, hit in folded.items():
+        if len(tokens) != 1 or not tokens[0].isalpha() or len(tokens[0]) < 6:
+            continue
+        if concept_of(hit).kind != "condition":
+            continue
+        for ending, adjective in endings:
+            if tokens[0].endswith(ending):
+                for word in happenings:
+                    added.setdefault((tokens[0][: -len(ending)] + adjective, word), hit)
+                break
+    for tokens, hit in added.items():
+        folded.setdefault(tokens, hit)
