@@ -806,3 +806,40 @@ def test_a_findings_adjective_with_a_happening_is_the_finding(
 )
 def test_an_adjective_of_no_finding_or_with_a_thing_is_no_condition(text: str) -> None:
     assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept", "expected"),
+    [
+        (
+            "A calcified mass, probably representing the benign osteochondroma seen before.",
+            "osteochondroma",
+            "osteochondroma",
+            "uncertain",
+        ),
+        ("He has multiple osteochondromas of the knees.", "osteochondromas", "osteochondroma", "present"),
+        ("No postoperative seroma.", "seroma", "seroma", "negated"),
+    ],
+)
+def test_a_word_ending_in_oma_is_a_finding_of_its_own(
+    text: str, matched: str, concept: str, expected: str
+) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, f.code, status(f)) for f in facts] == [(concept, None, expected)]
+
+
+def test_a_known_oma_keeps_its_name() -> None:
+    assert {(f.text, f.concept) for f in _conditions("History of melanoma.")} == {("melanoma", "melanoma")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She has a high school diploma.",
+        "The colostoma is pink and healthy.",
+        "He lives in Tulsa, Oklahoma.",
+        "Drain along the zygoma.",
+    ],
+)
+def test_an_ordinary_word_ending_in_oma_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []

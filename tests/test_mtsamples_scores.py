@@ -64,8 +64,8 @@ from medupload.pipeline.extraction import extract
 # assertions dev 0.954, held-out 0.938, fresh 0.962, fresh2 0.925, fresh3 0.955, fresh4 0.927,
 # fresh5 0.865.
 # assert13 (conditions never found: "infarct", an organ's "problems", blurred vision, a drug's
-# toxicity or overdose, "embolic phenomenon"): assertions dev 0.957, fresh3 0.960, fresh4 0.938,
-# fresh6 0.875 (found 0.933 -> 0.967).
+# toxicity or overdose, "embolic phenomenon", an unknown "-oma" word): assertions dev 0.957,
+# fresh3 0.960, fresh4 0.938, fresh6 0.883 (found 0.933 -> 0.975).
 FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "dev": {
         "medications": {"recall": 0.93, "precision": 0.96},
@@ -115,7 +115,7 @@ FLOORS: dict[str, dict[str, dict[str, float]]] = {
     "fresh6": {
         "medications": {"recall": 0.93, "precision": 0.92},
         "allergies": {"recall": 0.80, "precision": 0.93},
-        "assertions": {"recall": 0.85},
+        "assertions": {"recall": 0.87},
         "labs": {"recall": 0.90, "precision": 0.94},
     },
 }

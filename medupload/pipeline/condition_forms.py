@@ -17,6 +17,11 @@ prose uses that no title words.
   embolism, "ischemic changes", "a thrombotic event", "a septic process", "a manic episode". The
   adjective is made from a one-word finding's name by its ending ("-ism", "-ia", "-y" -> "-ic";
   "-osis" -> "-otic"; "-sis" -> "-tic"), so it comes only from a finding the lexicon has.
+- A word ending in "-oma" that no name has ("osteochondroma", "seroma", "condyloma"): the
+  ending names a tumour or a swelling, so the word is a finding of its own (no code).
+  ``OMA_FINDING`` is the placeholder the lexicon keeps for it; the mention takes the word as its
+  concept. Ordinary words and bones with the ending are kept out (``NOT_OMA``: "diploma",
+  "zygoma"); "stoma" is too short.
 - An organ's trouble in everyday words: "thyroid problems", "no kidney problems", "heart
   trouble" = the title ICD-10-CM gives the organ's disorder ("Disorder of thyroid", "Heart
   disease"). Only for a word that is a site or qualifier in ``MIN_SITES`` other condition names,
@@ -42,6 +47,16 @@ _TROUBLE = ("problem", "problems", "trouble", "issues")
 _ADJECTIVE_ENDINGS = (("osis", "otic"), ("sis", "tic"), ("ism", "ic"), ("ia", "ic"), ("y", "ic"))
 # Words after such an adjective that name the finding itself: an event, not a thing or a place.
 _HAPPENINGS = ("phenomenon", "phenomena", "event", "events", "episode", "episodes", "process", "changes")
+# The placeholder concept of a word ending in "-oma" (a key no token makes: it has a space).
+OMA_FINDING = "finding named by its -oma ending"
+OMA_KEY = (OMA_FINDING,)
+# Ordinary words and anatomy ("zygoma", "stroma") with the ending.
+# fmt: off
+NOT_OMA = frozenset({
+    "diploma", "diplomas", "aroma", "aromas", "chroma", "zygoma", "zygomas", "stroma", "stromas",
+    "oklahoma", "tacoma", "sonoma", "paloma",
+})
+# fmt: on
 # A head noun and the short form reports use for it (ICD-10-CM's index: "Infarct, infarction").
 _SHORT_FORMS = {"infarction": ("infarct", "infarcts")}
 # Heads of site-named titles that are no finding on their own: a class ("disease", "lesion",
@@ -114,6 +129,7 @@ def add(
                 added.setdefault((organ, word), hit)
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)
+    folded.setdefault(OMA_KEY, new_finding(OMA_FINDING))
     _add_adjective_forms(folded, concept_of, fold)  # after the derived findings: "embolic"
     for long, shorts in _SHORT_FORMS.items():  # last: the derived findings have short forms too
         long = fold(long)
