@@ -843,3 +843,25 @@ def test_a_known_oma_keeps_its_name() -> None:
 )
 def test_an_ordinary_word_ending_in_oma_is_no_condition(text: str) -> None:
     assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept"),
+    [
+        (
+            "Continued difficulty with depression associated with type 1 bipolar disease.",
+            "bipolar disease",
+            "bipolar disorder",
+        ),
+        ("She has a history of seizure disease.", "seizure disease", "epilepsy"),
+    ],
+)
+def test_disease_and_disorder_are_said_for_each_other(text: str, matched: str, concept: str) -> None:
+    assert (matched, concept) in {(f.text, f.concept) for f in _conditions(text)}
+
+
+def test_a_name_with_its_own_disease_keeps_its_meaning() -> None:
+    assert {f.concept for f in _conditions("Known heart disease and a bladder disorder.")} == {
+        "heart disease",
+        "bladder dysfunction",
+    }

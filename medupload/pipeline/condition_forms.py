@@ -22,6 +22,9 @@ prose uses that no title words.
   ``OMA_FINDING`` is the placeholder the lexicon keeps for it; the mention takes the word as its
   concept. Ordinary words and bones with the ending are kept out (``NOT_OMA``: "diploma",
   "zygoma"); "stoma" is too short.
+- "disease" and "disorder" said for each other at the end of a name: "bipolar disease" =
+  bipolar disorder, "seizure disease", "bladder disease" = bladder disorder; a name ICD-10-CM
+  gives with the other word keeps its own meaning.
 - An organ's trouble in everyday words: "thyroid problems", "no kidney problems", "heart
   trouble" = the title ICD-10-CM gives the organ's disorder ("Disorder of thyroid", "Heart
   disease"). Only for a word that is a site or qualifier in ``MIN_SITES`` other condition names,
@@ -96,6 +99,7 @@ def add(
     words: dict[str, str] = {}
     disorder, trouble = {fold(w) for w in _DISORDER}, tuple(fold(w) for w in _TROUBLE)
     organ_disorders: dict[str, Any] = {}
+    swapped = {fold("disease"): fold("disorder"), fold("disorder"): fold("disease")}
     named_with: dict[str, int] = defaultdict(int)  # condition names a word is part of
     for tokens, hit in folded.items():
         found = concept_of(hit)
@@ -103,6 +107,8 @@ def add(
             continue
         for word in set(tokens):
             named_with[word] += 1
+        if tokens[-1] in swapped and tokens[-2].isalpha():
+            added.setdefault((*tokens[:-1], swapped[tokens[-1]]), hit)
         if len(tokens) == 2 and tokens[1] in disorder:
             organ_disorders.setdefault(tokens[0], hit)
         elif len(tokens) == 3 and tokens[0] in disorder and tokens[1] == fold("of"):
