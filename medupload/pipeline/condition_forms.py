@@ -100,13 +100,13 @@ def add(
     disorder, trouble = {fold(w) for w in _DISORDER}, tuple(fold(w) for w in _TROUBLE)
     organ_disorders: dict[str, Any] = {}
     swapped = {fold("disease"): fold("disorder"), fold("disorder"): fold("disease")}
-    named_with: dict[str, int] = defaultdict(int)  # condition names a word is part of
+    named_with: dict[str, int] = defaultdict(int)  # condition names a word begins or ends
     for tokens, hit in folded.items():
         found = concept_of(hit)
         if found.kind != "condition" or len(tokens) < 2:
             continue
-        for word in set(tokens):
-            named_with[word] += 1
+        named_with[tokens[0]] += 1
+        named_with[tokens[-1]] += 1
         if tokens[-1] in swapped and tokens[-2].isalpha():
             added.setdefault((*tokens[:-1], swapped[tokens[-1]]), hit)
         if len(tokens) == 2 and tokens[1] in disorder:
@@ -136,34 +136,33 @@ def add(
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)
     folded.setdefault(OMA_KEY, new_finding(OMA_FINDING))
-    _add_adjective_forms(folded, concept_of, fold)  # after the derived findings: "embolic"
-    for long, shorts in _SHORT_FORMS.items():  # last: the derived findings have short forms too
-        long = fold(long)
-        for tokens, hit in list(folded.items()):
-            if long in tokens and concept_of(hit).kind == "condition":
-                at = tokens.index(long)
-                for short in shorts[: 2 if len(tokens) == 1 else 1]:
-                    folded.setdefault((*tokens[:at], fold(short), *tokens[at + 1 :]), hit)
+    _add_word_forms(folded, concept_of, fold)  # after the derived findings: "embolic", "infarct"
 
 
-def _add_adjective_forms(
+def _add_word_forms(
     folded: dict[tuple[str, ...], Any], concept_of: Callable[[Any], Any], fold: Callable[[str], str]
 ) -> None:
-    """ "embolic phenomenon" = embolism: a one-word finding's adjective with a happening word."""
+    """ "embolic phenomenon" = embolism (a one-word finding's adjective with a happening word), and
+    "infarct" for "infarction" in every name; one pass over the names."""
     happenings = tuple(fold(w) for w in _HAPPENINGS)
     # The lexicon keeps "thrombosis"-like words without their "s" ("thrombosi", folded).
     endings = [(fold(e), fold(a)) for e, a in _ADJECTIVE_ENDINGS]
     endings += [(e[:-1], a) for e, a in endings if e.endswith("s") and len(e) > 3]
+    shorts = {fold(long): tuple(map(fold, short)) for long, short in _SHORT_FORMS.items()}
     added: dict[tuple[str, ...], Any] = {}
     for tokens, hit in folded.items():
-        if len(tokens) != 1 or not tokens[0].isalpha() or len(tokens[0]) < 6:
-            continue
-        if concept_of(hit).kind != "condition":
-            continue
-        for ending, adjective in endings:
-            if tokens[0].endswith(ending):
-                for word in happenings:
-                    added.setdefault((tokens[0][: -len(ending)] + adjective, word), hit)
+        if len(tokens) == 1 and len(tokens[0]) >= 6 and tokens[0].isalpha():
+            if concept_of(hit).kind != "condition":
+                continue
+            for ending, adjective in endings:
+                if tokens[0].endswith(ending):
+                    for word in happenings:
+                        added.setdefault((tokens[0][: -len(ending)] + adjective, word), hit)
+                    break
+        for at, token in enumerate(tokens):
+            if token in shorts and concept_of(hit).kind == "condition":
+                for short in shorts[token][: 2 if len(tokens) == 1 else 1]:
+                    added.setdefault((*tokens[:at], short, *tokens[at + 1 :]), hit)
                 break
     for tokens, hit in added.items():
         folded.setdefault(tokens, hit)
