@@ -699,3 +699,169 @@ def test_a_finding_is_named_by_its_head_noun_alone(text: str, matched: str, expe
 )
 def test_a_head_noun_that_names_no_finding_is_no_condition(text: str) -> None:
     assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "expected"),
+    [
+        ("Stress test shows evidence of a small apical infarct, no area of ischemia.", "infarct", "present"),
+        ("CT of the head showed no acute infarcts.", "infarcts", "negated"),
+        ("A perfusion defect in the apex, which may be an old infarct.", "infarct", "uncertain"),
+    ],
+)
+def test_an_infarct_is_an_infarction(text: str, matched: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, status(f)) for f in facts] == [("infarction", expected)]
+
+
+def test_an_infarct_keeps_the_site_name_it_shortens() -> None:
+    assert ("acute myocardial infarct", "myocardial infarction") in {
+        (f.text, f.concept) for f in _conditions("He had an acute myocardial infarct in 2005.")
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "code", "expected"),
+    [
+        ("No history of thyroid problems, seizures, strokes.", "thyroid problems", "E07.9", "negated"),
+        ("He has had heart problems for years.", "heart problems", "I51.9", "present"),
+        ("Because the patient has no lung problem.", "lung problem", "J98.4", "negated"),
+    ],
+)
+def test_an_organs_problems_are_its_disorder(text: str, matched: str, code: str, expected: str) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.code, status(f)) for f in facts] == [(code, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An eponym is no organ: its disease title gives no "problems"; nor does a plain noun.
+        "She has had some Christmas problems with the family.",
+        "He reports problems with his insurance and transport.",
+    ],
+)
+def test_problems_of_no_organ_are_no_condition(text: str) -> None:
+    assert _conditions(text) == []
+
+
+def test_blurred_vision_is_a_condition() -> None:
+    facts = _conditions("She had also complained of blurred vision for several days. No blurry vision now.")
+    assert [(f.text, f.code) for f in facts] == [("blurred vision", "H53.8"), ("blurry vision", "H53.8")]
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "expected"),
+    [
+        ("Her kidney injury was due to cyclosporine toxicity.", "cyclosporine toxicity", "present"),
+        ("Lethargic; possible lithium toxicity.", "lithium toxicity", "uncertain"),
+        ("She took an overdose of Tylenol last night.", "acetaminophen overdose", "present"),
+        ("No evidence of acetaminophen toxicity.", "acetaminophen toxicity", "negated"),
+    ],
+)
+def test_a_drug_named_with_its_harm_is_a_condition(text: str, concept: str, expected: str) -> None:
+    facts = extract(text).facts
+    assert [status(f) for f in facts if f.kind == "condition" and f.concept == concept] == [expected]
+    drug = concept.split()[0]
+    assert drug in {f.concept for f in facts if f.kind == "medication"}  # the drug's mention stays
+
+
+def test_a_drug_without_a_harm_word_is_no_condition() -> None:
+    assert _conditions("Lithium 300 mg daily; cyclosporine level was 155; toxic screen negative.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept", "expected"),
+    [
+        (
+            "She most likely has had an embolic phenomenon as the cause of her TIAs.",
+            "embolic phenomenon",
+            "embolism",
+            "uncertain",
+        ),
+        (
+            "EXTREMITIES: Examination of extremities reveals no embolic phenomenon.",
+            "embolic phenomenon",
+            "embolism",
+            "negated",
+        ),
+        ("EKG showed no acute ischemic changes.", "ischemic changes", "ischemia", "negated"),
+        ("He was admitted in a septic process.", "septic process", "sepsis", "present"),
+    ],
+)
+def test_a_findings_adjective_with_a_happening_is_the_finding(
+    text: str, matched: str, concept: str, expected: str
+) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, status(f)) for f in facts] == [(concept, expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An adjective of no finding, or a finding's adjective with a thing rather than an event.
+        "The procedure was an uneventful process. Degenerative changes noted.",
+        "Specific events were discussed. An embolic protection device was used.",
+    ],
+)
+def test_an_adjective_of_no_finding_or_with_a_thing_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept", "expected"),
+    [
+        (
+            "A calcified mass, probably representing the benign osteochondroma seen before.",
+            "osteochondroma",
+            "osteochondroma",
+            "uncertain",
+        ),
+        ("He has multiple osteochondromas of the knees.", "osteochondromas", "osteochondroma", "present"),
+        ("No postoperative seroma.", "seroma", "seroma", "negated"),
+    ],
+)
+def test_a_word_ending_in_oma_is_a_finding_of_its_own(
+    text: str, matched: str, concept: str, expected: str
+) -> None:
+    facts = [f for f in _conditions(text) if f.text == matched]
+    assert [(f.concept, f.code, status(f)) for f in facts] == [(concept, None, expected)]
+
+
+def test_a_known_oma_keeps_its_name() -> None:
+    assert {(f.text, f.concept) for f in _conditions("History of melanoma.")} == {("melanoma", "melanoma")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She has a high school diploma.",
+        "The colostoma is pink and healthy.",
+        "He lives in Tulsa, Oklahoma.",
+        "Drain along the zygoma.",
+    ],
+)
+def test_an_ordinary_word_ending_in_oma_is_no_condition(text: str) -> None:
+    assert _conditions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched", "concept"),
+    [
+        (
+            "Continued difficulty with depression associated with type 1 bipolar disease.",
+            "bipolar disease",
+            "bipolar disorder",
+        ),
+        ("She has a history of seizure disease.", "seizure disease", "epilepsy"),
+    ],
+)
+def test_disease_and_disorder_are_said_for_each_other(text: str, matched: str, concept: str) -> None:
+    assert (matched, concept) in {(f.text, f.concept) for f in _conditions(text)}
+
+
+def test_a_name_with_its_own_disease_keeps_its_meaning() -> None:
+    assert {f.concept for f in _conditions("Known heart disease and a bladder disorder.")} == {
+        "heart disease",
+        "bladder dysfunction",
+    }

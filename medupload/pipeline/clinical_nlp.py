@@ -19,7 +19,7 @@ import threading
 import types
 from typing import Any
 
-from medupload.pipeline import misspellings, name_gaps
+from medupload.pipeline import condition_forms, misspellings, name_gaps
 from medupload.pipeline.vocabulary import SKIPPED_TOKENS, Hit, blank_english, fold, vocabulary
 
 _BUILD_LOCK = threading.Lock()
@@ -176,6 +176,21 @@ def _prefixed_condition(folded_token: str, vocab: Any) -> Hit | None:
     return None
 
 
+_OMA = re.compile(r"[a-z]{3,}(?<!st)omas?")  # "-oma" words; "colostoma"-like stomas are no finding
+
+
+def _oma_word(token: str, vocab: Any) -> Hit | None:
+    """The placeholder hit of a word ending in "-oma" that no name has ("osteochondroma"): the
+    ending names a tumour or swelling (see ``condition_forms``)."""
+    word = token.lower()
+    singular = word[:-1] if word.endswith("s") else word
+    if len(singular) < 6 or not _OMA.fullmatch(word) or word in condition_forms.NOT_OMA:
+        return None
+    if token[0].isupper() and not token.isupper() and token[1:] != word[1:]:
+        return None  # "McOma"-like names
+    return vocab.lexicon.folded.get(condition_forms.OMA_KEY)
+
+
 def _after_word(text: str, start: int) -> bool:
     """Whether a word or a comma comes just before ``start`` on its line."""
     before = text[max(0, start - 40) : start].rstrip(" \t")
@@ -256,7 +271,7 @@ def _gazetteer(doc: Any, with_base: bool) -> Any:
             hit = lexicon.exact.get((texts[i][:-1],)) or lexicon.folded.get((folded[i][:-1],))
             found = (1, hit) if hit is not None else None
         if found is None:
-            hit = _prefixed_condition(folded[i], vocab)
+            hit = _prefixed_condition(folded[i], vocab) or _oma_word(texts[i], vocab)
             if hit is None:
                 i += 1
                 continue

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from medupload.pipeline import assertions
+from medupload.pipeline import assertions, condition_forms
 from medupload.pipeline.clinical_nlp import HITS, NLP_LOCK, nlp
+from medupload.pipeline.drug_harm import harm_mentions
 from medupload.pipeline.vocabulary import Concept, Hit, fold, vocabulary
 
 
@@ -52,9 +53,13 @@ def find_mentions(text: str, with_base: bool) -> list[Mention]:
         title = ent._.section_title
         if hit is None or (title is not None and title.start_char <= ent.start_char < title.end_char):
             continue  # "HISTORY OF PRESENT ILLNESS:" is a header, not a finding
+        concepts = tuple(vocab.concepts[i] for i in hit.concepts)
+        if concepts[0].concept == condition_forms.OMA_FINDING:  # "osteochondroma": the word itself
+            word = ent.text.lower()
+            concepts = (Concept("condition", word[:-1] if word.endswith("s") else word, None, None),)
         mentions.append(
             Mention(
-                concepts=tuple(vocab.concepts[i] for i in hit.concepts),
+                concepts=concepts,
                 needs_context=hit.needs_context,
                 start=ent.start_char,
                 end=ent.end_char,
@@ -63,7 +68,7 @@ def find_mentions(text: str, with_base: bool) -> list[Mention]:
                 matched=ent.text,
             )
         )
-    return _specific_for_bare(mentions)
+    return harm_mentions(text, _specific_for_bare(mentions))  # "lithium toxicity"
 
 
 def _specific_for_bare(mentions: list[Mention]) -> list[Mention]:
