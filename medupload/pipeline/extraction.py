@@ -65,7 +65,10 @@ from medupload.pipeline.labs import (
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
     ALLERGY_CUE,
+    acetaminophen_paired,
     has_drug_context,
+    hedged_reaction,
+    not_given,
     read_sig_lines,
 )
 from medupload.pipeline.mentions import (
@@ -347,6 +350,8 @@ def extract(
                 facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
                 continue
         if kind in {"medication", "allergen"}:
+            if in_allergy and hedged_reaction(text, m.start, line_start, m.section, m.flags):
+                continue  # "She may have some reaction to ... her statin drugs": a suspicion, no allergy
             if in_allergy:
                 kind = "allergy"
             elif kind == "allergen":
@@ -363,8 +368,15 @@ def extract(
                     continue  # "Allow Generic: No": a field label
                 if not sig.dose and not_taken(text, m):
                     continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
+                if not_given(text, m.start, m.end, [c.concept for c in m.concepts], bool(sig.dose)):
+                    continue  # a vaccine, an option not chosen, a drug to avoid (medications.py)
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
+                paracetamol = vocab.medications.get("acetaminophen")
+                if paracetamol is not None and acetaminophen_paired(
+                    text, m.concepts[0].concept, m.end, sig.dose
+                ):
+                    m = replace(m, concepts=(*m.concepts, vocab.concepts[paracetamol]))
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
