@@ -240,3 +240,16 @@ def test_a_hedged_reaction_is_no_allergy_but_a_hedged_allergy_is() -> None:
     assert not _allergies(hedged)
     asked = "There is a question of her being allergic to Septra that was used for her last UTI."
     assert {"trimethoprim", "sulfamethoxazole"} <= _allergies(asked)
+
+
+def test_an_unknown_history_header_ends_the_allergy_section() -> None:
+    """A "HISTORY OF PRESENT COMPLAINT:" is no header the section rules know: the drugs given under
+    it are medications, not allergies, while a numbered allergy list under ALLERGIES stays one."""
+    text = (
+        "ALLERGIES:\nNo known allergies.\nHISTORY OF PRESENT COMPLAINT:\nThey decided to give a trial of "
+        "conservative management of Decadron and racemic epinephrine.\n"
+    )
+    assert _allergies(text) == {"no known drug allergies"}
+    assert _medications(text) == {"dexamethasone", "epinephrine"}
+    listed = "PAST SURGICAL HISTORY:\nNone.\nALLERGIES\n1. PENICILLIN.\n2. SULFA.\n3. DILATRATE.\n"
+    assert _allergies(listed) == {"penicillin", "sulfonamide antibiotics", "isosorbide dinitrate"}

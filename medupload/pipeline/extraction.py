@@ -66,6 +66,7 @@ from medupload.pipeline.medications import (
     ALLERGIES_NONE,
     ALLERGY_CUE,
     acetaminophen_paired,
+    allergy_section_ended,
     has_drug_context,
     hedged_reaction,
     not_given,
@@ -307,7 +308,7 @@ def extract(
                 )
                 values = {}
         in_allergy = kind in {"medication", "allergen"} and (
-            (m.section or "").startswith("allerg")
+            ((m.section or "").startswith("allerg") and not allergy_section_ended(text, line_start))
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
         )
         wants_sig = kind in {"medication", "allergen", "lab"} and not in_allergy

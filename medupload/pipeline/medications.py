@@ -204,3 +204,26 @@ def hedged_reaction(text: str, start: int, line_start: int, section: str | None,
     if cue is None or "allerg" in cue[0].lower():
         return False
     return bool(getattr(flags, "uncertain", False) or getattr(flags, "hypothetical", False))
+
+
+# A header in capitals alone on its line, of two to five words ("HISTORY OF PRESENT COMPLAINT:"),
+# that the section rules do not know leaves the drugs under it in the ALLERGIES section above;
+# the nearest header line above a drug says whether its allergy section still runs.
+_CAPS_HEADER = re.compile(r"[ \t]*[A-Z][A-Z]+(?:[ \t]+[A-Z][A-Z]+){1,4}[ \t]*:[ \t]*$")
+_ALLERGY_HEADER = re.compile(r"[ \t]*(?:[A-Z][A-Z /&-]*)?ALLERG[A-Z /&-]*:?", re.IGNORECASE)
+
+
+def allergy_section_ended(text: str, line_start: int, lines: int = 40) -> bool:
+    """Whether a non-allergy header lies between the allergies header and the line at ``line_start``."""
+    end = line_start
+    for _ in range(lines):
+        if end <= 0:
+            return False
+        start = text.rfind("\n", 0, end - 1) + 1
+        line = text[start : end - 1] if text[end - 1 : end] == "\n" else text[start:end]
+        if _ALLERGY_HEADER.match(line):
+            return False
+        if _CAPS_HEADER.fullmatch(line):
+            return True
+        end = start
+    return False
