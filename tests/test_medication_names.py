@@ -253,3 +253,29 @@ def test_an_unknown_history_header_ends_the_allergy_section() -> None:
     assert _medications(text) == {"dexamethasone", "epinephrine"}
     listed = "PAST SURGICAL HISTORY:\nNone.\nALLERGIES\n1. PENICILLIN.\n2. SULFA.\n3. DILATRATE.\n"
     assert _allergies(listed) == {"penicillin", "sulfonamide antibiotics", "isosorbide dinitrate"}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Fosamax 70 mg p.o. every week, aspirin 81 mg p.o. daily, and vitamin.",
+        "Ferrous sulfate 325 mg daily, one vitamin daily.",
+        "1. Vitamin supplementation.",
+    ],
+)
+def test_a_bare_vitamin_in_a_medication_list_is_a_multivitamin(line: str) -> None:
+    assert "multivitamin" in _medications(f"MEDICATIONS:\n{line}\n")
+
+
+def test_a_named_vitamin_stays_itself_and_prose_is_no_vitamin() -> None:
+    assert _medications("MEDICATIONS:\nVitamin C 250 mg daily, vitamin K 10 mg once.\n") == {
+        "ascorbic acid",
+        "phytonadione",
+    }
+    assert not _medications("She eats a diet rich in vitamin and minerals.")
+
+
+def test_a_result_word_before_a_drug_name_makes_it_a_test_result() -> None:
+    text = "Urinalysis showed specific gravity 1.020, negative glucose, ketones, negative nitrates."
+    assert not _medications(text)
+    assert not _medications("Urine drug screen was positive for cocaine and amphetamines.")

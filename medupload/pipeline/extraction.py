@@ -67,6 +67,7 @@ from medupload.pipeline.medications import (
     ALLERGY_CUE,
     acetaminophen_paired,
     allergy_section_ended,
+    context_only,
     has_drug_context,
     hedged_reaction,
     not_given,
@@ -359,7 +360,7 @@ def extract(
                 continue  # "latex gloves", "iodine prep": not an allergy statement
             else:
                 assert sig is not None
-                if m.needs_context and not (
+                if (m.needs_context or context_only(m.matched)) and not (
                     has_drug_context(sig, m.section)
                     or in_drug_list(text, mentions, i)
                     or named_as_drug(text, m)

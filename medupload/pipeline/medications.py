@@ -114,6 +114,11 @@ def has_drug_context(sig: Sig, section: str | None) -> bool:
 
 _VACCINE = re.compile(r"vaccin|toxoid|immuni[sz]ation", re.IGNORECASE)
 _NOT_DRUG_WORDS = frozenset({"generic", "generics"})
+# A test result, not a drug: "negative nitrates" on a urinalysis, "positive for cocaine" on a screen.
+_RESULT_BEFORE = re.compile(
+    r"\b(?:negative|positive|trace)\s+(?:for\s+)?(?:[A-Za-z][\w-]*\s*(?:,\s*(?:and|or)\b|,|/|\bor\b|\band\b)\s*){0,4}$",
+    re.IGNORECASE,
+)
 _NON_BEFORE = re.compile(r"\bnon[- ]?$", re.IGNORECASE)
 _PER_LITRE_BEFORE = re.compile(r"\d\s*(?:meq|mmol|mg|g)\s*/\s*l(?:iter|itre)?\s+(?:of\s+)?$", re.IGNORECASE)
 _PER_LITRE_AFTER = re.compile(r"[ \t,]*\d+(?:\.\d+)?\s*(?:meq|mmol)\s*/\s*l\b", re.IGNORECASE)
@@ -162,6 +167,8 @@ def not_given(text: str, start: int, end: int, concepts: list[str], dosed: bool)
         return True
     if dosed:
         return False
+    if _RESULT_BEFORE.search(text, max(0, start - 80), start):
+        return True
     before = _sentence_before(text, start)
     if _AVOID.search(before) or _OPTIONS.search(before):
         return True
@@ -227,3 +234,13 @@ def allergy_section_ended(text: str, line_start: int, lines: int = 40) -> bool:
             return True
         end = start
     return False
+
+
+# A bare "vitamin" is a multivitamin only where drugs are listed or dosed ("and vitamin." ending a
+# medication list, "one vitamin daily"); in prose ("a diet rich in vitamin") it is no drug.
+_CONTEXT_ONLY = frozenset({"vitamin", "vitamins"})
+
+
+def context_only(matched: str) -> bool:
+    """A name that counts as a drug only with drug context, though the vocabulary does not say so."""
+    return matched.lower() in _CONTEXT_ONLY
