@@ -279,3 +279,14 @@ def test_a_result_word_before_a_drug_name_makes_it_a_test_result() -> None:
     text = "Urinalysis showed specific gravity 1.020, negative glucose, ketones, negative nitrates."
     assert not _medications(text)
     assert not _medications("Urine drug screen was positive for cocaine and amphetamines.")
+
+
+def test_a_drug_the_patient_tolerates_in_an_allergy_statement_is_no_allergen() -> None:
+    text = (
+        "ALLERGIES:\nTHE PATIENT IS ALLERGIC TO TYLENOL WITH CODEINE, but he states he can get morphine "
+        "along with Benadryl.\n"
+    )
+    assert _allergies(text) == {"acetaminophen", "codeine"}
+    assert _medications(text) == {"morphine", "diphenhydramine"}
+    # Without a tolerance cue the drugs of the statement stay allergens.
+    assert _allergies("ALLERGIES:\nMorphine and Benadryl cause hives.\n") == {"morphine", "diphenhydramine"}

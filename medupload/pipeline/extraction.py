@@ -72,6 +72,7 @@ from medupload.pipeline.medications import (
     hedged_reaction,
     not_given,
     read_sig_lines,
+    tolerated,
 )
 from medupload.pipeline.mentions import (
     FIELD_LABEL,
@@ -312,6 +313,7 @@ def extract(
             ((m.section or "").startswith("allerg") and not allergy_section_ended(text, line_start))
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
         )
+        in_allergy = in_allergy and not tolerated(text, m.start)  # "but he can get morphine"
         wants_sig = kind in {"medication", "allergen", "lab"} and not in_allergy
         sig = read_sig_lines(text, m.end, min(stop, m.end + 80), line_end) if wants_sig else None
         # A supplement named like a lab ("calcium 500 mg daily") or a drug named like an allergen

@@ -244,3 +244,17 @@ _CONTEXT_ONLY = frozenset({"vitamin", "vitamins"})
 def context_only(matched: str) -> bool:
     """A name that counts as a drug only with drug context, though the vocabulary does not say so."""
     return matched.lower() in _CONTEXT_ONLY
+
+
+# In an allergy statement, a drug the patient is said to tolerate ("ALLERGIC TO TYLENOL WITH
+# CODEINE, but he states he can get morphine along with Benadryl") is no allergen but a drug taken.
+_TOLERATED_BEFORE = re.compile(
+    r"\b(?:can\s+(?:get|take|have|tolerate|use)|tolerat(?:es|ed|ing)|is\s+able\s+to\s+take"
+    r"|does\s+(?:fine|well)\s+with)\b[^.;\n]*$",
+    re.IGNORECASE,
+)
+
+
+def tolerated(text: str, start: int) -> bool:
+    """A drug named after a tolerance cue in its sentence (see above)."""
+    return bool(_TOLERATED_BEFORE.search(_sentence_before(text, start)))
