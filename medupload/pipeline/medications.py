@@ -1,5 +1,7 @@
 """Medication instructions: dose, route and frequency after a drug name, allergy cues, and
-whether a mention has drug context.
+whether a mention has drug context; and when a drug-named mention is no medication or allergy of
+the patient's (a vaccine, an option not chosen, a culture's susceptibility, a tolerated drug in an
+allergy statement, a hedged reaction, a drug under a header that ended the allergy section).
 
 A sig may continue on the next line ("insulin glargine\n22 units subcutaneously at bedtime",
 as OCR gives a list whose instructions wrap or sit in a second column): when nothing follows
