@@ -66,8 +66,14 @@ from medupload.pipeline.labs import (
 from medupload.pipeline.medications import (
     ALLERGIES_NONE,
     ALLERGY_CUE,
+    acetaminophen_paired,
+    allergy_section_ended,
+    context_only,
     has_drug_context,
+    hedged_reaction,
+    not_given,
     read_sig_lines,
+    tolerated,
 )
 from medupload.pipeline.mentions import (
     FIELD_LABEL,
@@ -308,9 +314,10 @@ def extract(
                 )
                 values = {}
         in_allergy = kind in {"medication", "allergen"} and (
-            (m.section or "").startswith("allerg")
+            ((m.section or "").startswith("allerg") and not allergy_section_ended(text, line_start))
             or bool(ALLERGY_CUE.search(text[max(line_start, m.start - 60) : m.start]))
         )
+        in_allergy = in_allergy and not tolerated(text, m.start)  # "but he can get morphine"
         wants_sig = kind in {"medication", "allergen", "lab"} and not in_allergy
         sig = read_sig_lines(text, m.end, min(stop, m.end + 80), line_end) if wants_sig else None
         # A supplement named like a lab ("calcium 500 mg daily") or a drug named like an allergen
@@ -351,13 +358,15 @@ def extract(
                 facts.append(_fact(text, m, "lab", concept, values, value_end, 1.0, confidences, doc_iso))
                 continue
         if kind in {"medication", "allergen"}:
+            if in_allergy and hedged_reaction(text, m.start, line_start, m.section, m.flags):
+                continue  # "She may have some reaction to ... her statin drugs": a suspicion, no allergy
             if in_allergy:
                 kind = "allergy"
             elif kind == "allergen":
                 continue  # "latex gloves", "iodine prep": not an allergy statement
             else:
                 assert sig is not None
-                if m.needs_context and not (
+                if (m.needs_context or context_only(m.matched)) and not (
                     has_drug_context(sig, m.section)
                     or in_drug_list(text, mentions, i)
                     or named_as_drug(text, m)
@@ -367,8 +376,15 @@ def extract(
                     continue  # "Allow Generic: No": a field label
                 if not sig.dose and not_taken(text, m):
                     continue  # "methamphetamine abuse", "serum cortisol": not a drug taken
+                if not_given(text, m.start, m.end, [c.concept for c in m.concepts], bool(sig.dose)):
+                    continue  # a vaccine, an option not chosen, a drug to avoid (medications.py)
                 values = {"value": sig.dose, "unit": sig.unit, "route": sig.route, "frequency": sig.frequency}
                 end = sig.end or end  # a sig read from the next line extends the span over it
+                paracetamol = vocab.medications.get("acetaminophen")
+                if paracetamol is not None and acetaminophen_paired(
+                    text, m.concepts[0].concept, m.end, sig.dose
+                ):
+                    m = replace(m, concepts=(*m.concepts, vocab.concepts[paracetamol]))
         elif kind == "nkda":
             kind = "allergy"
         elif kind == "lab":
