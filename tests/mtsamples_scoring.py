@@ -56,6 +56,10 @@ FRESH5 = ROOT / "tests" / "data" / "mtsamples_fresh5.jsonl"
 FRESH5_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh5_notes.jsonl"
 FRESH6 = ROOT / "tests" / "data" / "mtsamples_fresh6.jsonl"
 FRESH6_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh6_notes.jsonl"
+FRESH7 = ROOT / "tests" / "data" / "mtsamples_fresh7.jsonl"
+FRESH7_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh7_notes.jsonl"
+FRESH8 = ROOT / "tests" / "data" / "mtsamples_fresh8.jsonl"
+FRESH8_NOTES = ROOT / "tests" / "data" / "mtsamples_fresh8_notes.jsonl"
 #: The labelled sets by name: the development set the extractor was tuned on, the held-out set
 #: (since tuned on too) and the fresh sets, in the order they came.
 SETS = {
@@ -67,6 +71,8 @@ SETS = {
     "fresh4": FRESH4,
     "fresh5": FRESH5,
     "fresh6": FRESH6,
+    "fresh7": FRESH7,
+    "fresh8": FRESH8,
 }
 NOTES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 #: Where a set's note texts are, when not in the shared corpus.
@@ -77,6 +83,8 @@ NOTES_OF = {
     FRESH4: FRESH4_NOTES,
     FRESH5: FRESH5_NOTES,
     FRESH6: FRESH6_NOTES,
+    FRESH7: FRESH7_NOTES,
+    FRESH8: FRESH8_NOTES,
 }
 NKDA_LABEL = "nkda"
 #: Lab-report texts written for the project (tabular rows, flags, ranges, methods, qualitative and
@@ -93,6 +101,7 @@ LAB_REPORT_SETS = {
     "reports7": ROOT / "tests" / "data" / "lab_reports_7.jsonl",
     "reports8": ROOT / "tests" / "data" / "lab_reports_8.jsonl",
     "reports9": ROOT / "tests" / "data" / "lab_reports_9.jsonl",
+    "reports10": ROOT / "tests" / "data" / "lab_reports_10.jsonl",
 }
 
 
