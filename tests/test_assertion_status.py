@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from mtsamples_scoring import status
 
 from medupload.pipeline.extraction import extract
 
@@ -25,14 +26,8 @@ def _status(text: str, span: str, occurrence: int = 1) -> str:
         if f.kind == "condition" and f.start < end and f.end > start
     ]
     assert facts, f"no condition over {span!r}"
-    fact = facts[0]
-    if fact.negated:
-        return "negated"
-    if fact.family:
-        return "family"
-    if fact.uncertain or fact.hypothetical:
-        return "uncertain"
-    return "historical" if fact.historical else "present"
+    # The same status the labelled sets are scored by (negated > family > uncertain > historical).
+    return status(facts[0])
 
 
 @pytest.mark.parametrize(
