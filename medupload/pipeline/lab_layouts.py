@@ -372,7 +372,7 @@ GOAL_BEFORE = re.compile(r"\b(?:goal|target|aim)(?:[ \t]+(?:of|for|is))?[ \t]*:?
 # A previous result quoted beside the current one ("Previous HbA1c 64 mmol/mol on 02.05.2026"), a
 # baseline ("baseline Cr 1.1"), or a pharmacy's dose estimate ("Cockcroft-Gault CrCl = 67 mL/min").
 PREVIOUS_BEFORE = re.compile(
-    r"(?:\b(?:previous(?:ly)?|prior|cockcroft(?:[- ]gault)?|предыдущ\w*)|\([ \t]*baseline)"
+    r"(?:\b(?:previous(?:ly)?|prior|vorwert\w*|cockcroft(?:[- ]gault)?|предыдущ\w*)|\([ \t]*baseline)"
     r"(?:[ \t]+(?:reported|result(?:ed)?|value|результат\w*))?[ \t]+$",
     re.IGNORECASE,
 )

@@ -15,6 +15,7 @@ import re
 
 from medupload.pipeline.lab_cards import read_card_value
 from medupload.pipeline.lab_columns import CODED_NAME_END, PREVIOUS_ONLY, read_result_column
+from medupload.pipeline.lab_comment_limits import comment_level
 from medupload.pipeline.lab_companions import companion_readings
 from medupload.pipeline.lab_layouts import (
     CSF_TESTS,
@@ -272,6 +273,8 @@ def lab_readings(
         return [(concept, LabReading())]  # "A folate of less than 3.1 ng/mL is considered deficiency"
     if limit_in_prose(text, m.start, first.value, first.end):
         return [(concept, LabReading())]  # "if K >5.5 mmol/L please let ... know", "... <2.0 will be phoned"
+    if comment_level(text, m.start, m.end, first.value, first.end):
+        return [(concept, LabReading())]  # "Lipid targets ... LDL-C < 2.0", "An eGFR of 45-59 ... suggests"
     if (
         first.end is not None
         and LAST_BEFORE.search(text, max(line_start, m.start - 20), m.start)
