@@ -15,7 +15,7 @@ medication.
 The pipeline is built once per process (``nlp()``); ``extract`` serialises only the spaCy
 call behind a lock, so it can be used from a thread pool.
 
-Why one module of ~450 lines: it is the one place where a match becomes a fact, and the four
+Why one module of ~475 lines: it is the one place where a match becomes a fact, and the four
 kinds share one pass over the matches (a lab's value stops at the next name, a drug in an allergy
 statement is no medication). What changes for other reasons already lives elsewhere: reading a
 named lab's value(s) in prose and plain tables (``lab_readings``), reading a value (``labs``),

@@ -16,6 +16,9 @@ over the per-process budget, so the normalised result is generated once with
 ``python -m medupload.pipeline.gazetteer`` into ``data/gazetteer.tsv.gz`` (committed; the
 vocabulary test regenerates it and compares). Names are stored pre-tokenised (spaCy's English
 tokenizer, lower case) so loading needs no tokenizer pass.
+
+About 470 lines, kept one module: it changes for one reason (what the base names are, from the two
+packages' releases); the names derived later from the whole lexicon live in ``condition_forms``.
 """
 
 from __future__ import annotations
