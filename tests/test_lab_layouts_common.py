@@ -315,13 +315,6 @@ REPORTS = [
 ]
 
 
-@pytest.mark.parametrize(("report", "expected"), REPORTS)
-def test_every_value_of_a_common_report_and_nothing_else(
-    report: str, expected: set[tuple[str, str, str]]
-) -> None:
-    assert _valued(report) == expected
-
-
 # ---- Each mechanism on its own, with a case it must not fire on.
 
 
@@ -596,11 +589,6 @@ MORE_REPORTS = [
 ]
 
 
-@pytest.mark.parametrize(("report", "expected"), MORE_REPORTS)
-def test_every_value_of_more_common_reports(report: str, expected: set[tuple[str, str, str]]) -> None:
-    assert _valued(report) == expected
-
-
 def test_a_date_column_headed_previous_is_no_result() -> None:
     table = (
         "Test               Current    Previous    Units     Range\n"
@@ -820,11 +808,6 @@ THIRD_REPORTS = [
 ]
 
 
-@pytest.mark.parametrize(("report", "expected"), THIRD_REPORTS)
-def test_every_value_of_a_third_set(report: str, expected: set[tuple[str, str, str]]) -> None:
-    assert _valued(report) == expected
-
-
 def test_a_bare_number_takes_an_si_unit_only_right_after_its_name() -> None:
     assert _valued("Creat 112, Hb 124") == {("creatinine", "112", "umol/L"), ("hemoglobin", "124", "g/L")}
     # after words, an implausible bare number stays no value ("from 5.4" is the earlier value)
@@ -863,3 +846,11 @@ def test_a_colon_glued_between_name_and_value() -> None:
     assert _valued("Ferritin:8ng/mL (L)") == {("ferritin", "8", "ng/mL")}
     # a ratio or a time keeps its colon (a digit before it)
     assert _valued("ANA titre 1:160 at 10:30") == {("antinuclear antibody", "1:160", None)}
+
+
+# One test over the three sets of whole reports (each case keeps its id).
+@pytest.mark.parametrize(("report", "expected"), REPORTS + MORE_REPORTS + THIRD_REPORTS)
+def test_every_value_of_a_common_report_and_nothing_else(
+    report: str, expected: set[tuple[str, str, str]]
+) -> None:
+    assert _valued(report) == expected
