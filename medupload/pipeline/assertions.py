@@ -38,6 +38,10 @@ window misses on real notes:
   before a chronic condition;
 - "history of X for which he has a pacemaker" is current; a lesion removed at a dated or past-history
   operation ("removal of the melanoma ... in 1984") is past, the note's own operation's is not.
+
+About 450 lines, kept one module: it is where ConText's modifiers and a section's meaning are weighed
+into one set of flags; the rule families that change for reasons of their own already live in
+``assertion_time``, ``assertion_layout`` and ``assertion_cues``.
 """
 
 from __future__ import annotations
